@@ -1,0 +1,15 @@
+// Lint config: typescript-eslint's recommended rules; formatting is prettier's job.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'crds/', 'charts/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(fs|path|os|child_process|http|https|net|crypto|url|util|events|stream|timers)(/.*)?$', message: 'use the node: prefix' }] }],
+    },
+  },
+);

@@ -1,0 +1,19 @@
+// Regenerates crds/*.yaml from the TypeScript schema (src/api). `--check` exits 1 when crds/ is stale.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderCrds } from '../src/api/render.ts';
+
+const dir = join(import.meta.dirname, '..', 'crds');
+const check = process.argv.includes('--check');
+let stale = 0;
+mkdirSync(dir, { recursive: true });
+for (const { file, text } of renderCrds()) {
+  const path = join(dir, file);
+  const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  if (current === text) continue;
+  stale++;
+  if (check) console.error(`stale: crds/${file} (run npm run gen:crds)`);
+  else writeFileSync(path, text);
+}
+if (check && stale) process.exit(1);
+console.log(check ? 'crds/ is up to date' : `wrote ${stale} file(s) in crds/`);

@@ -1,0 +1,75 @@
+// GitSync: the Git reconciler's object (shaped like Flux's GitRepository + Kustomization in one).
+import { Type, type Static } from '@sinclair/typebox';
+import { Condition, Duration, Name, Obj, minDuration } from './schema-kit.ts';
+
+export const GitSyncSpec = Obj(
+  {
+    url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: '^((https?|ssh|git|file)://.+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:.+)$',
+      description: 'Repository URL: https://, http://, ssh://, git://, file:// or user@host:path.',
+    }),
+    ref: Obj(
+      {
+        branch: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+        tag: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+        commit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,40}$' })),
+      },
+      {
+        rules: [
+          {
+            rule: '[has(self.branch), has(self.tag), has(self.commit)].filter(x, x).size() == 1',
+            message: 'ref sets exactly one of branch, tag or commit',
+          },
+        ],
+        default: { branch: 'main' },
+      },
+    ),
+    path: Type.String({
+      default: '.',
+      maxLength: 1024,
+      pattern: '^[^/]',
+      description: 'Directory inside the repository, relative to its root.',
+    }),
+    interval: Duration({ default: '1m' }),
+    timeout: Duration({ default: '60s' }),
+    prune: Type.Boolean({ default: false }),
+    secretRef: Type.Optional(
+      Obj(
+        { name: Name() },
+        { description: 'Secret with `username`+`password` or `token` (https), or `identity`+`known_hosts` (ssh).' },
+      ),
+    ),
+    suspend: Type.Optional(Type.Boolean()),
+    targetNamespace: Type.Optional(Name('Namespace for namespaced objects that name none.')),
+    webhookSecretRef: Type.Optional(Obj({ name: Name() }, { description: 'Secret with key `token` for the receiver.' })),
+  },
+  {
+    rules: [
+      minDuration('interval', '10s'),
+      { rule: "!self.path.contains('..')", message: 'path must stay inside the repository (no ..)', fieldPath: '.path' },
+      minDuration('timeout', '1s'),
+    ],
+  },
+);
+
+const InventoryEntry = Obj({
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  namespace: Type.Optional(Type.String()),
+  name: Type.String(),
+});
+
+export const GitSyncStatus = Obj({
+  observedGeneration: Type.Optional(Type.Integer()),
+  lastAttemptedRevision: Type.Optional(Type.String()),
+  lastAppliedRevision: Type.Optional(Type.String()),
+  lastAppliedTime: Type.Optional(Type.String({ format: 'date-time' })),
+  lastHandledSyncRequest: Type.Optional(Type.String()),
+  conditions: Type.Optional(Type.Array(Condition)),
+  inventory: Type.Optional(Type.Array(InventoryEntry)),
+});
+
+export type GitSyncSpec = Static<typeof GitSyncSpec>;
+export type GitSyncStatus = Static<typeof GitSyncStatus>;

@@ -1,0 +1,114 @@
+// Child processes for test infrastructure: output goes to a log file, every process is killed when
+// the test process exits (normally, on failure, or on SIGINT/SIGTERM), and waits are bounded.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Managed {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  /** SIGTERM, then SIGKILL after graceMs; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+  tail(lines?: number): string;
+}
+
+const live = new Set<Managed>();
+let hooked = false;
+
+function killAll(): void {
+  for (const m of live) {
+    try {
+      m.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
+  }
+}
+
+export function startProcess(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: { logDir: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Managed {
+  hookExit();
+  mkdirSync(opts.logDir, { recursive: true });
+  const logFile = join(opts.logDir, `${name}.log`);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', () => resolve(-1));
+  });
+  const m: Managed = {
+    name,
+    child,
+    logFile,
+    exited,
+    tail(lines = 30) {
+      try {
+        return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    },
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        live.delete(m);
+        return;
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      live.delete(m);
+    },
+  };
+  live.add(m);
+  void exited.then(() => live.delete(m));
+  return m;
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes; the error names `what`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the real control-plane binaries from their Go modules (through the Go module proxy) and
+# caches them under ~/.cache/weir/<component>-<version>/bin. A second run with the same versions is a
+# no-op. Each tool builds in its own throw-away consumer module so dependency versions never mix.
+#
+#   test/cluster/tools/build.sh [component ...]     components: etcd kubernetes kwok helm (default: etcd kubernetes kwok)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+CACHE="${WEIR_CACHE:-$HOME/.cache/weir}"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# done_marker DIR: a build is complete only when its marker exists (a killed build is redone).
+have() { [[ -f "$1/.complete" ]]; }
+
+build_etcd() {
+  local dir="$CACHE/etcd-$ETCD_VERSION"
+  have "$dir" && { log "etcd $ETCD_VERSION cached"; return; }
+  log "building etcd $ETCD_VERSION (first time only, ~3 min)"
+  local work; work="$(mktemp -d)"
+  cp "$HERE/etcd/main.go" "$work/"
+  (cd "$work" && go mod init weir.local/etcd >/dev/null 2>&1 \
+    && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+    && go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+build_kubernetes() {
+  local dir="$CACHE/kubernetes-$KUBERNETES_VERSION"
+  have "$dir" && { log "kubernetes $KUBERNETES_VERSION cached"; return; }
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES_VERSION (first time only, ~15-25 min on 2 cores)"
+  local work; work="$(mktemp -d)"
+  local gomod
+  gomod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')"
+  # Kubernetes' own go.mod replaces each staging module with ./staging/...; a consumer module must
+  # point each one at its published v0.<minor>.<patch> instead. Read the list, never type it.
+  local staging="v0${KUBERNETES_VERSION#v1}"
+  {
+    echo "module weir.local/kubernetes"
+    echo "go $(sed -n 's/^go \(.*\)/\1/p' "$gomod")"
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo "replace ("
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging"'#p' "$gomod"
+    echo ")"
+  } > "$work/go.mod"
+  local minor; minor="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  local pkg=k8s.io/component-base/version cg=k8s.io/client-go/pkg/version
+  local ld="-s -w"
+  for p in $pkg $cg; do
+    ld+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$work" && for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+      log "  go build $cmd"
+      go build -trimpath -ldflags "$ld" -o "$dir/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+    done)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+build_kwok() {
+  local dir="$CACHE/kwok-$KWOK_VERSION"
+  have "$dir" && { log "kwok $KWOK_VERSION cached"; return; }
+  log "building kwok $KWOK_VERSION (first time only, ~3 min)"
+  local work; work="$(mktemp -d)"
+  (cd "$work" && go mod init weir.local/kwok >/dev/null 2>&1 \
+    && echo "require sigs.k8s.io/kwok $KWOK_VERSION" >> go.mod \
+    && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$dir/bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+build_helm() {
+  local dir="$CACHE/helm-$HELM_VERSION"
+  have "$dir" && { log "helm $HELM_VERSION cached"; return; }
+  log "building helm $HELM_VERSION (first time only, ~3 min)"
+  local work; work="$(mktemp -d)"
+  (cd "$work" && go mod init weir.local/helm >/dev/null 2>&1 \
+    && echo "require helm.sh/helm/v3 $HELM_VERSION" >> go.mod \
+    && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$dir/bin/helm" helm.sh/helm/v3/cmd/helm)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok)
+for c in "${components[@]}"; do "build_$c"; done
+log "done: $CACHE"

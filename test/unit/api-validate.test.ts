@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateObject } from '../../src/api/validate.ts';
+import { invalidFixtures, validFixtures } from '../fixtures/load.ts';
+
+for (const fx of validFixtures()) {
+  test(`valid: ${fx.file} has no problems`, () => {
+    assert.deepEqual(validateObject(fx.object).problems, []);
+  });
+}
+
+test('there are at least 15 distinct invalid fixtures', () => {
+  const fields = new Set(invalidFixtures().map((f) => `${f.expectField}|${f.expectMessage ?? ''}`));
+  assert.ok(fields.size >= 15, `only ${fields.size} distinct invalid cases`);
+});
+
+for (const fx of invalidFixtures()) {
+  test(`invalid: ${fx.file} is blamed on ${fx.expectField}`, () => {
+    assert.ok(fx.expectField, 'fixture needs an # expect-field: header');
+    const { problems } = validateObject(fx.object);
+    const hit = problems.find((p) => p.path === fx.expectField);
+    assert.ok(hit, `no problem at ${fx.expectField}; got ${JSON.stringify(problems)}`);
+    if (fx.expectMessage) assert.match(hit.message, new RegExp(escape(fx.expectMessage)));
+  });
+}
+
+test('defaults are applied as the API server would', () => {
+  const fx = validFixtures().find((f) => f.file.endsWith('canary-ab.yaml'));
+  assert.ok(fx);
+  const { object } = validateObject(fx.object);
+  const spec = object.spec as { progressDeadlineSeconds: number; analysis: { threshold: number; canaryReadyThreshold: number } };
+  assert.equal(spec.progressDeadlineSeconds, 600);
+  assert.equal(spec.analysis.threshold, 1);
+  assert.equal(spec.analysis.canaryReadyThreshold, 100);
+});
+
+test('unknown fields and wrong kinds are reported with their path', () => {
+  const obj = structuredClone(validFixtures()[0]!.object) as { spec: Record<string, unknown> };
+  obj.spec.replicas = 3;
+  assert.deepEqual(validateObject(obj).problems, [{ path: 'spec.replicas', message: 'unknown field' }]);
+  assert.equal(validateObject({ apiVersion: 'weir.dev/v1alpha1', kind: 'Rollout' }).problems[0]?.path, 'kind');
+  assert.equal(validateObject({ apiVersion: 'flagger.app/v1beta1', kind: 'Canary' }).problems[0]?.path, 'apiVersion');
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
