@@ -2,18 +2,22 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrds } from '../src/api/render.ts';
+import { renderApiReference } from '../src/api/reference.ts';
 
 const dir = join(import.meta.dirname, '..', 'crds');
 const check = process.argv.includes('--check');
 let stale = 0;
 mkdirSync(dir, { recursive: true });
-for (const { file, text } of renderCrds()) {
-  const path = join(dir, file);
+const outputs = [
+  ...renderCrds().map((o) => ({ path: join(dir, o.file), text: o.text })),
+  { path: join(dir, '..', 'docs', 'api.md'), text: renderApiReference() },
+];
+for (const { path, text } of outputs) {
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
   if (current === text) continue;
   stale++;
-  if (check) console.error(`stale: crds/${file} (run npm run gen:crds)`);
+  if (check) console.error(`stale: ${path} (run npm run gen:crds)`);
   else writeFileSync(path, text);
 }
 if (check && stale) process.exit(1);
-console.log(check ? 'crds/ is up to date' : `wrote ${stale} file(s) in crds/`);
+console.log(check ? 'crds/ is up to date' : `wrote ${stale} file(s) in crds/ and docs/`);

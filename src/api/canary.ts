@@ -4,7 +4,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import {
   Condition,
   Duration,
-  FreeForm,
   IntOrString,
   MapOf,
   Name,
@@ -64,7 +63,13 @@ const TargetRef = Obj(
   {
     apiVersion: Type.Optional(Type.String({ default: 'apps/v1', maxLength: 64 })),
     kind: StringEnum(['Deployment'] as const, { description: 'Kind of the target; Deployment.' }),
-    name: Type.String({ minLength: 1, maxLength: 55, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Name of the Deployment (at most 55 characters, so that `<name>-primary` is a valid name).' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 55,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description:
+        'Name of the Deployment (at most 55 characters, so that `<name>-primary` is a valid name).',
+    }),
   },
   { description: 'The Deployment that users edit; Weir copies it to `<name>-primary`.' },
 );
@@ -75,14 +80,21 @@ const AutoscalerRef = Obj(
     kind: StringEnum(['HorizontalPodAutoscaler'] as const),
     name: Name(),
     primaryScalerReplicas: Type.Optional(
-      Obj({ minReplicas: Type.Optional(Type.Integer({ minimum: 1 })), maxReplicas: Type.Optional(Type.Integer({ minimum: 1 })) }),
+      Obj({
+        minReplicas: Type.Optional(Type.Integer({ minimum: 1 })),
+        maxReplicas: Type.Optional(Type.Integer({ minimum: 1 })),
+      }),
     ),
   },
   { description: 'HPA of the target; Weir keeps a `-primary` copy.' },
 );
 
 const IngressRef = Obj(
-  { apiVersion: Type.Optional(Type.String({ default: 'networking.k8s.io/v1', maxLength: 64 })), kind: StringEnum(['Ingress'] as const), name: Name() },
+  {
+    apiVersion: Type.Optional(Type.String({ default: 'networking.k8s.io/v1', maxLength: 64 })),
+    kind: StringEnum(['Ingress'] as const),
+    name: Name(),
+  },
   { description: 'The Ingress to clone as `<ingress>-canary` (nginx, skipper).' },
 );
 
@@ -106,19 +118,35 @@ const GatewayRef = Obj({
 const Service = Obj(
   {
     name: Type.Optional(
-      Type.String({ maxLength: 55, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Apex Service name; defaults to targetRef.name.' }),
+      Type.String({
+        maxLength: 55,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+        description: 'Apex Service name; defaults to targetRef.name.',
+      }),
     ),
-    port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Port of the apex, primary and canary Services.' }),
+    port: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: 'Port of the apex, primary and canary Services.',
+    }),
     portName: Type.Optional(Type.String({ maxLength: 15, default: 'http' })),
     targetPort: Type.Optional(IntOrString('Container port; defaults to port.')),
     appProtocol: Type.Optional(Type.String({ maxLength: 64 })),
     hosts: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 16 })),
-    gateways: Type.Optional(Type.Array(Type.String({ maxLength: 253 }), { maxItems: 16, description: 'Istio gateways.' })),
-    gatewayRefs: Type.Optional(Type.Array(GatewayRef, { maxItems: 16, description: 'Gateway API parentRefs.' })),
+    gateways: Type.Optional(
+      Type.Array(Type.String({ maxLength: 253 }), { maxItems: 16, description: 'Istio gateways.' }),
+    ),
+    gatewayRefs: Type.Optional(
+      Type.Array(GatewayRef, { maxItems: 16, description: 'Gateway API parentRefs.' }),
+    ),
     headers: Type.Optional(Obj({ request: Type.Optional(HeaderOps), response: Type.Optional(HeaderOps) })),
     timeout: Type.Optional(Duration()),
     retries: Type.Optional(
-      Obj({ attempts: Type.Integer({ minimum: 0, maximum: 100 }), perTryTimeout: Type.Optional(Duration()), retryOn: Type.Optional(Type.String({ maxLength: 256 })) }),
+      Obj({
+        attempts: Type.Integer({ minimum: 0, maximum: 100 }),
+        perTryTimeout: Type.Optional(Duration()),
+        retryOn: Type.Optional(Type.String({ maxLength: 256 })),
+      }),
     ),
     apex: Type.Optional(Meta),
     primary: Type.Optional(Meta),
@@ -155,7 +183,11 @@ const ThresholdRange = Obj(
   {
     rules: [
       { rule: 'has(self.min) || has(self.max)', message: 'thresholdRange needs min or max' },
-      { rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'thresholdRange.min must not exceed max', fieldPath: '.min' },
+      {
+        rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+        message: 'thresholdRange.min must not exceed max',
+        fieldPath: '.min',
+      },
     ],
   },
 );
@@ -163,7 +195,9 @@ const ThresholdRange = Obj(
 const Metric = Obj(
   {
     name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
-    interval: Type.Optional(Duration({ description: 'Range used in the query as {{ interval }}; defaults to analysis.interval.' })),
+    interval: Type.Optional(
+      Duration({ description: 'Range used in the query as {{ interval }}; defaults to analysis.interval.' }),
+    ),
     thresholdRange: ThresholdRange,
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
@@ -172,7 +206,8 @@ const Metric = Obj(
     rules: [
       {
         rule: `self.name in ['${['request-success-rate', 'request-duration'].join("', '")}'] || has(self.templateRef)`,
-        message: 'a metric other than the built-ins request-success-rate and request-duration needs templateRef',
+        message:
+          'a metric other than the built-ins request-success-rate and request-duration needs templateRef',
         fieldPath: '.templateRef',
         reason: 'FieldValueRequired',
       },
@@ -200,10 +235,21 @@ const Step = Obj(
   {
     setWeight: Type.Optional(Weight('Canary weight for this step.')),
     pause: Type.Optional(
-      Obj({ duration: Type.Optional(Duration({ description: 'Without duration the run waits for `weir promote`.' })) }),
+      Obj({
+        duration: Type.Optional(
+          Duration({ description: 'Without duration the run waits for `weir promote`.' }),
+        ),
+      }),
     ),
   },
-  { rules: [{ rule: 'has(self.setWeight) != has(self.pause)', message: 'a step sets exactly one of setWeight or pause' }] },
+  {
+    rules: [
+      {
+        rule: 'has(self.setWeight) != has(self.pause)',
+        message: 'a step sets exactly one of setWeight or pause',
+      },
+    ],
+  },
 );
 
 const weighted = 'has(self.stepWeight) || has(self.stepWeights) || has(self.steps)';
@@ -213,12 +259,36 @@ const Analysis = Obj(
     interval: Duration({ default: '1m', description: 'Time between analysis ticks (at least 10s).' }),
     threshold: Type.Integer({ minimum: 1, default: 1, description: 'Failed checks before rollback.' }),
     maxWeight: Type.Optional(Weight('Last canary weight before promotion (stepWeight strategy).')),
-    stepWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Weight added per step.' })),
-    stepWeights: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 50, description: 'Explicit increasing weights.' })),
-    stepWeightPromotion: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Weight moved back to primary per step after promotion.' })),
-    steps: Type.Optional(Type.Array(Step, { minItems: 1, maxItems: 50, description: 'Argo-style steps: setWeight or pause.' })),
-    iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'A/B and blue/green: analysis ticks before promotion.' })),
-    match: Type.Optional(Type.Array(Match, { minItems: 1, maxItems: 16, description: 'A/B: requests routed to the canary.' })),
+    stepWeight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'Weight added per step.' }),
+    ),
+    stepWeights: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
+        minItems: 1,
+        maxItems: 50,
+        description: 'Explicit increasing weights.',
+      }),
+    ),
+    stepWeightPromotion: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Weight moved back to primary per step after promotion.',
+      }),
+    ),
+    steps: Type.Optional(
+      Type.Array(Step, { minItems: 1, maxItems: 50, description: 'Argo-style steps: setWeight or pause.' }),
+    ),
+    iterations: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description: 'A/B and blue/green: analysis ticks before promotion.',
+      }),
+    ),
+    match: Type.Optional(
+      Type.Array(Match, { minItems: 1, maxItems: 16, description: 'A/B: requests routed to the canary.' }),
+    ),
     mirror: Type.Optional(Type.Boolean()),
     mirrorWeight: Type.Optional(Weight('Percent of traffic mirrored.')),
     primaryReadyThreshold: Type.Integer({ minimum: 0, maximum: 100, default: 100 }),
@@ -235,17 +305,43 @@ const Analysis = Obj(
         message: 'steps cannot be combined with stepWeight, stepWeights or maxWeight',
         fieldPath: '.steps',
       },
-      { rule: '!(has(self.stepWeight) && has(self.stepWeights))', message: 'use stepWeight or stepWeights, not both', fieldPath: '.stepWeights' },
+      {
+        rule: '!(has(self.stepWeight) && has(self.stepWeights))',
+        message: 'use stepWeight or stepWeights, not both',
+        fieldPath: '.stepWeights',
+      },
       {
         rule: '!has(self.stepWeights) || self.stepWeights.all(w, self.stepWeights.exists_one(x, x == w)) && self.stepWeights.isSorted()',
         message: 'stepWeights must be strictly increasing',
         fieldPath: '.stepWeights',
       },
-      { rule: '!has(self.stepWeight) || has(self.maxWeight)', message: 'stepWeight needs maxWeight', fieldPath: '.maxWeight', reason: 'FieldValueRequired' },
-      { rule: '!has(self.match) || has(self.iterations)', message: 'match (A/B testing) needs iterations', fieldPath: '.iterations', reason: 'FieldValueRequired' },
-      { rule: `!has(self.iterations) || !(${weighted})`, message: 'iterations (A/B, blue/green) cannot be combined with stepWeight, stepWeights or steps', fieldPath: '.iterations' },
-      { rule: `${weighted} || has(self.iterations)`, message: 'analysis needs a strategy: stepWeight+maxWeight, stepWeights or steps (canary), or iterations (A/B, blue/green)' },
-      { rule: '!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)', message: 'mirrorWeight needs mirror: true', fieldPath: '.mirrorWeight' },
+      {
+        rule: '!has(self.stepWeight) || has(self.maxWeight)',
+        message: 'stepWeight needs maxWeight',
+        fieldPath: '.maxWeight',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: '!has(self.match) || has(self.iterations)',
+        message: 'match (A/B testing) needs iterations',
+        fieldPath: '.iterations',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: `!has(self.iterations) || !(${weighted})`,
+        message: 'iterations (A/B, blue/green) cannot be combined with stepWeight, stepWeights or steps',
+        fieldPath: '.iterations',
+      },
+      {
+        rule: `${weighted} || has(self.iterations)`,
+        message:
+          'analysis needs a strategy: stepWeight+maxWeight, stepWeights or steps (canary), or iterations (A/B, blue/green)',
+      },
+      {
+        rule: '!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)',
+        message: 'mirrorWeight needs mirror: true',
+        fieldPath: '.mirrorWeight',
+      },
     ],
   },
 );
@@ -255,20 +351,37 @@ export const CanarySpec = Obj(
     targetRef: TargetRef,
     autoscalerRef: Type.Optional(AutoscalerRef),
     ingressRef: Type.Optional(IngressRef),
-    provider: Type.Optional(StringEnum(PROVIDERS, { description: 'Routing provider; defaults to the controller flag --default-provider.' })),
+    provider: Type.Optional(
+      StringEnum(PROVIDERS, {
+        description: 'Routing provider; defaults to the controller flag --default-provider.',
+      }),
+    ),
     service: Service,
     analysis: Analysis,
-    progressDeadlineSeconds: Type.Integer({ minimum: 10, maximum: 86400, default: 600, description: 'Limit on every wait: pods, gates and pauses.' }),
+    progressDeadlineSeconds: Type.Integer({
+      minimum: 10,
+      maximum: 86400,
+      default: 600,
+      description: 'Limit on every wait: pods, gates and pauses.',
+    }),
     skipAnalysis: Type.Optional(Type.Boolean({ description: 'Promote without analysis.' })),
     suspend: Type.Optional(Type.Boolean({ description: 'Stop acting on this canary.' })),
-    revertOnDeletion: Type.Optional(Type.Boolean({ description: 'On delete, give the Deployment and traffic back as they were.' })),
+    revertOnDeletion: Type.Optional(
+      Type.Boolean({ description: 'On delete, give the Deployment and traffic back as they were.' }),
+    ),
   },
   {
     rules: [
-      { rule: "!has(self.provider) || !(self.provider in ['nginx', 'skipper']) || has(self.ingressRef)", message: 'provider nginx and skipper need ingressRef', fieldPath: '.ingressRef', reason: 'FieldValueRequired' },
+      {
+        rule: "!has(self.provider) || !(self.provider in ['nginx', 'skipper']) || has(self.ingressRef)",
+        message: 'provider nginx and skipper need ingressRef',
+        fieldPath: '.ingressRef',
+        reason: 'FieldValueRequired',
+      },
       {
         rule: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeight) && !has(self.analysis.stepWeights) && !has(self.analysis.steps) && !has(self.analysis.match)",
-        message: 'provider kubernetes only does blue/green: use analysis.iterations, not weights, steps or match',
+        message:
+          'provider kubernetes only does blue/green: use analysis.iterations, not weights, steps or match',
         fieldPath: '.analysis',
       },
     ],
@@ -299,7 +412,20 @@ export const CanaryStatus = Obj({
   message: Type.Optional(Type.String({ description: '"<Reason>: <detail>" of the latest decision.' })),
   metrics: Type.Optional(Type.Array(MetricStatus)),
   conditions: Type.Optional(Type.Array(Condition)),
-  extra: Type.Optional(FreeForm('Controller bookkeeping that must survive a restart.')),
+  lastAnalysisTime: Type.Optional(Type.String({ format: 'date-time', description: 'Last analysis tick.' })),
+  waitingSince: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description: 'Start of the current wait; progressDeadlineSeconds counts from here.',
+    }),
+  ),
+  pauseStartTime: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Start of the current pause step.' }),
+  ),
+  handledRequests: Type.Optional(StringMap('User requests (annotation values) already acted on.')),
+  promotedImages: Type.Optional(
+    Type.Array(Type.String(), { description: 'Images of the promoted revision.' }),
+  ),
 });
 
 export type CanarySpec = Static<typeof CanarySpec>;

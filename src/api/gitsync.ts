@@ -38,17 +38,26 @@ export const GitSyncSpec = Obj(
     secretRef: Type.Optional(
       Obj(
         { name: Name() },
-        { description: 'Secret with `username`+`password` or `token` (https), or `identity`+`known_hosts` (ssh).' },
+        {
+          description:
+            'Secret with `username`+`password` or `token` (https), or `identity`+`known_hosts` (ssh).',
+        },
       ),
     ),
     suspend: Type.Optional(Type.Boolean()),
     targetNamespace: Type.Optional(Name('Namespace for namespaced objects that name none.')),
-    webhookSecretRef: Type.Optional(Obj({ name: Name() }, { description: 'Secret with key `token` for the receiver.' })),
+    webhookSecretRef: Type.Optional(
+      Obj({ name: Name() }, { description: 'Secret with key `token` for the receiver.' }),
+    ),
   },
   {
     rules: [
       minDuration('interval', '10s'),
-      { rule: "!self.path.contains('..')", message: 'path must stay inside the repository (no ..)', fieldPath: '.path' },
+      {
+        rule: "!self.path.contains('..')",
+        message: 'path must stay inside the repository (no ..)',
+        fieldPath: '.path',
+      },
       minDuration('timeout', '1s'),
     ],
   },

@@ -103,7 +103,9 @@ export function objectSchema(def: KindDef): TSchema {
       metadata: Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
-          namespace: Type.Optional(Type.String({ maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' })),
+          namespace: Type.Optional(
+            Type.String({ maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+          ),
         },
         { additionalProperties: true },
       ),

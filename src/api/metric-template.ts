@@ -9,14 +9,23 @@ export const MetricTemplateSpec = Obj({
     {
       type: StringEnum(METRIC_PROVIDERS, { description: 'Metrics backend.' }),
       address: Type.Optional(
-        Type.String({ maxLength: 2048, pattern: '^https?://', description: 'Base URL; defaults to the controller flag --prometheus-address.' }),
+        Type.String({
+          maxLength: 2048,
+          pattern: '^https?://',
+          description: 'Base URL; defaults to the controller flag --prometheus-address.',
+        }),
       ),
       secretRef: Type.Optional(
-        Obj({ name: Type.String({ minLength: 1, maxLength: 253 }) }, { description: 'Secret with `token`, or `username` and `password`.' }),
+        Obj(
+          { name: Type.String({ minLength: 1, maxLength: 253 }) },
+          { description: 'Secret with `token`, or `username` and `password`.' },
+        ),
       ),
       headers: Type.Optional(StringMap('Extra HTTP headers sent with every query.')),
       insecureSkipVerify: Type.Optional(Type.Boolean()),
-      timeout: Type.Optional(Type.String({ pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', maxLength: 32, default: '5s' })),
+      timeout: Type.Optional(
+        Type.String({ pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', maxLength: 32, default: '5s' }),
+      ),
     },
     { description: 'Where and how to query.' },
   ),

@@ -1,7 +1,14 @@
 // Building blocks for Weir's API schemas. Every schema here is plain JSON Schema (TypeBox) that is at
 // once the TypeScript type, the runtime validator's input and the CRD's openAPIV3Schema, so the
 // helpers only emit constructs that a Kubernetes structural schema accepts.
-import { Type, type Static, type TSchema, type TUnsafe, type ObjectOptions, type TProperties } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TSchema,
+  type TUnsafe,
+  type ObjectOptions,
+  type TProperties,
+} from '@sinclair/typebox';
 
 /** A CEL rule as the API server runs it (`x-kubernetes-validations`); `weir lint` runs the same text. */
 export interface CelRule {
@@ -66,7 +73,11 @@ export function FreeForm(description?: string): TUnsafe<Record<string, unknown>>
 /** An object closed to unknown fields (lint reports them; the API server prunes or rejects them). */
 export function Obj<T extends TProperties>(props: T, opts: ObjectOptions & { rules?: CelRule[] } = {}) {
   const { rules, ...rest } = opts;
-  return Type.Object(props, { additionalProperties: false, ...rest, ...(rules?.length ? { [CEL]: rules } : {}) });
+  return Type.Object(props, {
+    additionalProperties: false,
+    ...rest,
+    ...(rules?.length ? { [CEL]: rules } : {}),
+  });
 }
 
 /** A list of objects keyed by `name`: the API server rejects duplicate names. */
@@ -87,7 +98,13 @@ export const Name = (description?: string) =>
   });
 
 export const ObjectRef = (description: string) =>
-  Obj({ name: Name('Name of the object.'), namespace: Type.Optional(Name('Namespace; defaults to the referrer\'s.')) }, { description });
+  Obj(
+    {
+      name: Name('Name of the object.'),
+      namespace: Type.Optional(Name("Namespace; defaults to the referrer's.")),
+    },
+    { description },
+  );
 
 export const Condition = Obj({
   type: Type.String({ maxLength: 316 }),
@@ -99,6 +116,13 @@ export const Condition = Obj({
 });
 
 /** A map from free keys to a structured value (k8s `additionalProperties`, not `patternProperties`). */
-export function MapOf<T extends TSchema>(value: T, maxProperties: number): TUnsafe<Record<string, Static<T>>> {
-  return Type.Unsafe<Record<string, Static<T>>>({ type: 'object', additionalProperties: value, maxProperties });
+export function MapOf<T extends TSchema>(
+  value: T,
+  maxProperties: number,
+): TUnsafe<Record<string, Static<T>>> {
+  return Type.Unsafe<Record<string, Static<T>>>({
+    type: 'object',
+    additionalProperties: value,
+    maxProperties,
+  });
 }

@@ -49,12 +49,20 @@ export function validateObject(input: unknown): { object: Json; problems: Proble
     return { object: {}, problems: [{ path: '', message: 'expected an object' }] };
   }
   if (object.apiVersion !== API_VERSION) {
-    return { object, problems: [{ path: 'apiVersion', message: `expected ${API_VERSION}, got ${String(object.apiVersion)}` }] };
+    return {
+      object,
+      problems: [
+        { path: 'apiVersion', message: `expected ${API_VERSION}, got ${String(object.apiVersion)}` },
+      ],
+    };
   }
   const def = kindDef(String(object.kind));
   if (!def) {
     const known = KINDS.map((k) => k.kind).join(', ');
-    return { object, problems: [{ path: 'kind', message: `unknown kind ${String(object.kind)}; expected one of ${known}` }] };
+    return {
+      object,
+      problems: [{ path: 'kind', message: `unknown kind ${String(object.kind)}; expected one of ${known}` }],
+    };
   }
   const validate = validatorFor(def);
   const problems: Problem[] = [];
@@ -139,7 +147,10 @@ function toCel(schema: Json | undefined, value: unknown): unknown {
     const props = (schema?.properties ?? {}) as Record<string, Json>;
     const extra = schema?.additionalProperties;
     return Object.fromEntries(
-      Object.entries(value as Json).map(([k, v]) => [k, toCel(props[k] ?? (typeof extra === 'object' ? (extra as Json) : undefined), v)]),
+      Object.entries(value as Json).map(([k, v]) => [
+        k,
+        toCel(props[k] ?? (typeof extra === 'object' ? (extra as Json) : undefined), v),
+      ]),
     );
   }
   return value;

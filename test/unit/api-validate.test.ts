@@ -28,7 +28,10 @@ test('defaults are applied as the API server would', () => {
   const fx = validFixtures().find((f) => f.file.endsWith('canary-ab.yaml'));
   assert.ok(fx);
   const { object } = validateObject(fx.object);
-  const spec = object.spec as { progressDeadlineSeconds: number; analysis: { threshold: number; canaryReadyThreshold: number } };
+  const spec = object.spec as {
+    progressDeadlineSeconds: number;
+    analysis: { threshold: number; canaryReadyThreshold: number };
+  };
   assert.equal(spec.progressDeadlineSeconds, 600);
   assert.equal(spec.analysis.threshold, 1);
   assert.equal(spec.analysis.canaryReadyThreshold, 100);
@@ -38,8 +41,14 @@ test('unknown fields and wrong kinds are reported with their path', () => {
   const obj = structuredClone(validFixtures()[0]!.object) as { spec: Record<string, unknown> };
   obj.spec.replicas = 3;
   assert.deepEqual(validateObject(obj).problems, [{ path: 'spec.replicas', message: 'unknown field' }]);
-  assert.equal(validateObject({ apiVersion: 'weir.dev/v1alpha1', kind: 'Rollout' }).problems[0]?.path, 'kind');
-  assert.equal(validateObject({ apiVersion: 'flagger.app/v1beta1', kind: 'Canary' }).problems[0]?.path, 'apiVersion');
+  assert.equal(
+    validateObject({ apiVersion: 'weir.dev/v1alpha1', kind: 'Rollout' }).problems[0]?.path,
+    'kind',
+  );
+  assert.equal(
+    validateObject({ apiVersion: 'flagger.app/v1beta1', kind: 'Canary' }).problems[0]?.path,
+    'apiVersion',
+  );
 });
 
 function escape(s: string): string {

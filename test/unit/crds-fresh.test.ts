@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { renderCrds } from '../../src/api/render.ts';
+import { renderApiReference } from '../../src/api/reference.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -12,6 +13,11 @@ test('crds/ matches the schema in src/api (run `npm run gen:crds` if this fails)
     const onDisk = readFileSync(join(root, 'crds', file), 'utf8');
     assert.equal(onDisk, text, `crds/${file} is stale`);
   }
+  assert.equal(
+    readFileSync(join(root, 'docs', 'api.md'), 'utf8'),
+    renderApiReference(),
+    'docs/api.md is stale',
+  );
 });
 
 test('the Canary CRD has a status subresource, printer columns and CEL rules', () => {

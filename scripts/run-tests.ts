@@ -1,0 +1,92 @@
+// The whole test suite, as README.md gives it (`npm test`): builds the real control-plane binaries if
+// the cache is cold, starts ONE local cluster shared by every test file (each end-to-end scenario
+// works in its own namespace, so files run in parallel), runs node's test runner over unit and
+// integration tests, and ends with a plain "N passed, N failed" line.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { startCluster } from '../test/cluster/cluster.ts';
+
+const root = join(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('--'));
+const unitOnly = args.includes('--unit');
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...testFiles(p));
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+function requireCommand(cmd: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(
+      `weir tests need \`${cmd}\`: apt-get install ${pkg} (or run bash .ci/run, which installs everything)`,
+    );
+    process.exit(69);
+  }
+}
+
+let files = [
+  ...testFiles(join(root, 'test', 'unit')),
+  ...(unitOnly ? [] : testFiles(join(root, 'test', 'integration'))),
+];
+if (only.length) files = files.filter((f) => only.some((o) => f.includes(o)));
+if (!files.length) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+
+const env = { ...process.env };
+let stop = async (): Promise<void> => {};
+if (files.some((f) => f.startsWith('test/integration'))) {
+  requireCommand('prometheus', 'prometheus');
+  requireCommand('git', 'git');
+  const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh')], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+  const t0 = Date.now();
+  const cluster = await startCluster({
+    crds: [join(root, 'crds'), join(root, '..', 'shared', 'crds', 'gateway-api')],
+  });
+  console.log(
+    `shared cluster ready in ${Date.now() - t0} ms (${cluster.kubeconfigPath}; logs in ${cluster.logDir})`,
+  );
+  env.WEIR_TEST_KUBECONFIG = cluster.kubeconfigPath;
+  stop = () => cluster.stop();
+}
+
+const tapFile = join(mkdtempSync(join(tmpdir(), 'weir-tap-')), 'results.tap');
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${process.env.WEIR_TEST_CONCURRENCY ?? '4'}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
+  { cwd: root, env, stdio: 'inherit' },
+);
+const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+await stop();
+
+const tap = readFileSync(tapFile, 'utf8');
+const count = (key: string) => Number(tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
+const [passed, failed, skipped, cancelled] = ['pass', 'fail', 'skipped', 'cancelled'].map(count) as [
+  number,
+  number,
+  number,
+  number,
+];
+writeFileSync(join(root, '.weir-last-test.tap'), tap);
+console.log(`\ntests: ${passed} passed, ${failed + cancelled} failed, ${skipped} skipped`);
+process.exit(code !== 0 || failed + cancelled > 0 || passed === 0 ? 1 : 0);

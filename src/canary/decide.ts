@@ -1,0 +1,467 @@
+// The canary decision: a pure function from the Canary (spec + status) and what the controller
+// observed to the next status and the actions that make the cluster match it. No I/O here; the
+// controller gathers observations (asking again when decide() says it needs a gate or metrics) and
+// applies the actions, then writes the status in one patch.
+import type { CanaryStatus, Phase, WebhookType } from '../api/canary.ts';
+import type { Action, AlertKind, CanaryView, Decision, GateResult, Observations } from './model.ts';
+import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
+
+/** decide() cannot finish without these results; the controller gathers them and calls again. */
+export interface Need {
+  need: { gates: WebhookType[]; metrics: boolean };
+}
+
+const IDLE_RESYNC_MS = 5 * 60_000;
+const POLL_MS = 2_000;
+
+class Run {
+  readonly status: CanaryStatus;
+  readonly actions: Action[] = [];
+  requeueAfterMs = IDLE_RESYNC_MS;
+  needGates: WebhookType[] = [];
+  needMetrics = false;
+
+  constructor(
+    readonly view: CanaryView,
+    readonly obs: Observations,
+  ) {
+    this.status = structuredClone(view.status);
+  }
+
+  get now(): string {
+    return this.obs.now.toISOString();
+  }
+
+  get phase(): Phase | undefined {
+    return this.status.phase;
+  }
+
+  setPhase(phase: Phase, message: string): void {
+    if (this.status.phase !== phase) {
+      this.status.lastTransitionTime = this.now;
+      this.status.waitingSince = this.now;
+      this.act({
+        type: 'event',
+        eventType: phase === 'Failed' ? 'Warning' : 'Normal',
+        reason: phase,
+        message,
+      });
+      this.act({ type: 'runHooks', hookType: 'event' });
+    }
+    this.status.phase = phase;
+    this.status.message = message;
+  }
+
+  act(a: Action): void {
+    this.actions.push(a);
+  }
+
+  alert(kind: AlertKind, severity: 'info' | 'warn' | 'error', message: string): void {
+    this.act({ type: 'alert', kind, severity, message });
+  }
+
+  /** A gate webhook's verdict; undefined means "not observed yet" (decide asks for it). */
+  gate(type: WebhookType): GateResult | undefined {
+    const configured = this.view.spec.analysis.webhooks?.some((w) => w.type === type);
+    if (!configured) return type === 'rollback' ? { ok: false, message: 'no rollback hook' } : { ok: true };
+    const r = this.obs.gates[type];
+    if (!r) this.needGates.push(type);
+    return r;
+  }
+
+  /** A user request not yet acted on. */
+  pending<K extends 'promote' | 'abort' | 'retry'>(kind: K): Observations['requests'][K] | undefined {
+    const r = this.obs.requests[kind];
+    if (!r || this.status.handledRequests?.[kind] === r.id) return undefined;
+    return r;
+  }
+
+  handled(kind: 'promote' | 'abort' | 'retry'): void {
+    const r = this.obs.requests[kind];
+    if (r) this.status.handledRequests = { ...this.status.handledRequests, [kind]: r.id };
+  }
+
+  deadlineExceeded(): boolean {
+    const since = Date.parse(this.status.waitingSince ?? this.now);
+    return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000;
+  }
+
+  madeProgress(): void {
+    this.status.waitingSince = this.now;
+  }
+
+  tickDue(): boolean {
+    const last = this.status.lastAnalysisTime;
+    const interval = parseDuration(this.view.spec.analysis.interval);
+    if (!last) return true;
+    const wait = Date.parse(last) + interval - this.obs.now.getTime();
+    if (wait > 0) this.requeueAfterMs = Math.min(this.requeueAfterMs, wait);
+    return wait <= 0;
+  }
+}
+
+export function decide(view: CanaryView, obs: Observations): Decision | Need {
+  const run = new Run(view, obs);
+  if (view.spec.suspend) {
+    run.status.message = 'Suspended: spec.suspend is true';
+    return finish(run);
+  }
+  switch (run.phase) {
+    case undefined:
+    case 'Initializing':
+      initialize(run);
+      break;
+    case 'Initialized':
+    case 'Succeeded':
+    case 'Failed':
+      idle(run);
+      break;
+    case 'Waiting':
+      waiting(run);
+      break;
+    case 'Progressing':
+    case 'WaitingPromotion':
+      progressing(run);
+      break;
+    case 'Promoting':
+      promoting(run);
+      break;
+    case 'Finalising':
+      finalising(run);
+      break;
+    default:
+      break; // Terminating/Terminated belong to the finalizer
+  }
+  if (run.needGates.length || run.needMetrics) {
+    return { need: { gates: [...new Set(run.needGates)], metrics: run.needMetrics } };
+  }
+  return finish(run);
+}
+
+function finish(run: Run): Decision {
+  run.status.observedGeneration = run.view.generation;
+  return { status: run.status, actions: run.actions, requeueAfterMs: Math.max(1000, run.requeueAfterMs) };
+}
+
+function initialize(run: Run): void {
+  const { obs, view } = run;
+  run.act({ type: 'ensurePrimary' });
+  if (!obs.primary.exists || obs.primary.readyPercent < view.spec.analysis.primaryReadyThreshold) {
+    if (run.phase !== 'Initializing')
+      run.setPhase('Initializing', 'Initializing: creating primary Deployment and Services');
+    else
+      run.status.message = `Initializing: waiting for ${view.spec.targetRef.name}-primary to be ready (${obs.primary.readyPercent}% ready)`;
+    run.requeueAfterMs = POLL_MS;
+    return;
+  }
+  run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+  run.act({ type: 'scaleCanary', replicas: 0 });
+  Object.assign(run.status, {
+    lastAppliedSpec: obs.revision,
+    lastPromotedSpec: obs.revision,
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    stepIndex: 0,
+  });
+  run.setPhase('Initialized', 'Initialized: primary is serving all traffic');
+  run.alert('initialized', 'info', `Initialization done! ${view.name}.${view.namespace}`);
+}
+
+function idle(run: Run): void {
+  const { obs, status } = run;
+  const retry = run.pending('retry');
+  if (retry) run.handled('retry');
+  if (obs.revision === status.lastAppliedSpec && !(retry && run.phase === 'Failed')) return;
+  if (obs.revision === status.lastPromotedSpec && obs.revision !== status.lastAppliedSpec) {
+    // Reverted to what primary already runs: nothing to analyse (Flagger's behaviour).
+    status.lastAppliedSpec = obs.revision;
+    run.act({ type: 'scaleCanary', replicas: 0 });
+    run.setPhase('Succeeded', 'Reverted: target is back on the promoted revision');
+    return;
+  }
+  startRun(run, retry ? 'retry requested' : 'new revision');
+}
+
+/** confirm-rollout, then scale the canary up and start analysing. */
+function startRun(run: Run, why: string): void {
+  const { status, obs, view } = run;
+  status.lastAppliedSpec = obs.revision;
+  const gate = run.gate('confirm-rollout');
+  if (!gate) return;
+  if (!gate.ok) {
+    if (run.phase !== 'Waiting') {
+      run.setPhase('Waiting', `Waiting: confirm-rollout gate is closed: ${gate.message}`);
+      run.alert('waiting-approval', 'info', `Canary is waiting for approval. ${view.name}.${view.namespace}`);
+    }
+    if (run.deadlineExceeded())
+      return rollback(run, 'Progress deadline exceeded while waiting for confirm-rollout');
+    run.requeueAfterMs = Math.min(run.requeueAfterMs, parseDuration(view.spec.analysis.interval));
+    return;
+  }
+  Object.assign(status, { canaryWeight: 0, failedChecks: 0, iterations: 0, stepIndex: 0, metrics: [] });
+  delete status.lastAnalysisTime;
+  delete status.pauseStartTime;
+  if (view.spec.skipAnalysis) {
+    run.act({ type: 'promotePrimary' });
+    run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
+    run.alert(
+      'new-revision',
+      'info',
+      `New revision detected, skipping analysis (skipAnalysis). ${view.name}.${view.namespace}`,
+    );
+    run.requeueAfterMs = POLL_MS;
+    return;
+  }
+  run.act({ type: 'scaleCanary', replicas: 'restore' });
+  run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+  run.setPhase('Progressing', `Progressing: ${why}, starting canary analysis`);
+  run.alert(
+    'new-revision',
+    'info',
+    `New revision detected, progressing canary analysis. ${view.name}.${view.namespace}`,
+  );
+  run.requeueAfterMs = POLL_MS;
+}
+
+function waiting(run: Run): void {
+  if (run.pending('abort')) {
+    run.handled('abort');
+    return rollback(run, 'aborted by user');
+  }
+  if (run.pending('promote')) {
+    run.handled('promote');
+    run.obs.gates['confirm-rollout'] = { ok: true }; // the user opened the gate
+  }
+  startRun(run, 'new revision');
+}
+
+function progressing(run: Run): void {
+  const { obs, status, view } = run;
+  if (run.pending('abort')) {
+    run.handled('abort');
+    return rollback(run, 'aborted by user');
+  }
+  if (obs.revision !== status.lastAppliedSpec) {
+    run.alert(
+      'restarted',
+      'info',
+      `New revision detected during analysis, restarting. ${view.name}.${view.namespace}`,
+    );
+    run.setPhase('Progressing', 'Progressing: new revision during analysis, restarting from zero');
+    run.madeProgress();
+    return startRun(run, 'revision changed mid-run');
+  }
+  if (run.phase === 'WaitingPromotion' && run.pending('promote')) {
+    run.handled('promote');
+    return beginPromotion(run, true);
+  }
+  const userPaused = obs.requests.paused;
+  if (!userPaused && run.deadlineExceeded())
+    return rollback(
+      run,
+      `Progress deadline exceeded (${view.spec.progressDeadlineSeconds}s): ${status.message ?? ''}`,
+    );
+  if (obs.canary.readyPercent < view.spec.analysis.canaryReadyThreshold) {
+    status.message = `Progressing: waiting for canary pods (${obs.canary.readyPercent}% ready)`;
+    run.requeueAfterMs = POLL_MS;
+    if (userPaused) run.madeProgress();
+    return;
+  }
+  if (!run.tickDue()) return;
+  const rollbackHook = run.gate('rollback');
+  if (rollbackHook?.ok) return rollback(run, 'rollback webhook requested it');
+  if (!analysisPasses(run)) return;
+  if (userPaused) {
+    status.message = 'Paused: by user (analysis keeps running)';
+    run.madeProgress();
+    return;
+  }
+  advance(run);
+}
+
+/** One analysis tick: pre-rollout hooks on the first, then rollout hooks and metrics. */
+function analysisPasses(run: Run): boolean {
+  const { status, obs, view } = run;
+  const first = !status.lastAnalysisTime;
+  const checks: Array<GateResult | undefined> = [
+    ...(first ? [run.gate('pre-rollout')] : []),
+    run.gate('rollout'),
+  ];
+  if (!first && view.spec.analysis.metrics?.length && !obs.metrics) run.needMetrics = true;
+  if (checks.includes(undefined) || run.needMetrics) return false;
+  status.lastAnalysisTime = run.now;
+  run.requeueAfterMs = Math.min(run.requeueAfterMs, parseDuration(view.spec.analysis.interval));
+  const failures = checks
+    .filter((c): c is { ok: false; message: string } => !!c && !c.ok)
+    .map((c) => c.message);
+  if (!first && obs.metrics) {
+    status.metrics = obs.metrics.map((m) => ({ ...m, time: run.now }));
+    failures.push(...obs.metrics.filter((m) => m.result !== 'Successful').map((m) => m.message));
+  }
+  if (!failures.length) return true;
+  status.failedChecks = (status.failedChecks ?? 0) + 1;
+  const msg = `Halted: failed check ${status.failedChecks}/${view.spec.analysis.threshold}: ${failures.join('; ')}`;
+  run.act({ type: 'event', eventType: 'Warning', reason: 'FailedCheck', message: msg });
+  if (status.failedChecks >= view.spec.analysis.threshold) {
+    rollback(run, `Failed checks threshold reached ${status.failedChecks}: ${failures.join('; ')}`);
+  } else {
+    status.message = msg;
+  }
+  return false;
+}
+
+function advance(run: Run): void {
+  const { status, view, obs } = run;
+  const promote = run.pending('promote');
+  if (promote?.full) {
+    run.handled('promote');
+    return beginPromotion(run, true);
+  }
+  const next = nextMove(view.spec, status.canaryWeight ?? 0, status.stepIndex ?? 0, status.iterations ?? 0);
+  switch (next.kind) {
+    case 'weight': {
+      if (next.weight > (status.canaryWeight ?? 0)) {
+        const gate = promote ? { ok: true as const } : run.gate('confirm-traffic-increase');
+        if (!gate) return;
+        if (promote) run.handled('promote');
+        if (!gate.ok) {
+          status.message = `Waiting: confirm-traffic-increase gate is closed: ${gate.message}`;
+          return;
+        }
+      }
+      status.canaryWeight = next.weight;
+      status.stepIndex = next.stepIndex;
+      run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, next.weight) });
+      status.message = `Progressing: advanced canary weight to ${next.weight}`;
+      run.madeProgress();
+      return;
+    }
+    case 'pause': {
+      status.pauseStartTime ??= run.now;
+      const elapsed = obs.now.getTime() - Date.parse(status.pauseStartTime);
+      const done = next.durationMs !== undefined ? elapsed >= next.durationMs : !!promote;
+      if (promote) run.handled('promote');
+      if (!done) {
+        const left =
+          next.durationMs !== undefined
+            ? `${Math.ceil((next.durationMs - elapsed) / 1000)}s left`
+            : 'waiting for `weir promote`';
+        status.message = `Paused: step ${next.stepIndex + 1}, ${left}`;
+        if (next.durationMs !== undefined)
+          run.requeueAfterMs = Math.min(run.requeueAfterMs, next.durationMs - elapsed);
+        return;
+      }
+      delete status.pauseStartTime;
+      status.stepIndex = next.stepIndex + 1;
+      status.message = `Progressing: pause at step ${next.stepIndex + 1} ended`;
+      run.madeProgress();
+      return;
+    }
+    case 'iteration': {
+      if (next.iterations === 1 || strategyOf(view.spec) === 'ab') {
+        run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, 0) });
+      }
+      status.iterations = next.iterations;
+      status.message = `Progressing: iteration ${next.iterations}/${view.spec.analysis.iterations ?? 1} passed`;
+      run.madeProgress();
+      return;
+    }
+    case 'promote':
+      if (promote) run.handled('promote');
+      return beginPromotion(run, !!promote);
+  }
+}
+
+/** confirm-promotion (unless the user promoted), then copy the canary to primary. */
+function beginPromotion(run: Run, byUser: boolean): void {
+  const { view, status } = run;
+  if (!byUser) {
+    const gate = run.gate('confirm-promotion');
+    if (!gate) return;
+    if (!gate.ok) {
+      if (run.phase !== 'WaitingPromotion') {
+        run.setPhase(
+          'WaitingPromotion',
+          `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`,
+        );
+        run.alert(
+          'waiting-approval',
+          'info',
+          `Canary is waiting for approval (promotion). ${view.name}.${view.namespace}`,
+        );
+      } else {
+        status.message = `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`;
+      }
+      return;
+    }
+  }
+  run.act({ type: 'promotePrimary' });
+  run.setPhase(
+    'Promoting',
+    `Promoting: copying ${view.spec.targetRef.name} to ${view.spec.targetRef.name}-primary`,
+  );
+  run.requeueAfterMs = POLL_MS;
+}
+
+function promoting(run: Run): void {
+  const { obs, status, view } = run;
+  if (obs.revision !== status.lastAppliedSpec) {
+    // Never promote what analysis did not see: a newer revision goes through analysis first.
+    run.setPhase('Progressing', 'Progressing: new revision during promotion, restarting analysis');
+    return startRun(run, 'revision changed during promotion');
+  }
+  run.act({ type: 'promotePrimary' }); // idempotent; makes a crash between phases harmless
+  if (
+    obs.primary.revision !== status.lastAppliedSpec ||
+    obs.primary.readyPercent < view.spec.analysis.primaryReadyThreshold
+  ) {
+    status.message = `Promoting: waiting for ${view.spec.targetRef.name}-primary to roll out (${obs.primary.readyPercent}% ready)`;
+    if (run.deadlineExceeded()) return rollback(run, 'Progress deadline exceeded while promoting');
+    run.requeueAfterMs = POLL_MS;
+    return;
+  }
+  const stepBack = view.spec.analysis.stepWeightPromotion;
+  const weight = status.canaryWeight ?? 0;
+  if (stepBack && weight > 0) {
+    if (!run.tickDue()) return;
+    status.lastAnalysisTime = run.now;
+    const canary = Math.max(0, weight - stepBack);
+    status.canaryWeight = canary;
+    run.act({ type: 'setTraffic', traffic: { primary: 100 - canary, canary } });
+    status.message = `Promoting: moved traffic back to primary, canary weight ${canary}`;
+    run.madeProgress();
+    if (canary > 0) return;
+  } else {
+    run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+    status.canaryWeight = 0;
+  }
+  run.act({ type: 'scaleCanary', replicas: 0 });
+  run.setPhase('Finalising', 'Finalising: scaling the canary down');
+  run.requeueAfterMs = POLL_MS;
+}
+
+function finalising(run: Run): void {
+  const { status, view } = run;
+  run.act({ type: 'scaleCanary', replicas: 0 });
+  status.lastPromotedSpec = status.lastAppliedSpec;
+  status.canaryWeight = 0;
+  run.setPhase('Succeeded', 'Succeeded: canary analysis completed successfully, promotion finished');
+  run.act({ type: 'runHooks', hookType: 'post-rollout' });
+  run.alert(
+    'promoted',
+    'info',
+    `Canary analysis completed successfully, promotion finished. ${view.name}.${view.namespace}`,
+  );
+}
+
+function rollback(run: Run, reason: string): void {
+  const { status, view } = run;
+  run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+  run.act({ type: 'scaleCanary', replicas: 0 });
+  status.canaryWeight = 0;
+  delete status.pauseStartTime;
+  run.setPhase('Failed', `RolledBack: ${reason}`);
+  run.act({ type: 'runHooks', hookType: 'post-rollout' });
+  run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}. ${view.name}.${view.namespace}`);
+}

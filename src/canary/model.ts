@@ -1,0 +1,76 @@
+// The inputs and outputs of the pure canary decision. The controller builds a CanaryView and
+// Observations from informer caches and probes, calls decide(), and applies the Actions it returns.
+import type { CanarySpec, CanaryStatus, Phase, WebhookType } from '../api/canary.ts';
+
+export interface CanaryView {
+  name: string;
+  namespace: string;
+  generation: number;
+  spec: CanarySpec; // defaulted
+  status: CanaryStatus;
+  /** User requests, as annotations (see requests.ts). */
+  annotations: Record<string, string>;
+}
+
+export interface PodsObservation {
+  exists: boolean;
+  /** Percent of desired pods available (0-100); 100 when desired is 0. */
+  readyPercent: number;
+  /** The revision (hash) the Deployment's template carries; for the primary, what was promoted. */
+  revision?: string;
+}
+
+export type GateResult = { ok: true } | { ok: false; message: string };
+
+export interface MetricResult {
+  name: string;
+  /** Successful: within range. Failed: out of range. NoData: empty/NaN. Error: query failed. */
+  result: 'Successful' | 'Failed' | 'NoData' | 'Error';
+  value?: number;
+  min?: number;
+  max?: number;
+  message: string;
+}
+
+export interface UserRequests {
+  promote?: { id: string; full: boolean };
+  abort?: { id: string };
+  retry?: { id: string };
+  paused: boolean;
+}
+
+export interface Observations {
+  now: Date;
+  /** Hash of the target's pod template plus tracked config data. */
+  revision: string;
+  primary: PodsObservation;
+  canary: PodsObservation;
+  requests: UserRequests;
+  /** Results of gate webhooks the controller was asked to run (see needs()). */
+  gates: Partial<Record<WebhookType, GateResult>>;
+  /** Metric results, present when an analysis tick was due. */
+  metrics?: MetricResult[];
+}
+
+export type Traffic = { primary: number; canary: number; match?: boolean; mirror?: boolean };
+
+export type AlertKind =
+  'initialized' | 'new-revision' | 'waiting-approval' | 'promoted' | 'rolled-back' | 'restarted';
+
+export type Action =
+  | { type: 'ensurePrimary' } // primary Deployment (+HPA, config copies), Services, routes at 100/0
+  | { type: 'scaleCanary'; replicas: 'restore' | 0 }
+  | { type: 'setTraffic'; traffic: Traffic }
+  | { type: 'promotePrimary' } // copy target template and configs to primary
+  | { type: 'runHooks'; hookType: 'pre-rollout' | 'post-rollout' | 'event' }
+  | { type: 'alert'; kind: AlertKind; severity: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface Decision {
+  status: CanaryStatus;
+  actions: Action[];
+  /** When the controller should look again even without a watch event (ms). */
+  requeueAfterMs: number;
+}
+
+export const IDLE_PHASES: ReadonlySet<Phase> = new Set(['Initialized', 'Succeeded', 'Failed']);

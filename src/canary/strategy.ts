@@ -1,0 +1,89 @@
+// How a run moves traffic, per strategy. Pure: given the spec and the run's counters, what comes next.
+import type { Analysis, CanarySpec } from '../api/canary.ts';
+import type { Traffic } from './model.ts';
+
+export type Strategy = 'canary' | 'steps' | 'ab' | 'bluegreen';
+
+export function strategyOf(spec: CanarySpec): Strategy {
+  const a = spec.analysis;
+  if (a.steps?.length) return 'steps';
+  if (a.match?.length) return 'ab';
+  if (a.stepWeight !== undefined || a.stepWeights?.length) return 'canary';
+  return 'bluegreen';
+}
+
+/** Traffic while analysing at `weight` (weighted) or during iterations (A/B, blue/green). */
+export function trafficDuringRun(spec: CanarySpec, weight: number): Traffic {
+  switch (strategyOf(spec)) {
+    case 'ab':
+      return { primary: 100, canary: 0, match: true };
+    case 'bluegreen':
+      // Blue/green keeps users on primary; testers reach the canary through <svc>-canary.
+      return { primary: 100, canary: 0, ...(spec.analysis.mirror ? { mirror: true } : {}) };
+    default:
+      return { primary: 100 - weight, canary: weight };
+  }
+}
+
+export type Next =
+  | { kind: 'weight'; weight: number; stepIndex: number }
+  | { kind: 'pause'; stepIndex: number; durationMs?: number }
+  | { kind: 'iteration'; iterations: number }
+  | { kind: 'promote' };
+
+/** The next move of a passing tick, from the counters in status. */
+export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, iterations: number): Next {
+  const a: Analysis = spec.analysis;
+  switch (strategyOf(spec)) {
+    case 'canary': {
+      if (a.stepWeights?.length) {
+        const w = a.stepWeights[stepIndex];
+        return w === undefined
+          ? { kind: 'promote' }
+          : { kind: 'weight', weight: w, stepIndex: stepIndex + 1 };
+      }
+      const max = a.maxWeight ?? 100;
+      if (weight >= max) return { kind: 'promote' };
+      return {
+        kind: 'weight',
+        weight: Math.min(weight + (a.stepWeight ?? max), max),
+        stepIndex: stepIndex + 1,
+      };
+    }
+    case 'steps': {
+      const step = a.steps?.[stepIndex];
+      if (!step) return { kind: 'promote' };
+      if (step.setWeight !== undefined)
+        return { kind: 'weight', weight: step.setWeight, stepIndex: stepIndex + 1 };
+      const d = step.pause?.duration;
+      return { kind: 'pause', stepIndex, ...(d ? { durationMs: parseDuration(d) } : {}) };
+    }
+    default:
+      return iterations >= (a.iterations ?? 1)
+        ? { kind: 'promote' }
+        : { kind: 'iteration', iterations: iterations + 1 };
+  }
+}
+
+/** Steps in the run, for display (`STEP n/m`). */
+export function totalSteps(spec: CanarySpec): number {
+  const a = spec.analysis;
+  switch (strategyOf(spec)) {
+    case 'steps':
+      return a.steps?.length ?? 0;
+    case 'canary':
+      return a.stepWeights?.length ?? Math.ceil((a.maxWeight ?? 100) / (a.stepWeight ?? 100));
+    default:
+      return a.iterations ?? 1;
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go duration (`1m30s`, `500ms`) to milliseconds; the schema guarantees the shape. */
+export function parseDuration(d: string): number {
+  let total = 0;
+  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
+    total += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
+  return total;
+}

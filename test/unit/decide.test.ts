@@ -1,0 +1,596 @@
+// Table and sequence tests for the pure canary decision.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { validateObject } from '../../src/api/validate.ts';
+import type { CanarySpec, WebhookType } from '../../src/api/canary.ts';
+import { decide } from '../../src/canary/decide.ts';
+import type {
+  Action,
+  CanaryView,
+  Decision,
+  GateResult,
+  MetricResult,
+  Observations,
+} from '../../src/canary/model.ts';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+function canary(analysis: Record<string, unknown>, extra: Record<string, unknown> = {}): CanaryView {
+  const { object, problems } = validateObject({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'prod' },
+    spec: {
+      targetRef: { kind: 'Deployment', name: 'app' },
+      service: { port: 80 },
+      analysis: { interval: '30s', ...analysis },
+      ...extra,
+    },
+  });
+  assert.deepEqual(problems, []);
+  return {
+    name: 'app',
+    namespace: 'prod',
+    generation: 1,
+    spec: object.spec as CanarySpec,
+    status: {},
+    annotations: {},
+  };
+}
+
+interface World {
+  view: CanaryView;
+  now: number;
+  revision: string;
+  primary: Observations['primary'];
+  canary: Observations['canary'];
+  requests: Observations['requests'];
+  gates: Partial<Record<WebhookType, GateResult>>;
+  metrics: MetricResult[];
+  asked: { gates: WebhookType[]; metrics: number };
+}
+
+function world(view: CanaryView, status: Partial<CanaryView['status']> = {}): World {
+  view.status = { ...status };
+  return {
+    view,
+    now: T0,
+    revision: 'rev1',
+    primary: { exists: true, readyPercent: 100, revision: 'rev1' },
+    canary: { exists: true, readyPercent: 100 },
+    requests: { paused: false },
+    gates: {},
+    metrics: [{ name: 'request-success-rate', result: 'Successful', value: 100, min: 99, message: 'ok' }],
+    asked: { gates: [], metrics: 0 },
+  };
+}
+
+/** One reconcile: answer what decide() asks for from the world, then adopt the new status. */
+function step(w: World): Decision {
+  const obs: Observations = {
+    now: new Date(w.now),
+    revision: w.revision,
+    primary: w.primary,
+    canary: w.canary,
+    requests: w.requests,
+    gates: {},
+  };
+  for (let i = 0; i < 4; i++) {
+    const d = decide(w.view, obs);
+    if ('need' in d) {
+      for (const g of d.need.gates) {
+        w.asked.gates.push(g);
+        obs.gates[g] = w.gates[g] ?? { ok: true };
+      }
+      if (d.need.metrics) {
+        w.asked.metrics++;
+        obs.metrics = w.metrics;
+      }
+      continue;
+    }
+    w.view.status = d.status;
+    return d;
+  }
+  throw new Error('decide kept asking');
+}
+
+const tick = (w: World, ms = 30_000) => {
+  w.now += ms;
+  return step(w);
+};
+const traffic = (d: Decision) =>
+  d.actions
+    .filter((a): a is Extract<Action, { type: 'setTraffic' }> => a.type === 'setTraffic')
+    .map((a) => a.traffic);
+const has = (d: Decision, type: Action['type']) => d.actions.some((a) => a.type === type);
+const alerts = (d: Decision) => d.actions.flatMap((a) => (a.type === 'alert' ? [a.kind] : []));
+const initialized = {
+  phase: 'Initialized' as const,
+  lastAppliedSpec: 'rev1',
+  lastPromotedSpec: 'rev1',
+  canaryWeight: 0,
+};
+
+describe('initialization', () => {
+  test('a new Canary creates the primary and waits for it, then scales the target to 0', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }));
+    w.primary = { exists: false, readyPercent: 0 };
+    let d = step(w);
+    assert.equal(d.status.phase, 'Initializing');
+    assert.ok(has(d, 'ensurePrimary'));
+    assert.ok(!has(d, 'scaleCanary'));
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev1' };
+    d = tick(w, 1000);
+    assert.equal(d.status.phase, 'Initialized');
+    assert.deepEqual(
+      d.actions.find((a) => a.type === 'scaleCanary'),
+      { type: 'scaleCanary', replicas: 0 },
+    );
+    assert.equal(d.status.lastAppliedSpec, 'rev1');
+    assert.equal(d.status.lastPromotedSpec, 'rev1');
+    assert.deepEqual(alerts(d), ['initialized']);
+  });
+
+  test('an idle canary with an unchanged revision does nothing', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), initialized);
+    const d = step(w);
+    assert.deepEqual(d.actions, []);
+    assert.equal(d.status.phase, 'Initialized');
+  });
+
+  test('suspend stops all actions', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }, { suspend: true }), initialized);
+    w.revision = 'rev2';
+    const d = step(w);
+    assert.deepEqual(d.actions, []);
+    assert.match(d.status.message ?? '', /Suspended/);
+  });
+});
+
+describe('weighted canary', () => {
+  test('stepWeight 10 to maxWeight 30: weights advance one tick at a time, then promotion', () => {
+    const w = world(
+      canary({
+        stepWeight: 10,
+        maxWeight: 30,
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    let d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.deepEqual(alerts(d), ['new-revision']);
+    assert.deepEqual(
+      d.actions.find((a) => a.type === 'scaleCanary'),
+      { type: 'scaleCanary', replicas: 'restore' },
+    );
+    const weights: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      d = tick(w);
+      weights.push(...traffic(d).map((t) => t.canary));
+    }
+    assert.deepEqual(weights, [10, 20, 30]);
+    assert.equal(d.status.phase, 'Promoting');
+    assert.ok(has(d, 'promotePrimary'));
+    assert.equal(
+      w.asked.metrics,
+      3,
+      'metrics are not queried on the first tick, when the canary has no traffic',
+    );
+    // primary has not rolled out the new revision yet: keep waiting
+    d = tick(w, 1000);
+    assert.equal(d.status.phase, 'Promoting');
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    d = tick(w, 1000);
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    assert.equal(d.status.phase, 'Finalising');
+    d = tick(w, 1000);
+    assert.equal(d.status.phase, 'Succeeded');
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
+    assert.deepEqual(alerts(d), ['promoted']);
+    assert.ok(d.actions.some((a) => a.type === 'runHooks' && a.hookType === 'post-rollout'));
+  });
+
+  test('no analysis before the interval has passed', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 30 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // first tick: weight 10
+    const d = tick(w, 10_000);
+    assert.deepEqual(traffic(d), []);
+    assert.equal(d.status.canaryWeight, 10);
+    assert.equal(d.requeueAfterMs, 20_000);
+  });
+
+  test('stepWeights walk the list', () => {
+    const w = world(canary({ stepWeights: [5, 25, 50] }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    const weights = [1, 2, 3, 4].flatMap(() => traffic(tick(w)).map((t) => t.canary));
+    assert.deepEqual(weights, [5, 25, 50]);
+    assert.equal(w.view.status.phase, 'Promoting');
+  });
+
+  test('stepWeightPromotion moves traffic back gradually after the primary is updated', () => {
+    const w = world(canary({ stepWeight: 50, maxWeight: 50, stepWeightPromotion: 20 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    tick(w);
+    assert.equal(w.view.status.phase, 'Promoting');
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    const seen = [1, 2, 3].flatMap(() => traffic(tick(w)).map((t) => t.canary));
+    assert.deepEqual(seen, [30, 10, 0]);
+    assert.equal(w.view.status.phase, 'Finalising');
+  });
+});
+
+describe('failures and rollback', () => {
+  const failing: MetricResult = {
+    name: 'request-success-rate',
+    result: 'Failed',
+    value: 80,
+    min: 99,
+    message: 'request-success-rate 80 < min 99',
+  };
+
+  for (const [label, metric] of [
+    ['out of range', failing],
+    [
+      'no data',
+      {
+        name: 'request-success-rate',
+        result: 'NoData',
+        message: 'request-success-rate returned no data',
+      } as MetricResult,
+    ],
+    [
+      'query error',
+      { name: 'request-success-rate', result: 'Error', message: 'prometheus unreachable' } as MetricResult,
+    ],
+  ] as const) {
+    test(`a failing metric (${label}) adds failed checks and rolls back at the threshold`, () => {
+      const w = world(
+        canary({
+          stepWeight: 10,
+          maxWeight: 50,
+          threshold: 2,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+        }),
+        initialized,
+      );
+      w.revision = 'rev2';
+      step(w);
+      tick(w); // weight 10
+      w.metrics = [metric];
+      let d = tick(w);
+      assert.equal(d.status.failedChecks, 1);
+      assert.equal(d.status.phase, 'Progressing');
+      assert.deepEqual(traffic(d), [], 'a failing tick does not advance');
+      d = tick(w);
+      assert.equal(d.status.phase, 'Failed');
+      assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+      assert.deepEqual(
+        d.actions.find((a) => a.type === 'scaleCanary'),
+        { type: 'scaleCanary', replicas: 0 },
+      );
+      const alert = d.actions.find((a) => a.type === 'alert');
+      assert.ok(alert && alert.type === 'alert' && alert.severity === 'error');
+      assert.match(alert.message, new RegExp(metric.message.replace(/[<()]/g, '.')));
+      assert.match(d.status.message ?? '', /Failed checks threshold reached 2/);
+    });
+  }
+
+  test('a failed revision is not retried by itself; weir retry re-runs it', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), {
+      ...initialized,
+      phase: 'Failed',
+      lastAppliedSpec: 'rev2',
+    });
+    w.revision = 'rev2';
+    assert.deepEqual(step(w).actions, []);
+    w.requests = { paused: false, retry: { id: 't1' } };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.handledRequests?.retry, 't1');
+    assert.equal(d.status.failedChecks, 0);
+  });
+
+  test('abort rolls back at once and is handled only once', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.requests = { paused: false, abort: { id: 'a1' } };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /aborted by user/);
+    w.requests = { paused: false, abort: { id: 'a1' }, retry: { id: 'r1' } };
+    assert.equal(
+      step(w).status.phase,
+      'Progressing',
+      'retry after abort runs again; the old abort is not re-applied',
+    );
+  });
+
+  test('canary pods that never become ready hit the progress deadline', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }, { progressDeadlineSeconds: 60 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    w.canary = { exists: true, readyPercent: 0 };
+    assert.equal(tick(w, 30_000).status.phase, 'Progressing');
+    const d = tick(w, 31_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /Progress deadline exceeded/);
+  });
+
+  test('a rollback webhook that answers OK rolls back', () => {
+    const w = world(
+      canary({
+        stepWeight: 10,
+        maxWeight: 50,
+        webhooks: [{ name: 'rb', type: 'rollback', url: 'http://x/' }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    w.gates.rollback = { ok: false, message: 'no' };
+    tick(w);
+    w.gates.rollback = { ok: true };
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /rollback webhook/);
+  });
+});
+
+describe('revisions', () => {
+  test('a new revision mid-run restarts the analysis from zero', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    tick(w);
+    assert.equal(w.view.status.canaryWeight, 20);
+    w.revision = 'rev3';
+    const d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.canaryWeight, 0);
+    assert.equal(d.status.lastAppliedSpec, 'rev3');
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    assert.ok(alerts(d).includes('restarted'));
+  });
+
+  test('a new revision during promotion is analysed before it can reach primary', () => {
+    const w = world(canary({ stepWeight: 50, maxWeight: 50 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    tick(w);
+    assert.equal(w.view.status.phase, 'Promoting');
+    w.revision = 'rev3';
+    const d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.ok(!has(d, 'promotePrimary'));
+  });
+
+  test('going back to the promoted revision needs no run', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), {
+      ...initialized,
+      phase: 'Failed',
+      lastAppliedSpec: 'rev2',
+    });
+    const d = step(w); // revision rev1 == lastPromotedSpec
+    assert.equal(d.status.phase, 'Succeeded');
+    assert.equal(d.status.lastAppliedSpec, 'rev1');
+    assert.ok(!has(d, 'promotePrimary'));
+  });
+
+  test('skipAnalysis promotes straight away', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }, { skipAnalysis: true }), initialized);
+    w.revision = 'rev2';
+    const d = step(w);
+    assert.equal(d.status.phase, 'Promoting');
+    assert.ok(has(d, 'promotePrimary'));
+  });
+});
+
+describe('gates, pauses and user requests', () => {
+  test('confirm-rollout holds the run in Waiting and alerts once', () => {
+    const w = world(
+      canary({
+        stepWeight: 10,
+        maxWeight: 50,
+        webhooks: [{ name: 'g', type: 'confirm-rollout', url: 'http://g/' }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    w.gates['confirm-rollout'] = { ok: false, message: 'closed' };
+    let d = step(w);
+    assert.equal(d.status.phase, 'Waiting');
+    assert.deepEqual(alerts(d), ['waiting-approval']);
+    d = tick(w);
+    assert.deepEqual(alerts(d), [], 'waiting-approval is sent once per wait');
+    w.gates['confirm-rollout'] = { ok: true };
+    d = tick(w);
+    assert.equal(d.status.phase, 'Progressing');
+  });
+
+  test('confirm-promotion holds WaitingPromotion until the gate opens', () => {
+    const w = world(
+      canary({
+        stepWeight: 50,
+        maxWeight: 50,
+        webhooks: [{ name: 'g', type: 'confirm-promotion', url: 'http://g/' }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    w.gates['confirm-promotion'] = { ok: false, message: 'not yet' };
+    step(w);
+    tick(w);
+    let d = tick(w);
+    assert.equal(d.status.phase, 'WaitingPromotion');
+    assert.deepEqual(alerts(d), ['waiting-approval']);
+    d = tick(w);
+    assert.equal(d.status.phase, 'WaitingPromotion');
+    w.gates['confirm-promotion'] = { ok: true };
+    d = tick(w);
+    assert.equal(d.status.phase, 'Promoting');
+  });
+
+  test('confirm-traffic-increase holds the weight', () => {
+    const w = world(
+      canary({
+        stepWeight: 10,
+        maxWeight: 50,
+        webhooks: [{ name: 'g', type: 'confirm-traffic-increase', url: 'http://g/' }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    w.gates['confirm-traffic-increase'] = { ok: false, message: 'closed' };
+    step(w);
+    const d = tick(w);
+    assert.equal(d.status.canaryWeight, 0);
+    assert.match(d.status.message ?? '', /confirm-traffic-increase/);
+  });
+
+  test('explicit steps: timed pause, manual pause released by promote', () => {
+    const w = world(
+      canary({
+        steps: [
+          { setWeight: 10 },
+          { pause: { duration: '1m' } },
+          { setWeight: 40 },
+          { pause: {} },
+          { setWeight: 80 },
+        ],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    assert.deepEqual(
+      traffic(tick(w)).map((t) => t.canary),
+      [10],
+    );
+    let d = tick(w); // pause starts
+    assert.match(d.status.message ?? '', /Paused: step 2/);
+    d = tick(w); // 30s into a 1m pause
+    assert.equal(d.status.stepIndex, 1);
+    d = tick(w); // 60s: pause over
+    assert.equal(d.status.stepIndex, 2);
+    assert.deepEqual(
+      traffic(tick(w)).map((t) => t.canary),
+      [40],
+    );
+    for (let i = 0; i < 3; i++) assert.match(tick(w).status.message ?? '', /waiting for `weir promote`/);
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    d = tick(w);
+    assert.equal(d.status.stepIndex, 4);
+    assert.deepEqual(
+      traffic(tick(w)).map((t) => t.canary),
+      [80],
+    );
+    assert.equal(tick(w).status.phase, 'Promoting');
+  });
+
+  test('promote --full skips the remaining steps', () => {
+    const w = world(canary({ stepWeights: [5, 10, 20, 40] }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.requests = { paused: false, promote: { id: 'p1', full: true } };
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Promoting');
+    assert.ok(has(d, 'promotePrimary'));
+  });
+
+  test('a user pause holds the weight and the deadline, analysis keeps running', () => {
+    const w = world(
+      canary(
+        {
+          stepWeight: 10,
+          maxWeight: 50,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+        },
+        { progressDeadlineSeconds: 60 },
+      ),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.requests = { paused: true };
+    for (let i = 0; i < 5; i++) tick(w);
+    assert.equal(w.view.status.canaryWeight, 10);
+    assert.equal(w.view.status.phase, 'Progressing');
+    assert.equal(w.asked.metrics, 5);
+    w.requests = { paused: false };
+    assert.equal(tick(w).status.canaryWeight, 20);
+  });
+});
+
+describe('A/B and blue/green', () => {
+  test('A/B routes matching requests for every iteration, then promotes', () => {
+    const w = world(
+      canary(
+        { iterations: 2, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
+        { provider: 'gatewayapi' },
+      ),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    const t = [1, 2, 3].flatMap(() => traffic(tick(w)));
+    assert.ok(t.every((x) => x.match === true && x.canary === 0));
+    assert.equal(w.view.status.iterations, 2);
+    assert.equal(tick(w).status.phase, 'Promoting');
+  });
+
+  test('blue/green keeps users on primary during iterations', () => {
+    const w = world(canary({ iterations: 3 }, { provider: 'kubernetes' }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    const t = [1, 2, 3].flatMap(() => traffic(tick(w)));
+    assert.deepEqual(t, [{ primary: 100, canary: 0 }]);
+    assert.equal(w.view.status.iterations, 3);
+    assert.equal(tick(w).status.phase, 'Promoting');
+  });
+});
+
+describe('crash safety', () => {
+  test('replaying a reconcile whose status was never written does not advance twice', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    const before = structuredClone(w.view.status);
+    const first = tick(w);
+    w.view.status = before; // the status patch was lost in a crash
+    const replay = step(w);
+    assert.deepEqual(traffic(replay), traffic(first));
+    assert.equal(replay.status.canaryWeight, 20);
+  });
+
+  test('never a promotion without passing analysis: failing checks at max weight keep the primary', () => {
+    const w = world(
+      canary({
+        stepWeight: 50,
+        maxWeight: 50,
+        threshold: 3,
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+      }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.metrics = [{ name: 'request-success-rate', result: 'Error', message: 'connection refused' }];
+    for (let i = 0; i < 3; i++) assert.ok(!has(tick(w), 'promotePrimary'));
+    assert.equal(w.view.status.phase, 'Failed');
+  });
+});
