@@ -1,0 +1,32 @@
+// A metric provider runs one rendered query and returns one number, or throws a WeirError whose code
+// says what went wrong: METRIC_NO_DATA (empty result or NaN), METRIC_QUERY (the backend rejected the
+// query), METRIC_HTTP (transport or HTTP status), METRIC_TIMEOUT.
+import type { MetricTemplateSpec } from '../api/metric-template.ts';
+import type { Logger } from '../log.ts';
+
+export interface MetricProvider {
+  readonly type: string;
+  query(query: string): Promise<number>;
+}
+
+export interface MetricProviderOptions {
+  spec: MetricTemplateSpec['provider'];
+  /** Data of spec.secretRef, decoded: `token`, or `username` + `password`. */
+  secret?: Record<string, string>;
+  /** Controller defaults: --prometheus-address and the query timeout. */
+  defaultAddress?: string;
+  defaultTimeoutMs: number;
+  log: Logger;
+}
+
+export type MetricProviderFactory = (opts: MetricProviderOptions) => MetricProvider;
+
+/** Variables available to templates and built-in queries. */
+export interface QueryContext {
+  name: string; // canary name
+  namespace: string;
+  target: string; // targetRef.name
+  service: string; // apex service name
+  interval: string; // Go duration, e.g. 1m
+  variables: Record<string, string>;
+}

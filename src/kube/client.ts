@@ -1,0 +1,127 @@
+// A thin layer over @kubernetes/client-node: server-side apply with Weir's field manager, merge
+// patches (also on the status subresource), deletes that tolerate 404, and error classification.
+import {
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { WeirError } from '../errors.ts';
+
+export const FIELD_MANAGER = 'weir';
+
+export type Obj = KubernetesObject & Record<string, unknown>;
+
+export interface Kube {
+  kc: KubeConfig;
+  objects: KubernetesObjectApi;
+  custom: CustomObjectsApi;
+  /** Server-side apply of the whole desired object under `manager` (force: Weir owns these fields). */
+  apply<T extends Obj>(obj: T, manager?: string): Promise<T>;
+  mergePatch<T extends Obj>(ref: Ref, patch: Record<string, unknown>): Promise<T>;
+  patchStatus(ref: Ref & { plural: string; group: string; version: string }, status: unknown): Promise<void>;
+  remove(ref: Ref): Promise<void>;
+  get<T extends Obj>(ref: Ref): Promise<T | undefined>;
+}
+
+export interface Ref {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export function loadKubeConfig(path?: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (context) kc.setCurrentContext(context);
+  return kc;
+}
+
+export function statusCode(err: unknown): number | undefined {
+  const e = err as { code?: number; statusCode?: number; response?: { httpStatusCode?: number } };
+  return e?.code ?? e?.statusCode ?? e?.response?.httpStatusCode;
+}
+
+/** A readable message from an API error (the Status object's message when there is one). */
+export function apiMessage(err: unknown): string {
+  const e = err as { body?: unknown; message?: string };
+  if (typeof e?.body === 'string') {
+    try {
+      return (JSON.parse(e.body) as { message?: string }).message ?? e.body;
+    } catch {
+      return e.body;
+    }
+  }
+  if (e?.body && typeof e.body === 'object' && 'message' in e.body) return String((e.body as { message: unknown }).message);
+  return e?.message ?? String(err);
+}
+
+function header(ref: Ref): { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
+}
+
+function wrap(what: string, err: unknown): WeirError {
+  return new WeirError(statusCode(err) === 404 ? 'NOT_FOUND' : 'KUBE_API', `${what}: ${apiMessage(err)}`, { cause: err });
+}
+
+export function createKube(kc: KubeConfig): Kube {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const describe = (o: Ref) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+  return {
+    kc,
+    objects,
+    custom,
+    async apply(obj, manager = FIELD_MANAGER) {
+      const body = { ...obj, metadata: { ...obj.metadata, managedFields: undefined, resourceVersion: undefined } };
+      try {
+        return (await objects.patch(body, undefined, undefined, manager, true, PatchStrategy.ServerSideApply)) as typeof obj;
+      } catch (err) {
+        throw wrap(`apply ${describe({ ...obj, name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace, kind: obj.kind ?? '', apiVersion: obj.apiVersion ?? '' })}`, err);
+      }
+    },
+    async mergePatch(ref, patch) {
+      try {
+        return (await objects.patch(
+          { ...header(ref), ...patch, metadata: { ...header(ref).metadata, ...((patch.metadata as object) ?? {}) } },
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          undefined,
+          PatchStrategy.MergePatch,
+        )) as never;
+      } catch (err) {
+        throw wrap(`patch ${describe(ref)}`, err);
+      }
+    },
+    async patchStatus(ref, status) {
+      try {
+        await custom.patchNamespacedCustomObjectStatus(
+          { group: ref.group, version: ref.version, namespace: ref.namespace ?? '', plural: ref.plural, name: ref.name, body: { status }, fieldManager: FIELD_MANAGER },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (err) {
+        throw wrap(`patch status of ${describe(ref)}`, err);
+      }
+    },
+    async remove(ref) {
+      try {
+        await objects.delete(header(ref), undefined, undefined, undefined, undefined, 'Background');
+      } catch (err) {
+        if (statusCode(err) !== 404) throw wrap(`delete ${describe(ref)}`, err);
+      }
+    },
+    async get(ref) {
+      try {
+        return (await objects.read(header(ref) as never)) as never;
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw wrap(`get ${describe(ref)}`, err);
+      }
+    },
+  };
+}

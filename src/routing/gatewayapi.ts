@@ -1,0 +1,120 @@
+// Provider `gatewayapi`: an HTTPRoute (gateway.networking.k8s.io/v1) named after the apex Service,
+// attached to spec.service.gatewayRefs, splitting between `<svc>-primary` and `<svc>-canary` by
+// backendRefs weights; A/B adds a rule with the header/query matches that goes to the canary;
+// mirroring adds a RequestMirror filter.
+import type { CanarySpec } from '../api/canary.ts';
+import { RESOURCES } from '../kube/informers.ts';
+import type { Obj } from '../kube/client.ts';
+import { isSubset } from '../kube/compare.ts';
+import type { Traffic } from '../canary/model.ts';
+import { managedMeta, type RouteTarget, type Router, type RouterFactory } from './router.ts';
+
+type Rule = Record<string, unknown> & { backendRefs?: Array<{ name: string; weight?: number }> };
+
+function matches(spec: CanarySpec): unknown[] {
+  return (spec.analysis.match ?? []).map((m) => {
+    const out: Record<string, unknown> = {};
+    const conv = (entries: Record<string, { exact?: string; regex?: string; prefix?: string; suffix?: string }> | undefined) =>
+      Object.entries(entries ?? {}).map(([name, v]) =>
+        v.regex !== undefined
+          ? { type: 'RegularExpression', name, value: v.regex }
+          : v.prefix !== undefined
+            ? { type: 'RegularExpression', name, value: `^${escapeRegex(v.prefix)}.*` }
+            : v.suffix !== undefined
+              ? { type: 'RegularExpression', name, value: `.*${escapeRegex(v.suffix)}$` }
+              : { type: 'Exact', name, value: v.exact ?? '' },
+      );
+    const headers = conv(m.headers);
+    const query = conv(m.queryParams);
+    if (headers.length) out.headers = headers;
+    if (query.length) out.queryParams = query;
+    return out;
+  });
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function backends(t: RouteTarget, traffic: { primary: number; canary: number }) {
+  const port = t.spec.service.port;
+  return [
+    { group: '', kind: 'Service', name: t.primary, port, weight: traffic.primary },
+    { group: '', kind: 'Service', name: t.canary, port, weight: traffic.canary },
+  ];
+}
+
+export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
+  const { spec } = t;
+  const common: Record<string, unknown> = {};
+  if (spec.service.timeout) common.timeouts = { request: spec.service.timeout };
+  const filters: unknown[] = [];
+  const h = spec.service.headers?.request;
+  if (h) {
+    filters.push({
+      type: 'RequestHeaderModifier',
+      requestHeaderModifier: {
+        ...(h.add ? { add: Object.entries(h.add).map(([name, value]) => ({ name, value })) } : {}),
+        ...(h.set ? { set: Object.entries(h.set).map(([name, value]) => ({ name, value })) } : {}),
+        ...(h.remove ? { remove: h.remove } : {}),
+      },
+    });
+  }
+  if (traffic.mirror) {
+    filters.push({
+      type: 'RequestMirror',
+      requestMirror: { backendRef: { group: '', kind: 'Service', name: t.canary, port: spec.service.port }, percent: spec.analysis.mirrorWeight ?? 100 },
+    });
+  }
+  const defaultRule: Rule = { ...common, ...(filters.length ? { filters } : {}), backendRefs: backends(t, traffic) };
+  const rules: Rule[] = [];
+  if (traffic.match) {
+    for (const m of matches(spec)) rules.push({ ...common, matches: [m], backendRefs: backends(t, { primary: 0, canary: 100 }) });
+  }
+  rules.push(defaultRule);
+  const meta = managedMeta(t);
+  return {
+    apiVersion: RESOURCES.httpRoute.apiVersion,
+    kind: 'HTTPRoute',
+    metadata: { name: t.apex, namespace: t.namespace, labels: meta.labels, annotations: meta.annotations, ownerReferences: [t.owner] },
+    spec: {
+      parentRefs: (spec.service.gatewayRefs ?? []).map((g) => ({ ...g })),
+      ...(spec.service.hosts?.length ? { hostnames: spec.service.hosts } : {}),
+      rules,
+    },
+  };
+}
+
+/** Weights of the default (last) rule; a match rule present means A/B routing is on. */
+export function readTraffic(route: Obj | undefined, t: RouteTarget): Traffic {
+  const rules = ((route?.spec as { rules?: Rule[] })?.rules ?? []) as Rule[];
+  const last = rules[rules.length - 1];
+  const weight = (name: string) => last?.backendRefs?.find((b) => b.name === name)?.weight ?? 0;
+  const traffic: Traffic = { primary: last ? weight(t.primary) : 100, canary: last ? weight(t.canary) : 0 };
+  if (rules.length > 1) traffic.match = true;
+  if (JSON.stringify(last?.filters ?? []).includes('RequestMirror')) traffic.mirror = true;
+  return traffic;
+}
+
+export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
+  const current = (t: RouteTarget) => cached(RESOURCES.httpRoute, t.namespace, t.apex);
+  const apply = async (t: RouteTarget, traffic: Traffic) => {
+    const desired = desiredRoute(t, traffic);
+    const now = current(t);
+    if (now && isSubset(desired.spec, now.spec) && isSubset(desired.metadata?.labels, now.metadata?.labels)) return;
+    await kube.apply(desired);
+  };
+  const router: Router = {
+    async reconcile(t) {
+      await apply(t, current(t) ? readTraffic(current(t), t) : { primary: 100, canary: 0 });
+    },
+    setRoutes: apply,
+    async getRoutes(t) {
+      return readTraffic(current(t), t);
+    },
+    async finalize(t) {
+      await apply(t, { primary: 100, canary: 0 });
+    },
+  };
+  return router;
+};
