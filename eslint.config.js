@@ -5,11 +5,22 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'crds/', 'charts/'] },
   js.configs.recommended,
+  { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } } },
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(fs|path|os|child_process|http|https|net|crypto|url|util|events|stream|timers)(/.*)?$', message: 'use the node: prefix' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(fs|path|os|child_process|http|https|net|crypto|url|util|events|stream|timers)(/.*)?$',
+              message: 'use the node: prefix',
+            },
+          ],
+        },
+      ],
     },
   },
 );

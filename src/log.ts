@@ -5,7 +5,10 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 export type { Logger };
 
 export function createLogger(level: LevelWithSilent = 'info', destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { app: 'weir' }, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? process.stdout);
+  return pino(
+    { level, base: { app: 'weir' }, timestamp: pino.stdTimeFunctions.isoTime },
+    destination ?? process.stdout,
+  );
 }
 
 /** A logger that drops everything, for unit tests. */

@@ -19,7 +19,7 @@ export interface Kube {
   objects: KubernetesObjectApi;
   custom: CustomObjectsApi;
   /** Server-side apply of the whole desired object under `manager` (force: Weir owns these fields). */
-  apply<T extends Obj>(obj: T, manager?: string): Promise<T>;
+  apply<T extends KubernetesObject>(obj: T, manager?: string): Promise<T>;
   mergePatch<T extends Obj>(ref: Ref, patch: Record<string, unknown>): Promise<T>;
   patchStatus(ref: Ref & { plural: string; group: string; version: string }, status: unknown): Promise<void>;
   remove(ref: Ref): Promise<void>;
@@ -56,16 +56,27 @@ export function apiMessage(err: unknown): string {
       return e.body;
     }
   }
-  if (e?.body && typeof e.body === 'object' && 'message' in e.body) return String((e.body as { message: unknown }).message);
+  if (e?.body && typeof e.body === 'object' && 'message' in e.body)
+    return String((e.body as { message: unknown }).message);
   return e?.message ?? String(err);
 }
 
-function header(ref: Ref): { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } {
-  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
+function header(ref: Ref): {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+} {
+  return {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+  };
 }
 
 function wrap(what: string, err: unknown): WeirError {
-  return new WeirError(statusCode(err) === 404 ? 'NOT_FOUND' : 'KUBE_API', `${what}: ${apiMessage(err)}`, { cause: err });
+  return new WeirError(statusCode(err) === 404 ? 'NOT_FOUND' : 'KUBE_API', `${what}: ${apiMessage(err)}`, {
+    cause: err,
+  });
 }
 
 export function createKube(kc: KubeConfig): Kube {
@@ -77,17 +88,34 @@ export function createKube(kc: KubeConfig): Kube {
     objects,
     custom,
     async apply(obj, manager = FIELD_MANAGER) {
-      const body = { ...obj, metadata: { ...obj.metadata, managedFields: undefined, resourceVersion: undefined } };
+      const body = {
+        ...obj,
+        metadata: { ...obj.metadata, managedFields: undefined, resourceVersion: undefined },
+      };
       try {
-        return (await objects.patch(body, undefined, undefined, manager, true, PatchStrategy.ServerSideApply)) as typeof obj;
+        return (await objects.patch(
+          body,
+          undefined,
+          undefined,
+          manager,
+          true,
+          PatchStrategy.ServerSideApply,
+        )) as typeof obj;
       } catch (err) {
-        throw wrap(`apply ${describe({ ...obj, name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace, kind: obj.kind ?? '', apiVersion: obj.apiVersion ?? '' })}`, err);
+        throw wrap(
+          `apply ${describe({ ...obj, name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace, kind: obj.kind ?? '', apiVersion: obj.apiVersion ?? '' })}`,
+          err,
+        );
       }
     },
     async mergePatch(ref, patch) {
       try {
         return (await objects.patch(
-          { ...header(ref), ...patch, metadata: { ...header(ref).metadata, ...((patch.metadata as object) ?? {}) } },
+          {
+            ...header(ref),
+            ...patch,
+            metadata: { ...header(ref).metadata, ...((patch.metadata as object) ?? {}) },
+          },
           undefined,
           undefined,
           FIELD_MANAGER,
@@ -101,7 +129,15 @@ export function createKube(kc: KubeConfig): Kube {
     async patchStatus(ref, status) {
       try {
         await custom.patchNamespacedCustomObjectStatus(
-          { group: ref.group, version: ref.version, namespace: ref.namespace ?? '', plural: ref.plural, name: ref.name, body: { status }, fieldManager: FIELD_MANAGER },
+          {
+            group: ref.group,
+            version: ref.version,
+            namespace: ref.namespace ?? '',
+            plural: ref.plural,
+            name: ref.name,
+            body: { status },
+            fieldManager: FIELD_MANAGER,
+          },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       } catch (err) {

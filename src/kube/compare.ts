@@ -4,7 +4,9 @@
 export function isSubset(desired: unknown, live: unknown): boolean {
   if (desired === undefined) return true;
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && desired.length === live.length && desired.every((d, i) => isSubset(d, live[i]));
+    return (
+      Array.isArray(live) && desired.length === live.length && desired.every((d, i) => isSubset(d, live[i]))
+    );
   }
   if (desired !== null && typeof desired === 'object') {
     if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;

@@ -35,7 +35,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
     namespace: string | undefined,
     private readonly log: Logger,
   ) {
-    const [group, version] = type.apiVersion.includes('/') ? type.apiVersion.split('/') : ['', type.apiVersion];
+    const [group, version] = type.apiVersion.includes('/')
+      ? type.apiVersion.split('/')
+      : ['', type.apiVersion];
     const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
     const path = `${base}${namespace ? `/namespaces/${namespace}` : ''}/${type.plural}`;
     const list = () => kube.objects.list<T>(type.apiVersion, type.kind, namespace);

@@ -14,7 +14,10 @@ type Rule = Record<string, unknown> & { backendRefs?: Array<{ name: string; weig
 function matches(spec: CanarySpec): unknown[] {
   return (spec.analysis.match ?? []).map((m) => {
     const out: Record<string, unknown> = {};
-    const conv = (entries: Record<string, { exact?: string; regex?: string; prefix?: string; suffix?: string }> | undefined) =>
+    const conv = (
+      entries:
+        Record<string, { exact?: string; regex?: string; prefix?: string; suffix?: string }> | undefined,
+    ) =>
       Object.entries(entries ?? {}).map(([name, v]) =>
         v.regex !== undefined
           ? { type: 'RegularExpression', name, value: v.regex }
@@ -63,20 +66,34 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
   if (traffic.mirror) {
     filters.push({
       type: 'RequestMirror',
-      requestMirror: { backendRef: { group: '', kind: 'Service', name: t.canary, port: spec.service.port }, percent: spec.analysis.mirrorWeight ?? 100 },
+      requestMirror: {
+        backendRef: { group: '', kind: 'Service', name: t.canary, port: spec.service.port },
+        percent: spec.analysis.mirrorWeight ?? 100,
+      },
     });
   }
-  const defaultRule: Rule = { ...common, ...(filters.length ? { filters } : {}), backendRefs: backends(t, traffic) };
+  const defaultRule: Rule = {
+    ...common,
+    ...(filters.length ? { filters } : {}),
+    backendRefs: backends(t, traffic),
+  };
   const rules: Rule[] = [];
   if (traffic.match) {
-    for (const m of matches(spec)) rules.push({ ...common, matches: [m], backendRefs: backends(t, { primary: 0, canary: 100 }) });
+    for (const m of matches(spec))
+      rules.push({ ...common, matches: [m], backendRefs: backends(t, { primary: 0, canary: 100 }) });
   }
   rules.push(defaultRule);
   const meta = managedMeta(t);
   return {
     apiVersion: RESOURCES.httpRoute.apiVersion,
     kind: 'HTTPRoute',
-    metadata: { name: t.apex, namespace: t.namespace, labels: meta.labels, annotations: meta.annotations, ownerReferences: [t.owner] },
+    metadata: {
+      name: t.apex,
+      namespace: t.namespace,
+      labels: meta.labels,
+      annotations: meta.annotations,
+      ownerReferences: [t.owner],
+    },
     spec: {
       parentRefs: (spec.service.gatewayRefs ?? []).map((g) => ({ ...g })),
       ...(spec.service.hosts?.length ? { hostnames: spec.service.hosts } : {}),
@@ -101,7 +118,8 @@ export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
   const apply = async (t: RouteTarget, traffic: Traffic) => {
     const desired = desiredRoute(t, traffic);
     const now = current(t);
-    if (now && isSubset(desired.spec, now.spec) && isSubset(desired.metadata?.labels, now.metadata?.labels)) return;
+    if (now && isSubset(desired.spec, now.spec) && isSubset(desired.metadata?.labels, now.metadata?.labels))
+      return;
     await kube.apply(desired);
   };
   const router: Router = {
@@ -113,7 +131,14 @@ export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
       return readTraffic(current(t), t);
     },
     async finalize(t) {
-      await apply(t, { primary: 100, canary: 0 });
+      // revertOnDeletion: all traffic to the apex Service (now selecting the target's pods), and the
+      // route detached from the Canary so garbage collection keeps it.
+      const route = desiredRoute(t, { primary: 100, canary: 0 });
+      delete route.metadata!.ownerReferences;
+      (route.spec as { rules: Rule[] }).rules = [
+        { backendRefs: [{ name: t.apex, port: t.spec.service.port, weight: 1 } as never] },
+      ];
+      await kube.apply(route);
     },
   };
   return router;

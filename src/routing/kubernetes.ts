@@ -14,8 +14,15 @@ export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {
   };
   const point = async (t: RouteTarget, toCanary: boolean) => {
     const value = toCanary ? t.selector.value : `${t.selector.value}-primary`;
-    if ((apexSelectsCanary(t) ? t.selector.value : `${t.selector.value}-primary`) === value && cached(RESOURCES.service, t.namespace, t.apex)) return;
-    await kube.mergePatch({ ...RESOURCES.service, namespace: t.namespace, name: t.apex }, { spec: { selector: { [t.selector.key]: value } } });
+    if (
+      (apexSelectsCanary(t) ? t.selector.value : `${t.selector.value}-primary`) === value &&
+      cached(RESOURCES.service, t.namespace, t.apex)
+    )
+      return;
+    await kube.mergePatch(
+      { ...RESOURCES.service, namespace: t.namespace, name: t.apex },
+      { spec: { selector: { [t.selector.key]: value } } },
+    );
   };
   const router: Router = {
     async reconcile() {
@@ -23,15 +30,18 @@ export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {
     },
     async setRoutes(t, traffic: Traffic) {
       if (traffic.canary !== 0 && traffic.canary !== 100) {
-        throw new WeirError('ROUTING', `provider kubernetes cannot split traffic ${traffic.primary}/${traffic.canary}; use analysis.iterations (blue/green)`);
+        throw new WeirError(
+          'ROUTING',
+          `provider kubernetes cannot split traffic ${traffic.primary}/${traffic.canary}; use analysis.iterations (blue/green)`,
+        );
       }
       await point(t, traffic.canary === 100);
     },
     async getRoutes(t) {
       return apexSelectsCanary(t) ? { primary: 0, canary: 100 } : { primary: 100, canary: 0 };
     },
-    async finalize(t) {
-      await point(t, false);
+    async finalize() {
+      // The apex Service is handed back to the target by the Canary's finalizer (finalize.ts).
     },
   };
   return router;

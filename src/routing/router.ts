@@ -38,7 +38,10 @@ export interface RouterDeps {
 export type RouterFactory = (deps: RouterDeps) => Router;
 
 /** Labels and annotations every routing object Weir writes carries. */
-export function managedMeta(t: RouteTarget): { labels: Record<string, string>; annotations: Record<string, string> } {
+export function managedMeta(t: RouteTarget): {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+} {
   return {
     labels: { 'app.kubernetes.io/managed-by': 'weir', 'weir.dev/canary': t.name },
     // Flux and similar reconcilers leave objects with this annotation alone (Flagger does the same).

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Entry point of `weir` and `kubectl-weir`: the compiled CLI when built (npm run build, the image),
+// otherwise the TypeScript sources through tsx (a source checkout).
+import { existsSync } from 'node:fs';
+
+const compiled = new URL('../dist/cli/index.js', import.meta.url);
+let mod;
+if (existsSync(compiled)) {
+  mod = await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  mod = await import(new URL('../src/cli/index.ts', import.meta.url).href);
+}
+process.exitCode = await mod.main(process.argv);

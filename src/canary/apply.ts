@@ -1,0 +1,213 @@
+// Applies the cluster-facing actions of a Decision. Every write is idempotent (desired state compared
+// with the cache first, server-side apply otherwise), so replaying a reconcile after a crash is safe.
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Deployment,
+  V1HorizontalPodAutoscaler,
+  V1Secret,
+} from '@kubernetes/client-node';
+import { WeirError } from '../errors.ts';
+import type { Kube } from '../kube/client.ts';
+import { isSubset } from '../kube/compare.ts';
+import { RESOURCES } from '../kube/informers.ts';
+import type { Caches, CanaryContext } from './context.ts';
+import type { Action } from './model.ts';
+import { primaryDeployment, services } from './targets.ts';
+
+export const FINALIZER = 'weir.dev/finalizer';
+const SCALE_MANAGER = 'weir-scale';
+
+export interface ApplyDeps {
+  kube: Kube;
+  caches: Caches;
+}
+
+async function ensure(
+  deps: ApplyDeps,
+  input: KubernetesObject | Record<string, unknown>,
+  manager?: string,
+): Promise<void> {
+  const obj = input as KubernetesObject & Record<string, unknown>;
+  const type = Object.values(RESOURCES).find((r) => r.kind === obj.kind && r.apiVersion === obj.apiVersion);
+  const key = type && Object.entries(RESOURCES).find(([, r]) => r === type)?.[0];
+  const live = key
+    ? deps.caches[key as keyof Caches]?.get(obj.metadata!.namespace!, obj.metadata!.name!)
+    : undefined;
+  const { metadata, ...rest } = obj;
+  if (
+    live &&
+    isSubset(rest, live) &&
+    isSubset({ labels: metadata?.labels, annotations: metadata?.annotations }, live.metadata)
+  )
+    return;
+  await deps.kube.apply(obj, manager);
+}
+
+/** The primary keeps its own replica count; an HPA, when present, owns it. */
+function primaryReplicas(ctx: CanaryContext): number | undefined {
+  if (ctx.view.spec.autoscalerRef) return undefined;
+  return ctx.primary?.spec?.replicas ?? ctx.target.spec?.replicas ?? 1;
+}
+
+function restoreReplicas(ctx: CanaryContext, deps: ApplyDeps): number {
+  const ref = ctx.view.spec.autoscalerRef;
+  const hpa = ref
+    ? (deps.caches.hpa?.get(ctx.view.namespace, ref.name) as V1HorizontalPodAutoscaler | undefined)
+    : undefined;
+  return Math.max(1, ctx.primary?.spec?.replicas ?? hpa?.spec?.minReplicas ?? 1);
+}
+
+async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boolean): Promise<void> {
+  const ns = ctx.view.namespace;
+  for (const name of ctx.tracked.configMaps) {
+    const src = deps.caches.configMap?.get(ns, name) as V1ConfigMap | undefined;
+    if (!src || (onlyMissing && deps.caches.configMap?.get(ns, `${name}-primary`))) continue;
+    await ensure(deps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: `${name}-primary`,
+        namespace: ns,
+        labels: { ...src.metadata?.labels, 'app.kubernetes.io/managed-by': 'weir' },
+        ownerReferences: [ctx.owner],
+      },
+      ...(src.data ? { data: src.data } : {}),
+      ...(src.binaryData ? { binaryData: src.binaryData } : {}),
+    });
+  }
+  for (const name of ctx.tracked.secrets) {
+    const src = deps.caches.secret?.get(ns, name) as V1Secret | undefined;
+    if (!src || (onlyMissing && deps.caches.secret?.get(ns, `${name}-primary`))) continue;
+    await ensure(deps, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: `${name}-primary`,
+        namespace: ns,
+        labels: { ...src.metadata?.labels, 'app.kubernetes.io/managed-by': 'weir' },
+        ownerReferences: [ctx.owner],
+      },
+      type: src.type ?? 'Opaque',
+      ...(src.data ? { data: src.data } : {}),
+    });
+  }
+}
+
+async function ensureHpa(ctx: CanaryContext, deps: ApplyDeps): Promise<void> {
+  const ref = ctx.view.spec.autoscalerRef;
+  if (!ref) return;
+  const hpa = deps.caches.hpa?.get(ctx.view.namespace, ref.name) as V1HorizontalPodAutoscaler | undefined;
+  if (!hpa)
+    throw new WeirError(
+      'NOT_FOUND',
+      `Canary ${ctx.key}: spec.autoscalerRef: HorizontalPodAutoscaler ${ref.name} not found`,
+    );
+  const limits = ref.primaryScalerReplicas;
+  await ensure(deps, {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {
+      name: `${ref.name}-primary`,
+      namespace: ctx.view.namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'weir' },
+      ownerReferences: [ctx.owner],
+    },
+    spec: {
+      ...hpa.spec,
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: ctx.names.primary },
+      ...(limits?.minReplicas ? { minReplicas: limits.minReplicas } : {}),
+      ...(limits?.maxReplicas ? { maxReplicas: limits.maxReplicas } : {}),
+    },
+  });
+}
+
+async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void> {
+  if (ctx.view.spec.revertOnDeletion && !ctx.obj.metadata.finalizers?.includes(FINALIZER)) {
+    await deps.kube.apply(
+      {
+        apiVersion: ctx.obj.apiVersion,
+        kind: ctx.obj.kind,
+        metadata: { name: ctx.view.name, namespace: ctx.view.namespace, finalizers: [FINALIZER] },
+      },
+      'weir-finalizer',
+    );
+  }
+  await copyConfigs(ctx, deps, true);
+  if (!ctx.primary) {
+    const replicas = primaryReplicas(ctx);
+    await deps.kube.apply(
+      primaryDeployment({
+        target: ctx.target,
+        names: ctx.names,
+        revision: ctx.revision,
+        tracked: ctx.tracked,
+        owner: ctx.owner,
+        ...(replicas !== undefined ? { replicas } : {}),
+      }),
+    );
+  }
+  await ensureHpa(ctx, deps);
+  for (const svc of services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner))
+    await ensure(deps, svc);
+  await ctx.router.reconcile(ctx.route);
+}
+
+async function promotePrimary(
+  ctx: CanaryContext,
+  deps: ApplyDeps,
+  analysed: string | undefined,
+): Promise<void> {
+  // Defence in depth: the template copied must be the revision the analysis ran on.
+  if (analysed !== ctx.revision) {
+    throw new WeirError(
+      'INVALID_SPEC',
+      `Canary ${ctx.key}: refusing to promote revision ${ctx.revision}; analysis ran on ${analysed}`,
+    );
+  }
+  await copyConfigs(ctx, deps, false);
+  const replicas = primaryReplicas(ctx);
+  const desired = primaryDeployment({
+    target: ctx.target,
+    names: ctx.names,
+    revision: ctx.revision,
+    tracked: ctx.tracked,
+    owner: ctx.owner,
+    ...(replicas !== undefined ? { replicas } : {}),
+  });
+  await ensure(deps, desired);
+}
+
+async function scaleCanary(ctx: CanaryContext, deps: ApplyDeps, replicas: number): Promise<void> {
+  if ((ctx.target as V1Deployment).spec?.replicas === replicas) return;
+  await deps.kube.apply(
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: ctx.names.target, namespace: ctx.view.namespace },
+      spec: { replicas },
+    },
+    SCALE_MANAGER,
+  );
+}
+
+/** Applies one cluster action; alerts, events and hooks are the controller's, after the status write. */
+export async function applyAction(
+  ctx: CanaryContext,
+  action: Action,
+  deps: ApplyDeps,
+  analysedRevision: string | undefined,
+): Promise<void> {
+  switch (action.type) {
+    case 'ensurePrimary':
+      return ensurePrimary(ctx, deps);
+    case 'promotePrimary':
+      return promotePrimary(ctx, deps, analysedRevision);
+    case 'scaleCanary':
+      return scaleCanary(ctx, deps, action.replicas === 0 ? 0 : restoreReplicas(ctx, deps));
+    case 'setTraffic':
+      return ctx.router.setRoutes(ctx.route, action.traffic);
+    default:
+      return;
+  }
+}

@@ -1,0 +1,156 @@
+// Everything one reconcile of one Canary needs, read from the informer caches (no API calls).
+import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { CanarySpec, CanaryStatus, ProviderName } from '../api/canary.ts';
+import { validateObject, formatProblems } from '../api/validate.ts';
+import { WeirError } from '../errors.ts';
+import type { Obj } from '../kube/client.ts';
+import { RESOURCES, type Informer } from '../kube/informers.ts';
+import { ROUTERS } from '../routing/registry.ts';
+import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
+import type { CanaryView, Observations } from './model.ts';
+import { readRequests } from './requests.ts';
+import {
+  namesOf,
+  readyPercent,
+  revisionOf,
+  selectorOf,
+  trackedConfigs,
+  REVISION_ANNOTATION,
+  type Names,
+  type Tracked,
+} from './targets.ts';
+
+export type Caches = { [K in keyof typeof RESOURCES]?: Informer<Obj> };
+
+export interface CanaryObject extends Obj {
+  metadata: Obj['metadata'] & { name: string; namespace: string };
+  spec: CanarySpec;
+  status?: CanaryStatus;
+}
+
+export interface CanaryContext {
+  obj: CanaryObject;
+  view: CanaryView;
+  names: Names;
+  provider: ProviderName;
+  target: V1Deployment;
+  primary?: V1Deployment;
+  selector: { key: string; value: string };
+  tracked: Tracked;
+  revision: string;
+  owner: V1OwnerReference;
+  route: RouteTarget;
+  router: Router;
+  key: string;
+}
+
+export function ownerOf(obj: CanaryObject): V1OwnerReference {
+  return {
+    apiVersion: obj.apiVersion!,
+    kind: obj.kind!,
+    name: obj.metadata.name,
+    uid: obj.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Builds the context, or throws INVALID_SPEC / NOT_FOUND with a message naming object and field. */
+export function buildContext(
+  obj: CanaryObject,
+  caches: Caches,
+  defaultProvider: ProviderName,
+  routerDeps: RouterDeps,
+): CanaryContext {
+  const ns = obj.metadata.namespace;
+  const { object, problems } = validateObject({
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: { name: obj.metadata.name, namespace: ns },
+    spec: obj.spec,
+  });
+  if (problems.length)
+    throw new WeirError(
+      'INVALID_SPEC',
+      `Canary ${ns}/${obj.metadata.name} is invalid: ${formatProblems(problems).replace(/\n/g, '; ')}`,
+    );
+  const spec = object.spec as CanarySpec;
+  const provider = spec.provider ?? defaultProvider;
+  const factory = ROUTERS[provider];
+  if (!factory)
+    throw new WeirError(
+      'INVALID_SPEC',
+      `Canary ${ns}/${obj.metadata.name}: spec.provider: ${provider} is not supported yet (supported: ${Object.keys(ROUTERS).join(', ')})`,
+    );
+  if (provider === 'kubernetes' && spec.analysis.iterations === undefined) {
+    throw new WeirError(
+      'INVALID_SPEC',
+      `Canary ${ns}/${obj.metadata.name}: spec.analysis.iterations: provider kubernetes does blue/green only and needs iterations`,
+    );
+  }
+  const names = namesOf(spec);
+  const target = caches.deployment?.get(ns, names.target) as V1Deployment | undefined;
+  if (!target)
+    throw new WeirError(
+      'NOT_FOUND',
+      `Canary ${ns}/${obj.metadata.name}: spec.targetRef: Deployment ${ns}/${names.target} not found`,
+    );
+  const selector = selectorOf(target);
+  const getCm = (n: string) => caches.configMap?.get(ns, n) as V1ConfigMap | undefined;
+  const getSecret = (n: string) => caches.secret?.get(ns, n) as V1Secret | undefined;
+  const tracked = trackedConfigs(target.spec?.template?.spec, getCm, getSecret);
+  const revision = revisionOf(target, {
+    configMaps: tracked.configMaps.map(getCm).filter((c) => !!c),
+    secrets: tracked.secrets.map(getSecret).filter((s) => !!s),
+  });
+  const owner = ownerOf(obj);
+  const route: RouteTarget = {
+    name: obj.metadata.name,
+    namespace: ns,
+    spec,
+    apex: names.apex,
+    primary: names.primaryService,
+    canary: names.canaryService,
+    selector,
+    owner,
+  };
+  const view: CanaryView = {
+    name: obj.metadata.name,
+    namespace: ns,
+    generation: obj.metadata.generation ?? 0,
+    spec,
+    status: obj.status ?? {},
+    annotations: obj.metadata.annotations ?? {},
+  };
+  return {
+    obj,
+    view,
+    names,
+    provider,
+    target,
+    primary: caches.deployment?.get(ns, names.primary) as V1Deployment | undefined,
+    selector,
+    tracked,
+    revision,
+    owner,
+    route,
+    router: factory(routerDeps),
+    key: `${ns}/${obj.metadata.name}`,
+  };
+}
+
+export function observe(ctx: CanaryContext, now: Date): Observations {
+  const primary = ctx.primary;
+  return {
+    now,
+    revision: ctx.revision,
+    primary: {
+      exists: !!primary,
+      readyPercent: readyPercent(primary),
+      revision: primary?.metadata?.annotations?.[REVISION_ANNOTATION],
+    },
+    canary: { exists: true, readyPercent: readyPercent(ctx.target) },
+    requests: readRequests(ctx.obj.metadata.annotations),
+    gates: {},
+  };
+}

@@ -1,0 +1,318 @@
+// The canary controller: informer events -> keyed work queue -> reconcile. A reconcile reads the
+// caches, asks decide() what to do (gathering gate and metric results when it asks for them),
+// applies the cluster actions, writes status in one patch, then runs the side effects.
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CanaryStatus, WebhookType } from '../api/canary.ts';
+import type { MetricTemplateSpec } from '../api/metric-template.ts';
+import { GROUP, VERSION } from '../api/kinds.ts';
+import { runAnalysis } from '../analysis/evaluate.ts';
+import type { Config } from '../config.ts';
+import { describeError, isWeirError } from '../errors.ts';
+import { runGate } from '../hooks/webhooks.ts';
+import type { Kube, Obj } from '../kube/client.ts';
+import { isSubset } from '../kube/compare.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { RESOURCES } from '../kube/informers.ts';
+import { WorkQueue } from '../kube/queue.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../server/metrics.ts';
+import { applyAction } from './apply.ts';
+import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
+import { decide } from './decide.ts';
+import { decodeSecret, runEffects } from './effects.ts';
+import { finalizeCanary } from './finalize.ts';
+import type { Decision, Observations } from './model.ts';
+
+export interface ControllerDeps {
+  kube: Kube;
+  caches: Caches;
+  config: Config;
+  metrics: Metrics;
+  recorder: EventRecorder;
+  log: Logger;
+  now?: () => Date;
+}
+
+const SLOW_REQUEUE_MS = 60_000;
+
+export class CanaryController {
+  readonly queue: WorkQueue;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.queue = new WorkQueue({ workers: deps.config.workers });
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Maps informer events to Canary keys: the Canary itself, its Deployments, configs and routes. */
+  watch(): void {
+    const { caches } = this.deps;
+    const enqueue = (o: Obj) => this.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+    caches.canary?.on((o) => enqueue(o));
+    const byTarget = (o: Obj) => {
+      const ns = o.metadata?.namespace;
+      const name = o.metadata?.name ?? '';
+      for (const c of caches.canary?.list(ns) ?? []) {
+        const t = (c as CanaryObject).spec?.targetRef?.name;
+        if (t === name || `${t}-primary` === name) enqueue(c);
+      }
+    };
+    caches.deployment?.on(byTarget);
+    const byNamespace = (o: Obj) => {
+      for (const c of caches.canary?.list(o.metadata?.namespace) ?? []) enqueue(c);
+    };
+    caches.configMap?.on(byNamespace);
+    caches.secret?.on(byNamespace);
+    caches.hpa?.on(byNamespace);
+    const byLabel = (o: Obj) => {
+      const name = o.metadata?.labels?.['weir.dev/canary'];
+      if (name) this.queue.add(`${o.metadata?.namespace}/${name}`);
+    };
+    caches.service?.on(byLabel);
+    caches.httpRoute?.on(byLabel);
+  }
+
+  run(): Promise<void> {
+    return this.queue.run((key) => this.reconcileKey(key));
+  }
+
+  stop(): void {
+    this.queue.stop();
+  }
+
+  private async reconcileKey(key: string): Promise<void> {
+    const [ns, name] = key.split('/') as [string, string];
+    const log = this.deps.log.child({ canary: key });
+    const end = this.deps.metrics.reconcileDuration.startTimer({ kind: 'Canary' });
+    this.deps.metrics.queueDepth.set({ kind: 'Canary' }, this.queue.depth());
+    try {
+      const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
+      if (!obj) {
+        end({ result: 'gone' });
+        return;
+      }
+      const requeue = await this.reconcile(obj, log);
+      this.queue.forget(key);
+      if (requeue) this.queue.addAfter(key, requeue);
+      end({ result: 'ok' });
+    } catch (err) {
+      const delay = this.queue.addRateLimited(key);
+      log.error({ err: describeError(err), retryInMs: delay }, 'reconcile failed');
+      end({ result: 'error' });
+    }
+  }
+
+  /** One reconcile; returns when to look again (ms). */
+  async reconcile(obj: CanaryObject, log: Logger): Promise<number | undefined> {
+    const { deps } = this;
+    const routerDeps = {
+      kube: deps.kube,
+      cached: (t: (typeof RESOURCES)[keyof typeof RESOURCES], n: string, nm: string) =>
+        this.cacheFor(t)?.get(n, nm),
+      log,
+    };
+    let ctx: CanaryContext;
+    try {
+      ctx = buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps);
+    } catch (err) {
+      if (!isWeirError(err) || !['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) throw err;
+      await this.reportProblem(
+        obj,
+        err.code === 'INVALID_SPEC' ? 'InvalidSpec' : 'TargetNotFound',
+        err.message,
+        log,
+      );
+      return SLOW_REQUEUE_MS;
+    }
+    if (obj.metadata.deletionTimestamp)
+      return finalizeCanary(ctx, { kube: deps.kube, caches: deps.caches, log });
+    const obs = observe(ctx, this.now());
+    const decision = await this.decideWithObservations(ctx, obs, log);
+    const { status } = decision;
+    try {
+      for (const a of decision.actions)
+        await applyAction(ctx, a, { kube: deps.kube, caches: deps.caches }, status.lastAppliedSpec);
+    } catch (err) {
+      await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);
+      throw err;
+    }
+    status.conditions = conditions(status, obj.status?.conditions);
+    if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
+      await deps.kube.patchStatus(
+        {
+          ...RESOURCES.canary,
+          group: GROUP,
+          version: VERSION,
+          plural: 'canaries',
+          namespace: ctx.view.namespace,
+          name: ctx.view.name,
+        },
+        nullMissing(obj.status, status),
+      );
+    }
+    await runEffects(ctx, decision, {
+      caches: deps.caches,
+      config: deps.config,
+      recorder: deps.recorder,
+      log,
+    });
+    this.record(ctx, obj.status, decision);
+    return decision.requeueAfterMs;
+  }
+
+  private async decideWithObservations(
+    ctx: CanaryContext,
+    obs: Observations,
+    log: Logger,
+  ): Promise<Decision> {
+    const { view } = ctx;
+    for (let i = 0; i < 4; i++) {
+      const d = decide(view, obs);
+      if (!('need' in d)) return d;
+      const payload = {
+        name: view.name,
+        namespace: view.namespace,
+        phase: view.status.phase ?? 'Initializing',
+        checksum: ctx.revision,
+      };
+      await Promise.all(
+        d.need.gates.map(async (g: WebhookType) => {
+          obs.gates[g] = await runGate(view.spec.analysis.webhooks, g, payload, { log });
+        }),
+      );
+      if (d.need.metrics)
+        obs.metrics = await runAnalysis(
+          { spec: view.spec, name: view.name, namespace: view.namespace, provider: ctx.provider },
+          this.analysisDeps(log),
+        );
+    }
+    throw new Error(`decide() kept asking for observations for ${ctx.key}`);
+  }
+
+  private analysisDeps(log: Logger) {
+    const { caches, config } = this.deps;
+    return {
+      getTemplate: (ns: string, name: string) =>
+        (caches.metricTemplate?.get(ns, name) as { spec?: MetricTemplateSpec } | undefined)?.spec,
+      getSecret: (ns: string, name: string) =>
+        decodeSecret(caches.secret?.get(ns, name) as V1Secret | undefined),
+      ...(config.prometheusAddress ? { defaultAddress: config.prometheusAddress } : {}),
+      defaultTimeoutMs: config.metricTimeoutMs,
+      log,
+    };
+  }
+
+  private cacheFor(t: { kind: string; apiVersion: string }) {
+    const key = (Object.keys(RESOURCES) as Array<keyof typeof RESOURCES>).find(
+      (k) => RESOURCES[k].kind === t.kind && RESOURCES[k].apiVersion === t.apiVersion,
+    );
+    return key ? this.deps.caches[key] : undefined;
+  }
+
+  /** An invalid spec or missing target: Ready=False naming the field, an event, nothing applied. */
+  private async reportProblem(
+    obj: CanaryObject,
+    reason: string,
+    message: string,
+    log: Logger,
+  ): Promise<void> {
+    const ready = obj.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status === 'False' && ready.message === message) return;
+    log.warn({ reason }, message);
+    const now = this.now().toISOString();
+    const conds = (obj.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+    conds.push({
+      type: 'Ready',
+      status: 'False',
+      reason,
+      message,
+      lastTransitionTime: now,
+      observedGeneration: obj.metadata.generation ?? 0,
+    });
+    await this.deps.kube.patchStatus(
+      {
+        ...RESOURCES.canary,
+        group: GROUP,
+        version: VERSION,
+        plural: 'canaries',
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name,
+      },
+      { conditions: conds, message: `${reason}: ${message}` },
+    );
+    await this.deps.recorder.record(
+      {
+        apiVersion: obj.apiVersion!,
+        kind: obj.kind!,
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name,
+        uid: obj.metadata.uid!,
+      },
+      'Warning',
+      reason,
+      message,
+    );
+  }
+
+  private record(ctx: CanaryContext, before: CanaryStatus | undefined, d: Decision): void {
+    const m = this.deps.metrics;
+    const labels = { name: ctx.view.name, namespace: ctx.view.namespace };
+    const phase = d.status.phase;
+    m.canaryStatus.set(
+      labels,
+      phase === 'Failed' ? 2 : phase && ['Initialized', 'Succeeded'].includes(phase) ? 1 : 0,
+    );
+    m.canaryWeight.set(
+      { workload: ctx.names.target, namespace: ctx.view.namespace },
+      d.status.canaryWeight ?? 0,
+    );
+    m.canaryWeight.set(
+      { workload: ctx.names.primary, namespace: ctx.view.namespace },
+      100 - (d.status.canaryWeight ?? 0),
+    );
+    for (const r of d.status.metrics ?? [])
+      if (r.value !== undefined) m.metricAnalysis.set({ ...labels, metric: r.name }, r.value);
+    m.canaryTotal.set(
+      { namespace: ctx.view.namespace },
+      this.deps.caches.canary?.list(ctx.view.namespace).length ?? 0,
+    );
+    if (before?.phase !== phase && (phase === 'Succeeded' || phase === 'Failed')) {
+      (phase === 'Succeeded' ? m.successes : m.failures).inc(labels);
+      const started = Date.parse(before?.lastTransitionTime ?? '');
+      if (before?.phase && !Number.isNaN(started))
+        m.canaryDuration.observe(labels, (Date.now() - started) / 1000);
+    }
+  }
+}
+
+/** Conditions Ready and Promoted, derived from the phase (transition times kept when unchanged). */
+function conditions(
+  status: CanaryStatus,
+  previous: CanaryStatus['conditions'],
+): NonNullable<CanaryStatus['conditions']> {
+  const phase = status.phase ?? 'Initializing';
+  const now = status.lastTransitionTime ?? new Date().toISOString();
+  const make = (type: string, ok: boolean, reason: string, message: string) => {
+    const prev = previous?.find((c) => c.type === type);
+    const s = ok ? ('True' as const) : ('False' as const);
+    return {
+      type,
+      status: s,
+      reason,
+      message,
+      lastTransitionTime: prev?.status === s ? (prev.lastTransitionTime ?? now) : now,
+    };
+  };
+  const promoted = ['Initialized', 'Succeeded'].includes(phase);
+  return [
+    make('Ready', phase !== 'Initializing', phase, status.message ?? phase),
+    make('Promoted', promoted, phase, status.message ?? phase),
+  ];
+}
+
+/** Merge patch that also clears status fields the decision removed. */
+function nullMissing(before: CanaryStatus | undefined, after: CanaryStatus): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...after };
+  for (const k of Object.keys(before ?? {})) if (!(k in after)) out[k] = null;
+  return out;
+}

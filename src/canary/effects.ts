@@ -1,0 +1,121 @@
+// The side effects a Decision causes after its status is written: Kubernetes Events, alerts to the
+// Canary's AlertProviders and the global Slack target, and notification webhooks (event,
+// post-rollout). Best effort: failures are logged and never undo the decision.
+import type { V1Secret } from '@kubernetes/client-node';
+import type { AlertProviderSpec } from '../api/alert-provider.ts';
+import type { Config } from '../config.ts';
+import { fireAndForget, type WebhookPayload } from '../hooks/webhooks.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { Logger } from '../log.ts';
+import { dispatch, type AlertTarget } from '../notify/dispatch.ts';
+import type { Notification } from '../notify/notifier.ts';
+import { createNotifier } from '../notify/registry.ts';
+import type { Caches, CanaryContext } from './context.ts';
+import type { Decision } from './model.ts';
+import { imagesOf } from './targets.ts';
+
+export interface EffectDeps {
+  caches: Caches;
+  config: Config;
+  recorder: EventRecorder;
+  log: Logger;
+}
+
+export function decodeSecret(s: V1Secret | undefined): Record<string, string> | undefined {
+  if (!s) return undefined;
+  return Object.fromEntries(
+    Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+}
+
+function alertTargets(ctx: CanaryContext, deps: EffectDeps): AlertTarget[] {
+  const out: AlertTarget[] = [];
+  const opts = { log: deps.log, timeoutMs: 10_000 };
+  for (const a of ctx.view.spec.analysis.alerts ?? []) {
+    const ns = a.providerRef.namespace ?? ctx.view.namespace;
+    const provider = deps.caches.alertProvider?.get(ns, a.providerRef.name) as
+      { spec?: AlertProviderSpec } | undefined;
+    if (!provider?.spec) {
+      deps.log.warn(
+        { alert: a.name },
+        `spec.analysis.alerts[${a.name}].providerRef: AlertProvider ${ns}/${a.providerRef.name} not found`,
+      );
+      continue;
+    }
+    const secretRef = provider.spec.secretRef;
+    const secret = secretRef
+      ? decodeSecret(deps.caches.secret?.get(ns, secretRef.name) as V1Secret | undefined)
+      : undefined;
+    try {
+      out.push({ name: a.name, severity: a.severity, notifier: createNotifier(provider.spec, secret, opts) });
+    } catch (err) {
+      deps.log.warn({ err, alert: a.name }, 'alert provider unusable');
+    }
+  }
+  if (deps.config.slack) {
+    const { url, channel, username } = deps.config.slack;
+    const spec: AlertProviderSpec = {
+      type: 'slack',
+      address: url,
+      username,
+      ...(channel ? { channel } : {}),
+    };
+    out.push({ name: 'global-slack', severity: 'info', notifier: createNotifier(spec, undefined, opts) });
+  }
+  return out;
+}
+
+export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDeps): Promise<void> {
+  const { view } = ctx;
+  const target = {
+    apiVersion: ctx.obj.apiVersion!,
+    kind: ctx.obj.kind!,
+    namespace: view.namespace,
+    name: view.name,
+    uid: ctx.obj.metadata.uid!,
+  };
+  const payload = (metadata?: Record<string, string>): WebhookPayload => ({
+    name: view.name,
+    namespace: view.namespace,
+    phase: d.status.phase ?? 'Initializing',
+    checksum: d.status.lastAppliedSpec ?? ctx.revision,
+    ...(metadata ? { metadata } : {}),
+  });
+  const hookOpts = { log: deps.log };
+  let targets: AlertTarget[] | undefined;
+  for (const a of d.actions) {
+    if (a.type === 'event') {
+      deps.log.info({ reason: a.reason }, a.message);
+      await deps.recorder.record(target, a.eventType, a.reason, a.message);
+    } else if (a.type === 'alert') {
+      targets ??= alertTargets(ctx, deps);
+      const n: Notification = {
+        canary: view.name,
+        namespace: view.namespace,
+        severity: a.severity,
+        kind: a.kind,
+        message: a.message,
+        fields: {
+          phase: d.status.phase ?? '',
+          revision: imagesOf(ctx.target),
+          weight: d.status.canaryWeight ?? 0,
+          failedChecks: d.status.failedChecks ?? 0,
+          threshold: view.spec.analysis.threshold,
+        },
+      };
+      await dispatch(n, targets, deps.log);
+    } else if (a.type === 'runHooks') {
+      const msg = d.status.message ?? '';
+      await fireAndForget(
+        view.spec.analysis.webhooks,
+        a.hookType,
+        payload(
+          a.hookType === 'event'
+            ? { eventMessage: msg, eventType: d.status.phase === 'Failed' ? 'Warning' : 'Normal' }
+            : undefined,
+        ),
+        hookOpts,
+      );
+    }
+  }
+}

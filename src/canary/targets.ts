@@ -1,0 +1,244 @@
+// What Weir builds from the user's Deployment: the `-primary` Deployment (selector label value
+// suffixed `-primary`), the apex/primary/canary Services, `-primary` copies of the ConfigMaps and
+// Secrets the pod template uses (the primary's pod spec rewritten to them), an HPA copy, and the
+// revision hash of template + config data. Builders here are pure; apply.ts writes them.
+import { createHash } from 'node:crypto';
+import type {
+  V1ConfigMap,
+  V1Deployment,
+  V1OwnerReference,
+  V1PodSpec,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
+import type { CanarySpec } from '../api/canary.ts';
+import { WeirError } from '../errors.ts';
+
+export const REVISION_ANNOTATION = 'weir.dev/revision';
+export const TRACKING_ANNOTATION = 'weir.dev/config-tracking';
+const SELECTOR_KEYS = ['app', 'name', 'app.kubernetes.io/name'];
+
+export interface Names {
+  target: string;
+  primary: string;
+  apex: string;
+  primaryService: string;
+  canaryService: string;
+}
+
+export function namesOf(spec: CanarySpec): Names {
+  const apex = spec.service.name ?? spec.targetRef.name;
+  return {
+    target: spec.targetRef.name,
+    primary: `${spec.targetRef.name}-primary`,
+    apex,
+    primaryService: `${apex}-primary`,
+    canaryService: `${apex}-canary`,
+  };
+}
+
+/** The label that selects the target's pods (Flagger's order: app, name, app.kubernetes.io/name). */
+export function selectorOf(target: V1Deployment): { key: string; value: string } {
+  const labels = target.spec?.selector?.matchLabels ?? {};
+  const key = SELECTOR_KEYS.find((k) => labels[k]) ?? Object.keys(labels)[0];
+  if (!key) {
+    throw new WeirError(
+      'INVALID_SPEC',
+      `Deployment ${target.metadata?.name} has no spec.selector.matchLabels to copy for the primary`,
+    );
+  }
+  return { key, value: labels[key]! };
+}
+
+export interface Tracked {
+  configMaps: string[];
+  secrets: string[];
+}
+
+/** ConfigMaps and Secrets a pod spec refers to (volumes, projected volumes, envFrom, env). */
+export function referencedConfigs(pod: V1PodSpec | undefined): Tracked {
+  const cms = new Set<string>();
+  const secrets = new Set<string>();
+  for (const v of pod?.volumes ?? []) {
+    if (v.configMap?.name) cms.add(v.configMap.name);
+    if (v.secret?.secretName) secrets.add(v.secret.secretName);
+    for (const s of v.projected?.sources ?? []) {
+      if (s.configMap?.name) cms.add(s.configMap.name);
+      if (s.secret?.name) secrets.add(s.secret.name);
+    }
+  }
+  for (const c of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
+    for (const e of c.envFrom ?? []) {
+      if (e.configMapRef?.name) cms.add(e.configMapRef.name);
+      if (e.secretRef?.name) secrets.add(e.secretRef.name);
+    }
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.configMapKeyRef?.name) cms.add(e.valueFrom.configMapKeyRef.name);
+      if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
+    }
+  }
+  return { configMaps: [...cms].sort(), secrets: [...secrets].sort() };
+}
+
+/** Drops configs that opt out of tracking or do not exist (optional references). */
+export function trackedConfigs(
+  pod: V1PodSpec | undefined,
+  getCm: (n: string) => V1ConfigMap | undefined,
+  getSecret: (n: string) => V1Secret | undefined,
+): Tracked {
+  const refs = referencedConfigs(pod);
+  const on = (o: { metadata?: { annotations?: Record<string, string> } } | undefined) =>
+    !!o && o.metadata?.annotations?.[TRACKING_ANNOTATION] !== 'disabled';
+  return {
+    configMaps: refs.configMaps.filter((n) => on(getCm(n))),
+    secrets: refs.secrets.filter((n) => on(getSecret(n))),
+  };
+}
+
+/** Hash of the pod template and the data of every tracked config: a new value means a new revision. */
+export function revisionOf(
+  target: V1Deployment,
+  configs: { configMaps: V1ConfigMap[]; secrets: V1Secret[] },
+): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(sortKeys(target.spec?.template ?? {})));
+  for (const cm of configs.configMaps)
+    h.update(
+      `cm:${cm.metadata?.name}:${JSON.stringify(sortKeys({ d: cm.data ?? {}, b: cm.binaryData ?? {} }))}`,
+    );
+  for (const s of configs.secrets)
+    h.update(`secret:${s.metadata?.name}:${JSON.stringify(sortKeys(s.data ?? {}))}`);
+  return h.digest('hex').slice(0, 16);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  return v;
+}
+
+/** The primary's pod spec: tracked config names get the `-primary` suffix. */
+export function rewriteConfigRefs(pod: V1PodSpec, tracked: Tracked): V1PodSpec {
+  const out = structuredClone(pod);
+  const cm = (n?: string) => (n && tracked.configMaps.includes(n) ? `${n}-primary` : n);
+  const sec = (n?: string) => (n && tracked.secrets.includes(n) ? `${n}-primary` : n);
+  for (const v of out.volumes ?? []) {
+    if (v.configMap) v.configMap.name = cm(v.configMap.name);
+    if (v.secret) v.secret.secretName = sec(v.secret.secretName);
+    for (const s of v.projected?.sources ?? []) {
+      if (s.configMap) s.configMap.name = cm(s.configMap.name);
+      if (s.secret) s.secret.name = sec(s.secret.name);
+    }
+  }
+  for (const c of [...(out.containers ?? []), ...(out.initContainers ?? [])]) {
+    for (const e of c.envFrom ?? []) {
+      if (e.configMapRef) e.configMapRef.name = cm(e.configMapRef.name);
+      if (e.secretRef) e.secretRef.name = sec(e.secretRef.name);
+    }
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.configMapKeyRef)
+        e.valueFrom.configMapKeyRef.name = cm(e.valueFrom.configMapKeyRef.name)!;
+      if (e.valueFrom?.secretKeyRef) e.valueFrom.secretKeyRef.name = sec(e.valueFrom.secretKeyRef.name)!;
+    }
+  }
+  return out;
+}
+
+export interface PrimaryInput {
+  target: V1Deployment;
+  names: Names;
+  revision: string;
+  tracked: Tracked;
+  owner: V1OwnerReference;
+  /** Replicas for the primary; undefined leaves them to an HPA. */
+  replicas?: number;
+}
+
+export function primaryDeployment(p: PrimaryInput): V1Deployment & { apiVersion: string; kind: string } {
+  const { key, value } = selectorOf(p.target);
+  const template = structuredClone(p.target.spec!.template);
+  template.metadata = {
+    ...template.metadata,
+    labels: { ...template.metadata?.labels, [key]: `${value}-primary` },
+  };
+  template.spec = rewriteConfigRefs(template.spec!, p.tracked);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: p.names.primary,
+      namespace: p.target.metadata!.namespace,
+      labels: {
+        ...p.target.metadata?.labels,
+        [key]: `${value}-primary`,
+        'app.kubernetes.io/managed-by': 'weir',
+      },
+      annotations: { [REVISION_ANNOTATION]: p.revision },
+      ownerReferences: [p.owner],
+    },
+    spec: {
+      ...(p.replicas !== undefined ? { replicas: p.replicas } : {}),
+      selector: { matchLabels: { [key]: `${value}-primary` } },
+      template,
+      ...(p.target.spec?.strategy ? { strategy: p.target.spec.strategy } : {}),
+      ...(p.target.spec?.minReadySeconds ? { minReadySeconds: p.target.spec.minReadySeconds } : {}),
+    },
+  };
+}
+
+export function services(
+  spec: CanarySpec,
+  names: Names,
+  selector: { key: string; value: string },
+  namespace: string,
+  owner: V1OwnerReference,
+): Array<V1Service & { apiVersion: string; kind: string }> {
+  const s = spec.service;
+  const port = {
+    name: s.portName ?? 'http',
+    port: s.port,
+    protocol: 'TCP',
+    targetPort: s.targetPort ?? s.port,
+    ...(s.appProtocol ? { appProtocol: s.appProtocol } : {}),
+  };
+  const make = (
+    name: string,
+    selectValue: string,
+    meta?: { labels?: Record<string, string>; annotations?: Record<string, string> },
+  ) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace,
+      labels: { ...meta?.labels, 'app.kubernetes.io/managed-by': 'weir', 'weir.dev/canary': owner.name },
+      ...(meta?.annotations ? { annotations: meta.annotations } : {}),
+      ownerReferences: [owner],
+    },
+    spec: { type: 'ClusterIP', selector: { [selector.key]: selectValue }, ports: [port] },
+  });
+  return [
+    make(names.apex, `${selector.value}-primary`, s.apex),
+    make(names.primaryService, `${selector.value}-primary`, s.primary),
+    make(names.canaryService, selector.value, s.canary),
+  ];
+}
+
+/** Percent of the Deployment's desired pods that are updated and available (0 while a rollout is pending). */
+export function readyPercent(d: V1Deployment | undefined): number {
+  if (!d) return 0;
+  const desired = d.spec?.replicas ?? 1;
+  if (desired === 0) return 0;
+  if ((d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return 0;
+  const ready = Math.min(d.status?.updatedReplicas ?? 0, d.status?.availableReplicas ?? 0);
+  return Math.floor((100 * ready) / desired);
+}
+
+export function imagesOf(d: V1Deployment | undefined): string {
+  return (d?.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '').join(', ');
+}

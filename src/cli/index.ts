@@ -1,0 +1,85 @@
+// The `weir` command (also installed as `kubectl-weir`). Each error class maps to an exit code:
+// usage 64, not found 1, invalid input 65, API unreachable 69, internal 70.
+import { Command, CommanderError } from 'commander';
+import { parseConfig, type RawOptions } from '../config.ts';
+import { runController } from '../controller-main.ts';
+import { describeError, isWeirError, type ErrorCode } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { VERSION } from '../version.ts';
+import { lintCommand } from './lint.ts';
+
+const EXIT: Partial<Record<ErrorCode, number>> = {
+  USAGE: 64,
+  CONFIG: 64,
+  NOT_FOUND: 1,
+  INVALID_SPEC: 65,
+  UNREACHABLE: 69,
+  KUBE_API: 69,
+};
+
+export function buildCli(): Command {
+  const program = new Command('weir')
+    .description('Progressive delivery for Kubernetes: canary, A/B and blue/green with automated analysis')
+    .version(VERSION, '--client-version', 'print the CLI version')
+    .exitOverride();
+
+  program
+    .command('controller')
+    .description('run the controller (in a cluster, or against a kubeconfig)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <ns>', 'watch only this namespace (env WEIR_NAMESPACE; default all)')
+    .option(
+      '--default-provider <name>',
+      'routing provider when a Canary names none (env WEIR_DEFAULT_PROVIDER; default gatewayapi)',
+    )
+    .option(
+      '--prometheus-address <url>',
+      'Prometheus for built-in metrics and templates without an address (env WEIR_PROMETHEUS_ADDRESS)',
+    )
+    .option('--metric-timeout <ms>', 'metric query timeout in ms (default 5000)')
+    .option('--slack-url <url>', 'global Slack incoming webhook for every Canary (env WEIR_SLACK_URL)')
+    .option('--slack-channel <name>', 'channel for the global Slack webhook')
+    .option('--slack-username <name>', 'username for the global Slack webhook (default weir)')
+    .option(
+      '--listen <host:port>',
+      'address of /metrics, /healthz, /readyz and receivers (env WEIR_LISTEN; default 0.0.0.0:8080)',
+    )
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env WEIR_LOG_LEVEL; default info)')
+    .option('--leader-elect', 'elect a leader through a Lease (run several replicas)')
+    .option('--lease-namespace <ns>', 'namespace of the Lease (default $POD_NAMESPACE or weir-system)')
+    .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
+    .action(async (opts: RawOptions) => {
+      const config = parseConfig(opts);
+      const log = createLogger(config.logLevel);
+      const ctl = await runController(config, log);
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      log.info('shutting down');
+      await ctl.stop();
+    });
+
+  program.addCommand(lintCommand());
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => console.log(`weir ${VERSION}`));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
+    if (isWeirError(err)) {
+      console.error(`error: ${describeError(err)}`);
+      return EXIT[err.code] ?? 1;
+    }
+    console.error(`internal error: ${describeError(err)}`);
+    return 70;
+  }
+}

@@ -1,0 +1,91 @@
+// The controller's configuration, parsed once from flags and environment and injected everywhere.
+// Flags win over environment variables (WEIR_*), which win over defaults.
+import { hostname } from 'node:os';
+import { PROVIDERS, type ProviderName } from './api/canary.ts';
+import { WeirError } from './errors.ts';
+
+export interface Config {
+  kubeconfig?: string;
+  context?: string;
+  /** Watch one namespace; undefined watches all. */
+  namespace?: string;
+  defaultProvider: ProviderName;
+  prometheusAddress?: string;
+  metricTimeoutMs: number;
+  slack?: { url: string; channel?: string; username: string };
+  listenHost: string;
+  listenPort: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  leaderElection: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  workers: number;
+}
+
+export interface RawOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  defaultProvider?: string;
+  prometheusAddress?: string;
+  metricTimeout?: string;
+  slackUrl?: string;
+  slackChannel?: string;
+  slackUsername?: string;
+  listen?: string;
+  logLevel?: string;
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  workers?: string;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (flag: string | undefined, name: string) => flag ?? env[`WEIR_${name}`];
+  const provider = pick(o.defaultProvider, 'DEFAULT_PROVIDER') ?? 'gatewayapi';
+  if (!(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new WeirError('CONFIG', `--default-provider: ${provider} is not one of ${PROVIDERS.join(', ')}`);
+  }
+  const listen = pick(o.listen, 'LISTEN') ?? '0.0.0.0:8080';
+  const m = listen.match(/^(.*):(\d+)$/);
+  if (!m) throw new WeirError('CONFIG', `--listen: expected host:port, got ${listen}`);
+  const level = pick(o.logLevel, 'LOG_LEVEL') ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(level))
+    throw new WeirError('CONFIG', `--log-level: ${level} is not one of ${LEVELS.join(', ')}`);
+  const timeout = Number(pick(o.metricTimeout, 'METRIC_TIMEOUT_MS') ?? 5000);
+  const workers = Number(pick(o.workers, 'WORKERS') ?? 4);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new WeirError('CONFIG', `--workers: expected a positive integer`);
+  const slackUrl = pick(o.slackUrl, 'SLACK_URL');
+  const prometheusAddress = pick(o.prometheusAddress, 'PROMETHEUS_ADDRESS');
+  const namespace = pick(o.namespace, 'NAMESPACE');
+  const kubeconfig = o.kubeconfig ?? env.KUBECONFIG;
+  const slackChannel = pick(o.slackChannel, 'SLACK_CHANNEL');
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(o.context ? { context: o.context } : {}),
+    ...(namespace ? { namespace } : {}),
+    defaultProvider: provider as ProviderName,
+    ...(prometheusAddress ? { prometheusAddress } : {}),
+    metricTimeoutMs: timeout,
+    ...(slackUrl
+      ? {
+          slack: {
+            url: slackUrl,
+            ...(slackChannel ? { channel: slackChannel } : {}),
+            username: pick(o.slackUsername, 'SLACK_USERNAME') ?? 'weir',
+          },
+        }
+      : {}),
+    listenHost: m[1]!,
+    listenPort: Number(m[2]),
+    logLevel: level as Config['logLevel'],
+    leaderElection: o.leaderElect ?? env.WEIR_LEADER_ELECT === 'true',
+    leaseNamespace: pick(o.leaseNamespace, 'LEASE_NAMESPACE') ?? env.POD_NAMESPACE ?? 'weir-system',
+    leaseName: 'weir-controller',
+    identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    workers,
+  };
+}

@@ -1,0 +1,101 @@
+// `weir controller`: wires config, logger, kube client, informers, the canary controller, leader
+// election and the HTTP server, and shuts all of it down on SIGTERM/SIGINT.
+import { createKube, loadKubeConfig, type Obj } from './kube/client.ts';
+import { createEventRecorder } from './kube/events.ts';
+import { Informer, RESOURCES } from './kube/informers.ts';
+import { runLeaderElection } from './kube/leader.ts';
+import { CanaryController } from './canary/controller.ts';
+import type { Caches } from './canary/context.ts';
+import type { Config } from './config.ts';
+import { describeError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { buildApp } from './server/app.ts';
+import { Metrics } from './server/metrics.ts';
+import { VERSION } from './version.ts';
+
+const OPTIONAL = new Set(['httpRoute', 'hpa']);
+
+export async function runController(
+  config: Config,
+  log: Logger,
+): Promise<{ stop(): Promise<void>; port: number }> {
+  const kube = createKube(loadKubeConfig(config.kubeconfig, config.context));
+  const metrics = new Metrics(VERSION);
+  const caches: Caches = {};
+  const wanted = [
+    'canary',
+    'metricTemplate',
+    'alertProvider',
+    'deployment',
+    'service',
+    'configMap',
+    'secret',
+    'hpa',
+    'httpRoute',
+  ] as const;
+  for (const key of wanted) caches[key] = new Informer<Obj>(kube, RESOURCES[key], config.namespace, log);
+  const controller = new CanaryController({
+    kube,
+    caches,
+    config,
+    metrics,
+    recorder: createEventRecorder(kube, log),
+    log,
+  });
+  controller.watch();
+
+  let synced = false;
+  const app = buildApp({ metrics, ready: () => synced, log });
+  await app.listen({ host: config.listenHost, port: config.listenPort });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listenPort;
+  log.info({ version: VERSION, port, namespace: config.namespace ?? '(all)' }, 'weir controller started');
+
+  await Promise.all(
+    wanted.map(async (key) => {
+      try {
+        await caches[key]!.start();
+      } catch (err) {
+        // Optional APIs (Gateway API CRDs, HPA) may be absent; routing to them then reports an error.
+        if (!OPTIONAL.has(key)) throw err;
+        log.warn(
+          { resource: RESOURCES[key].plural, err: describeError(err) },
+          'optional resource not watched',
+        );
+        delete caches[key];
+      }
+    }),
+  );
+  synced = true;
+
+  let running: Promise<void> | undefined;
+  const startLeading = () => {
+    running = controller.run();
+  };
+  let elector: { stop(): void } | undefined;
+  if (config.leaderElection) {
+    elector = runLeaderElection(kube, log, {
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity: config.identity,
+      onStartedLeading: startLeading,
+      onStoppedLeading: () => {
+        log.error('leadership lost; exiting so that only the leader acts');
+        process.exit(1);
+      },
+    });
+  } else {
+    startLeading();
+  }
+
+  return {
+    port,
+    async stop() {
+      elector?.stop();
+      controller.stop();
+      await Promise.all(Object.values(caches).map((c) => c?.stop()));
+      await app.close();
+      await running;
+    },
+  };
+}

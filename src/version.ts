@@ -1,0 +1,6 @@
+// The version printed by `weir version` and exported as weir_info.
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
