@@ -120,8 +120,10 @@ function celProblems(schema: Json, value: unknown, path: string): Problem[] {
     const props = (schema.properties ?? {}) as Record<string, Json>;
     const extra = schema.additionalProperties;
     for (const [k, v] of Object.entries(value as Json)) {
-      const sub = props[k] ?? (extra && typeof extra === 'object' ? (extra as Json) : undefined);
-      if (sub) out.push(...celProblems(sub, v, `${path}.${k}`));
+      // Map entries are printed as the API server prints them: `headers[x-canary]`.
+      if (props[k]) out.push(...celProblems(props[k], v, `${path}.${k}`));
+      else if (extra && typeof extra === 'object')
+        out.push(...celProblems(extra as Json, v, `${path}[${k}]`));
     }
   }
   return out;

@@ -54,8 +54,11 @@ export function startProcess(
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+  // Two pipes share one file: neither may end it (stderr written after stdout closed would throw
+  // "write after end" and crash the test process); 'close' means both have drained.
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  child.on('close', () => out.end());
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => resolve(code));
     child.on('error', () => resolve(-1));

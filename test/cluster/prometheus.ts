@@ -1,0 +1,241 @@
+// A real Prometheus (the installed binary) on a free loopback port, for analysis tests.
+//
+// Targets are fed through file_sd: the harness writes one JSON file that Prometheus watches, so tests
+// can add or remove exporters after Prometheus started without a restart or reload. Each target group
+// carries its own `job` label (a file_sd label wins over the scrape config's job_name), plus any extra
+// labels such as `pod` and `namespace` that Kubernetes service discovery would attach.
+// A target change reaches the scrape loop within ~5-6 s: Prometheus 2.42 batches discovery updates
+// every 5 s and has no flag to shorten that, so wait with `waitForTargetUp`, not a sleep.
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from './ports.ts';
+import { startProcess, waitFor, type Managed } from './proc.ts';
+
+export interface ScrapeTarget {
+  job: string;
+  /** host:port on 127.0.0.1 */
+  address: string;
+  labels?: Record<string, string>;
+  /** defaults to /metrics */
+  metricsPath?: string;
+}
+
+export interface StartPrometheusOptions {
+  targets?: ScrapeTarget[];
+  /** scrape and rule-evaluation interval; default '1s' */
+  scrapeInterval?: string;
+  /** where prometheus.log goes; default: inside the instance's temp dir (removed on stop) */
+  logDir?: string;
+  /** extra flags, e.g. ['--query.lookback-delta=30s'] */
+  extraArgs?: string[];
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+/** One sample of an instant vector: labels and [unix seconds, value as string ("NaN" possible)]. */
+export interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface PromSeries {
+  metric: Record<string, string>;
+  values: Array<[number, string]>;
+}
+
+export type PromQueryData =
+  | { resultType: 'vector'; result: PromSample[] }
+  | { resultType: 'matrix'; result: PromSeries[] }
+  | { resultType: 'scalar' | 'string'; result: [number, string] };
+
+/** The body of /api/v1/query, success or error, as Prometheus sent it, plus the HTTP status. */
+export type PromQueryResponse =
+  | { httpStatus: number; status: 'success'; data: PromQueryData; warnings?: string[] }
+  | { httpStatus: number; status: 'error'; errorType: string; error: string; data?: unknown };
+
+export interface PrometheusInstance {
+  url: string;
+  process: Managed;
+  /** Instant query; never throws on a PromQL error, so callers can classify `errorType`. */
+  query(promql: string, opts?: { time?: Date }): Promise<PromQueryResponse>;
+  /** Instant query that must succeed with a vector; throws otherwise. */
+  queryVector(promql: string): Promise<PromSample[]>;
+  /** Polls until `promql` returns a non-empty vector that `accept` (if given) accepts. */
+  waitForSeries(
+    promql: string,
+    timeoutMs?: number,
+    accept?: (samples: PromSample[]) => boolean,
+  ): Promise<PromSample[]>;
+  /** Polls until Prometheus has scraped `address` successfully (`up == 1`). */
+  waitForTargetUp(address: string, timeoutMs?: number): Promise<void>;
+  addTarget(target: ScrapeTarget): Promise<void>;
+  removeTarget(address: string): Promise<void>;
+  setTargets(targets: ScrapeTarget[]): Promise<void>;
+  targets(): ScrapeTarget[];
+  stop(): Promise<void>;
+}
+
+const SD_FILE = 'targets.json';
+
+export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusInstance> {
+  const dir = await mkdtemp(join(tmpdir(), 'weir-prom-'));
+  let targets = [...(opts.targets ?? [])];
+  try {
+    await writeTargets(dir, targets);
+    await writeFile(join(dir, 'prometheus.yml'), renderConfig(dir, opts.scrapeInterval ?? '1s'));
+    const { proc, url } = await launch(dir, opts);
+
+    const setTargets = async (next: ScrapeTarget[]): Promise<void> => {
+      targets = [...next];
+      await writeTargets(dir, targets);
+    };
+    const query = (promql: string, q?: { time?: Date }) => instantQuery(url, promql, q?.time);
+    const queryVector = async (promql: string): Promise<PromSample[]> => {
+      const res = await query(promql);
+      if (res.status !== 'success') throw new Error(`query ${promql}: ${res.errorType}: ${res.error}`);
+      if (res.data.resultType !== 'vector') throw new Error(`query ${promql}: got ${res.data.resultType}`);
+      return res.data.result;
+    };
+    const waitForSeries = (promql: string, timeoutMs = 30_000, accept?: (s: PromSample[]) => boolean) =>
+      waitFor(
+        `series ${promql} in Prometheus`,
+        async () => {
+          const samples = await queryVector(promql);
+          return samples.length > 0 && (!accept || accept(samples)) ? samples : undefined;
+        },
+        timeoutMs,
+      );
+
+    return {
+      url,
+      process: proc,
+      query,
+      queryVector,
+      waitForSeries,
+      async waitForTargetUp(address, timeoutMs = 30_000) {
+        await waitForSeries(`up{instance=${JSON.stringify(address)}} == 1`, timeoutMs);
+      },
+      addTarget: (t) => setTargets([...targets.filter((x) => x.address !== t.address), t]),
+      removeTarget: (address) => setTargets(targets.filter((x) => x.address !== address)),
+      setTargets,
+      targets: () => [...targets],
+      async stop() {
+        await proc.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function renderConfig(dir: string, interval: string): string {
+  // JSON is valid YAML; no templating of user strings into YAML syntax.
+  return JSON.stringify(
+    {
+      global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+      scrape_configs: [
+        {
+          job_name: 'weir-test',
+          file_sd_configs: [{ files: [join(dir, SD_FILE)], refresh_interval: '1s' }],
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+/** Atomic replace (write + rename), as Prometheus' file_sd docs ask, so it never reads half a file. */
+async function writeTargets(dir: string, targets: ScrapeTarget[]): Promise<void> {
+  const groups = targets.map((t) => ({
+    targets: [t.address],
+    labels: { ...t.labels, job: t.job, ...(t.metricsPath ? { __metrics_path__: t.metricsPath } : {}) },
+  }));
+  const tmp = join(dir, `.${SD_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(groups, null, 2));
+  await rename(tmp, join(dir, SD_FILE));
+}
+
+/** Starts the binary; retries on a new port if another process grabbed the one we picked. */
+async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc: Managed; url: string }> {
+  const logDir = opts.logDir ?? dir;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const proc = startProcess(
+      'prometheus',
+      opts.binary ?? 'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        '--web.enable-lifecycle',
+        '--log.level=info',
+        ...(opts.extraArgs ?? []),
+      ],
+      { logDir },
+    );
+    const gone = exitWatch(proc);
+    let spawnError = '';
+    proc.child.once('error', (err) => (spawnError = `${err.message}\n`));
+    const outcome = await waitFor(
+      `prometheus ${url}/-/ready`,
+      async () => {
+        if (gone()) return 'exited';
+        const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
+        return res.ok ? 'ready' : undefined;
+      },
+      opts.startTimeoutMs ?? 30_000,
+      100,
+    ).catch(async (err: Error) => {
+      await proc.stop();
+      throw new Error(`${err.message}\n--- ${proc.logFile} (tail) ---\n${proc.tail()}`);
+    });
+    if (outcome === 'ready') return { proc, url };
+    const log = spawnError + (await finalLog(proc));
+    if (attempt < 3 && /address already in use/i.test(log)) continue;
+    throw new Error(`prometheus exited before ready\n--- ${proc.logFile} (tail) ---\n${log}`);
+  }
+}
+
+/** True once the process has exited (including a spawn failure such as a missing binary). */
+function exitWatch(m: Managed): () => boolean {
+  let gone = false;
+  void m.exited.then(() => (gone = true));
+  return () => gone;
+}
+
+/** The log tail once the exited process' output has reached the file (it is piped asynchronously). */
+async function finalLog(m: Managed): Promise<string> {
+  const closed = m.child.stdout?.readableEnded && m.child.stderr?.readableEnded;
+  if (!closed) await Promise.race([once(m.child, 'close'), delay(1000)]);
+  await delay(100); // the file stream's last write
+  return m.tail();
+}
+
+async function instantQuery(url: string, promql: string, time?: Date): Promise<PromQueryResponse> {
+  const body = new URLSearchParams({ query: promql });
+  if (time) body.set('time', (time.getTime() / 1000).toFixed(3));
+  // POST keeps long queries out of the URL; Prometheus accepts both.
+  const res = await fetch(`${url}/api/v1/query`, {
+    method: 'POST',
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`prometheus query ${promql}: HTTP ${res.status}, non-JSON body: ${text.slice(0, 200)}`);
+  }
+  return {
+    httpStatus: res.status,
+    ...(parsed as Omit<PromQueryResponse, 'httpStatus'>),
+  } as PromQueryResponse;
+}
