@@ -34,6 +34,7 @@ export function isWeirError(err: unknown, code?: ErrorCode): err is WeirError {
 /** A one-line description of any thrown value, with the cause chain. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause ? ` (cause: ${describeError(err.cause)})` : '';
+  // Only the first line of a cause: API client errors append whole HTTP headers below it.
+  const cause = err.cause ? ` (cause: ${describeError(err.cause).split('\n')[0]})` : '';
   return `${err.message}${cause}`;
 }

@@ -1,0 +1,180 @@
+// An end-to-end scenario for the canary engine on the real local control plane: its own namespace,
+// a real Prometheus, a Slack capture server, real exporters standing in for the primary's and the
+// canary's pods (KWOK pods run no process), and a Weir controller watching only that namespace —
+// in this process, or as a child process that a test can SIGKILL.
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { parseConfig } from '../../src/config.ts';
+import { runController } from '../../src/controller-main.ts';
+import { createKube, type Kube } from '../../src/kube/client.ts';
+import { createLogger } from '../../src/log.ts';
+import type { CanaryObject } from '../../src/canary/context.ts';
+import type { Phase } from '../../src/api/canary.ts';
+import { startAppExporter, type AppExporter } from './app-exporter.ts';
+import { createNamespace, projectRoot, sharedCluster, type Cluster } from './cluster.ts';
+import { startProcess, waitFor, type Managed } from './proc.ts';
+import { startPrometheus, type PrometheusInstance } from './prometheus.ts';
+import { startSlackCapture, type SlackCapture } from './slack-capture.ts';
+
+export interface World {
+  cluster: Cluster;
+  ns: string;
+  kube: Kube;
+  prom: PrometheusInstance;
+  slack: SlackCapture;
+  logFile: string;
+  /** Restarts the controller (after kill()); the in-process one cannot be killed. */
+  startController(): Promise<void>;
+  /** SIGKILL of the controller child process. */
+  killController(): Promise<void>;
+  deploy(name: string, image: string, opts?: { replicas?: number; extra?: Partial<V1Deployment['spec']> }): Promise<void>;
+  setImage(name: string, image: string): Promise<void>;
+  apply(obj: Record<string, unknown>): Promise<void>;
+  canary(name: string): Promise<CanaryObject>;
+  waitPhase(name: string, phases: Phase | Phase[], timeoutMs?: number): Promise<CanaryObject>;
+  /** Weights of the HTTPRoute's default rule. */
+  routeWeights(name: string): Promise<{ primary: number; canary: number } | undefined>;
+  /** Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats. */
+  recordWeights(name: string): { stop(): number[] };
+  /** Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on. */
+  exporters(app: string, canary: { errorRate?: number; latencyMs?: number }): Promise<{ primary: AppExporter; canary: AppExporter }>;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(prefix: string, opts: { controller?: 'in-process' | 'child' } = {}): Promise<World> {
+  const cluster = await sharedCluster();
+  const ns = await createNamespace(cluster, prefix);
+  const kube = createKube(cluster.kc);
+  const apps = cluster.kc.makeApiClient(AppsV1Api);
+  const prom = await startPrometheus({ scrapeInterval: '1s' });
+  const slack = await startSlackCapture();
+  const logDir = join(process.env.WEIR_TEST_LOG_DIR ?? join(projectRoot, '.weir', 'test-logs'), ns);
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, 'controller.log');
+  const exporters: AppExporter[] = [];
+  const env = {
+    WEIR_NAMESPACE: ns,
+    WEIR_LISTEN: '127.0.0.1:0',
+    WEIR_PROMETHEUS_ADDRESS: prom.url,
+    WEIR_SLACK_URL: slack.url,
+    WEIR_LOG_LEVEL: 'debug',
+    WEIR_WORKERS: '2',
+  };
+  let inProcess: { stop(): Promise<void> } | undefined;
+  let child: Managed | undefined;
+
+  const world: World = {
+    cluster,
+    ns,
+    kube,
+    prom,
+    slack,
+    logFile,
+    async startController() {
+      if (opts.controller === 'child') {
+        child = startProcess('controller', process.execPath, [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', cluster.kubeconfigPath], {
+          logDir,
+          env: { ...process.env, ...env },
+        });
+        return;
+      }
+      const config = parseConfig({ kubeconfig: cluster.kubeconfigPath }, env);
+      inProcess = await runController(config, createLogger('debug', createWriteStream(logFile, { flags: 'a' })));
+    },
+    async killController() {
+      child?.child.kill('SIGKILL');
+      await child?.exited;
+    },
+    async deploy(name, image, o = {}) {
+      await apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name, labels: { app: name } },
+          spec: {
+            replicas: o.replicas ?? 2,
+            selector: { matchLabels: { app: name } },
+            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }] }] } },
+            ...o.extra,
+          },
+        },
+      });
+    },
+    async setImage(name, image) {
+      await kube.mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name }, { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } });
+    },
+    async apply(obj) {
+      const meta = (obj.metadata ?? {}) as Record<string, unknown>;
+      await kube.apply({ ...obj, metadata: { ...meta, namespace: ns } } as never, 'weir-test');
+    },
+    async canary(name) {
+      const c = await kube.get<CanaryObject>({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: ns, name });
+      if (!c) throw new Error(`Canary ${ns}/${name} not found`);
+      return c;
+    },
+    async waitPhase(name, phases, timeoutMs = 120_000) {
+      const want = Array.isArray(phases) ? phases : [phases];
+      let last: CanaryObject | undefined;
+      try {
+        return await waitFor(
+          `Canary ${ns}/${name} phase ${want.join('|')}`,
+          async () => {
+            last = await world.canary(name);
+            return last.status?.phase && want.includes(last.status.phase) ? last : undefined;
+          },
+          timeoutMs,
+          500,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)} (controller log: ${logFile})`);
+      }
+    },
+    async routeWeights(name) {
+      const r = await kube.get<{ spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } } & Record<string, never>>({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        namespace: ns,
+        name,
+      });
+      const rules = r?.spec?.rules ?? [];
+      const last = rules[rules.length - 1];
+      if (!last) return undefined;
+      const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
+      return { primary: w(`${name}-primary`), canary: w(`${name}-canary`) };
+    },
+    recordWeights(name) {
+      const seen: number[] = [];
+      const timer = setInterval(() => {
+        void world.routeWeights(name).then((r) => {
+          if (r && seen[seen.length - 1] !== r.canary) seen.push(r.canary);
+        });
+      }, 250);
+      return {
+        stop() {
+          clearInterval(timer);
+          return seen;
+        },
+      };
+    },
+    async exporters(app, canary) {
+      const primary = await startAppExporter({ pod: `${app}-primary-7d4b9c-x1a2b`, namespace: ns });
+      const can = await startAppExporter({ pod: `${app}-5f6d8b-q9w8e`, namespace: ns, ...canary });
+      exporters.push(primary, can);
+      for (const e of [primary, can]) {
+        await prom.addTarget(e.target(`app-${e.pod}`));
+        e.startTraffic({ perTick: 2, tickMs: 100, maxRequests: 20_000, maxDurationMs: 600_000 });
+      }
+      await Promise.all([primary, can].map((e) => prom.waitForTargetUp(e.address, 30_000)));
+      return { primary, canary: can };
+    },
+    async stop() {
+      await inProcess?.stop();
+      await child?.stop();
+      await Promise.all(exporters.map((e) => e.stop()));
+      await prom.stop();
+      await slack.stop();
+    },
+  };
+  await world.startController();
+  return world;
+}
