@@ -75,7 +75,11 @@ function header(ref: Ref): {
 
 function wrap(what: string, err: unknown): WeirError {
   if (/Failed to fetch resource metadata/.test(String((err as Error)?.message))) {
-    return new WeirError('KUBE_API', `${what}: this API is not served by the cluster (is its CRD installed?)`, { cause: err });
+    return new WeirError(
+      'KUBE_API',
+      `${what}: this API is not served by the cluster (is its CRD installed?)`,
+      { cause: err },
+    );
   }
   return new WeirError(statusCode(err) === 404 ? 'NOT_FOUND' : 'KUBE_API', `${what}: ${apiMessage(err)}`, {
     cause: err,

@@ -40,7 +40,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
     namespace: string | undefined,
     private readonly log: Logger,
   ) {
-    const [group, version] = type.apiVersion.includes('/') ? type.apiVersion.split('/') : ['', type.apiVersion];
+    const [group, version] = type.apiVersion.includes('/')
+      ? type.apiVersion.split('/')
+      : ['', type.apiVersion];
     const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
     const path = `${base}${namespace ? `/namespaces/${namespace}` : ''}/${type.plural}`;
     const list = () => kube.objects.list<T>(type.apiVersion, type.kind, namespace);
@@ -57,7 +59,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
 
   private restartLater(): void {
     const delay = Math.min(30_000, 500 * 2 ** this.failures++);
-    this.log.warn({ resource: this.type.plural, err: describeError(this.lastError), retryInMs: delay }, 'watch failed, restarting');
+    this.log.warn(
+      { resource: this.type.plural, err: describeError(this.lastError), retryInMs: delay },
+      'watch failed, restarting',
+    );
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.lw.start(), delay);
     this.restartTimer.unref();
@@ -78,7 +83,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
       if (!this.lastError) break;
       const code = statusCode(this.lastError);
       if (code === 404 || code === 403 || Date.now() > deadline) {
-        throw new WeirError(code === 404 ? 'NOT_FOUND' : 'KUBE_API', `cannot list ${this.type.plural} (${this.type.apiVersion})`, { cause: this.lastError });
+        throw new WeirError(
+          code === 404 ? 'NOT_FOUND' : 'KUBE_API',
+          `cannot list ${this.type.plural} (${this.type.apiVersion})`,
+          { cause: this.lastError },
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
     }

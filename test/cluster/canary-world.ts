@@ -28,7 +28,11 @@ export interface World {
   startController(): Promise<void>;
   /** SIGKILL of the controller child process. */
   killController(): Promise<void>;
-  deploy(name: string, image: string, opts?: { replicas?: number; extra?: Partial<V1Deployment['spec']> }): Promise<void>;
+  deploy(
+    name: string,
+    image: string,
+    opts?: { replicas?: number; extra?: Partial<V1Deployment['spec']> },
+  ): Promise<void>;
   setImage(name: string, image: string): Promise<void>;
   apply(obj: Record<string, unknown>): Promise<void>;
   canary(name: string): Promise<CanaryObject>;
@@ -38,11 +42,17 @@ export interface World {
   /** Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats. */
   recordWeights(name: string): { stop(): number[] };
   /** Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on. */
-  exporters(app: string, canary: { errorRate?: number; latencyMs?: number }): Promise<{ primary: AppExporter; canary: AppExporter }>;
+  exporters(
+    app: string,
+    canary: { errorRate?: number; latencyMs?: number },
+  ): Promise<{ primary: AppExporter; canary: AppExporter }>;
   stop(): Promise<void>;
 }
 
-export async function startWorld(prefix: string, opts: { controller?: 'in-process' | 'child' } = {}): Promise<World> {
+export async function startWorld(
+  prefix: string,
+  opts: { controller?: 'in-process' | 'child' } = {},
+): Promise<World> {
   const cluster = await sharedCluster();
   const ns = await createNamespace(cluster, prefix);
   const kube = createKube(cluster.kc);
@@ -73,14 +83,22 @@ export async function startWorld(prefix: string, opts: { controller?: 'in-proces
     logFile,
     async startController() {
       if (opts.controller === 'child') {
-        child = startProcess('controller', process.execPath, [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', cluster.kubeconfigPath], {
-          logDir,
-          env: { ...process.env, ...env },
-        });
+        child = startProcess(
+          'controller',
+          process.execPath,
+          [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', cluster.kubeconfigPath],
+          {
+            logDir,
+            env: { ...process.env, ...env },
+          },
+        );
         return;
       }
       const config = parseConfig({ kubeconfig: cluster.kubeconfigPath }, env);
-      inProcess = await runController(config, createLogger('debug', createWriteStream(logFile, { flags: 'a' })));
+      inProcess = await runController(
+        config,
+        createLogger('debug', createWriteStream(logFile, { flags: 'a' })),
+      );
     },
     async killController() {
       child?.child.kill('SIGKILL');
@@ -94,21 +112,32 @@ export async function startWorld(prefix: string, opts: { controller?: 'in-proces
           spec: {
             replicas: o.replicas ?? 2,
             selector: { matchLabels: { app: name } },
-            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }] }] } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }] }] },
+            },
             ...o.extra,
           },
         },
       });
     },
     async setImage(name, image) {
-      await kube.mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name }, { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } });
+      await kube.mergePatch(
+        { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name },
+        { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
+      );
     },
     async apply(obj) {
       const meta = (obj.metadata ?? {}) as Record<string, unknown>;
       await kube.apply({ ...obj, metadata: { ...meta, namespace: ns } } as never, 'weir-test');
     },
     async canary(name) {
-      const c = await kube.get<CanaryObject>({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: ns, name });
+      const c = await kube.get<CanaryObject>({
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'Canary',
+        namespace: ns,
+        name,
+      });
       if (!c) throw new Error(`Canary ${ns}/${name} not found`);
       return c;
     },
@@ -126,11 +155,18 @@ export async function startWorld(prefix: string, opts: { controller?: 'in-proces
           500,
         );
       } catch (err) {
-        throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)} (controller log: ${logFile})`);
+        throw new Error(
+          `${(err as Error).message}; last status: ${JSON.stringify(last?.status)} (controller log: ${logFile})`,
+        );
       }
     },
     async routeWeights(name) {
-      const r = await kube.get<{ spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } } & Record<string, never>>({
+      const r = await kube.get<
+        { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } } & Record<
+          string,
+          never
+        >
+      >({
         apiVersion: 'gateway.networking.k8s.io/v1',
         kind: 'HTTPRoute',
         namespace: ns,

@@ -678,7 +678,9 @@ async function openSharedCluster(): Promise<Cluster> {
   const external = process.env.WEIR_TEST_KUBECONFIG;
   if (external) return connectCluster(external, process.env.WEIR_TEST_LOG_DIR ?? '');
   // Weir's CRDs and Gateway API's (the canary engine's default provider), as the test runner installs.
-  const crds = [join(projectRoot, 'crds'), join(projectRoot, '..', 'shared', 'crds', 'gateway-api')].filter((p) => existsSync(p));
+  const crds = [join(projectRoot, 'crds'), join(projectRoot, '..', 'shared', 'crds', 'gateway-api')].filter(
+    (p) => existsSync(p),
+  );
   const cluster = await startCluster({ crds });
   // 'beforeExit' fires once the tests are done and nothing else is pending: stop gracefully then.
   process.once('beforeExit', () => void cluster.stop());

@@ -11,7 +11,13 @@ before(async () => {
 after(async () => w?.stop());
 
 type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
-const deployment = (name: string) => w.kube.get<Deploy & Record<string, never>>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: w.ns, name });
+const deployment = (name: string) =>
+  w.kube.get<Deploy & Record<string, never>>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: w.ns,
+    name,
+  });
 
 const canary = (name: string) => ({
   apiVersion: 'weir.dev/v1alpha1',
@@ -37,9 +43,16 @@ test('a new Canary creates primary, Services and HTTPRoute and scales the target
   const init = await w.waitPhase('good', 'Initialized', 60_000);
   assert.equal(init.status?.lastAppliedSpec, init.status?.lastPromotedSpec);
   assert.equal((await deployment('good-primary'))?.spec.replicas, 2);
-  assert.equal((await deployment('good'))?.spec.replicas, 0, 'the target is scaled to 0 once the primary serves');
+  assert.equal(
+    (await deployment('good'))?.spec.replicas,
+    0,
+    'the target is scaled to 0 once the primary serves',
+  );
   for (const svc of ['good', 'good-primary', 'good-canary']) {
-    assert.ok(await w.kube.get({ apiVersion: 'v1', kind: 'Service', namespace: w.ns, name: svc }), `Service ${svc}`);
+    assert.ok(
+      await w.kube.get({ apiVersion: 'v1', kind: 'Service', namespace: w.ns, name: svc }),
+      `Service ${svc}`,
+    );
   }
   assert.deepEqual(await w.routeWeights('good'), { primary: 100, canary: 0 });
   await w.slack.waitFor((m) => m.text.includes('Initialization done'), 5_000, 'initialized alert');
@@ -54,7 +67,10 @@ test('a healthy release goes step by step to maxWeight, is promoted and alerts S
   const seen = weights.stop().filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
   assert.deepEqual(seen, [20, 40, 60, 0], 'weights read back from the HTTPRoute at every step');
-  assert.equal((await deployment('good-primary'))?.spec.template.spec.containers[0]?.image, 'example.com/good:2.0.0');
+  assert.equal(
+    (await deployment('good-primary'))?.spec.template.spec.containers[0]?.image,
+    'example.com/good:2.0.0',
+  );
   assert.equal((await deployment('good'))?.spec.replicas, 0);
   assert.equal(done.status?.lastPromotedSpec, done.status?.lastAppliedSpec);
   await w.slack.waitFor((m) => m.text.includes('New revision detected'), 5_000, 'new revision alert');
@@ -73,8 +89,20 @@ test('a failing release is rolled back after threshold failed checks, and Slack 
   assert.equal(done.status?.failedChecks, 2);
   assert.match(done.status?.message ?? '', /request-success-rate [\d.]+ < min 95/);
   assert.deepEqual(await w.routeWeights('bad'), { primary: 100, canary: 0 });
-  assert.equal((await deployment('bad-primary'))?.spec.template.spec.containers[0]?.image, 'example.com/bad:1.0.0', 'primary keeps the old version');
+  assert.equal(
+    (await deployment('bad-primary'))?.spec.template.spec.containers[0]?.image,
+    'example.com/bad:1.0.0',
+    'primary keeps the old version',
+  );
   assert.equal((await deployment('bad'))?.spec.replicas, 0);
-  const alert = await w.slack.waitFor((m) => JSON.stringify(m.payload).includes('rolled back'), 5_000, 'rollback alert');
-  assert.match(alert.text, /request-success-rate [\d.]+ &lt; min 95/, 'Slack text is escaped per Slack rules');
+  const alert = await w.slack.waitFor(
+    (m) => JSON.stringify(m.payload).includes('rolled back'),
+    5_000,
+    'rollback alert',
+  );
+  assert.match(
+    alert.text,
+    /request-success-rate [\d.]+ &lt; min 95/,
+    'Slack text is escaped per Slack rules',
+  );
 });
