@@ -139,9 +139,10 @@ test('a threshold violation is Failed with metric, value and limit in the messag
   assert.equal(sr.min, 99);
   assert.match(sr.message, /^request-success-rate (7[89]|8[01])(\.\d+)? < min 99$/);
 
-  // ~30 ms per request lands in the (25 ms, 50 ms] bucket (a slow straggler may push p99 one up).
+  // ~30 ms per request lands in the (25 ms, 50 ms] bucket; on a loaded machine stragglers push p99
+  // higher, so only the lower bound (what makes it exceed max 10) is asserted.
   assert.equal(dur?.result, 'Failed');
-  assert.ok(dur.value! > 25 && dur.value! <= 100, `p99 ${dur.value} ms`);
+  assert.ok(dur.value! > 25, `p99 ${dur.value} ms`);
   assert.match(dur.message, /^request-duration \d+(\.\d+)?ms > max 10$/);
 
   const [ok] = await analyse('app', [{ name: 'request-duration', thresholdRange: { max: 500 } }]);
