@@ -165,7 +165,7 @@ function initialize(run: Run): void {
     stepIndex: 0,
   });
   run.setPhase('Initialized', 'Initialized: primary is serving all traffic');
-  run.alert('initialized', 'info', `Initialization done! ${view.name}.${view.namespace}`);
+  run.alert('initialized', 'info', 'Initialization done!');
 }
 
 function idle(run: Run): void {
@@ -192,7 +192,7 @@ function startRun(run: Run, why: string): void {
   if (!gate.ok) {
     if (run.phase !== 'Waiting') {
       run.setPhase('Waiting', `Waiting: confirm-rollout gate is closed: ${gate.message}`);
-      run.alert('waiting-approval', 'info', `Canary is waiting for approval. ${view.name}.${view.namespace}`);
+      run.alert('waiting-approval', 'info', `Canary is waiting for approval`);
     }
     if (run.deadlineExceeded())
       return rollback(run, 'Progress deadline exceeded while waiting for confirm-rollout');
@@ -205,22 +205,14 @@ function startRun(run: Run, why: string): void {
   if (view.spec.skipAnalysis) {
     run.act({ type: 'promotePrimary' });
     run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
-    run.alert(
-      'new-revision',
-      'info',
-      `New revision detected, skipping analysis (skipAnalysis). ${view.name}.${view.namespace}`,
-    );
+    run.alert('new-revision', 'info', `New revision detected, skipping analysis (skipAnalysis)`);
     run.requeueAfterMs = POLL_MS;
     return;
   }
   run.act({ type: 'scaleCanary', replicas: 'restore' });
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
   run.setPhase('Progressing', `Progressing: ${why}, starting canary analysis`);
-  run.alert(
-    'new-revision',
-    'info',
-    `New revision detected, progressing canary analysis. ${view.name}.${view.namespace}`,
-  );
+  run.alert('new-revision', 'info', `New revision detected, progressing canary analysis`);
   run.requeueAfterMs = POLL_MS;
 }
 
@@ -243,11 +235,7 @@ function progressing(run: Run): void {
     return rollback(run, 'aborted by user');
   }
   if (obs.revision !== status.lastAppliedSpec) {
-    run.alert(
-      'restarted',
-      'info',
-      `New revision detected during analysis, restarting. ${view.name}.${view.namespace}`,
-    );
+    run.alert('restarted', 'info', `New revision detected during analysis, restarting`);
     run.setPhase('Progressing', 'Progressing: new revision during analysis, restarting from zero');
     run.madeProgress();
     return startRun(run, 'revision changed mid-run');
@@ -385,11 +373,7 @@ function beginPromotion(run: Run, byUser: boolean): void {
           'WaitingPromotion',
           `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`,
         );
-        run.alert(
-          'waiting-approval',
-          'info',
-          `Canary is waiting for approval (promotion). ${view.name}.${view.namespace}`,
-        );
+        run.alert('waiting-approval', 'info', `Canary is waiting for approval (promotion)`);
       } else {
         status.message = `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`;
       }
@@ -442,26 +426,22 @@ function promoting(run: Run): void {
 }
 
 function finalising(run: Run): void {
-  const { status, view } = run;
+  const { status } = run;
   run.act({ type: 'scaleCanary', replicas: 0 });
   status.lastPromotedSpec = status.lastAppliedSpec;
   status.canaryWeight = 0;
   run.setPhase('Succeeded', 'Succeeded: canary analysis completed successfully, promotion finished');
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
-  run.alert(
-    'promoted',
-    'info',
-    `Canary analysis completed successfully, promotion finished. ${view.name}.${view.namespace}`,
-  );
+  run.alert('promoted', 'info', `Canary analysis completed successfully, promotion finished`);
 }
 
 function rollback(run: Run, reason: string): void {
-  const { status, view } = run;
+  const { status } = run;
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
   run.act({ type: 'scaleCanary', replicas: 0 });
   status.canaryWeight = 0;
   delete status.pauseStartTime;
   run.setPhase('Failed', `RolledBack: ${reason}`);
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
-  run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}. ${view.name}.${view.namespace}`);
+  run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}`);
 }
