@@ -1,7 +1,7 @@
 // Leader election on a coordination.k8s.io Lease (client-go's algorithm: 15 s lease, renew every
 // 2 s, give up after 10 s without a renewal). Only the leader acts; a replica that loses the lease
 // calls onStoppedLeading at once (the process then exits, so no stale leader keeps acting).
-import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { statusCode, type Kube } from './client.ts';
 
@@ -27,20 +27,20 @@ export function runLeaderElection(kube: Kube, log: Logger, o: LeaderOptions): { 
   let timer: NodeJS.Timeout | undefined;
 
   const tryAcquire = async (): Promise<boolean> => {
-    const now = new Date();
+    const now = new V1MicroTime(); // Lease times must carry microseconds
     let lease: V1Lease | undefined;
     try {
       lease = await api.readNamespacedLease({ name: o.name, namespace: o.namespace });
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
-    const spec = { holderIdentity: o.identity, leaseDurationSeconds: leaseSeconds, renewTime: now as never };
+    const spec = { holderIdentity: o.identity, leaseDurationSeconds: leaseSeconds, renewTime: now };
     if (!lease) {
       await api.createNamespacedLease({
         namespace: o.namespace,
         body: {
           metadata: { name: o.name, namespace: o.namespace },
-          spec: { ...spec, acquireTime: now as never, leaseTransitions: 0 },
+          spec: { ...spec, acquireTime: now, leaseTransitions: 0 },
         },
       });
       return true;
@@ -60,7 +60,7 @@ export function runLeaderElection(kube: Kube, log: Logger, o: LeaderOptions): { 
           ...lease.spec,
           ...spec,
           leaseTransitions: transitions,
-          ...(holder === o.identity ? {} : { acquireTime: now as never }),
+          ...(holder === o.identity ? {} : { acquireTime: now }),
         },
       },
     });

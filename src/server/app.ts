@@ -14,8 +14,8 @@ export interface AppOptions {
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: opts.log.child({ component: 'http' }),
-    disableRequestLogging: true,
+    // Request logs at info would log every scrape of /metrics and every probe: warn and above only.
+    loggerInstance: opts.log.child({ component: 'http' }, { level: 'warn' }),
   }) as unknown as FastifyInstance;
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
