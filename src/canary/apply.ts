@@ -44,6 +44,11 @@ async function ensure(
   await deps.kube.apply(obj, manager);
 }
 
+/** Server-side apply of a whole config copy: keys it no longer lists are removed. */
+async function applyCopy(deps: ApplyDeps, obj: Record<string, unknown>): Promise<void> {
+  await deps.kube.apply(obj as never);
+}
+
 /** The primary keeps its own replica count; an HPA, when present, owns it. */
 function primaryReplicas(ctx: CanaryContext): number | undefined {
   if (ctx.view.spec.autoscalerRef) return undefined;
@@ -58,12 +63,22 @@ function restoreReplicas(ctx: CanaryContext, deps: ApplyDeps): number {
   return Math.max(1, ctx.primary?.spec?.replicas ?? hpa?.spec?.minReplicas ?? 1);
 }
 
+/** A copy must equal its source: ensure()'s subset test would keep keys deleted from the source. */
+function sameData(src: Record<string, unknown>, copy: Record<string, unknown> | undefined): boolean {
+  const keys = ['data', 'binaryData'];
+  return (
+    !!copy &&
+    keys.every((k) => isSubset(src[k] ?? {}, copy[k] ?? {}) && isSubset(copy[k] ?? {}, src[k] ?? {}))
+  );
+}
+
 async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boolean): Promise<void> {
   const ns = ctx.view.namespace;
   for (const name of ctx.tracked.configMaps) {
     const src = deps.caches.configMap?.get(ns, name) as V1ConfigMap | undefined;
-    if (!src || (onlyMissing && deps.caches.configMap?.get(ns, `${name}-primary`))) continue;
-    await ensure(deps, {
+    const copy = deps.caches.configMap?.get(ns, `${name}-primary`);
+    if (!src || (onlyMissing && copy)) continue;
+    await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: {
@@ -78,8 +93,9 @@ async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boo
   }
   for (const name of ctx.tracked.secrets) {
     const src = deps.caches.secret?.get(ns, name) as V1Secret | undefined;
-    if (!src || (onlyMissing && deps.caches.secret?.get(ns, `${name}-primary`))) continue;
-    await ensure(deps, {
+    const copy = deps.caches.secret?.get(ns, `${name}-primary`);
+    if (!src || (onlyMissing && copy)) continue;
+    await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: {

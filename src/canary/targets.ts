@@ -162,9 +162,12 @@ export interface PrimaryInput {
 export function primaryDeployment(p: PrimaryInput): V1Deployment & { apiVersion: string; kind: string } {
   const { key, value } = selectorOf(p.target);
   const template = structuredClone(p.target.spec!.template);
+  // The revision covers tracked config data: a config-only change must still replace the primary's
+  // pods, since envFrom/env values are read only when a container starts.
   template.metadata = {
     ...template.metadata,
     labels: { ...template.metadata?.labels, [key]: `${value}-primary` },
+    annotations: { ...template.metadata?.annotations, [REVISION_ANNOTATION]: p.revision },
   };
   template.spec = rewriteConfigRefs(template.spec!, p.tracked);
   return {

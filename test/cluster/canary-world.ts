@@ -4,7 +4,7 @@
 // in this process, or as a child process that a test can SIGKILL.
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { parseConfig } from '../../src/config.ts';
 import { runController } from '../../src/controller-main.ts';
 import { createKube, type Kube } from '../../src/kube/client.ts';
@@ -41,6 +41,14 @@ export interface World {
   routeWeights(name: string): Promise<{ primary: number; canary: number } | undefined>;
   /** Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats. */
   recordWeights(name: string): { stop(): number[] };
+  /** Records the Canary's status.phase every 250 ms, in order, without repeats. */
+  recordPhases(name: string): { stop(): Phase[] };
+  /** Merge patch on the Canary (what the CLI's actions send, see requestPatch()). */
+  patchCanary(name: string, patch: Record<string, unknown>): Promise<void>;
+  /** Stops the world's Prometheus (once; stop() then skips it). */
+  stopPrometheus(): Promise<void>;
+  /** Kubernetes Events recorded for the Canary, oldest first. */
+  events(name: string): Promise<Array<{ type: string; reason: string; message: string }>>;
   /** Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on. */
   exporters(
     app: string,
@@ -49,10 +57,17 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(
-  prefix: string,
-  opts: { controller?: 'in-process' | 'child' } = {},
-): Promise<World> {
+export interface WorldOptions {
+  controller?: 'in-process' | 'child';
+  /** Kubeconfig the controller runs with (default: the cluster's admin one), e.g. a ServiceAccount's token. */
+  kubeconfig?: string;
+  /** More environment for the controller (e.g. WEIR_LEADER_ELECT, WEIR_LEASE_NAMESPACE). */
+  env?: Record<string, string>;
+  /** Leave the controller stopped: the test calls startController() once its setup (RBAC…) is done. */
+  deferController?: boolean;
+}
+
+export async function startWorld(prefix: string, opts: WorldOptions = {}): Promise<World> {
   const cluster = await sharedCluster();
   const ns = await createNamespace(cluster, prefix);
   const kube = createKube(cluster.kc);
@@ -70,8 +85,11 @@ export async function startWorld(
     WEIR_SLACK_URL: slack.url,
     WEIR_LOG_LEVEL: 'debug',
     WEIR_WORKERS: '2',
+    ...opts.env,
   };
+  const controllerKubeconfig = opts.kubeconfig ?? cluster.kubeconfigPath;
   let inProcess: { stop(): Promise<void> } | undefined;
+  let promStopped: Promise<void> | undefined;
   let child: Managed | undefined;
 
   const world: World = {
@@ -86,7 +104,7 @@ export async function startWorld(
         child = startProcess(
           'controller',
           process.execPath,
-          [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', cluster.kubeconfigPath],
+          [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', controllerKubeconfig],
           {
             logDir,
             env: { ...process.env, ...env },
@@ -94,7 +112,7 @@ export async function startWorld(
         );
         return;
       }
-      const config = parseConfig({ kubeconfig: cluster.kubeconfigPath }, env);
+      const config = parseConfig({ kubeconfig: controllerKubeconfig }, env);
       inProcess = await runController(
         config,
         createLogger('debug', createWriteStream(logFile, { flags: 'a' })),
@@ -192,6 +210,43 @@ export async function startWorld(
         },
       };
     },
+    recordPhases(name) {
+      const seen: Phase[] = [];
+      const timer = setInterval(() => {
+        void world.canary(name).then(
+          (c) => {
+            const p = c.status?.phase;
+            if (p && seen[seen.length - 1] !== p) seen.push(p);
+          },
+          () => undefined,
+        );
+      }, 250);
+      return {
+        stop() {
+          clearInterval(timer);
+          return seen;
+        },
+      };
+    },
+    async patchCanary(name, patch) {
+      await kube.mergePatch({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: ns, name }, patch);
+    },
+    async events(name) {
+      const list = await cluster.kc.makeApiClient(CoreV1Api).listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${name}`,
+      });
+      return list.items
+        .sort(
+          (a, b) =>
+            (a.metadata.creationTimestamp?.getTime() ?? 0) - (b.metadata.creationTimestamp?.getTime() ?? 0),
+        )
+        .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' }));
+    },
+    stopPrometheus() {
+      promStopped ??= prom.stop();
+      return promStopped;
+    },
     async exporters(app, canary) {
       const primary = await startAppExporter({ pod: `${app}-primary-7d4b9c-x1a2b`, namespace: ns });
       const can = await startAppExporter({ pod: `${app}-5f6d8b-q9w8e`, namespace: ns, ...canary });
@@ -207,10 +262,10 @@ export async function startWorld(
       await inProcess?.stop();
       await child?.stop();
       await Promise.all(exporters.map((e) => e.stop()));
-      await prom.stop();
+      await world.stopPrometheus();
       await slack.stop();
     },
   };
-  await world.startController();
+  if (!opts.deferController) await world.startController();
   return world;
 }

@@ -88,9 +88,14 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     await writeFile(join(dir, 'prometheus.yml'), renderConfig(dir, opts.scrapeInterval ?? '1s'));
     const { proc, url } = await launch(dir, opts);
 
-    const setTargets = async (next: ScrapeTarget[]): Promise<void> => {
+    // Writes are serialised (they share one temp file) and each writes the latest list, so
+    // concurrent addTarget calls from parallel tests neither collide nor lose a target.
+    let writing: Promise<void> = Promise.resolve();
+    const setTargets = (next: ScrapeTarget[]): Promise<void> => {
       targets = [...next];
-      await writeTargets(dir, targets);
+      const write = writing.then(() => writeTargets(dir, targets));
+      writing = write.catch(() => undefined);
+      return write;
     };
     const query = (promql: string, q?: { time?: Date }) => instantQuery(url, promql, q?.time);
     const queryVector = async (promql: string): Promise<PromSample[]> => {
