@@ -34,10 +34,19 @@ export interface ControllerDeps {
 }
 
 const SLOW_REQUEUE_MS = 60_000;
+/** How long a reconcile waits for the cache to show this controller's own status write. */
+const OWN_WRITE_WAIT_MS = 2_000;
 
 export class CanaryController {
   readonly queue: WorkQueue;
   private readonly now: () => Date;
+  /**
+   * resourceVersion a Canary had when its status was last patched here. A cache still at that
+   * version has not seen the write: deciding from it would redo the last step (a second analysis
+   * tick, a duplicate event or alert), e.g. when the route's watch event arrives before the
+   * Canary's. The Canary's own update event requeues it; the deadline covers a no-op patch.
+   */
+  private readonly ownWrites = new Map<string, { resourceVersion?: string; at: number }>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
@@ -88,7 +97,14 @@ export class CanaryController {
     try {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
+        this.ownWrites.delete(key);
         end({ result: 'gone' });
+        return;
+      }
+      const wait = this.ownWriteWait(key, obj);
+      if (wait > 0) {
+        this.queue.addAfter(key, wait);
+        end({ result: 'stale' });
         return;
       }
       const requeue = await this.reconcile(obj, log);
@@ -149,6 +165,7 @@ export class CanaryController {
         },
         nullMissing(obj.status, status),
       );
+      this.noteOwnWrite(obj);
     }
     await runEffects(ctx, decision, {
       caches: deps.caches,
@@ -187,6 +204,23 @@ export class CanaryController {
         );
     }
     throw new Error(`decide() kept asking for observations for ${ctx.key}`);
+  }
+
+  private noteOwnWrite(obj: CanaryObject): void {
+    this.ownWrites.set(`${obj.metadata.namespace}/${obj.metadata.name}`, {
+      resourceVersion: obj.metadata.resourceVersion,
+      at: Date.now(),
+    });
+  }
+
+  /** ms to wait until the cache shows this controller's last status write of `key` (0: go on). */
+  private ownWriteWait(key: string, obj: CanaryObject): number {
+    const w = this.ownWrites.get(key);
+    if (!w) return 0;
+    const left = w.at + OWN_WRITE_WAIT_MS - Date.now();
+    if (obj.metadata.resourceVersion === w.resourceVersion && left > 0) return left;
+    this.ownWrites.delete(key);
+    return 0;
   }
 
   private analysisDeps(log: Logger) {
@@ -240,6 +274,7 @@ export class CanaryController {
       },
       { conditions: conds, message: `${reason}: ${message}` },
     );
+    this.noteOwnWrite(obj);
     await this.deps.recorder.record(
       {
         apiVersion: obj.apiVersion!,

@@ -183,13 +183,16 @@ function idle(run: Run): void {
   startRun(run, retry ? 'retry requested' : 'new revision');
 }
 
-/** confirm-rollout, then scale the canary up and start analysing. */
-function startRun(run: Run, why: string): void {
+/** confirm-rollout, then scale the canary up and start analysing (`restart`: already alerted). */
+function startRun(run: Run, why: string, restart = false): void {
   const { status, obs, view } = run;
   status.lastAppliedSpec = obs.revision;
   const gate = run.gate('confirm-rollout');
   if (!gate) return;
   if (!gate.ok) {
+    // No traffic to an unanalysed revision while the gate holds it (a restart may come from weight > 0).
+    run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+    status.canaryWeight = 0;
     if (run.phase !== 'Waiting') {
       run.setPhase('Waiting', `Waiting: confirm-rollout gate is closed: ${gate.message}`);
       run.alert('waiting-approval', 'info', `Canary is waiting for approval`);
@@ -205,14 +208,15 @@ function startRun(run: Run, why: string): void {
   if (view.spec.skipAnalysis) {
     run.act({ type: 'promotePrimary' });
     run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
-    run.alert('new-revision', 'info', `New revision detected, skipping analysis (skipAnalysis)`);
+    if (!restart)
+      run.alert('new-revision', 'info', `New revision detected, skipping analysis (skipAnalysis)`);
     run.requeueAfterMs = POLL_MS;
     return;
   }
   run.act({ type: 'scaleCanary', replicas: 'restore' });
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
   run.setPhase('Progressing', `Progressing: ${why}, starting canary analysis`);
-  run.alert('new-revision', 'info', `New revision detected, progressing canary analysis`);
+  if (!restart) run.alert('new-revision', 'info', `New revision detected, progressing canary analysis`);
   run.requeueAfterMs = POLL_MS;
 }
 
@@ -238,7 +242,7 @@ function progressing(run: Run): void {
     run.alert('restarted', 'info', `New revision detected during analysis, restarting`);
     run.setPhase('Progressing', 'Progressing: new revision during analysis, restarting from zero');
     run.madeProgress();
-    return startRun(run, 'revision changed mid-run');
+    return startRun(run, 'revision changed mid-run', true);
   }
   if (run.phase === 'WaitingPromotion' && run.pending('promote')) {
     run.handled('promote');
