@@ -68,6 +68,9 @@ const child = spawn(
     'tsx',
     '--test',
     `--test-concurrency=${process.env.WEIR_TEST_CONCURRENCY ?? '4'}`,
+    // A file whose tests are done exits even if a handle leaked, and no test hangs the run forever.
+    '--test-force-exit',
+    `--test-timeout=${process.env.WEIR_TEST_TIMEOUT_MS ?? '600000'}`,
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
