@@ -1,15 +1,20 @@
-// Regenerates crds/*.yaml from the TypeScript schema (src/api). `--check` exits 1 when crds/ is stale.
+// Regenerates crds/*.yaml (and the Helm chart's copy in charts/weir/crds/) from the TypeScript schema
+// (src/api). `--check` exits 1 when any of them is stale.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrds } from '../src/api/render.ts';
 import { renderApiReference } from '../src/api/reference.ts';
 
 const dir = join(import.meta.dirname, '..', 'crds');
+const chartDir = join(dir, '..', 'charts', 'weir', 'crds');
 const check = process.argv.includes('--check');
 let stale = 0;
-mkdirSync(dir, { recursive: true });
+for (const d of [dir, chartDir]) mkdirSync(d, { recursive: true });
 const outputs = [
-  ...renderCrds().map((o) => ({ path: join(dir, o.file), text: o.text })),
+  ...renderCrds().flatMap((o) => [
+    { path: join(dir, o.file), text: o.text },
+    { path: join(chartDir, o.file), text: o.text },
+  ]),
   { path: join(dir, '..', 'docs', 'api.md'), text: renderApiReference() },
 ];
 for (const { path, text } of outputs) {
@@ -20,4 +25,4 @@ for (const { path, text } of outputs) {
   else writeFileSync(path, text);
 }
 if (check && stale) process.exit(1);
-console.log(check ? 'crds/ is up to date' : `wrote ${stale} file(s) in crds/ and docs/`);
+console.log(check ? 'crds/ is up to date' : `wrote ${stale} file(s) in crds/, charts/weir/crds/ and docs/`);

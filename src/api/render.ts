@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { toCrd } from './crd.ts';
 import { KINDS } from './kinds.ts';
 
-const HEADER = '# Generated from src/api by `npm run gen:crds`. Do not edit.\n';
+const HEADER = '# Generated from src/api by `npm run gen:crds`. Do not edit.\n---\n';
 
 export function renderCrds(): Array<{ file: string; text: string }> {
   return KINDS.map((def) => ({

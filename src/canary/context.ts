@@ -13,6 +13,7 @@ import {
   namesOf,
   readyPercent,
   revisionOf,
+  configChecksums,
   selectorOf,
   trackedConfigs,
   REVISION_ANNOTATION,
@@ -38,6 +39,8 @@ export interface CanaryContext {
   selector: { key: string; value: string };
   tracked: Tracked;
   revision: string;
+  /** status.trackedConfigs: checksum of each tracked ConfigMap/Secret. */
+  checksums: Record<string, string>;
   owner: V1OwnerReference;
   route: RouteTarget;
   router: Router;
@@ -99,10 +102,11 @@ export function buildContext(
   const getCm = (n: string) => caches.configMap?.get(ns, n) as V1ConfigMap | undefined;
   const getSecret = (n: string) => caches.secret?.get(ns, n) as V1Secret | undefined;
   const tracked = trackedConfigs(target.spec?.template?.spec, getCm, getSecret);
-  const revision = revisionOf(target, {
+  const checksums = configChecksums({
     configMaps: tracked.configMaps.map(getCm).filter((c) => !!c),
     secrets: tracked.secrets.map(getSecret).filter((s) => !!s),
   });
+  const revision = revisionOf(target, checksums);
   const owner = ownerOf(obj);
   const route: RouteTarget = {
     name: obj.metadata.name,
@@ -132,6 +136,7 @@ export function buildContext(
     selector,
     tracked,
     revision,
+    checksums,
     owner,
     route,
     router: factory(routerDeps),

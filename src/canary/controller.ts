@@ -153,6 +153,8 @@ export class CanaryController {
       throw err;
     }
     status.conditions = conditions(status, obj.status?.conditions);
+    if (Object.keys(ctx.checksums).length) status.trackedConfigs = ctx.checksums;
+    else delete status.trackedConfigs;
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
       await deps.kube.patchStatus(
         {

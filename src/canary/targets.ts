@@ -95,20 +95,27 @@ export function trackedConfigs(
   };
 }
 
-/** Hash of the pod template and the data of every tracked config: a new value means a new revision. */
-export function revisionOf(
-  target: V1Deployment,
-  configs: { configMaps: V1ConfigMap[]; secrets: V1Secret[] },
-): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify(sortKeys(target.spec?.template ?? {})));
+const digest = (v: unknown) =>
+  createHash('sha256')
+    .update(JSON.stringify(sortKeys(v)))
+    .digest('hex')
+    .slice(0, 16);
+
+/** Checksum of each tracked config's data, keyed `configmap/<name>` or `secret/<name>` (status.trackedConfigs). */
+export function configChecksums(configs: {
+  configMaps: V1ConfigMap[];
+  secrets: V1Secret[];
+}): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const cm of configs.configMaps)
-    h.update(
-      `cm:${cm.metadata?.name}:${JSON.stringify(sortKeys({ d: cm.data ?? {}, b: cm.binaryData ?? {} }))}`,
-    );
-  for (const s of configs.secrets)
-    h.update(`secret:${s.metadata?.name}:${JSON.stringify(sortKeys(s.data ?? {}))}`);
-  return h.digest('hex').slice(0, 16);
+    out[`configmap/${cm.metadata?.name}`] = digest({ d: cm.data ?? {}, b: cm.binaryData ?? {} });
+  for (const s of configs.secrets) out[`secret/${s.metadata?.name}`] = digest(s.data ?? {});
+  return out;
+}
+
+/** Hash of the pod template and the data of every tracked config: a new value means a new revision. */
+export function revisionOf(target: V1Deployment, checksums: Record<string, string>): string {
+  return digest({ template: target.spec?.template ?? {}, configs: checksums });
 }
 
 function sortKeys(v: unknown): unknown {

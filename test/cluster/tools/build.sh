@@ -3,7 +3,7 @@
 # caches them under ~/.cache/weir/<component>-<version>/bin. A second run with the same versions is a
 # no-op. Each tool builds in its own throw-away consumer module so dependency versions never mix.
 #
-#   test/cluster/tools/build.sh [component ...]     components: etcd kubernetes kwok helm (default: etcd kubernetes kwok)
+#   test/cluster/tools/build.sh [component ...]     components: etcd kubernetes kwok helm (default: all four)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,6 +82,6 @@ build_helm() {
   rm -rf "$work"; touch "$dir/.complete"
 }
 
-components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok)
+components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
 for c in "${components[@]}"; do "build_$c"; done
 log "done: $CACHE"

@@ -1,0 +1,30 @@
+# The Weir controller image: `docker build -t <registry>/weir:<version> .`
+# Stage 1 compiles the TypeScript (npm ci && npm run build -> dist/) and drops the dev dependencies;
+# stage 2 is a slim Node runtime with the git CLI (GitSync fetches with it), running as non-root.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+# git + ssh for GitSync; tini as PID 1 reaps the git processes a timed-out fetch leaves behind.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends git openssh-client ca-certificates tini \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY bin ./bin
+# The root filesystem may be read-only (the Helm chart mounts an emptyDir on /tmp): HOME points there.
+ENV NODE_ENV=production HOME=/tmp WEIR_GIT_CACHE_DIR=/tmp/weir-git
+# A numeric non-root user, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/weir.js"]
+CMD ["controller"]
