@@ -1,6 +1,7 @@
 // The controller's configuration, parsed once from flags and environment and injected everywhere.
 // Flags win over environment variables (WEIR_*), which win over defaults.
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PROVIDERS, type ProviderName } from './api/canary.ts';
 import { WeirError } from './errors.ts';
 
@@ -21,6 +22,8 @@ export interface Config {
   leaseName: string;
   identity: string;
   workers: number;
+  /** Root of the GitSync checkouts (one directory per GitSync). */
+  gitCacheDir: string;
 }
 
 export interface RawOptions {
@@ -38,6 +41,7 @@ export interface RawOptions {
   leaderElect?: boolean;
   leaseNamespace?: string;
   workers?: string;
+  gitCacheDir?: string;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -87,5 +91,6 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
     leaseName: 'weir-controller',
     identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
     workers,
+    gitCacheDir: pick(o.gitCacheDir, 'GIT_CACHE_DIR') ?? join(tmpdir(), 'weir-gitsync'),
   };
 }

@@ -1,10 +1,11 @@
 // `weir controller`: wires config, logger, kube client, informers, the canary controller, leader
 // election and the HTTP server, and shuts all of it down on SIGTERM/SIGINT.
-import { createKube, loadKubeConfig, type Obj } from './kube/client.ts';
+import { createKube, loadKubeConfig, statusCode, type Obj } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { Informer, RESOURCES } from './kube/informers.ts';
 import { runLeaderElection } from './kube/leader.ts';
 import { CanaryController } from './canary/controller.ts';
+import { createGitSyncController } from './gitsync/controller.ts';
 import type { Caches } from './canary/context.ts';
 import type { Config } from './config.ts';
 import { describeError } from './errors.ts';
@@ -32,6 +33,7 @@ export async function runController(
     'secret',
     'hpa',
     'httpRoute',
+    'gitSync',
   ] as const;
   for (const key of wanted) caches[key] = new Informer<Obj>(kube, RESOURCES[key], config.namespace, log);
   const controller = new CanaryController({
@@ -43,9 +45,18 @@ export async function runController(
     log,
   });
   controller.watch();
+  const gitSync = createGitSyncController({
+    kube,
+    caches,
+    config,
+    metrics,
+    recorder: createEventRecorder(kube, log, 'weir-gitsync'),
+    log: log.child({ component: 'gitsync' }),
+  });
+  gitSync.watch();
 
   let synced = false;
-  const app = buildApp({ metrics, ready: () => synced, log });
+  const app = buildApp({ metrics, ready: () => synced, log, register: [(a) => gitSync.registerReceiver(a)] });
   await app.listen({ host: config.listenHost, port: config.listenPort });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
@@ -56,8 +67,10 @@ export async function runController(
       try {
         await caches[key]!.start();
       } catch (err) {
-        // Optional APIs (Gateway API CRDs, HPA) may be absent; routing to them then reports an error.
-        if (!OPTIONAL.has(key)) throw err;
+        // Optional APIs (Gateway API CRDs, HPA) may be absent (404); routing to them then reports an
+        // error. A refused list (403) is missing RBAC, not a missing API: without the cache the
+        // router would rewrite the route on every reconcile, so that stops the controller instead.
+        if (!OPTIONAL.has(key) || statusCode((err as Error).cause) === 403) throw err;
         log.warn(
           { resource: RESOURCES[key].plural, err: describeError(err) },
           'optional resource not watched',
@@ -70,7 +83,7 @@ export async function runController(
 
   let running: Promise<void> | undefined;
   const startLeading = () => {
-    running = controller.run();
+    running = Promise.all([controller.run(), gitSync.run()]).then(() => undefined);
   };
   let elector: { stop(): void } | undefined;
   if (config.leaderElection) {
@@ -93,6 +106,7 @@ export async function runController(
     async stop() {
       elector?.stop();
       controller.stop();
+      gitSync.stop();
       await Promise.all(Object.values(caches).map((c) => c?.stop()));
       await app.close();
       await running;

@@ -70,6 +70,18 @@ const InventoryEntry = Obj({
   name: Type.String(),
 });
 
+const CanarySummary = Obj(
+  {
+    name: Type.String(),
+    namespace: Type.String(),
+    phase: Type.Optional(Type.String()),
+    gitRevision: Type.Optional(
+      Type.String({ description: 'Git commit that last changed the target Deployment.' }),
+    ),
+  },
+  { description: 'A Canary this GitSync applies: its phase and the Git revision of its target.' },
+);
+
 export const GitSyncStatus = Obj({
   observedGeneration: Type.Optional(Type.Integer()),
   lastAttemptedRevision: Type.Optional(Type.String()),
@@ -78,6 +90,7 @@ export const GitSyncStatus = Obj({
   lastHandledSyncRequest: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(Condition)),
   inventory: Type.Optional(Type.Array(InventoryEntry)),
+  canaries: Type.Optional(Type.Array(CanarySummary)),
 });
 
 export type GitSyncSpec = Static<typeof GitSyncSpec>;

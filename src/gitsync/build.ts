@@ -1,0 +1,318 @@
+// From a checkout to the list of objects GitSync will apply, all-or-nothing: every file is parsed
+// and every object checked before anything touches the cluster. A problem anywhere (YAML syntax, a
+// missing apiVersion/kind/name, a duplicate, an invalid Weir object, an unknown kind, a hostile file)
+// fails the whole build, and every problem names its file and line.
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { API_VERSION } from '../api/kinds.ts';
+import { formatProblems, validateObject } from '../api/validate.ts';
+import {
+  DEFAULT_SOURCE_LIMITS,
+  readSources,
+  type Problem,
+  type SourceFile,
+  type SourceLimits,
+} from './sources.ts';
+
+export type { Problem } from './sources.ts';
+
+export type Json = Record<string, unknown>;
+export type Scope = 'Namespaced' | 'Cluster';
+export type ScopeOf = (apiVersion: string, kind: string) => Scope | undefined;
+
+export interface BuildLimits extends SourceLimits {
+  /** yaml's guard against "billion laughs": alias expansions allowed per document. */
+  maxAliasCount: number;
+  maxObjects: number;
+}
+
+export const DEFAULT_LIMITS: BuildLimits = {
+  ...DEFAULT_SOURCE_LIMITS,
+  maxAliasCount: 100,
+  maxObjects: 10_000,
+};
+
+export interface ParsedDoc {
+  obj: Json;
+  file: string;
+  line: number;
+}
+
+export interface Desired {
+  obj: Json;
+  file: string;
+  line: number;
+  /** group/kind/namespace/name: identity independent of the API version. */
+  key: string;
+}
+
+export type BuildResult = { ok: true; objects: Desired[] } | { ok: false; problems: Problem[] };
+
+export interface AssembleOptions {
+  /** The GitSync's own namespace: where namespaced objects that name none go. */
+  namespace: string;
+  targetNamespace?: string | undefined;
+  scopeOf: ScopeOf;
+}
+
+// Kinds whose scope is known without asking the cluster (the rest comes from discovery or CRDs in Git).
+const CLUSTER_KINDS = new Set([
+  'Namespace',
+  'Node',
+  'PersistentVolume',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'StorageClass',
+  'PriorityClass',
+  'IngressClass',
+  'RuntimeClass',
+  'CSIDriver',
+  'CSINode',
+  'VolumeAttachment',
+  'APIService',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'GatewayClass',
+  'CertificateSigningRequest',
+  'FlowSchema',
+  'PriorityLevelConfiguration',
+]);
+
+/** Scope of well-known built-in kinds and Weir's, without a cluster (tests, offline checks). */
+export const wellKnownScope: ScopeOf = (apiVersion, kind) => {
+  if (CLUSTER_KINDS.has(kind)) return 'Cluster';
+  if (apiVersion === API_VERSION) return 'Namespaced';
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+  const builtin = [
+    '',
+    'apps',
+    'batch',
+    'autoscaling',
+    'policy',
+    'networking.k8s.io',
+    'rbac.authorization.k8s.io',
+    'discovery.k8s.io',
+    'coordination.k8s.io',
+    'events.k8s.io',
+  ];
+  return builtin.includes(group) ? 'Namespaced' : undefined;
+};
+
+export function groupOf(apiVersion: string): string {
+  return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+}
+
+export function keyOf(o: {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+}): string {
+  return `${groupOf(o.apiVersion)}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
+}
+
+/** Parses every file; YAML errors and alias bombs are problems naming file and line. */
+export function parseSources(
+  files: SourceFile[],
+  limits: Pick<BuildLimits, 'maxAliasCount'> = DEFAULT_LIMITS,
+): {
+  docs: ParsedDoc[];
+  problems: Problem[];
+} {
+  const docs: ParsedDoc[] = [];
+  const problems: Problem[] = [];
+  for (const { file, text } of files) {
+    const lc = new LineCounter();
+    const parsed = parseAllDocuments(text, {
+      lineCounter: lc,
+      prettyErrors: false,
+      merge: true,
+      uniqueKeys: true,
+    });
+    const all = Array.isArray(parsed) ? parsed : [];
+    for (const doc of all) {
+      if (doc.errors.length) {
+        for (const e of doc.errors.slice(0, 3)) {
+          const pos = lc.linePos(e.pos[0]);
+          problems.push({ file, line: pos.line, col: pos.col, message: e.message.split('\n')[0]! });
+        }
+        continue;
+      }
+      const line = lc.linePos(doc.contents?.range[0] ?? doc.range[0]).line;
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
+      } catch (err) {
+        problems.push({
+          file,
+          line,
+          message: /alias/i.test((err as Error).message)
+            ? `too many YAML aliases (over ${limits.maxAliasCount}): refused as a resource exhaustion attack`
+            : (err as Error).message,
+        });
+        continue;
+      }
+      if (value === null || value === undefined) continue; // empty document
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        problems.push({ file, line, message: 'a document must be a mapping (a Kubernetes object)' });
+        continue;
+      }
+      const obj = value as Json;
+      // kubectl's List wrapper: its items are the objects.
+      if (obj.kind === 'List' && Array.isArray(obj.items)) {
+        for (const item of obj.items) docs.push({ obj: item as Json, file, line });
+      } else docs.push({ obj, file, line });
+    }
+  }
+  return { docs, problems };
+}
+
+/** Kinds that CustomResourceDefinitions in the same build define, with their scope. */
+export function crdScopes(docs: ParsedDoc[]): Map<string, Scope> {
+  const out = new Map<string, Scope>();
+  for (const { obj } of docs) {
+    if (obj.kind !== 'CustomResourceDefinition') continue;
+    const spec = obj.spec as
+      | { group?: string; names?: { kind?: string }; scope?: string; versions?: Array<{ name?: string }> }
+      | undefined;
+    if (!spec?.group || !spec.names?.kind) continue;
+    for (const v of spec.versions ?? [])
+      out.set(
+        `${spec.group}/${v.name}/${spec.names.kind}`,
+        spec.scope === 'Cluster' ? 'Cluster' : 'Namespaced',
+      );
+  }
+  return out;
+}
+
+/** Checks the parsed objects and settles their namespaces; never touches the cluster. */
+export function assemble(
+  docs: ParsedDoc[],
+  opts: AssembleOptions,
+  limits: Pick<BuildLimits, 'maxObjects'> = DEFAULT_LIMITS,
+): BuildResult {
+  const problems: Problem[] = [];
+  const objects: Desired[] = [];
+  const seen = new Map<string, ParsedDoc>();
+  const crds = crdScopes(docs);
+  if (docs.length > limits.maxObjects)
+    return {
+      ok: false,
+      problems: [{ message: `${docs.length} objects, over the limit of ${limits.maxObjects}` }],
+    };
+  for (const doc of docs) {
+    const at = { file: doc.file, line: doc.line };
+    const o = doc.obj;
+    if (!o || typeof o !== 'object' || Array.isArray(o)) {
+      problems.push({ ...at, message: 'a List item must be a mapping' });
+      continue;
+    }
+    const meta = o.metadata as Json | undefined;
+    const missing = [
+      typeof o.apiVersion === 'string' && o.apiVersion ? '' : 'apiVersion',
+      typeof o.kind === 'string' && o.kind ? '' : 'kind',
+      meta && typeof meta === 'object' && typeof meta.name === 'string' && meta.name ? '' : 'metadata.name',
+    ].filter(Boolean);
+    if (missing.length) {
+      problems.push({ ...at, message: `object without ${missing.join(', ')}` });
+      continue;
+    }
+    const apiVersion = o.apiVersion as string;
+    const kind = o.kind as string;
+    const name = meta!.name as string;
+    const label = `${kind} ${name}`;
+    if (apiVersion === API_VERSION) {
+      const { problems: found } = validateObject(o);
+      if (found.length) {
+        problems.push({
+          ...at,
+          message: `${label} is invalid: ${formatProblems(found).replace(/\n/g, '; ')}`,
+        });
+        continue;
+      }
+    }
+    const scope = crds.get(`${apiVersion}/${kind}`) ?? opts.scopeOf(apiVersion, kind);
+    if (!scope) {
+      problems.push({
+        ...at,
+        message: `${label}: kind ${kind} (${apiVersion}) is not served by the cluster and no CRD in this repository defines it`,
+      });
+      continue;
+    }
+    const obj = clean(o);
+    const m = obj.metadata as Json;
+    if (scope === 'Cluster') delete m.namespace;
+    else m.namespace = (m.namespace as string | undefined) || opts.targetNamespace || opts.namespace;
+    const key = keyOf({ apiVersion, kind, namespace: m.namespace as string | undefined, name });
+    const dup = seen.get(key);
+    if (dup) {
+      problems.push({
+        ...at,
+        message: `${label}${m.namespace ? ` in ${String(m.namespace)}` : ''} is also defined at ${dup.file}:${dup.line}`,
+      });
+      continue;
+    }
+    seen.set(key, doc);
+    objects.push({ obj, file: doc.file, line: doc.line, key });
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, objects };
+}
+
+/** Drops what the server owns (status, uid, resourceVersion, timestamps, managedFields). */
+function clean(o: Json): Json {
+  const obj = structuredClone(o);
+  delete obj.status;
+  const m = obj.metadata as Json;
+  for (const f of [
+    'uid',
+    'resourceVersion',
+    'generation',
+    'creationTimestamp',
+    'managedFields',
+    'selfLink',
+    'deletionTimestamp',
+  ])
+    delete m[f];
+  return obj;
+}
+
+/** Scope lookup for `build`: may ask the cluster (discovery), so it may be async. */
+export type ResolveScope = (
+  apiVersion: string,
+  kind: string,
+) => Scope | undefined | Promise<Scope | undefined>;
+
+/** The whole build: read, parse, resolve the scope of every kind once, assemble. */
+export async function build(
+  root: string,
+  path: string,
+  opts: Omit<AssembleOptions, 'scopeOf'> & { scopeOf: ResolveScope },
+  limits: BuildLimits = DEFAULT_LIMITS,
+): Promise<BuildResult> {
+  const read = await readSources(root, path, limits);
+  const parsed = parseSources(read.files, limits);
+  const problems = [...read.problems, ...parsed.problems];
+  const crds = crdScopes(parsed.docs);
+  const scopes = new Map<string, Scope | undefined>();
+  for (const { obj } of parsed.docs) {
+    if (typeof obj?.apiVersion !== 'string' || typeof obj.kind !== 'string') continue;
+    const k = `${obj.apiVersion}/${obj.kind}`;
+    if (scopes.has(k) || crds.has(k)) continue;
+    scopes.set(k, await opts.scopeOf(obj.apiVersion, obj.kind));
+  }
+  const assembled = assemble(parsed.docs, { ...opts, scopeOf: (a, k) => scopes.get(`${a}/${k}`) }, limits);
+  if (!assembled.ok) problems.push(...assembled.problems);
+  return problems.length ? { ok: false, problems } : assembled;
+}
+
+/** One line per problem, `file:line:col: message`, at most `max` of them. */
+export function describeProblems(problems: Problem[], max = 5): string {
+  const lines = problems.slice(0, max).map((p) => {
+    const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
+    return `${where}${p.message}`;
+  });
+  const more = problems.length > max ? `; and ${problems.length - max} more` : '';
+  return `${lines.join('; ')}${more}`;
+}

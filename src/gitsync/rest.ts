@@ -1,0 +1,211 @@
+// A small raw client for the API calls GitSync makes on arbitrary kinds. The typed client-node path
+// (KubernetesObjectApi) re-serializes bodies through its model classes, which silently drops unknown
+// fields (a typo in Git would vanish instead of being rejected) and converts values on the way back.
+// GitSync needs the exact JSON both ways, strict field validation, keep-alive connections for
+// applying hundreds of objects, and a count of its writes.
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { WeirError } from '../errors.ts';
+
+export type Json = Record<string, unknown>;
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+}
+
+export interface ApiClient {
+  /** Server-side apply of `obj` under `manager` (force, strict field validation); returns the live object. */
+  apply(obj: Json, manager: string): Promise<Json>;
+  get(ref: ObjectRef): Promise<Json | undefined>;
+  /** Every object of a kind (in a namespace, or cluster-wide) matching a label selector. */
+  list(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    labelSelector: string,
+  ): Promise<Json[]>;
+  /** Background-propagation delete; false when the object was already gone. */
+  remove(ref: ObjectRef): Promise<boolean>;
+  /** Whether a kind is namespaced, from discovery; undefined when the cluster does not serve it. */
+  scope(apiVersion: string, kind: string): Promise<'Namespaced' | 'Cluster' | undefined>;
+  /** Write requests sent so far (apply and delete), for tests and benchmarks. */
+  readonly writes: number;
+  /** Closes kept-alive connections. */
+  close(): void;
+}
+
+interface Resource {
+  name: string;
+  namespaced: boolean;
+}
+
+export function createApiClient(kc: KubeConfig): ApiClient {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new WeirError('CONFIG', 'kubeconfig has no current cluster');
+  const base = new URL(server);
+  const secure = base.protocol === 'https:';
+  let agent: HttpsAgent | HttpAgent | undefined;
+  let writes = 0;
+  const describe = (o: ObjectRef) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+  const fail = (what: string, status: number, json: Json) =>
+    new WeirError(
+      status === 404 ? 'NOT_FOUND' : 'KUBE_API',
+      `${what}: ${String(json.message ?? `HTTP ${status}`)}`,
+    );
+
+  async function send(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    body?: { data: unknown; contentType: string },
+  ): Promise<{ status: number; json: Json }> {
+    const opts: RequestOptions = { method, headers: {} };
+    await kc.applyToHTTPSOptions(opts);
+    // applyToHTTPSOptions builds a new agent per call; one keep-alive agent with the same TLS
+    // material saves a handshake per object.
+    agent ??= secure
+      ? new HttpsAgent({
+          keepAlive: true,
+          maxSockets: 16,
+          ca: opts.ca,
+          cert: opts.cert,
+          key: opts.key,
+          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+        })
+      : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body.data));
+    const headers: Record<string, string | number> = {
+      ...(opts.headers as Record<string, string>),
+      accept: 'application/json',
+      ...(payload ? { 'content-type': body!.contentType, 'content-length': payload.length } : {}),
+    };
+    if (opts.auth) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    const req = secure ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const r = req(url, { method, headers, agent, timeout: 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: Json = {};
+          try {
+            json = text ? (JSON.parse(text) as Json) : {};
+          } catch {
+            json = { message: text.slice(0, 500) };
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      });
+      r.on('timeout', () => r.destroy(new Error(`${method} ${path}: timed out`)));
+      r.on('error', (err) =>
+        reject(new WeirError('UNREACHABLE', `${method} ${path}: ${err.message}`, { cause: err })),
+      );
+      if (payload) r.write(payload);
+      r.end();
+    });
+  }
+
+  // Discovery per apiVersion; a kind missing from the cached list is asked again (a CRD just applied).
+  const discovered = new Map<string, Array<{ kind: string; name: string; namespaced: boolean }>>();
+  async function resource(apiVersion: string, kind: string): Promise<Resource | undefined> {
+    const find = () => discovered.get(apiVersion)?.find((r) => r.kind === kind && !r.name.includes('/'));
+    if (find()) return find();
+    const root = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const { status, json } = await send('GET', root, {});
+    if (status === 404) return undefined;
+    if (status >= 300) throw fail(`discovery of ${apiVersion}`, status, json);
+    discovered.set(
+      apiVersion,
+      (json.resources as Array<{ kind: string; name: string; namespaced: boolean }>) ?? [],
+    );
+    return find();
+  }
+
+  async function pathOf(
+    ref: { apiVersion: string; kind: string; namespace?: string | undefined },
+    name?: string,
+  ) {
+    const r = await resource(ref.apiVersion, ref.kind);
+    if (!r) {
+      throw new WeirError(
+        'NOT_FOUND',
+        `${ref.kind} (${ref.apiVersion}) is not served by the cluster (is its CRD installed?)`,
+      );
+    }
+    const root = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+    const ns = r.namespaced && ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+    return `${root}${ns}/${r.name}${name ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+
+  return {
+    get writes() {
+      return writes;
+    },
+    close() {
+      agent?.destroy();
+      agent = undefined;
+    },
+    async apply(obj, manager) {
+      const meta = (obj.metadata ?? {}) as Json;
+      const ref = {
+        apiVersion: String(obj.apiVersion),
+        kind: String(obj.kind),
+        namespace: meta.namespace as string | undefined,
+        name: String(meta.name),
+      };
+      const path = await pathOf(ref, ref.name);
+      writes++;
+      const { status, json } = await send(
+        'PATCH',
+        path,
+        { fieldManager: manager, force: 'true', fieldValidation: 'Strict' },
+        { data: obj, contentType: 'application/apply-patch+yaml' },
+      );
+      if (status >= 300) throw fail(`apply ${describe(ref)}`, status, json);
+      return json;
+    },
+    async get(ref) {
+      const { status, json } = await send('GET', await pathOf(ref, ref.name), {});
+      if (status === 404) return undefined;
+      if (status >= 300) throw fail(`get ${describe(ref)}`, status, json);
+      return json;
+    },
+    async list(apiVersion, kind, namespace, labelSelector) {
+      const path = await pathOf({ apiVersion, kind, namespace });
+      const out: Json[] = [];
+      let cont: string | undefined;
+      for (let page = 0; page < 1000; page++) {
+        const { status, json } = await send('GET', path, {
+          labelSelector,
+          limit: '500',
+          ...(cont ? { continue: cont } : {}),
+        });
+        if (status >= 300) throw fail(`list ${kind} (${apiVersion})`, status, json);
+        out.push(...((json.items as Json[]) ?? []));
+        cont = (json.metadata as Json | undefined)?.continue as string | undefined;
+        if (!cont) break;
+      }
+      return out;
+    },
+    async remove(ref) {
+      writes++;
+      const { status, json } = await send('DELETE', await pathOf(ref, ref.name), {
+        propagationPolicy: 'Background',
+      });
+      if (status === 404) return false;
+      if (status >= 300) throw fail(`delete ${describe(ref)}`, status, json);
+      return true;
+    },
+    async scope(apiVersion, kind) {
+      const r = await resource(apiVersion, kind);
+      return r ? (r.namespaced ? 'Namespaced' : 'Cluster') : undefined;
+    },
+  };
+}

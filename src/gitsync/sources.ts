@@ -1,0 +1,200 @@
+// Which files of a checkout make up a GitSync, read safely: every *.yaml/*.yml under `path`
+// (recursively), or the `resources:` of a kustomization file where a directory has one. A hostile
+// repository must not make the controller read outside the checkout or exhaust memory, so symlinks
+// that leave the repository, a path outside it and oversized files are refused (as problems, never
+// thrown), and nothing stops at the first problem: the caller reports them all at once.
+import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parse } from 'yaml';
+
+export interface SourceLimits {
+  /** Largest manifest file read (bytes). */
+  maxFileBytes: number;
+  /** All manifest files together (bytes). */
+  maxTotalBytes: number;
+  maxFiles: number;
+}
+
+export const DEFAULT_SOURCE_LIMITS: SourceLimits = {
+  maxFileBytes: 4 * 1024 * 1024,
+  maxTotalBytes: 64 * 1024 * 1024,
+  maxFiles: 10_000,
+};
+
+export interface SourceFile {
+  /** Path relative to the repository root, with forward slashes (what messages show). */
+  file: string;
+  text: string;
+}
+
+export interface Problem {
+  file?: string;
+  line?: number;
+  col?: number;
+  message: string;
+}
+
+const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+// Kustomization fields Weir honours; anything else (patches, images, generators…) would change what
+// is applied, so it is refused rather than silently ignored.
+const KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'bases']);
+
+export function isManifest(name: string): boolean {
+  return /\.ya?ml$/i.test(name) && !KUSTOMIZATION.includes(name);
+}
+
+/** Reads the manifest files of `path` inside the checkout at `root`. */
+export async function readSources(
+  root: string,
+  path: string,
+  limits: SourceLimits = DEFAULT_SOURCE_LIMITS,
+): Promise<{ files: SourceFile[]; problems: Problem[] }> {
+  const realRoot = await realpath(root);
+  const files: SourceFile[] = [];
+  const problems: Problem[] = [];
+  const visited = new Set<string>();
+  let total = 0;
+  const show = (abs: string) => relative(realRoot, abs).split(sep).join('/') || '.';
+  const inside = (abs: string) => abs === realRoot || abs.startsWith(realRoot + sep);
+
+  /** Resolves a path (following symlinks) and checks it stays in the repository. */
+  async function safe(abs: string, what: string): Promise<string | undefined> {
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      const link = await lstat(abs).catch(() => undefined);
+      problems.push({
+        file: show(abs),
+        message: link?.isSymbolicLink()
+          ? `${what} is a symlink to a missing target`
+          : `${what} does not exist in the repository`,
+      });
+      return undefined;
+    }
+    if (!inside(real)) {
+      problems.push({ file: show(abs), message: `${what} points outside the repository (symlink), refused` });
+      return undefined;
+    }
+    return real;
+  }
+
+  async function readFileSafe(abs: string, shown: string): Promise<void> {
+    const real = await safe(abs, 'file');
+    if (!real) return;
+    if (visited.has(real)) return;
+    visited.add(real);
+    if (files.length >= limits.maxFiles) {
+      if (files.length === limits.maxFiles)
+        problems.push({ message: `more than ${limits.maxFiles} manifest files, refused` });
+      return;
+    }
+    const st = await stat(real);
+    if (!st.isFile()) {
+      problems.push({ file: shown, message: 'not a regular file' });
+      return;
+    }
+    if (st.size > limits.maxFileBytes) {
+      problems.push({
+        file: shown,
+        message: `file is ${st.size} bytes, over the limit of ${limits.maxFileBytes} bytes, refused`,
+      });
+      return;
+    }
+    total += st.size;
+    if (total > limits.maxTotalBytes) {
+      problems.push({ message: `manifests exceed ${limits.maxTotalBytes} bytes in total, refused` });
+      return;
+    }
+    files.push({ file: shown, text: await readFile(real, 'utf8') });
+  }
+
+  async function readDir(abs: string): Promise<void> {
+    const real = await safe(abs, 'directory');
+    if (!real || visited.has(real)) return;
+    visited.add(real);
+    const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    );
+    const kfile = entries.find((e) => KUSTOMIZATION.includes(e.name));
+    if (kfile) return readKustomization(join(abs, kfile.name));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue; // .git, .github and other tool directories
+      const child = join(abs, e.name);
+      if (e.isSymbolicLink()) {
+        const target = await safe(child, 'symlink');
+        if (!target) continue;
+        const st = await stat(target);
+        if (st.isDirectory()) await readDir(child);
+        else if (isManifest(e.name)) await readFileSafe(child, show(child));
+      } else if (e.isDirectory()) await readDir(child);
+      else if (isManifest(e.name)) await readFileSafe(child, show(child));
+    }
+  }
+
+  async function readKustomization(abs: string): Promise<void> {
+    const shown = show(abs);
+    let k: unknown;
+    try {
+      k = parse(await readFile(abs, 'utf8'), { maxAliasCount: 100 });
+    } catch (err) {
+      problems.push({ file: shown, message: `cannot parse: ${(err as Error).message.split('\n')[0]}` });
+      return;
+    }
+    if (!k || typeof k !== 'object' || Array.isArray(k)) {
+      problems.push({ file: shown, message: 'a kustomization must be a mapping' });
+      return;
+    }
+    const unsupported = Object.keys(k).filter((f) => !KUSTOMIZATION_FIELDS.has(f));
+    if (unsupported.length) {
+      problems.push({
+        file: shown,
+        message: `kustomization fields ${unsupported.join(', ')} are not supported (only resources); render them into plain manifests`,
+      });
+    }
+    const obj = k as { resources?: unknown; bases?: unknown };
+    const list = [...asList(obj.resources), ...asList(obj.bases)];
+    for (const entry of list) {
+      if (typeof entry !== 'string' || !entry) {
+        problems.push({ file: shown, message: 'resources entries must be non-empty strings' });
+        continue;
+      }
+      if (
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ||
+        /^(github\.com|gitlab\.com)\//.test(entry) ||
+        entry.includes('@')
+      ) {
+        problems.push({ file: shown, message: `remote resource ${entry} is not supported` });
+        continue;
+      }
+      if (isAbsolute(entry)) {
+        problems.push({ file: shown, message: `resource ${entry} must be a relative path` });
+        continue;
+      }
+      const target = resolve(abs, '..', entry);
+      if (!inside(target)) {
+        problems.push({ file: shown, message: `resource ${entry} is outside the repository, refused` });
+        continue;
+      }
+      const st = await stat(target).catch(() => undefined);
+      if (st?.isDirectory()) await readDir(target);
+      else await readFileSafe(target, show(target));
+    }
+  }
+
+  const start = resolve(realRoot, path);
+  if (isAbsolute(path) || !inside(start)) {
+    return { files, problems: [{ message: `spec.path ${path} is outside the repository, refused` }] };
+  }
+  const realStart = await safe(start, `spec.path ${path}`);
+  if (!realStart) return { files, problems };
+  const st = await stat(realStart);
+  if (st.isDirectory()) await readDir(start);
+  else await readFileSafe(start, show(start));
+  files.sort((a, b) => a.file.localeCompare(b.file));
+  return { files, problems };
+}
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+}
