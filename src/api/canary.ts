@@ -426,6 +426,14 @@ export const CanaryStatus = Obj({
   promotedImages: Type.Optional(
     Type.Array(Type.String(), { description: 'Images of the promoted revision.' }),
   ),
+  lastAppliedGitRevision: Type.Optional(
+    Type.String({
+      description: 'Git revision (from a GitSync) of lastAppliedSpec: what is running or was rolled back.',
+    }),
+  ),
+  lastPromotedGitRevision: Type.Optional(
+    Type.String({ description: 'Git revision (from a GitSync) of lastPromotedSpec.' }),
+  ),
 });
 
 export type CanarySpec = Static<typeof CanarySpec>;

@@ -34,6 +34,8 @@ export interface ControllerDeps {
 }
 
 const SLOW_REQUEUE_MS = 60_000;
+/** Set on a Canary's target by GitSync (src/gitsync/apply.ts). */
+const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
 /** How long a reconcile waits for the cache to show this controller's own status write. */
 const OWN_WRITE_WAIT_MS = 2_000;
 
@@ -153,6 +155,7 @@ export class CanaryController {
       throw err;
     }
     status.conditions = conditions(status, obj.status?.conditions);
+    recordGitRevision(status, ctx);
     if (Object.keys(ctx.checksums).length) status.trackedConfigs = ctx.checksums;
     else delete status.trackedConfigs;
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
@@ -352,4 +355,14 @@ function nullMissing(before: CanaryStatus | undefined, after: CanaryStatus): Rec
   const out: Record<string, unknown> = { ...after };
   for (const k of Object.keys(before ?? {})) if (!(k in after)) out[k] = null;
   return out;
+}
+
+/** Which Git revision (stamped on the target by GitSync) is running, promoted or rolled back. */
+function recordGitRevision(status: CanaryStatus, ctx: CanaryContext): void {
+  const git = ctx.target.metadata?.annotations?.[GIT_REVISION_ANNOTATION];
+  if (!git) return;
+  if (status.lastAppliedSpec === ctx.revision) status.lastAppliedGitRevision = git;
+  if (status.lastPromotedSpec === status.lastAppliedSpec && status.lastAppliedGitRevision) {
+    status.lastPromotedGitRevision = status.lastAppliedGitRevision;
+  }
 }

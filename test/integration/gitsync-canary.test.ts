@@ -151,6 +151,8 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
       name: 'podinfo-primary',
     })) as unknown as Raw;
     assert.equal(primary.spec.template.spec.containers[0]?.image, 'example.com/podinfo:2.0.0');
+    // The Canary's own status names the Git revision it promoted.
+    assert.equal(promoted.status?.lastPromotedGitRevision, v2);
     await waitFor(
       'GitSync reports the promotion',
       async () => {
@@ -170,6 +172,8 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
     await syncNow();
     const failed = await w.waitPhase('podinfo', 'Failed', 120_000);
     assert.match(failed.status?.message ?? '', /request-success-rate/);
+    assert.equal(failed.status?.lastAppliedGitRevision, v3, 'the Canary names the rolled-back Git revision');
+    assert.equal(failed.status?.lastPromotedGitRevision, v2, 'and the one still promoted');
     await waitFor(
       'GitSync reports the rollback',
       async () => {
