@@ -12,10 +12,8 @@ import { readRequests } from './requests.ts';
 import {
   namesOf,
   readyPercent,
-  revisionOf,
-  configChecksums,
+  revisionFor,
   selectorOf,
-  trackedConfigs,
   REVISION_ANNOTATION,
   type Names,
   type Tracked,
@@ -101,12 +99,7 @@ export function buildContext(
   const selector = selectorOf(target);
   const getCm = (n: string) => caches.configMap?.get(ns, n) as V1ConfigMap | undefined;
   const getSecret = (n: string) => caches.secret?.get(ns, n) as V1Secret | undefined;
-  const tracked = trackedConfigs(target.spec?.template?.spec, getCm, getSecret);
-  const checksums = configChecksums({
-    configMaps: tracked.configMaps.map(getCm).filter((c) => !!c),
-    secrets: tracked.secrets.map(getSecret).filter((s) => !!s),
-  });
-  const revision = revisionOf(target, checksums);
+  const { tracked, checksums, revision } = revisionFor(target, getCm, getSecret);
   const owner = ownerOf(obj);
   const route: RouteTarget = {
     name: obj.metadata.name,

@@ -260,7 +260,11 @@ function progressing(run: Run): void {
     if (userPaused) run.madeProgress();
     return;
   }
-  if (!run.tickDue()) return;
+  // A pending `weir promote` is acted on at once (with a fresh analysis), not at the next interval,
+  // and is used up by this tick whatever its outcome, so it never causes a second early tick.
+  const promote = run.pending('promote');
+  if (!run.tickDue() && !promote) return;
+  if (promote) run.handled('promote');
   const rollbackHook = run.gate('rollback');
   if (rollbackHook?.ok) return rollback(run, 'rollback webhook requested it');
   if (!analysisPasses(run)) return;
@@ -269,7 +273,7 @@ function progressing(run: Run): void {
     run.madeProgress();
     return;
   }
-  advance(run);
+  advance(run, promote);
 }
 
 /** One analysis tick: pre-rollout hooks on the first, then rollout hooks and metrics. */
@@ -303,11 +307,9 @@ function analysisPasses(run: Run): boolean {
   return false;
 }
 
-function advance(run: Run): void {
+function advance(run: Run, promote: Observations['requests']['promote']): void {
   const { status, view, obs } = run;
-  const promote = run.pending('promote');
   if (promote?.full) {
-    run.handled('promote');
     return beginPromotion(run, true);
   }
   const next = nextMove(view.spec, status.canaryWeight ?? 0, status.stepIndex ?? 0, status.iterations ?? 0);
@@ -316,7 +318,6 @@ function advance(run: Run): void {
       if (next.weight > (status.canaryWeight ?? 0)) {
         const gate = promote ? { ok: true as const } : run.gate('confirm-traffic-increase');
         if (!gate) return;
-        if (promote) run.handled('promote');
         if (!gate.ok) {
           status.message = `Waiting: confirm-traffic-increase gate is closed: ${gate.message}`;
           return;
@@ -332,8 +333,8 @@ function advance(run: Run): void {
     case 'pause': {
       status.pauseStartTime ??= run.now;
       const elapsed = obs.now.getTime() - Date.parse(status.pauseStartTime);
-      const done = next.durationMs !== undefined ? elapsed >= next.durationMs : !!promote;
-      if (promote) run.handled('promote');
+      // `weir promote` ends any pause, timed or manual (Argo Rollouts' promote skips the current pause).
+      const done = !!promote || (next.durationMs !== undefined && elapsed >= next.durationMs);
       if (!done) {
         const left =
           next.durationMs !== undefined
@@ -360,7 +361,6 @@ function advance(run: Run): void {
       return;
     }
     case 'promote':
-      if (promote) run.handled('promote');
       return beginPromotion(run, !!promote);
   }
 }

@@ -129,6 +129,20 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
+/** The revision of a target as the controller computes it: tracked configs, their checksums, the hash. */
+export function revisionFor(
+  target: V1Deployment,
+  getCm: (n: string) => V1ConfigMap | undefined,
+  getSecret: (n: string) => V1Secret | undefined,
+): { tracked: Tracked; checksums: Record<string, string>; revision: string } {
+  const tracked = trackedConfigs(target.spec?.template?.spec, getCm, getSecret);
+  const checksums = configChecksums({
+    configMaps: tracked.configMaps.map(getCm).filter((c) => !!c),
+    secrets: tracked.secrets.map(getSecret).filter((s) => !!s),
+  });
+  return { tracked, checksums, revision: revisionOf(target, checksums) };
+}
+
 /** The primary's pod spec: tracked config names get the `-primary` suffix. */
 export function rewriteConfigRefs(pod: V1PodSpec, tracked: Tracked): V1PodSpec {
   const out = structuredClone(pod);

@@ -1,12 +1,18 @@
 // The `weir` command (also installed as `kubectl-weir`). Each error class maps to an exit code:
 // usage 64, not found 1, invalid input 65, API unreachable 69, internal 70.
 import { Command, CommanderError } from 'commander';
-import { parseConfig, type RawOptions } from '../config.ts';
-import { runController } from '../controller-main.ts';
+import type { RawOptions } from '../config.ts';
 import { describeError, isWeirError, type ErrorCode } from '../errors.ts';
-import { createLogger } from '../log.ts';
 import { VERSION } from '../version.ts';
-import { lintCommand } from './lint.ts';
+import {
+  actionCommands,
+  convertCommand,
+  getCommand,
+  lintCommand,
+  listCommand,
+  statusCommand,
+  syncCommand,
+} from './commands.ts';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   USAGE: 64,
@@ -17,10 +23,31 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   KUBE_API: 69,
 };
 
-export function buildCli(): Command {
+const EXAMPLES = `
+Examples:
+  weir get canary podinfo --watch        live view of a canary
+  weir list canaries -A                  every canary in the cluster
+  weir status podinfo --timeout 15m      wait for the rollout in CI (exit 0/1/2)
+  weir promote podinfo                   past a pause step or a closed gate
+  weir abort podinfo                     roll back now
+  weir lint -f deploy/                   validate manifests offline
+  weir convert -f flagger-canary.yaml    migrate from Flagger or Argo Rollouts
+
+Exit codes: 0 ok, 1 not found or failed, 2 timeout (status, sync), 64 usage or refused action,
+65 invalid input, 69 Kubernetes API unreachable or failing, 70 internal error.`;
+
+/** Commands added with addCommand() do not inherit exitOverride; errors must reach main(). */
+function overrideExits(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) overrideExits(sub);
+}
+
+/** `run` receives each command's exit code. */
+export function buildCli(run: (code: number) => void = (c) => (process.exitCode = c)): Command {
   const program = new Command('weir')
     .description('Progressive delivery for Kubernetes: canary, A/B and blue/green with automated analysis')
     .version(VERSION, '--client-version', 'print the CLI version')
+    .addHelpText('after', EXAMPLES)
     .exitOverride();
 
   program
@@ -50,6 +77,12 @@ export function buildCli(): Command {
     .option('--lease-namespace <ns>', 'namespace of the Lease (default $POD_NAMESPACE or weir-system)')
     .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
     .action(async (opts: RawOptions) => {
+      // Loaded on demand: the other commands start faster without the controller's module graph.
+      const [{ parseConfig }, { createLogger }, { runController }] = await Promise.all([
+        import('../config.ts'),
+        import('../log.ts'),
+        import('../controller-main.ts'),
+      ]);
       const config = parseConfig(opts);
       const log = createLogger(config.logLevel);
       const ctl = await runController(config, log);
@@ -60,19 +93,27 @@ export function buildCli(): Command {
       await ctl.stop();
     });
 
-  program.addCommand(lintCommand());
+  program.addCommand(getCommand(run));
+  program.addCommand(listCommand(run));
+  program.addCommand(statusCommand(run));
+  for (const cmd of actionCommands(run)) program.addCommand(cmd);
+  program.addCommand(lintCommand(run));
+  program.addCommand(convertCommand(run));
+  program.addCommand(syncCommand(run));
 
   program
     .command('version')
     .description('print the version')
     .action(() => console.log(`weir ${VERSION}`));
+  overrideExits(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  let code: number | undefined;
   try {
-    await buildCli().parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    await buildCli((c) => (code = c)).parseAsync(argv);
+    return code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
     if (isWeirError(err)) {

@@ -1,14 +1,15 @@
 // `weir lint -f FILE|DIR|-`: the validator of the controller and the CRDs, offline. Every problem is
 // printed as `file: document N (Kind/name): field: message`; exit 1 when there are problems.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { WeirError } from '../errors.ts';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from '../api/kinds.ts';
 import { validateObject } from '../api/validate.ts';
 
 function files(path: string): string[] {
   if (path === '-') return ['-'];
+  if (!existsSync(path)) throw new WeirError('NOT_FOUND', `${path}: no such file or directory`);
   if (statSync(path).isDirectory()) {
     return readdirSync(path)
       .sort()
@@ -45,28 +46,24 @@ export function lintText(file: string, text: string): { problems: string[]; chec
   return { problems, checked };
 }
 
-export function lintCommand(): Command {
-  return new Command('lint')
-    .description('validate Weir objects offline with the same rules as the API server')
-    .requiredOption('-f, --filename <path...>', 'file, directory or - for stdin')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  weir lint -f canary.yaml\n  weir lint -f deploy/\n  kustomize build . | weir lint -f -',
-    )
-    .action((opts: { filename: string[] }) => {
-      let problems: string[] = [];
-      let checked = 0;
-      for (const f of opts.filename.flatMap(files)) {
-        const r = lintText(f === '-' ? '<stdin>' : f, readFileSync(f === '-' ? 0 : f, 'utf8'));
-        problems = problems.concat(r.problems);
-        checked += r.checked;
-      }
-      for (const p of problems) console.log(p);
-      console.log(
-        problems.length
-          ? `${problems.length} problem(s) in ${checked} object(s)`
-          : `${checked} object(s) valid`,
-      );
-      if (problems.length) process.exitCode = 1;
-    });
+/** `weir lint`: every problem on stdout, then a summary; returns the exit code (1 on problems). */
+export function runLint(paths: string[]): number {
+  let problems: string[] = [];
+  let checked = 0;
+  for (const f of paths.flatMap(files)) {
+    let text: string;
+    try {
+      text = readFileSync(f === '-' ? 0 : f, 'utf8');
+    } catch (err) {
+      throw new WeirError('NOT_FOUND', `cannot read ${f}`, { cause: err });
+    }
+    const r = lintText(f === '-' ? '<stdin>' : f, text);
+    problems = problems.concat(r.problems);
+    checked += r.checked;
+  }
+  for (const p of problems) console.log(p);
+  console.log(
+    problems.length ? `${problems.length} problem(s) in ${checked} object(s)` : `${checked} object(s) valid`,
+  );
+  return problems.length ? 1 : 0;
 }

@@ -520,6 +520,23 @@ describe('gates, pauses and user requests', () => {
     assert.equal(tick(w).status.phase, 'Promoting');
   });
 
+  test('promote ends a timed pause early', () => {
+    const w = world(
+      canary({ steps: [{ setWeight: 10 }, { pause: { duration: '1h' } }, { setWeight: 50 }] }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 10
+    assert.match(tick(w).status.message ?? '', /Paused: step 2, \d+s left/);
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    assert.equal(tick(w, 1000).status.stepIndex, 2, 'the pause ended at once, long before its hour');
+    assert.deepEqual(
+      traffic(tick(w)).map((t) => t.canary),
+      [50],
+    );
+  });
+
   test('promote --full skips the remaining steps', () => {
     const w = world(canary({ stepWeights: [5, 10, 20, 40] }), initialized);
     w.revision = 'rev2';

@@ -1,0 +1,449 @@
+// Argo Rollouts -> Weir. A Rollout becomes the Deployment it describes (or, with workloadRef, the
+// Deployment it already points at) plus a Canary with `steps`; the Prometheus metrics of the
+// AnalysisTemplates it references become MetricTemplates, with successCondition/failureCondition
+// turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Weir analyses during the
+// whole run, so step-level and background analysis both become Canary metrics.
+import { API_VERSION } from '../../api/kinds.ts';
+import { parseDuration } from '../../canary/strategy.ts';
+import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
+
+type Json = Record<string, unknown>;
+
+export const ARGO_API = 'argoproj.io/v1alpha1';
+
+interface TemplateRef {
+  templateName: string;
+  clusterScope?: boolean;
+  /** Where it was referenced, for notes. */
+  at: string;
+  args: Json[];
+}
+
+/** The threshold an Argo condition over `result` expresses, when it is a plain comparison. */
+export function conditionRange(
+  expr: string,
+  kind: 'success' | 'failure',
+): { min?: number; max?: number } | undefined {
+  const range: { min?: number; max?: number } = {};
+  for (const part of expr.split('&&').map((p) =>
+    p
+      .trim()
+      .replace(/^\((.*)\)$/, '$1')
+      .trim(),
+  )) {
+    const fwd = /^result(?:\[0\])?\s*(>=|>|<=|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$/.exec(part);
+    const rev = /^(-?[0-9.]+(?:e-?[0-9]+)?)\s*(>=|>|<=|<)\s*result(?:\[0\])?$/.exec(part);
+    if (!fwd && !rev) return undefined;
+    const op = fwd
+      ? fwd[1]!
+      : ({ '>=': '<=', '>': '<', '<=': '>=', '<': '>' } as Record<string, string>)[rev![2]!]!;
+    const n = Number(fwd ? fwd[2] : rev![1]);
+    const lower = op === '>=' || op === '>';
+    // success "result >= n" means min n; failure "result >= n" means values must stay below: max n.
+    if (lower === (kind === 'success')) range.min = n;
+    else range.max = n;
+  }
+  return range.min === undefined && range.max === undefined ? undefined : range;
+}
+
+function durationOf(v: unknown): string | undefined {
+  if (typeof v === 'number') return `${v}s`;
+  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return `${v}s`;
+  if (typeof v === 'string' && /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(v)) return v;
+  return undefined;
+}
+
+const seconds = (d: string): number => parseDuration(d) / 1000;
+
+/** Converts every Rollout among `docs`, using the (Cluster)AnalysisTemplates among them. */
+export function convertRollout(rollout: Json, docs: Json[], notes: Notes): Json[] {
+  const src = sourceOf(rollout);
+  const meta = obj(rollout.metadata);
+  const name = String(meta.name);
+  const spec = obj(rollout.spec);
+  notes.rest(
+    src,
+    spec,
+    [
+      'replicas',
+      'selector',
+      'template',
+      'workloadRef',
+      'minReadySeconds',
+      'revisionHistoryLimit',
+      'progressDeadlineSeconds',
+      'strategy',
+    ],
+    'spec',
+  );
+  const out: Json[] = [];
+  let target = name;
+  const template = obj(spec.template);
+  if (isObject(spec.workloadRef)) {
+    const ref = spec.workloadRef;
+    if (ref.kind !== 'Deployment') {
+      notes.add(
+        src,
+        'spec.workloadRef',
+        `${String(ref.kind)} workloads are not supported; Rollout not converted`,
+      );
+      return [];
+    }
+    target = String(ref.name);
+    notes.rest(src, ref, ['apiVersion', 'kind', 'name'], 'spec.workloadRef');
+    notes.add(
+      src,
+      'spec.workloadRef',
+      `the Canary targets the existing Deployment ${target} (no Deployment is generated)`,
+    );
+  } else {
+    out.push({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: carryMetadata(rollout.metadata),
+      spec: compact({
+        replicas: spec.replicas,
+        selector: spec.selector,
+        template: spec.template,
+        minReadySeconds: spec.minReadySeconds,
+        revisionHistoryLimit: spec.revisionHistoryLimit,
+      }),
+    });
+  }
+  const strategy = obj(spec.strategy);
+  notes.rest(src, strategy, ['canary', 'blueGreen'], 'spec.strategy');
+  const c: Json = { targetRef: { kind: 'Deployment', name: target } };
+  const analysis: Json = {};
+  const refs: TemplateRef[] = [];
+  if (isObject(strategy.canary)) canaryStrategy(strategy.canary, c, analysis, refs, src, notes);
+  else if (isObject(strategy.blueGreen)) blueGreenStrategy(strategy.blueGreen, c, analysis, refs, src, notes);
+  else notes.add(src, 'spec.strategy', 'neither canary nor blueGreen; a single 100% step is used');
+  if (!analysis.steps && !analysis.iterations) analysis.steps = [{ setWeight: 100 }];
+  c.service = servicePort(rollout, template, docs, src, notes);
+  const ns = meta.namespace;
+  const metrics = metricsOf(refs, docs, ns, analysis, src, out, notes);
+  if (metrics.length) analysis.metrics = metrics;
+  c.analysis = analysis;
+  if (typeof spec.progressDeadlineSeconds === 'number')
+    c.progressDeadlineSeconds = Math.min(86400, Math.max(10, spec.progressDeadlineSeconds));
+  out.push({ apiVersion: API_VERSION, kind: 'Canary', metadata: carryMetadata(rollout.metadata), spec: c });
+  return out;
+}
+
+function canaryStrategy(
+  s: Json,
+  c: Json,
+  analysis: Json,
+  refs: TemplateRef[],
+  src: string,
+  notes: Notes,
+): void {
+  const path = 'spec.strategy.canary';
+  notes.rest(src, s, ['steps', 'trafficRouting', 'analysis', 'canaryService', 'stableService'], path);
+  for (const key of ['canaryService', 'stableService'])
+    if (s[key])
+      notes.add(
+        src,
+        `${path}.${key}`,
+        `Weir creates its own Services <name>, <name>-primary and <name>-canary; ${String(s[key])} is not used`,
+      );
+  const provider = routing(obj(s.trafficRouting), c, src, notes);
+  if (provider) c.provider = provider;
+  const steps: Json[] = [];
+  arr(s.steps).forEach((raw, i) => {
+    const step = obj(raw);
+    const at = `${path}.steps[${i}]`;
+    if (step.setWeight !== undefined) steps.push({ setWeight: Number(step.setWeight) });
+    else if (isObject(step.pause)) {
+      if (step.pause.duration === undefined) steps.push({ pause: {} });
+      else {
+        const d = durationOf(step.pause.duration);
+        if (d) steps.push({ pause: { duration: d } });
+        else
+          notes.add(
+            src,
+            `${at}.pause.duration`,
+            `${String(step.pause.duration)} is not a duration; step left out`,
+          );
+      }
+    } else if (isObject(step.analysis)) {
+      for (const t of arr(step.analysis.templates))
+        refs.push({ ...(obj(t) as { templateName: string }), at, args: arr(step.analysis.args).map(obj) });
+      notes.add(
+        src,
+        at,
+        'analysis step: Weir analyses at every interval of the whole run, so its metrics apply to every step',
+      );
+    } else notes.add(src, at, `${Object.keys(step).join(', ')} step is not supported; left out`);
+  });
+  if (steps.length) analysis.steps = steps;
+  if (isObject(s.analysis)) {
+    notes.rest(src, s.analysis, ['templates', 'args'], `${path}.analysis`);
+    for (const t of arr(s.analysis.templates))
+      refs.push({
+        ...(obj(t) as { templateName: string }),
+        at: `${path}.analysis`,
+        args: arr(s.analysis.args).map(obj),
+      });
+  }
+}
+
+function blueGreenStrategy(
+  s: Json,
+  c: Json,
+  analysis: Json,
+  refs: TemplateRef[],
+  src: string,
+  notes: Notes,
+): void {
+  const path = 'spec.strategy.blueGreen';
+  notes.rest(
+    src,
+    s,
+    [
+      'activeService',
+      'previewService',
+      'autoPromotionEnabled',
+      'prePromotionAnalysis',
+      'postPromotionAnalysis',
+    ],
+    path,
+  );
+  c.provider = 'kubernetes';
+  analysis.iterations = 1;
+  notes.add(src, path, 'blue-green: provider kubernetes with iterations: 1 (raise it for a longer analysis)');
+  if (s.activeService)
+    notes.add(
+      src,
+      `${path}.activeService`,
+      `Weir's apex Service <name> replaces ${String(s.activeService)}; the canary is reachable as <name>-canary`,
+    );
+  if (s.previewService)
+    notes.add(
+      src,
+      `${path}.previewService`,
+      `Weir's <name>-canary Service replaces ${String(s.previewService)}`,
+    );
+  if (s.autoPromotionEnabled === false)
+    notes.add(
+      src,
+      `${path}.autoPromotionEnabled`,
+      'add a confirm-promotion webhook to wait for `weir promote`',
+    );
+  for (const key of ['prePromotionAnalysis', 'postPromotionAnalysis'])
+    if (isObject(s[key]))
+      for (const t of arr(obj(s[key]).templates))
+        refs.push({
+          ...(obj(t) as { templateName: string }),
+          at: `${path}.${key}`,
+          args: arr(obj(s[key]).args).map(obj),
+        });
+}
+
+function routing(r: Json, c: Json, src: string, notes: Notes): string | undefined {
+  const path = 'spec.strategy.canary.trafficRouting';
+  if (!Object.keys(r).length) {
+    notes.add(
+      src,
+      path,
+      'no trafficRouting: Argo shifted replicas; Weir needs a routing provider (the controller’s --default-provider applies)',
+    );
+    return undefined;
+  }
+  notes.rest(src, r, ['nginx', 'istio', 'smi', 'traefik', 'plugins'], path);
+  if (isObject(r.nginx)) {
+    c.ingressRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: r.nginx.stableIngress };
+    notes.rest(src, r.nginx, ['stableIngress'], `${path}.nginx`);
+    return 'nginx';
+  }
+  if (isObject(r.istio)) {
+    notes.add(
+      src,
+      `${path}.istio`,
+      'Weir generates the VirtualService <name> and its DestinationRules; the referenced ones are not used',
+    );
+    return 'istio';
+  }
+  if (isObject(r.smi)) return 'smi';
+  if (isObject(r.traefik)) {
+    notes.add(src, `${path}.traefik`, 'Weir generates the TraefikService <name>');
+    return 'traefik';
+  }
+  const gw = obj(obj(r.plugins)['argoproj-labs/gatewayAPI']);
+  if (Object.keys(gw).length) {
+    notes.add(
+      src,
+      `${path}.plugins`,
+      'Weir generates the HTTPRoute <name>: set spec.service.gatewayRefs to its Gateway',
+    );
+    return 'gatewayapi';
+  }
+  return undefined;
+}
+
+/** The Service port: from an input Service named like the stable/active one, else the first container port. */
+function servicePort(rollout: Json, template: Json, docs: Json[], src: string, notes: Notes): Json {
+  const s = obj(obj(rollout.spec).strategy);
+  const svcName = obj(s.canary).stableService ?? obj(s.blueGreen).activeService;
+  const svc = docs.find((d) => d.kind === 'Service' && obj(d.metadata).name === svcName);
+  const port = obj(arr(obj(svc?.spec).ports)[0]);
+  if (typeof port.port === 'number') return compact({ port: port.port, targetPort: port.targetPort });
+  const cport = obj(arr(obj(arr(obj(template.spec).containers)[0]).ports)[0]);
+  if (typeof cport.containerPort === 'number') return { port: cport.containerPort };
+  notes.add(
+    src,
+    'spec.template',
+    'no Service or containerPort to take a port from: spec.service.port set to 80, check it',
+  );
+  return { port: 80 };
+}
+
+function metricsOf(
+  refs: TemplateRef[],
+  docs: Json[],
+  ns: unknown,
+  analysis: Json,
+  src: string,
+  out: Json[],
+  notes: Notes,
+): Json[] {
+  const metrics: Json[] = [];
+  const thresholds: number[] = [];
+  const intervals: string[] = [];
+  const seen = new Set<string>();
+  for (const ref of refs) {
+    const kind = ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
+    const tpl = docs.find((d) => d.kind === kind && obj(d.metadata).name === ref.templateName);
+    if (!tpl) {
+      notes.add(
+        src,
+        ref.at,
+        `${kind} ${ref.templateName} is not in the input; its metrics are not converted`,
+      );
+      continue;
+    }
+    if (seen.has(ref.templateName)) continue;
+    seen.add(ref.templateName);
+    const tsrc = sourceOf(tpl);
+    const tspec = obj(tpl.spec);
+    notes.rest(tsrc, tspec, ['metrics', 'args'], 'spec');
+    const args = new Map<string, unknown>();
+    for (const a of arr(tspec.args).map(obj)) if (a.value !== undefined) args.set(String(a.name), a.value);
+    for (const a of ref.args) {
+      if (a.value !== undefined) args.set(String(a.name), a.value);
+      else if (a.valueFrom)
+        notes.add(
+          src,
+          ref.at,
+          `arg ${String(a.name)} uses valueFrom, which Weir cannot evaluate: set templateVariables.${String(a.name)}`,
+        );
+    }
+    arr(tspec.metrics).forEach((raw, i) => {
+      const m = obj(raw);
+      const at = `spec.metrics[${i}]`;
+      const prom = obj(obj(m.provider).prometheus);
+      if (!prom.query) {
+        notes.add(
+          tsrc,
+          `${at}.provider`,
+          `${Object.keys(obj(m.provider)).join(', ')} provider is not supported (prometheus only); metric ${String(m.name)} not converted`,
+        );
+        return;
+      }
+      notes.rest(
+        tsrc,
+        m,
+        ['name', 'provider', 'successCondition', 'failureCondition', 'interval', 'failureLimit'],
+        at,
+      );
+      notes.rest(
+        tsrc,
+        prom,
+        ['address', 'query', 'headers', 'insecure', 'timeout'],
+        `${at}.provider.prometheus`,
+      );
+      const range = {
+        ...(typeof m.failureCondition === 'string' ? conditionRange(m.failureCondition, 'failure') : {}),
+        ...(typeof m.successCondition === 'string' ? conditionRange(m.successCondition, 'success') : {}),
+      };
+      if (range.min === undefined && range.max === undefined) {
+        notes.add(
+          tsrc,
+          at,
+          `conditions ${JSON.stringify(m.successCondition ?? m.failureCondition)} are not a plain comparison of result; metric ${String(m.name)} not converted`,
+        );
+        return;
+      }
+      const tname = dnsName([ref.templateName, String(m.name)], 253);
+      const variables = new Set<string>();
+      const query = String(prom.query).replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (_, v: string) => {
+        variables.add(v);
+        return `{{ variables.${v} }}`;
+      });
+      for (const other of query.matchAll(/\{\{\s*([^{}]*?)\s*\}\}/g))
+        if (!/^variables\./.test(other[1]!))
+          notes.add(
+            tsrc,
+            `${at}.provider.prometheus.query`,
+            `{{ ${other[1]} }} has no Weir equivalent: edit the query`,
+          );
+      out.push({
+        apiVersion: API_VERSION,
+        kind: 'MetricTemplate',
+        metadata: compact({ name: tname, namespace: obj(tpl.metadata).namespace ?? ns }),
+        spec: {
+          provider: compact({
+            type: 'prometheus',
+            address:
+              typeof prom.address === 'string' && /^https?:\/\//.test(prom.address)
+                ? prom.address
+                : undefined,
+            insecureSkipVerify: prom.insecure,
+            timeout: typeof prom.timeout === 'number' ? `${prom.timeout}s` : undefined,
+            headers: Array.isArray(prom.headers)
+              ? Object.fromEntries(prom.headers.map((h) => [String(obj(h).key), String(obj(h).value)]))
+              : undefined,
+          }),
+          query,
+        },
+      });
+      const templateVariables: Record<string, string> = {};
+      for (const v of variables) {
+        if (args.has(v)) templateVariables[v] = String(args.get(v));
+        else
+          notes.add(
+            src,
+            ref.at,
+            `arg ${v} of ${ref.templateName} has no value: set templateVariables.${v} of metric ${String(m.name)}`,
+          );
+      }
+      const metricName = dnsName([String(m.name)]);
+      metrics.push(
+        compact({
+          name: metricName,
+          thresholdRange: range,
+          templateRef: { name: tname },
+          templateVariables: Object.keys(templateVariables).length ? templateVariables : undefined,
+        }),
+      );
+      const limit = Number(m.failureLimit ?? 0);
+      if (Number.isFinite(limit)) thresholds.push(limit + 1);
+      const iv = durationOf(m.interval);
+      if (iv) intervals.push(iv);
+    });
+  }
+  if (thresholds.length) {
+    analysis.threshold = Math.max(1, Math.min(...thresholds));
+    if (new Set(thresholds).size > 1)
+      notes.add(
+        src,
+        '',
+        `metrics have different failureLimits (${[...new Set(thresholds)].map((t) => t - 1).join(', ')}); the Canary's one analysis.threshold is ${String(analysis.threshold)}`,
+      );
+  }
+  if (intervals.length) {
+    const shortest = intervals.sort((a, b) => seconds(a) - seconds(b))[0]!;
+    analysis.interval = seconds(shortest) < 10 ? '10s' : shortest;
+  }
+  return metrics;
+}

@@ -1,0 +1,23 @@
+// The `weir list canaries` table, pure: one row per Canary, the columns `kubectl get canaries` has plus
+// the step or iteration as n/m and the failed checks against the threshold.
+import type { CanaryObject } from '../canary/context.ts';
+import { isPaused, progressText } from './canary-view.ts';
+import { age, phaseBadge, table, type Style } from './style.ts';
+
+export function renderCanaryList(canaries: CanaryObject[], o: { style: Style; now: Date }): string {
+  if (!canaries.length) return 'No canaries found.';
+  const rows = canaries.map((c) => {
+    const s = c.status ?? {};
+    const hasStatus = s.phase !== undefined;
+    return [
+      c.metadata.name,
+      c.metadata.namespace,
+      phaseBadge(s.phase, isPaused(c), o.style),
+      hasStatus ? `${s.canaryWeight ?? 0}%` : '-',
+      hasStatus && c.spec?.analysis ? progressText(c.spec, s).value : '-',
+      hasStatus ? `${s.failedChecks ?? 0}/${c.spec?.analysis?.threshold ?? 1}` : '-',
+      s.lastTransitionTime ? `${age(s.lastTransitionTime, o.now)} ago` : '-',
+    ];
+  });
+  return table([['NAME', 'NAMESPACE', 'STATUS', 'WEIGHT', 'STEP', 'FAILED', 'LAST TRANSITION'], ...rows]);
+}

@@ -1,0 +1,292 @@
+// `weir convert` mappings beyond the two samples: each Flagger or Argo Rollouts construct that Weir
+// names or shapes differently, and the ones it cannot carry (which must be reported, not dropped).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateObject } from '../../src/api/validate.ts';
+import { conditionRange } from '../../src/cli/convert/argo.ts';
+import { convertDocuments } from '../../src/cli/convert/index.ts';
+import { formatNote } from '../../src/cli/convert/notes.ts';
+
+type Json = Record<string, unknown>;
+
+const flaggerCanary = (spec: Json, name = 'app'): Json => ({
+  apiVersion: 'flagger.app/v1beta1',
+  kind: 'Canary',
+  metadata: { name, namespace: 'web' },
+  spec: {
+    targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+    service: { port: 80 },
+    ...spec,
+  },
+});
+
+function convert(...docs: Json[]): { objects: Json[]; notes: string[] } {
+  const r = convertDocuments(docs);
+  return { objects: r.objects, notes: r.notes.list.map(formatNote) };
+}
+
+const specOf = (o: Json | undefined) => (o?.spec ?? {}) as Json;
+
+test('Flagger: provider versions map to Weir provider names', () => {
+  for (const [flagger, weir] of [
+    ['gatewayapi:v1', 'gatewayapi'],
+    ['gatewayapi:v1beta1', 'gatewayapi'],
+    ['smi:v1alpha3', 'smi'],
+    ['linkerd', 'linkerd'],
+    ['nginx', 'nginx'],
+  ]) {
+    const { objects } = convert(
+      flaggerCanary({
+        provider: flagger,
+        ...(weir === 'nginx'
+          ? { ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'app' } }
+          : {}),
+        analysis: { interval: '1m', threshold: 1, iterations: 2 },
+      }),
+    );
+    assert.equal(specOf(objects[0]).provider, weir, flagger);
+  }
+  const { objects, notes } = convert(
+    flaggerCanary({ provider: 'appmesh', analysis: { interval: '1m', threshold: 1, iterations: 2 } }),
+  );
+  assert.equal(specOf(objects[0]).provider, undefined);
+  assert.match(notes.join('\n'), /spec\.provider: appmesh is not supported/);
+});
+
+test('Flagger: canaryAnalysis, a short interval and stepWeight without maxWeight become valid Weir', () => {
+  const { objects, notes } = convert(
+    flaggerCanary({ canaryAnalysis: { interval: '5s', threshold: 2, stepWeight: 25 } }),
+  );
+  const analysis = specOf(objects[0]).analysis as Json;
+  assert.deepEqual(analysis, { interval: '10s', threshold: 2, stepWeight: 25, maxWeight: 100 });
+  assert.deepEqual(validateObject(objects[0]).problems, []);
+  assert.deepEqual(notes, [
+    'Canary/app: spec.canaryAnalysis: renamed to spec.analysis',
+    "Canary/app: spec.canaryAnalysis.interval: 5s is below Weir's minimum; set to 10s",
+    'Canary/app: spec.canaryAnalysis.maxWeight: not set: Flagger’s default 100 written explicitly (Weir requires it with stepWeight)',
+  ]);
+});
+
+test('Flagger: the deprecated threshold is a min for the success rate and a max otherwise; A/B match is kept', () => {
+  const { objects, notes } = convert(
+    flaggerCanary({
+      analysis: {
+        interval: '1m',
+        threshold: 1,
+        iterations: 3,
+        match: [{ headers: { 'x-user': { exact: 'beta' } }, uri: { prefix: '/api' } }],
+        metrics: [
+          { name: 'request-success-rate', threshold: 99 },
+          { name: 'request-duration', threshold: 300 },
+          { name: 'custom-without-template', thresholdRange: { max: 1 } },
+        ],
+      },
+    }),
+  );
+  const analysis = specOf(objects[0]).analysis as Json;
+  assert.deepEqual(analysis.metrics, [
+    { name: 'request-success-rate', thresholdRange: { min: 99 } },
+    { name: 'request-duration', thresholdRange: { max: 300 } },
+  ]);
+  assert.deepEqual(analysis.match, [{ headers: { 'x-user': { exact: 'beta' } } }]);
+  assert.ok(
+    notes.includes('Canary/app: spec.analysis.match[0].uri: not supported by Weir; left out'),
+    notes.join('\n'),
+  );
+  assert.ok(
+    notes.includes(
+      'Canary/app: spec.analysis.metrics[2]: metric custom-without-template is neither built in nor has a templateRef or query; left out',
+    ),
+  );
+});
+
+test('Flagger: objects Weir cannot express are reported, not converted', () => {
+  const { objects, notes } = convert(
+    flaggerCanary({ analysis: { interval: '1m', threshold: 1, iterations: 1 } }, 'ds'),
+    {
+      ...flaggerCanary({ analysis: { interval: '1m', threshold: 1, iterations: 1 } }, 'ds'),
+      spec: { targetRef: { kind: 'DaemonSet', name: 'ds' }, service: { port: 80 }, analysis: {} },
+    },
+    {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'AlertProvider',
+      metadata: { name: 'chat' },
+      spec: { type: 'gchat', address: 'https://chat.googleapis.com/x' },
+    },
+    {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'AlertProvider',
+      metadata: { name: 'rc' },
+      spec: { type: 'rocket', address: 'https://rocket.test/hooks/x' },
+    },
+    {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'MetricTemplate',
+      metadata: { name: 'ingress-errors' },
+      spec: {
+        provider: { type: 'prometheus' },
+        query: 'sum(rate(x{ingress="{{ ingress }}"}[{{ interval }}]))',
+      },
+    },
+  );
+  assert.deepEqual(
+    objects.map((o) => `${String(o.kind)}/${String((o.metadata as Json).name)}`),
+    ['Canary/ds', 'AlertProvider/rc', 'MetricTemplate/ingress-errors'],
+  );
+  assert.equal(specOf(objects[1]).type, 'slack');
+  assert.deepEqual(notes, [
+    'Canary/ds: spec.targetRef.kind: DaemonSet targets are not supported (Deployment only); Canary not converted',
+    'AlertProvider/chat: spec.type: gchat is not supported (slack, msteams, discord, webhook); AlertProvider not converted',
+    'AlertProvider/rc: spec.type: rocket mapped to slack (Rocket.Chat accepts Slack webhook payloads)',
+    'MetricTemplate/ingress-errors: spec.query: {{ ingress }} is not a Weir template variable (name, namespace, target, service, interval, variables.X): edit the query',
+  ]);
+});
+
+test('Argo: success and failure conditions become a thresholdRange when they compare result', () => {
+  assert.deepEqual(conditionRange('result[0] >= 0.95', 'success'), { min: 0.95 });
+  assert.deepEqual(conditionRange('result < 500', 'success'), { max: 500 });
+  assert.deepEqual(conditionRange('0.9 <= result[0] && result[0] <= 1', 'success'), { min: 0.9, max: 1 });
+  assert.deepEqual(conditionRange('result[0] > 0.05', 'failure'), { max: 0.05 });
+  assert.deepEqual(conditionRange('result[0] < 95', 'failure'), { min: 95 });
+  assert.equal(conditionRange('len(result) == 0 || result[0] >= 0.95', 'success'), undefined);
+  assert.equal(conditionRange('result.status == "ok"', 'success'), undefined);
+});
+
+const rollout = (strategy: Json, extra: Json = {}): Json => ({
+  apiVersion: 'argoproj.io/v1alpha1',
+  kind: 'Rollout',
+  metadata: { name: 'shop', namespace: 'web' },
+  spec: {
+    replicas: 2,
+    selector: { matchLabels: { app: 'shop' } },
+    template: {
+      metadata: { labels: { app: 'shop' } },
+      spec: { containers: [{ name: 'shop', image: 'shop:1', ports: [{ containerPort: 3000 }] }] },
+    },
+    strategy,
+    ...extra,
+  },
+});
+
+test('Argo: nginx routing, a workloadRef, pauses in seconds and unknown templates', () => {
+  const { objects, notes } = convert(
+    rollout(
+      {
+        canary: {
+          trafficRouting: { nginx: { stableIngress: 'shop' } },
+          steps: [
+            { setWeight: 10 },
+            { pause: { duration: 60 } },
+            { analysis: { templates: [{ templateName: 'missing' }] } },
+          ],
+        },
+      },
+      {
+        template: undefined,
+        workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'shop-deploy' },
+        progressDeadlineSeconds: 900,
+      },
+    ),
+  );
+  assert.equal(objects.length, 1, 'with workloadRef no Deployment is generated');
+  const spec = specOf(objects[0]);
+  assert.deepEqual(spec.targetRef, { kind: 'Deployment', name: 'shop-deploy' });
+  assert.equal(spec.provider, 'nginx');
+  assert.deepEqual(spec.ingressRef, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'shop' });
+  assert.deepEqual((spec.analysis as Json).steps, [{ setWeight: 10 }, { pause: { duration: '60s' } }]);
+  assert.equal(spec.progressDeadlineSeconds, 900);
+  assert.ok(
+    notes.some((n) => /AnalysisTemplate missing is not in the input/.test(n)),
+    notes.join('\n'),
+  );
+  assert.ok(
+    notes.some((n) => /spec\.template: no Service or containerPort/.test(n)),
+    'port falls back to 80 and says so',
+  );
+  assert.deepEqual(validateObject(objects[0]).problems, []);
+});
+
+test('Argo: blue-green becomes the kubernetes provider with iterations; args from valueFrom are reported', () => {
+  const template = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'errors', namespace: 'web' },
+    spec: {
+      args: [{ name: 'hash' }],
+      metrics: [
+        {
+          name: 'errors',
+          interval: '5s',
+          failureCondition: 'result[0] >= 5',
+          provider: {
+            prometheus: { address: 'http://prom:9090', query: 'sum(errors{hash="{{args.hash}}"})' },
+          },
+        },
+      ],
+    },
+  };
+  const { objects, notes } = convert(
+    rollout({
+      blueGreen: {
+        activeService: 'shop-active',
+        previewService: 'shop-preview',
+        autoPromotionEnabled: false,
+        prePromotionAnalysis: {
+          templates: [{ templateName: 'errors' }],
+          args: [{ name: 'hash', valueFrom: { podTemplateHashValue: 'Latest' } }],
+        },
+      },
+    }),
+    template,
+  );
+  assert.deepEqual(
+    objects.map((o) => o.kind),
+    ['Deployment', 'MetricTemplate', 'Canary'],
+  );
+  const spec = specOf(objects[2]);
+  assert.equal(spec.provider, 'kubernetes');
+  assert.deepEqual(spec.service, { port: 3000 });
+  assert.deepEqual(spec.analysis, {
+    iterations: 1,
+    threshold: 1,
+    interval: '10s',
+    metrics: [{ name: 'errors', thresholdRange: { max: 5 }, templateRef: { name: 'errors-errors' } }],
+  });
+  assert.equal(specOf(objects[1]).query, 'sum(errors{hash="{{ variables.hash }}"})');
+  for (const expected of [
+    /blueGreen\.autoPromotionEnabled: add a confirm-promotion webhook/,
+    /arg hash uses valueFrom/,
+    /arg hash of errors has no value/,
+    /blueGreen\.previewService: Weir's <name>-canary Service replaces shop-preview/,
+  ])
+    assert.ok(
+      notes.some((n) => expected.test(n)),
+      `${expected}\n${notes.join('\n')}`,
+    );
+});
+
+test('Argo: without trafficRouting the provider is left to the controller and that is said', () => {
+  const { objects, notes } = convert(rollout({ canary: { steps: [{ setWeight: 50 }, { pause: {} }] } }));
+  assert.equal(specOf(objects[1]).provider, undefined);
+  assert.ok(notes.some((n) => /no trafficRouting/.test(n)));
+  for (const o of objects.filter((x) => x.apiVersion === 'weir.dev/v1alpha1'))
+    assert.deepEqual(validateObject(o).problems, []);
+});
+
+test('Inputs that are neither Flagger nor Argo are listed, Weir objects pass through', () => {
+  const weir = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'AlertProvider',
+    metadata: { name: 'a' },
+    spec: { type: 'slack', address: 'https://hooks.slack.com/x' },
+  };
+  const { objects, notes } = convert(weir, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'cfg' },
+  });
+  assert.deepEqual(objects, [weir]);
+  assert.deepEqual(notes, [
+    'ConfigMap/cfg: v1 is neither Flagger nor Argo Rollouts; left out (apply it as it is if still needed)',
+  ]);
+});
