@@ -73,40 +73,30 @@ function sameData(src: Record<string, unknown>, copy: Record<string, unknown> | 
 }
 
 async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boolean): Promise<void> {
+  const kinds = [
+    { kind: 'ConfigMap', cache: deps.caches.configMap, names: ctx.tracked.configMaps },
+    { kind: 'Secret', cache: deps.caches.secret, names: ctx.tracked.secrets },
+  ];
   const ns = ctx.view.namespace;
-  for (const name of ctx.tracked.configMaps) {
-    const src = deps.caches.configMap?.get(ns, name) as V1ConfigMap | undefined;
-    const copy = deps.caches.configMap?.get(ns, `${name}-primary`);
-    if (!src || (onlyMissing && copy)) continue;
-    await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: `${name}-primary`,
-        namespace: ns,
-        labels: { ...src.metadata?.labels, 'app.kubernetes.io/managed-by': 'weir' },
-        ownerReferences: [ctx.owner],
-      },
-      ...(src.data ? { data: src.data } : {}),
-      ...(src.binaryData ? { binaryData: src.binaryData } : {}),
-    });
-  }
-  for (const name of ctx.tracked.secrets) {
-    const src = deps.caches.secret?.get(ns, name) as V1Secret | undefined;
-    const copy = deps.caches.secret?.get(ns, `${name}-primary`);
-    if (!src || (onlyMissing && copy)) continue;
-    await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: `${name}-primary`,
-        namespace: ns,
-        labels: { ...src.metadata?.labels, 'app.kubernetes.io/managed-by': 'weir' },
-        ownerReferences: [ctx.owner],
-      },
-      type: src.type ?? 'Opaque',
-      ...(src.data ? { data: src.data } : {}),
-    });
+  for (const { kind, cache, names } of kinds) {
+    for (const name of names) {
+      const src = cache?.get(ns, name) as (V1ConfigMap & V1Secret) | undefined;
+      const copy = cache?.get(ns, `${name}-primary`);
+      if (!src || (onlyMissing && copy)) continue;
+      await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
+        apiVersion: 'v1',
+        kind,
+        metadata: {
+          name: `${name}-primary`,
+          namespace: ns,
+          labels: { ...src.metadata?.labels, 'app.kubernetes.io/managed-by': 'weir' },
+          ownerReferences: [ctx.owner],
+        },
+        ...(kind === 'Secret' ? { type: src.type ?? 'Opaque' } : {}),
+        ...(src.data ? { data: src.data } : {}),
+        ...(src.binaryData ? { binaryData: src.binaryData } : {}),
+      });
+    }
   }
 }
 
