@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKube } from '../src/kube/client.ts';
 import type { CanaryObject } from '../src/canary/context.ts';
+import { CoreV1Api, type CoreV1Event, type V1Deployment } from '@kubernetes/client-node';
+import { renderCanary } from '../src/cli/canary-view.ts';
+import { COLOR, PLAIN } from '../src/cli/style.ts';
 import { startAppExporter } from '../test/cluster/app-exporter.ts';
 import { binPath, projectRoot, startCluster } from '../test/cluster/cluster.ts';
 import { startProcess, waitFor } from '../test/cluster/proc.ts';
@@ -192,7 +195,35 @@ const release = async (version: string, label: string) => {
     seconds: Math.round((Date.now() - start) / 1000),
     message: done.status?.message ?? '',
   };
+  await showView();
 };
+
+/** The `weir get canary` view (the CLI's own renderer) at the end of each release. */
+async function showView(): Promise<void> {
+  const dep = (name: string) =>
+    kube.get<V1Deployment & Record<string, never>>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: NS,
+      name,
+    });
+  const events = await cluster.kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedEvent({
+      namespace: NS,
+      fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${APP}`,
+    });
+  const view = renderCanary(
+    {
+      canary: await canary(),
+      primary: await dep(`${APP}-primary`),
+      target: await dep(APP),
+      events: events.items as CoreV1Event[],
+    },
+    { style: process.stdout.isTTY ? COLOR : PLAIN, now: new Date() },
+  );
+  console.log(`\n$ weir get canary ${APP} -n ${NS}\n${view}\n`);
+}
 
 try {
   await follow(['Initialized'], 90_000);
