@@ -262,7 +262,8 @@ function progressing(run: Run): void {
   }
   // A pending `weir promote` is acted on at once (with a fresh analysis), not at the next interval,
   // and is used up by this tick whatever its outcome, so it never causes a second early tick.
-  const promote = run.pending('promote');
+  // Under a user pause a promote waits (still pending) until `weir resume`.
+  const promote = userPaused ? undefined : run.pending('promote');
   if (!run.tickDue() && !promote) return;
   if (promote) run.handled('promote');
   const rollbackHook = run.gate('rollback');

@@ -537,6 +537,19 @@ describe('gates, pauses and user requests', () => {
     );
   });
 
+  test('a promote during a user pause waits for resume, then ends the pause at once', () => {
+    const w = world(canary({ steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }] }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 10
+    tick(w); // manual pause
+    w.requests = { paused: true, promote: { id: 'p1', full: false } };
+    for (let i = 0; i < 3; i++) assert.equal(tick(w).status.stepIndex, 1, 'held while paused');
+    assert.equal(w.view.status.handledRequests?.promote, undefined, 'the promote is still pending');
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    assert.equal(tick(w, 1000).status.stepIndex, 2);
+  });
+
   test('promote --full skips the remaining steps', () => {
     const w = world(canary({ stepWeights: [5, 10, 20, 40] }), initialized);
     w.revision = 'rev2';
