@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AppsV1Api, Watch } from '@kubernetes/client-node';
 import { createKube } from '../../src/kube/client.ts';
+import { gatewayCanary } from '../cluster/canary-world.ts';
 import { createNamespace, projectRoot, sharedCluster, type Cluster } from '../cluster/cluster.ts';
 import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
 
@@ -32,19 +33,9 @@ guard.unref();
 type CanaryStatus = { phase?: string };
 type CanaryObj = { metadata: { name: string }; status?: CanaryStatus };
 
-function canary(name: string) {
-  return {
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name },
-    spec: {
-      provider: 'gatewayapi',
-      targetRef: { kind: 'Deployment', name },
-      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-      analysis: { interval: '1m', threshold: 2, stepWeight: 20, maxWeight: 60 },
-    },
-  };
-}
+// No metric checks: the bench runs no Prometheus.
+const canary = (name: string) =>
+  gatewayCanary(name, { interval: '1m', stepWeight: 20, maxWeight: 60, metrics: undefined });
 
 /** Runs `fn` over `items`, `n` at a time. */
 async function inBatches<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {

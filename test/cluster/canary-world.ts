@@ -17,6 +17,41 @@ import { startProcess, waitFor, type Managed } from './proc.ts';
 import { startPrometheus, type PrometheusInstance } from './prometheus.ts';
 import { startSlackCapture, type SlackCapture } from './slack-capture.ts';
 
+/** The parts of a Deployment the scenarios read back. */
+export interface DeploymentObject {
+  metadata: { generation?: number; annotations?: Record<string, string> };
+  spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } };
+  status?: { observedGeneration?: number; updatedReplicas?: number };
+}
+
+/** The metric check most scenarios analyse: at least 95% of requests succeed. */
+export const successRate = [{ name: 'request-success-rate', thresholdRange: { min: 95 } }];
+
+/**
+ * A Canary for the Deployment of the same name on Gateway API (port 8080, Gateway gateway/public).
+ * `analysis` is merged over a 10s interval, threshold 2 and `successRate`; a key given as undefined
+ * is left out (`metrics: undefined`: no metric checks). `spec` adds (or replaces) other spec fields.
+ */
+export function gatewayCanary(
+  name: string,
+  analysis: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const merged = { interval: '10s', threshold: 2, metrics: successRate, ...analysis };
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name },
+    spec: {
+      provider: 'gatewayapi',
+      targetRef: { kind: 'Deployment', name },
+      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
+      ...spec,
+      analysis: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)),
+    },
+  };
+}
+
 export interface World {
   cluster: Cluster;
   ns: string;
@@ -34,6 +69,10 @@ export interface World {
     opts?: { replicas?: number; extra?: Partial<V1Deployment['spec']> },
   ): Promise<void>;
   setImage(name: string, image: string): Promise<void>;
+  /** The Deployment `name` in the world's namespace, or undefined. */
+  deployment(name: string): Promise<DeploymentObject | undefined>;
+  /** The image of the first container of Deployment `name`. */
+  image(name: string): Promise<string | undefined>;
   apply(obj: Record<string, unknown>): Promise<void>;
   canary(name: string): Promise<CanaryObject>;
   waitPhase(name: string, phases: Phase | Phase[], timeoutMs?: number): Promise<CanaryObject>;
@@ -144,6 +183,17 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
         { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name },
         { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
       );
+    },
+    deployment(name) {
+      return kube.get<DeploymentObject & Record<string, never>>({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: ns,
+        name,
+      });
+    },
+    async image(name) {
+      return (await world.deployment(name))?.spec.template.spec.containers[0]?.image;
     },
     async apply(obj) {
       const meta = (obj.metadata ?? {}) as Record<string, unknown>;

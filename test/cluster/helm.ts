@@ -5,8 +5,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { binPath, projectRoot, type Cluster } from './cluster.ts';
+import { binPath, projectRoot, sharedCluster, type Cluster } from './cluster.ts';
 
 export const CHART_DIR = join(projectRoot, 'charts', 'weir');
 
@@ -185,4 +186,37 @@ export async function installChartRbac(
     serviceAccount,
     kinds: rbac.map((d) => `${d.kind}/${d.metadata.name}`).sort(),
   };
+}
+
+/**
+ * The preamble of a chart test file, called at its top level: the shared cluster (set in a before
+ * hook), release names whose cluster-scoped objects an after hook deletes, and installChartRbac on
+ * that cluster.
+ */
+export function chartTestKit(): {
+  readonly cluster: Cluster;
+  release(what: string): string;
+  installRbac(
+    release: string,
+    namespace: string,
+    values: Values,
+    alter?: (docs: Manifest[]) => void,
+  ): ReturnType<typeof installChartRbac>;
+} {
+  let cluster: Cluster | undefined;
+  const kit = {
+    get cluster(): Cluster {
+      if (!cluster) throw new Error('the cluster is set by the before hook of chartTestKit()');
+      return cluster;
+    },
+    release: (what: string) => releases.name(what),
+    installRbac: (rel: string, ns: string, values: Values, alter?: (docs: Manifest[]) => void) =>
+      installChartRbac(kit.cluster, rel, ns, values, alter),
+  };
+  const releases = chartReleases(() => kit.cluster);
+  before(async () => {
+    cluster = await sharedCluster();
+  });
+  after(() => releases.cleanup());
+  return kit;
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { requestPatch } from '../../src/canary/requests.ts';
 import type { CanaryObject } from '../../src/canary/context.ts';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -15,20 +15,6 @@ before(async () => {
   w = await startWorld('canary-act');
 });
 after(async () => w?.stop());
-
-type Deploy = {
-  metadata: { generation?: number; annotations?: Record<string, string> };
-  spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } };
-  status?: { observedGeneration?: number; updatedReplicas?: number };
-};
-const deployment = (name: string) =>
-  w.kube.get<Deploy & Record<string, never>>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name,
-  });
-const image = async (name: string) => (await deployment(name))?.spec.template.spec.containers[0]?.image;
 
 /** A Deployment (with healthy exporters unless `metrics: false`) and its Canary, Initialized. */
 async function setup(
@@ -42,24 +28,7 @@ async function setup(
     opts.template ? { extra: { template: opts.template } } : {},
   );
   if (opts.metrics !== false) await w.exporters(name, { errorRate: 0 });
-  await w.apply({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name },
-    spec: {
-      provider: 'gatewayapi',
-      targetRef: { kind: 'Deployment', name },
-      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-      analysis: {
-        interval: '10s',
-        threshold: 2,
-        ...(opts.metrics !== false
-          ? { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }] }
-          : {}),
-        ...analysis,
-      },
-    },
-  });
+  await w.apply(gatewayCanary(name, opts.metrics !== false ? analysis : { metrics: undefined, ...analysis }));
   return w.waitPhase(name, 'Initialized', 60_000);
 }
 
@@ -134,8 +103,12 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     assert.equal(failed.status?.phase, 'Failed', failed.status?.message);
     assert.match(failed.status?.message ?? '', /aborted by user/);
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
-    assert.equal(await image(`${name}-primary`), `example.com/${name}:1.0.0`, 'primary keeps the old image');
-    assert.equal((await deployment(name))?.spec.replicas, 0);
+    assert.equal(
+      await w.image(`${name}-primary`),
+      `example.com/${name}:1.0.0`,
+      'primary keeps the old image',
+    );
+    assert.equal((await w.deployment(name))?.spec.replicas, 0);
     await w.slack.waitFor(
       (m) => m.text.includes('rolled back') && m.text.includes('aborted by user'),
       5_000,
@@ -157,7 +130,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.equal(done.status?.lastAppliedSpec, revision, 'the same revision was re-run');
     assert.equal(done.status?.lastPromotedSpec, revision);
-    assert.equal(await image(`${name}-primary`), `example.com/${name}:2.0.0`);
+    assert.equal(await w.image(`${name}-primary`), `example.com/${name}:2.0.0`);
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
   });
 
@@ -201,7 +174,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       'weights after resume continue from where the pause held them',
     );
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
-    assert.equal(await image(`${name}-primary`), `example.com/${name}:2.0.0`);
+    assert.equal(await w.image(`${name}-primary`), `example.com/${name}:2.0.0`);
   });
 
   test('a manual pause step waits for promote; promote-full skips the remaining steps', async () => {
@@ -253,7 +226,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       reasons.includes('Promoting'),
       `events: ${reasons.join(', ')}; phases polled: ${seenPhases.join(' -> ')}`,
     );
-    assert.equal(await image(`${name}-primary`), `example.com/${name}:2.0.0`);
+    assert.equal(await w.image(`${name}-primary`), `example.com/${name}:2.0.0`);
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
   });
 
@@ -304,7 +277,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     assert.deepEqual((await configMap(`${tracked}-primary`))?.data, { GREETING: 'hello', COLOR: 'blue' });
     assert.equal(await configMap(`${untracked}-primary`), undefined, 'an opted-out ConfigMap is not copied');
     const podOf = async () =>
-      ((await deployment(`${name}-primary`)) as unknown as { spec: { template: { spec: Pod } } }).spec
+      ((await w.deployment(`${name}-primary`)) as unknown as { spec: { template: { spec: Pod } } }).spec
         .template.spec;
     const pod = await podOf();
     assert.deepEqual(
@@ -324,7 +297,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     assert.equal(idle.status?.lastAppliedSpec, init.status?.lastAppliedSpec);
 
     const rolloutOf = async () =>
-      (await deployment(`${name}-primary`))?.metadata.annotations?.['deployment.kubernetes.io/revision'];
+      (await w.deployment(`${name}-primary`))?.metadata.annotations?.['deployment.kubernetes.io/revision'];
     /** Changes only the tracked ConfigMap's data; the run must end with the copy equal to `expected`. */
     const configRun = async (change: Record<string, string | null>, expected: Record<string, string>) => {
       const before = await w.canary(name);
@@ -355,7 +328,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       assert.equal(promoted.containers[0]?.envFrom?.[0]?.configMapRef?.name, `${tracked}-primary`);
       // envFrom is read when a container starts: the primary's pods must have been replaced (a new
       // ReplicaSet: the Deployment controller's rollout counter moved on, and the rollout completed).
-      const primary = (await deployment(`${name}-primary`))!;
+      const primary = (await w.deployment(`${name}-primary`))!;
       assert.equal(Number(await rolloutOf()), Number(rolloutBefore) + 1, 'the primary rolled out new pods');
       assert.equal(primary.status?.observedGeneration, primary.metadata.generation);
       assert.equal(primary.status?.updatedReplicas, primary.spec.replicas);
@@ -363,6 +336,6 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     await configRun({ GREETING: 'hej' }, { GREETING: 'hej', COLOR: 'blue' });
     // A removed key is a change too, and must leave the copy (merge patch null).
     await configRun({ COLOR: null }, { GREETING: 'hej' });
-    assert.equal(await image(name), `example.com/${name}:1.0.0`, 'the template itself never changed');
+    assert.equal(await w.image(name), `example.com/${name}:1.0.0`, 'the template itself never changed');
   });
 });

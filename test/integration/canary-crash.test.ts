@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Watch } from '@kubernetes/client-node';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
-type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
 type Event = {
   type: string;
   reason: string;
@@ -20,27 +19,9 @@ type Event = {
 
 const get = <T>(w: World, apiVersion: string, kind: string, name: string) =>
   w.kube.get<T & Record<string, never>>({ apiVersion, kind, namespace: w.ns, name });
-const deployment = (w: World, name: string) => get<Deploy>(w, 'apps/v1', 'Deployment', name);
-const imageOf = async (w: World, name: string) =>
-  (await deployment(w, name))?.spec.template.spec.containers[0]?.image;
 
-const canary = (name: string, target = name) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Canary',
-  metadata: { name },
-  spec: {
-    provider: 'gatewayapi',
-    targetRef: { kind: 'Deployment', name: target },
-    service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-    analysis: {
-      interval: '10s',
-      threshold: 2,
-      stepWeight: 20,
-      maxWeight: 60,
-      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }],
-    },
-  },
-});
+const canary = (name: string, target = name) =>
+  gatewayCanary(name, { stepWeight: 20, maxWeight: 60 }, { targetRef: { kind: 'Deployment', name: target } });
 
 /** Slack messages about one canary (texts carry `<name>.<namespace>`) containing `text`. */
 const alerts = (w: World, name: string, text: string) =>
@@ -143,8 +124,8 @@ describe('canary crash safety', { concurrency: true }, () => {
         'the restarted controller analysed the same revision',
       );
       assert.equal(done.status?.lastPromotedSpec, done.status?.lastAppliedSpec);
-      assert.equal(await imageOf(w, 'crash-primary'), 'example.com/crash:2.0.0');
-      assert.equal((await deployment(w, 'crash'))?.spec.replicas, 0, 'canary scaled to 0');
+      assert.equal(await w.image('crash-primary'), 'example.com/crash:2.0.0');
+      assert.equal((await w.deployment('crash'))?.spec.replicas, 0, 'canary scaled to 0');
       assert.deepEqual(await w.routeWeights('crash'), { primary: 100, canary: 0 });
 
       await w.slack.waitFor((m) => m.text.includes('promotion finished'), 5_000, 'promotion alert');
@@ -179,7 +160,7 @@ describe('canary crash safety', { concurrency: true }, () => {
       await w.waitPhase('rev', 'Progressing', 30_000);
       const primaryImages = new Set<string>();
       const watchPrimary = setInterval(
-        () => void imageOf(w, 'rev-primary').then((i) => i && primaryImages.add(i)),
+        () => void w.image('rev-primary').then((i) => i && primaryImages.add(i)),
         250,
       );
       try {
@@ -213,14 +194,14 @@ describe('canary crash safety', { concurrency: true }, () => {
         );
         assert.equal(done.status?.lastAppliedSpec, restarted.lastAppliedSpec);
         assert.equal(done.status?.lastPromotedSpec, restarted.lastAppliedSpec);
-        assert.equal(await imageOf(w, 'rev-primary'), 'example.com/rev:3.0.0');
-        primaryImages.add((await imageOf(w, 'rev-primary')) ?? '');
+        assert.equal(await w.image('rev-primary'), 'example.com/rev:3.0.0');
+        primaryImages.add((await w.image('rev-primary')) ?? '');
         assert.deepEqual(
           [...primaryImages].sort(),
           ['example.com/rev:1.0.0', 'example.com/rev:3.0.0'],
           'the primary never ran the middle image',
         );
-        assert.equal((await deployment(w, 'rev'))?.spec.replicas, 0);
+        assert.equal((await w.deployment('rev'))?.spec.replicas, 0);
         await w.slack.waitFor(
           (m) => m.text.includes(`rev.${w.ns}`) && m.text.includes('promotion finished'),
           5_000,
@@ -284,7 +265,7 @@ describe('canary crash safety', { concurrency: true }, () => {
       await w.deploy('ghost-app', 'example.com/ghost:1.0.0');
       const init = await w.waitPhase('ghost', 'Initialized', 30_000);
       assert.equal(init.status?.conditions?.find((x) => x.type === 'Ready')?.status, 'True');
-      assert.equal(await imageOf(w, 'ghost-app-primary'), 'example.com/ghost:1.0.0');
+      assert.equal(await w.image('ghost-app-primary'), 'example.com/ghost:1.0.0');
       assert.deepEqual(await w.routeWeights('ghost-app'), { primary: 100, canary: 0 });
     });
   });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -13,37 +13,12 @@ before(async () => {
 });
 after(async () => w?.stop());
 
-type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
-const deployment = (name: string) =>
-  w.kube.get<Deploy & Record<string, never>>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name,
-  });
-
 test('Prometheus stopped mid-run: Error results count as failed checks, rollback, never a promotion', async () => {
   const name = 'promdown';
   await w.deploy(name, 'example.com/promdown:1.0.0');
   await w.exporters(name, { errorRate: 0 });
-  await w.apply({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name },
-    spec: {
-      provider: 'gatewayapi',
-      targetRef: { kind: 'Deployment', name },
-      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-      analysis: {
-        interval: '10s',
-        threshold: 2,
-        // Five steps to 100: far more ticks than the two failed checks that must end the run.
-        stepWeight: 20,
-        maxWeight: 100,
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }],
-      },
-    },
-  });
+  // Five steps to 100: far more ticks than the two failed checks (threshold 2) that must end the run.
+  await w.apply(gatewayCanary(name, { threshold: 2, stepWeight: 20, maxWeight: 100 }));
   await w.waitPhase(name, 'Initialized', 60_000);
 
   const phases = w.recordPhases(name);
@@ -93,11 +68,11 @@ test('Prometheus stopped mid-run: Error results count as failed checks, rollback
   assert.ok(!seenWeights.includes(100), `the canary never took all traffic: ${seenWeights.join(',')}`);
   assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
   assert.equal(
-    (await deployment(`${name}-primary`))?.spec.template.spec.containers[0]?.image,
+    await w.image(`${name}-primary`),
     'example.com/promdown:1.0.0',
     'the primary keeps the old image',
   );
-  assert.equal((await deployment(name))?.spec.replicas, 0, 'the canary is scaled down');
+  assert.equal((await w.deployment(name))?.spec.replicas, 0, 'the canary is scaled down');
   const failedChecks = (await w.events(name)).filter((e) => e.reason === 'FailedCheck');
   assert.equal(failedChecks.length, 2, JSON.stringify(failedChecks));
   for (const e of failedChecks) {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -16,14 +16,6 @@ before(async () => {
 });
 after(async () => w?.stop());
 
-type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
-const deployment = (name: string) =>
-  w.kube.get<Deploy & Record<string, never>>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name,
-  });
 const slackFor = (name: string) => w.slack.messages.filter((m) => m.text.startsWith(`${name}.${w.ns}:`));
 
 interface GateCall {
@@ -67,23 +59,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
 }
 
-const canary = (name: string, analysis: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Canary',
-  metadata: { name },
-  spec: {
-    provider: 'gatewayapi',
-    targetRef: { kind: 'Deployment', name },
-    service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-    ...extra,
-    analysis: {
-      interval: '10s',
-      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }],
-      ...analysis,
-    },
-  },
-});
-
 describe('runs that wait', { concurrency: true }, () => {
   test('confirm-promotion holds WaitingPromotion until the gate answers 200, alerting once', async (t) => {
     const name = 'gated';
@@ -93,7 +68,7 @@ describe('runs that wait', { concurrency: true }, () => {
     await w.deploy(name, 'example.com/gated:1.0.0');
     await w.exporters(name, { errorRate: 0 });
     await w.apply(
-      canary(name, {
+      gatewayCanary(name, {
         threshold: 2,
         stepWeight: 50,
         maxWeight: 50,
@@ -145,10 +120,7 @@ describe('runs that wait', { concurrency: true }, () => {
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.equal(gate.calls.at(-1)?.status, 200, 'promoted after the gate said yes');
     assert.equal(done.status?.lastPromotedSpec, revision);
-    assert.equal(
-      (await deployment(`${name}-primary`))?.spec.template.spec.containers[0]?.image,
-      'example.com/gated:2.0.0',
-    );
+    assert.equal(await w.image(`${name}-primary`), 'example.com/gated:2.0.0');
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
     await w.slack.waitFor(
       (m) => m.text.startsWith(`${name}.${w.ns}:`) && m.text.includes('promotion finished'),
@@ -164,7 +136,7 @@ describe('runs that wait', { concurrency: true }, () => {
     await w.deploy(name, 'example.com/stuck:1.0.0');
     // Threshold 5: a failed check could not end the run in time, only the deadline can.
     await w.apply(
-      canary(
+      gatewayCanary(
         name,
         { threshold: 5, stepWeight: 20, maxWeight: 60 },
         { progressDeadlineSeconds: deadlineSeconds },
@@ -216,11 +188,8 @@ describe('runs that wait', { concurrency: true }, () => {
 
     assert.deepEqual(seen, [0], 'no traffic ever went to the unready canary');
     assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
-    assert.equal((await deployment(name))?.spec.replicas, 0, 'canary scaled to 0');
-    assert.equal(
-      (await deployment(`${name}-primary`))?.spec.template.spec.containers[0]?.image,
-      'example.com/stuck:1.0.0',
-    );
+    assert.equal((await w.deployment(name))?.spec.replicas, 0, 'canary scaled to 0');
+    assert.equal(await w.image(`${name}-primary`), 'example.com/stuck:1.0.0');
     const alert = await w.slack.waitFor(
       (m) => m.text.startsWith(`${name}.${w.ns}:`) && m.text.includes('rolled back'),
       5_000,

@@ -2,7 +2,7 @@
 // and a failing release rolled back, with real Prometheus analysis and Slack alerts.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 
 let w: World;
 before(async () => {
@@ -10,41 +10,16 @@ before(async () => {
 });
 after(async () => w?.stop());
 
-type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
-const deployment = (name: string) =>
-  w.kube.get<Deploy & Record<string, never>>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name,
-  });
-
-const canary = (name: string) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Canary',
-  metadata: { name },
-  spec: {
-    provider: 'gatewayapi',
-    targetRef: { kind: 'Deployment', name },
-    service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-    analysis: {
-      interval: '10s',
-      threshold: 2,
-      stepWeight: 20,
-      maxWeight: 60,
-      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }],
-    },
-  },
-});
+const canary = (name: string) => gatewayCanary(name, { stepWeight: 20, maxWeight: 60 });
 
 test('a new Canary creates primary, Services and HTTPRoute and scales the target to 0', async () => {
   await w.deploy('good', 'example.com/good:1.0.0');
   await w.apply(canary('good'));
   const init = await w.waitPhase('good', 'Initialized', 60_000);
   assert.equal(init.status?.lastAppliedSpec, init.status?.lastPromotedSpec);
-  assert.equal((await deployment('good-primary'))?.spec.replicas, 2);
+  assert.equal((await w.deployment('good-primary'))?.spec.replicas, 2);
   assert.equal(
-    (await deployment('good'))?.spec.replicas,
+    (await w.deployment('good'))?.spec.replicas,
     0,
     'the target is scaled to 0 once the primary serves',
   );
@@ -67,11 +42,8 @@ test('a healthy release goes step by step to maxWeight, is promoted and alerts S
   const seen = weights.stop().filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
   assert.deepEqual(seen, [20, 40, 60, 0], 'weights read back from the HTTPRoute at every step');
-  assert.equal(
-    (await deployment('good-primary'))?.spec.template.spec.containers[0]?.image,
-    'example.com/good:2.0.0',
-  );
-  assert.equal((await deployment('good'))?.spec.replicas, 0);
+  assert.equal(await w.image('good-primary'), 'example.com/good:2.0.0');
+  assert.equal((await w.deployment('good'))?.spec.replicas, 0);
   assert.equal(done.status?.lastPromotedSpec, done.status?.lastAppliedSpec);
   await w.slack.waitFor((m) => m.text.includes('New revision detected'), 5_000, 'new revision alert');
   await w.slack.waitFor((m) => m.text.includes('promotion finished'), 5_000, 'promotion alert');
@@ -89,12 +61,8 @@ test('a failing release is rolled back after threshold failed checks, and Slack 
   assert.equal(done.status?.failedChecks, 2);
   assert.match(done.status?.message ?? '', /request-success-rate [\d.]+ < min 95/);
   assert.deepEqual(await w.routeWeights('bad'), { primary: 100, canary: 0 });
-  assert.equal(
-    (await deployment('bad-primary'))?.spec.template.spec.containers[0]?.image,
-    'example.com/bad:1.0.0',
-    'primary keeps the old version',
-  );
-  assert.equal((await deployment('bad'))?.spec.replicas, 0);
+  assert.equal(await w.image('bad-primary'), 'example.com/bad:1.0.0', 'primary keeps the old version');
+  assert.equal((await w.deployment('bad'))?.spec.replicas, 0);
   const alert = await w.slack.waitFor(
     (m) => JSON.stringify(m.payload).includes('rolled back'),
     5_000,

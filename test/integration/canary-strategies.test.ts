@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, successRate, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -13,14 +13,6 @@ before(async () => {
 });
 after(async () => w?.stop());
 
-type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } };
-const deployment = (name: string) =>
-  w.kube.get<Deploy & Record<string, never>>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name,
-  });
 const serviceSelector = async (name: string) =>
   (
     await w.kube.get<{ spec: { selector?: Record<string, string> } } & Record<string, never>>({
@@ -97,8 +89,6 @@ function recordRun(name: string) {
   };
 }
 
-const successRate = [{ name: 'request-success-rate', thresholdRange: { min: 95 } }];
-
 describe('strategies without weights', { concurrency: true }, () => {
   test('blue/green (kubernetes): apex stays on primary, testers reach the canary, then promotion', async () => {
     const name = 'bg';
@@ -146,11 +136,8 @@ describe('strategies without weights', { concurrency: true }, () => {
     const passed = done.status?.metrics?.find((m) => m.name === 'request-success-rate');
     assert.equal(passed?.result, 'Successful', JSON.stringify(passed));
 
-    assert.equal(
-      (await deployment('bg-primary'))?.spec.template.spec.containers[0]?.image,
-      'example.com/bg:2.0.0',
-    );
-    assert.equal((await deployment(name))?.spec.replicas, 0, 'canary scaled to 0');
+    assert.equal(await w.image('bg-primary'), 'example.com/bg:2.0.0');
+    assert.equal((await w.deployment(name))?.spec.replicas, 0, 'canary scaled to 0');
     // The primary's pods roll to the new image and the apex Service routes to them.
     await waitFor(
       'primary pods on bg:2.0.0',
@@ -173,23 +160,9 @@ describe('strategies without weights', { concurrency: true }, () => {
     const name = 'ab';
     await w.deploy(name, 'example.com/ab:1.0.0');
     await w.exporters(name, { errorRate: 0 });
-    await w.apply({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'Canary',
-      metadata: { name },
-      spec: {
-        provider: 'gatewayapi',
-        targetRef: { kind: 'Deployment', name },
-        service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-        analysis: {
-          interval: '10s',
-          threshold: 2,
-          iterations: 2,
-          match: [{ headers: { 'x-canary': { exact: 'insider' } } }],
-          metrics: successRate,
-        },
-      },
-    });
+    await w.apply(
+      gatewayCanary(name, { iterations: 2, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }),
+    );
     await w.waitPhase(name, 'Initialized', 60_000);
     assert.equal((await route(name))?.spec.rules.length, 1, 'no match rule while idle');
 
@@ -228,11 +201,8 @@ describe('strategies without weights', { concurrency: true }, () => {
     assert.equal(finalRoute?.spec.rules.length, 1, 'the match rule is gone');
     assert.ok(!JSON.stringify(finalRoute?.spec.rules).includes('x-canary'));
     assert.deepEqual(weights(finalRoute!.spec.rules[0]!), { 'ab-canary': 0, 'ab-primary': 100 });
-    assert.equal(
-      (await deployment('ab-primary'))?.spec.template.spec.containers[0]?.image,
-      'example.com/ab:2.0.0',
-    );
-    assert.equal((await deployment(name))?.spec.replicas, 0);
+    assert.equal(await w.image('ab-primary'), 'example.com/ab:2.0.0');
+    assert.equal((await w.deployment(name))?.spec.replicas, 0);
   });
 });
 

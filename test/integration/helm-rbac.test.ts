@@ -5,40 +5,30 @@
 // one permission removed it fails clearly, the controller's log naming the refused resource.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { GitSyncStatus } from '../../src/api/gitsync.ts';
 import { SYNC_REQUEST_ANNOTATION } from '../../src/gitsync/controller.ts';
-import { startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { commitFiles, startGitServer } from '../cluster/git-server.ts';
-import { createNamespace, sharedCluster, type Cluster } from '../cluster/cluster.ts';
+import { createNamespace } from '../cluster/cluster.ts';
 import {
-  chartReleases,
+  chartTestKit,
   findManifest,
-  installChartRbac,
   kubectlApply,
   renderChart,
   serviceAccountKubeconfig,
-  type Manifest,
-  type Values,
 } from '../cluster/helm.ts';
 import { waitFor } from '../cluster/proc.ts';
 
-let cluster: Cluster;
-const releases = chartReleases(() => cluster);
-const release = (what: string) => releases.name(what);
-const installRbac = (rel: string, ns: string, values: Values, alter?: (docs: Manifest[]) => void) =>
-  installChartRbac(cluster, rel, ns, values, alter);
-before(async () => {
-  cluster = await sharedCluster();
-});
-after(() => releases.cleanup());
+const chart = chartTestKit();
+const { release, installRbac } = chart;
 
 describe('weir controller as the Helm chart ServiceAccount', { concurrency: true }, () => {
   test('with the ClusterRole, a Canary goes through a whole run, HPA copy and revertOnDeletion included', async () => {
     const rel = release('proof');
-    const releaseNs = await createNamespace(cluster, 'helm-proof-release');
+    const releaseNs = await createNamespace(chart.cluster, 'helm-proof-release');
     const sa = await installRbac(rel, releaseNs, {});
     const identity = `${rel}-7f9c-abcde`;
     const w = await startWorld('helm-proof', {
@@ -48,7 +38,7 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
     });
     try {
       await promotes(w, 'app', { all: true });
-      const lease = await cluster.kc
+      const lease = await chart.cluster.kc
         .makeApiClient(CoordinationV1Api)
         .readNamespacedLease({ name: 'weir-controller', namespace: releaseNs });
       assert.equal(
@@ -64,13 +54,13 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
 
   test('with rbac.namespaced the Role in the watched namespace is enough for a whole run', async () => {
     const rel = release('proof-ns');
-    const releaseNs = await createNamespace(cluster, 'helm-proof-ns-release');
+    const releaseNs = await createNamespace(chart.cluster, 'helm-proof-ns-release');
     // The ServiceAccount first (its token is the controller's identity), the namespaced Roles once
     // the world's namespace exists.
     const { docs } = await renderChart(rel, releaseNs);
-    const applied = await kubectlApply(cluster, [findManifest(docs, 'ServiceAccount')]);
+    const applied = await kubectlApply(chart.cluster, [findManifest(docs, 'ServiceAccount')]);
     assert.equal(applied.code, 0, applied.stderr);
-    const kubeconfig = await serviceAccountKubeconfig(cluster, releaseNs, rel);
+    const kubeconfig = await serviceAccountKubeconfig(chart.cluster, releaseNs, rel);
     const w = await startWorld('helm-proof-ns', {
       controller: 'child',
       kubeconfig,
@@ -96,7 +86,7 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
 
   test('GitSync is refused by default, and syncs, runs a canary and prunes with gitsync.rules', async () => {
     const rel = release('gitsync');
-    const releaseNs = await createNamespace(cluster, 'helm-gitsync-release');
+    const releaseNs = await createNamespace(chart.cluster, 'helm-gitsync-release');
     const sa = await installRbac(rel, releaseNs, {});
     const git = await startGitServer();
     const w = await startWorld('helm-gitsync', {
@@ -194,7 +184,7 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
 
   test('without patch on canaries/status the controller logs a 403 naming it and writes no status', async () => {
     const rel = release('missing');
-    const releaseNs = await createNamespace(cluster, 'helm-missing-release');
+    const releaseNs = await createNamespace(chart.cluster, 'helm-missing-release');
     const sa = await installRbac(rel, releaseNs, {}, (docs) => {
       const role = findManifest(docs, 'ClusterRole');
       role.rules = role.rules.filter(
@@ -272,26 +262,8 @@ function deployment(name: string, image: string): Record<string, unknown> {
   };
 }
 
-function canary(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name },
-    spec: {
-      ...extra,
-      provider: 'gatewayapi',
-      targetRef: { kind: 'Deployment', name },
-      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-      analysis: {
-        interval: '10s',
-        threshold: 2,
-        stepWeight: 50,
-        maxWeight: 50,
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }],
-      },
-    },
-  };
-}
+const canary = (name: string, extra: Record<string, unknown> = {}) =>
+  gatewayCanary(name, { stepWeight: 50, maxWeight: 50 }, extra);
 
 /**
  * Initialization, then a new image analysed and promoted; asserts what each permission was for.

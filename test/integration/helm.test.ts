@@ -4,30 +4,13 @@
 // ServiceAccount may and may not do (kubectl auth can-i). helm-rbac.test.ts runs the controller as it.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { applyCrds, createNamespace, projectRoot, sharedCluster, type Cluster } from '../cluster/cluster.ts';
-import {
-  CHART_DIR,
-  chartReleases,
-  findManifest,
-  helm,
-  installChartRbac,
-  kubectlApply,
-  renderChart,
-  type Manifest,
-  type Values,
-} from '../cluster/helm.ts';
+import { describe, test } from 'node:test';
+import { applyCrds, createNamespace, projectRoot } from '../cluster/cluster.ts';
+import { CHART_DIR, chartTestKit, findManifest, helm, kubectlApply, renderChart } from '../cluster/helm.ts';
 import { waitFor } from '../cluster/proc.ts';
 
-let cluster: Cluster;
-const releases = chartReleases(() => cluster);
-const release = (what: string) => releases.name(what);
-const installRbac = (rel: string, ns: string, values: Values, alter?: (docs: Manifest[]) => void) =>
-  installChartRbac(cluster, rel, ns, values, alter);
-before(async () => {
-  cluster = await sharedCluster();
-});
-after(() => releases.cleanup());
+const chart = chartTestKit();
+const { release, installRbac } = chart;
 
 /** The controller's rules exactly: the least-privilege contract (widening it must fail here). */
 const CONTROLLER_RULES = [
@@ -191,13 +174,13 @@ describe('Helm chart', { concurrency: true }, () => {
   });
 
   test('the API server accepts every rendering; pods pass the restricted Pod Security level', async () => {
-    await applyCrds(cluster, [join(projectRoot, '..', 'shared', 'crds', 'prometheus-operator')]);
+    await applyCrds(chart.cluster, [join(projectRoot, '..', 'shared', 'crds', 'prometheus-operator')]);
     // The chart's CRDs: a server-side dry run (the shared cluster's CRDs stay as the runner installed them).
     const crds = (await renderChart('weir', 'default', {}, { includeCrds: true })).docs.filter(
       (d) => d.kind === 'CustomResourceDefinition',
     );
     assert.equal(crds.length, 4);
-    const dry = await kubectlApply(cluster, crds, ['--dry-run=server']);
+    const dry = await kubectlApply(chart.cluster, crds, ['--dry-run=server']);
     assert.equal(dry.code, 0, `the chart's CRDs: ${dry.stderr}`);
     assert.equal((dry.stdout.match(/customresourcedefinition/g) ?? []).length, 4);
 
@@ -208,9 +191,9 @@ describe('Helm chart', { concurrency: true }, () => {
     ];
     await Promise.all(
       variants.map(async ([what, values]) => {
-        const ns = await createNamespace(cluster, `helm-${what}`);
-        const watch = await createNamespace(cluster, `helm-${what}-apps`);
-        const label = await cluster.kubectl([
+        const ns = await createNamespace(chart.cluster, `helm-${what}`);
+        const watch = await createNamespace(chart.cluster, `helm-${what}-apps`);
+        const label = await chart.cluster.kubectl([
           'label',
           'namespace',
           ns,
@@ -220,7 +203,7 @@ describe('Helm chart', { concurrency: true }, () => {
         assert.equal(label.code, 0, label.stderr);
         const rel = release(what);
         const { yaml, docs } = await renderChart(rel, ns, values(ns, watch));
-        const r = await kubectlApply(cluster, yaml);
+        const r = await kubectlApply(chart.cluster, yaml);
         assert.equal(r.code, 0, `${what}: ${r.stderr}`);
         assert.doesNotMatch(r.stderr, /PodSecurity/, `${what}: no Pod Security warning`);
         assert.equal(r.stdout.trim().split('\n').length, docs.length, `${what}: every object applied`);
@@ -228,7 +211,7 @@ describe('Helm chart', { concurrency: true }, () => {
         await waitFor(
           `${what}: Deployment ${ns}/${rel} with 2 ready replicas`,
           async () => {
-            const g = await cluster.kubectl(['get', 'deployment', rel, '-n', ns, '-o', 'json']);
+            const g = await chart.cluster.kubectl(['get', 'deployment', rel, '-n', ns, '-o', 'json']);
             return JSON.parse(g.stdout).status?.readyReplicas === 2;
           },
           60_000,
@@ -239,8 +222,8 @@ describe('Helm chart', { concurrency: true }, () => {
   });
 
   test('the ServiceAccount can do what Weir needs and nothing more (kubectl auth can-i)', async () => {
-    const ns = await createNamespace(cluster, 'helm-authz');
-    const watch = await createNamespace(cluster, 'helm-authz-apps');
+    const ns = await createNamespace(chart.cluster, 'helm-authz');
+    const watch = await createNamespace(chart.cluster, 'helm-authz-apps');
     const wide = release('authz');
     const narrow = release('authz-ns');
     const installs = await Promise.all([
@@ -248,7 +231,12 @@ describe('Helm chart', { concurrency: true }, () => {
       installRbac(narrow, ns, { 'rbac.namespaced': true, watchNamespace: watch }),
     ]);
     const canI = async (sa: string, args: string[]) => {
-      const r = await cluster.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${ns}:${sa}`]);
+      const r = await chart.cluster.kubectl([
+        'auth',
+        'can-i',
+        ...args,
+        `--as=system:serviceaccount:${ns}:${sa}`,
+      ]);
       return r.stdout.trim();
     };
     const expect = async (sa: string, answer: 'yes' | 'no', checks: string[][]) => {
