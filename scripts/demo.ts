@@ -207,12 +207,10 @@ async function showView(): Promise<void> {
       namespace: NS,
       name,
     });
-  const events = await cluster.kc
-    .makeApiClient(CoreV1Api)
-    .listNamespacedEvent({
-      namespace: NS,
-      fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${APP}`,
-    });
+  const events = await cluster.kc.makeApiClient(CoreV1Api).listNamespacedEvent({
+    namespace: NS,
+    fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${APP}`,
+  });
   const view = renderCanary(
     {
       canary: await canary(),
