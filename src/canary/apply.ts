@@ -140,19 +140,7 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
     );
   }
   await copyConfigs(ctx, deps, true);
-  if (!ctx.primary) {
-    const replicas = primaryReplicas(ctx);
-    await deps.kube.apply(
-      primaryDeployment({
-        target: ctx.target,
-        names: ctx.names,
-        revision: ctx.revision,
-        tracked: ctx.tracked,
-        owner: ctx.owner,
-        ...(replicas !== undefined ? { replicas } : {}),
-      }),
-    );
-  }
+  if (!ctx.primary) await deps.kube.apply(desiredPrimary(ctx));
   await ensureHpa(ctx, deps);
   for (const svc of services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner))
     await ensure(deps, svc);
@@ -172,8 +160,13 @@ async function promotePrimary(
     );
   }
   await copyConfigs(ctx, deps, false);
+  await ensure(deps, desiredPrimary(ctx));
+}
+
+/** The primary Deployment for the target's current template and configs. */
+function desiredPrimary(ctx: CanaryContext) {
   const replicas = primaryReplicas(ctx);
-  const desired = primaryDeployment({
+  return primaryDeployment({
     target: ctx.target,
     names: ctx.names,
     revision: ctx.revision,
@@ -181,7 +174,6 @@ async function promotePrimary(
     owner: ctx.owner,
     ...(replicas !== undefined ? { replicas } : {}),
   });
-  await ensure(deps, desired);
 }
 
 async function scaleCanary(ctx: CanaryContext, deps: ApplyDeps, replicas: number): Promise<void> {

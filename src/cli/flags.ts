@@ -20,17 +20,8 @@ export function withKubeFlags(cmd: Command): Command {
 export const outputOption = (): Option =>
   new Option('-o, --output <format>', 'print the object(s) instead of the view').choices(['json', 'yaml']);
 
-export interface ResourceType {
-  apiVersion: string;
-  kind: string;
-  plural: string;
-}
+import type { ResourceType } from '../kube/resources.ts';
 
-// The kinds the CLI reads (the same coordinates as src/kube/informers.ts, which loads the client).
-export const RESOURCES = {
-  deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
-  canary: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', plural: 'canaries' },
-  gitSync: { apiVersion: 'weir.dev/v1alpha1', kind: 'GitSync', plural: 'gitsyncs' },
-} satisfies Record<string, ResourceType>;
+export { RESOURCES, type ResourceType } from '../kube/resources.ts';
 
 export const EVENTS: ResourceType = { apiVersion: 'v1', kind: 'Event', plural: 'events' };
