@@ -2,102 +2,14 @@
 // observed to the next status and the actions that make the cluster match it. No I/O here; the
 // controller gathers observations (asking again when decide() says it needs a gate or metrics) and
 // applies the actions, then writes the status in one patch.
-import type { CanaryStatus, Phase, WebhookType } from '../api/canary.ts';
-import type { Action, AlertKind, CanaryView, Decision, GateResult, Observations } from './model.ts';
+import type { WebhookType } from '../api/canary.ts';
+import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
+import { POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
 
 /** decide() cannot finish without these results; the controller gathers them and calls again. */
 export interface Need {
   need: { gates: WebhookType[]; metrics: boolean };
-}
-
-const IDLE_RESYNC_MS = 5 * 60_000;
-const POLL_MS = 2_000;
-
-class Run {
-  readonly status: CanaryStatus;
-  readonly actions: Action[] = [];
-  requeueAfterMs = IDLE_RESYNC_MS;
-  needGates: WebhookType[] = [];
-  needMetrics = false;
-
-  constructor(
-    readonly view: CanaryView,
-    readonly obs: Observations,
-  ) {
-    this.status = structuredClone(view.status);
-  }
-
-  get now(): string {
-    return this.obs.now.toISOString();
-  }
-
-  get phase(): Phase | undefined {
-    return this.status.phase;
-  }
-
-  setPhase(phase: Phase, message: string): void {
-    if (this.status.phase !== phase) {
-      this.status.lastTransitionTime = this.now;
-      this.status.waitingSince = this.now;
-      this.act({
-        type: 'event',
-        eventType: phase === 'Failed' ? 'Warning' : 'Normal',
-        reason: phase,
-        message,
-      });
-      this.act({ type: 'runHooks', hookType: 'event' });
-    }
-    this.status.phase = phase;
-    this.status.message = message;
-  }
-
-  act(a: Action): void {
-    this.actions.push(a);
-  }
-
-  alert(kind: AlertKind, severity: 'info' | 'warn' | 'error', message: string): void {
-    this.act({ type: 'alert', kind, severity, message });
-  }
-
-  /** A gate webhook's verdict; undefined means "not observed yet" (decide asks for it). */
-  gate(type: WebhookType): GateResult | undefined {
-    const configured = this.view.spec.analysis.webhooks?.some((w) => w.type === type);
-    if (!configured) return type === 'rollback' ? { ok: false, message: 'no rollback hook' } : { ok: true };
-    const r = this.obs.gates[type];
-    if (!r) this.needGates.push(type);
-    return r;
-  }
-
-  /** A user request not yet acted on. */
-  pending<K extends 'promote' | 'abort' | 'retry'>(kind: K): Observations['requests'][K] | undefined {
-    const r = this.obs.requests[kind];
-    if (!r || this.status.handledRequests?.[kind] === r.id) return undefined;
-    return r;
-  }
-
-  handled(kind: 'promote' | 'abort' | 'retry'): void {
-    const r = this.obs.requests[kind];
-    if (r) this.status.handledRequests = { ...this.status.handledRequests, [kind]: r.id };
-  }
-
-  deadlineExceeded(): boolean {
-    const since = Date.parse(this.status.waitingSince ?? this.now);
-    return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000;
-  }
-
-  madeProgress(): void {
-    this.status.waitingSince = this.now;
-  }
-
-  tickDue(): boolean {
-    const last = this.status.lastAnalysisTime;
-    const interval = parseDuration(this.view.spec.analysis.interval);
-    if (!last) return true;
-    const wait = Date.parse(last) + interval - this.obs.now.getTime();
-    if (wait > 0) this.requeueAfterMs = Math.min(this.requeueAfterMs, wait);
-    return wait <= 0;
-  }
 }
 
 export function decide(view: CanaryView, obs: Observations): Decision | Need {
