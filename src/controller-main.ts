@@ -55,8 +55,12 @@ export async function runController(
   });
   gitSync.watch();
 
-  let synced = false;
-  const app = buildApp({ metrics, ready: () => synced, log, register: [(a) => gitSync.registerReceiver(a)] });
+  const app = buildApp({
+    metrics,
+    ready: () => Object.values(caches).every((c) => c?.hasSynced),
+    log,
+    register: [(a) => gitSync.registerReceiver(a)],
+  });
   await app.listen({ host: config.listenHost, port: config.listenPort });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listenPort;
@@ -79,7 +83,6 @@ export async function runController(
       }
     }),
   );
-  synced = true;
 
   let running: Promise<void> | undefined;
   const startLeading = () => {

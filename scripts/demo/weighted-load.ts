@@ -3,6 +3,7 @@
 // count and time.
 import { request } from 'node:http';
 import type { Kube } from '../../src/kube/client.ts';
+import { httpRouteWeights } from '../../test/cluster/route-weights.ts';
 
 export interface WeightedLoad {
   stop(): void;
@@ -32,23 +33,10 @@ export function startWeightedLoad(
   const counts = { primary: 0, canary: 0 };
   let canaryWeight = 0;
   const readWeights = setInterval(() => {
-    void kube
-      .get<
-        { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } } & Record<
-          string,
-          never
-        >
-      >({
-        apiVersion: 'gateway.networking.k8s.io/v1',
-        kind: 'HTTPRoute',
-        ...route,
-      })
+    void httpRouteWeights(kube, route.namespace, route.name)
       .then((r) => {
-        const rules = r?.spec?.rules ?? [];
-        const refs = rules[rules.length - 1]?.backendRefs ?? [];
-        const total = refs.reduce((n, b) => n + (b.weight ?? 0), 0);
-        const canary = refs.find((b) => b.name.endsWith('-canary'))?.weight ?? 0;
-        canaryWeight = total > 0 ? canary / total : 0;
+        const total = (r?.primary ?? 0) + (r?.canary ?? 0);
+        canaryWeight = total > 0 ? (r?.canary ?? 0) / total : 0;
       })
       .catch(() => undefined);
   }, 500);

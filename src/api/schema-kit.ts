@@ -61,15 +61,6 @@ export function IntOrString(description?: string): TUnsafe<number | string> {
   });
 }
 
-/** An object whose unknown keys are kept as they are (free-form metadata, user manifests). */
-export function FreeForm(description?: string): TUnsafe<Record<string, unknown>> {
-  return Type.Unsafe<Record<string, unknown>>({
-    type: 'object',
-    'x-kubernetes-preserve-unknown-fields': true,
-    ...(description ? { description } : {}),
-  });
-}
-
 /** An object closed to unknown fields (lint reports them; the API server prunes or rejects them). */
 export function Obj<T extends TProperties>(props: T, opts: ObjectOptions & { rules?: CelRule[] } = {}) {
   const { rules, ...rest } = opts;

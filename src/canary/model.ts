@@ -1,6 +1,6 @@
 // The inputs and outputs of the pure canary decision. The controller builds a CanaryView and
 // Observations from informer caches and probes, calls decide(), and applies the Actions it returns.
-import type { CanarySpec, CanaryStatus, Phase, WebhookType } from '../api/canary.ts';
+import type { CanarySpec, CanaryStatus, WebhookType } from '../api/canary.ts';
 
 export interface CanaryView {
   name: string;
@@ -72,5 +72,3 @@ export interface Decision {
   /** When the controller should look again even without a watch event (ms). */
   requeueAfterMs: number;
 }
-
-export const IDLE_PHASES: ReadonlySet<Phase> = new Set(['Initialized', 'Succeeded', 'Failed']);

@@ -11,6 +11,7 @@ import { createKube, type Kube } from '../../src/kube/client.ts';
 import { createLogger } from '../../src/log.ts';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import type { Phase } from '../../src/api/canary.ts';
+import { httpRouteWeights } from './route-weights.ts';
 import { startAppExporter, type AppExporter } from './app-exporter.ts';
 import { createNamespace, projectRoot, sharedCluster, type Cluster } from './cluster.ts';
 import { startProcess, waitFor, type Managed } from './proc.ts';
@@ -228,24 +229,7 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
         );
       }
     },
-    async routeWeights(name) {
-      const r = await kube.get<
-        { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } } & Record<
-          string,
-          never
-        >
-      >({
-        apiVersion: 'gateway.networking.k8s.io/v1',
-        kind: 'HTTPRoute',
-        namespace: ns,
-        name,
-      });
-      const rules = r?.spec?.rules ?? [];
-      const last = rules[rules.length - 1];
-      if (!last) return undefined;
-      const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
-      return { primary: w(`${name}-primary`), canary: w(`${name}-canary`) };
-    },
+    routeWeights: (name) => httpRouteWeights(kube, ns, name),
     recordWeights(name) {
       const seen: number[] = [];
       const timer = setInterval(() => {
