@@ -4,6 +4,7 @@
 // in this process, or as a child process that a test can SIGKILL.
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { parseConfig } from '../../src/config.ts';
 import { runController } from '../../src/controller-main.ts';
@@ -79,10 +80,13 @@ export interface World {
   waitPhase(name: string, phases: Phase | Phase[], timeoutMs?: number): Promise<CanaryObject>;
   /** Weights of the HTTPRoute's default rule. */
   routeWeights(name: string): Promise<{ primary: number; canary: number } | undefined>;
-  /** Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats. */
-  recordWeights(name: string): { stop(): number[] };
-  /** Records the Canary's status.phase every 250 ms, in order, without repeats. */
-  recordPhases(name: string): { stop(): Phase[] };
+  /**
+   * Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats; stop() takes
+   * one last sample, so a weight written just before stop() is never missed.
+   */
+  recordWeights(name: string): Recorder<number>;
+  /** Records the Canary's status.phase the same way. */
+  recordPhases(name: string): Recorder<Phase>;
   /** Merge patch on the Canary (what the CLI's actions send, see requestPatch()). */
   patchCanary(name: string, patch: Record<string, unknown>): Promise<void>;
   /** Stops the world's Prometheus (once; stop() then skips it). */
@@ -95,6 +99,38 @@ export interface World {
     canary: { errorRate?: number; latencyMs?: number },
   ): Promise<{ primary: AppExporter; canary: AppExporter }>;
   stop(): Promise<void>;
+}
+
+export interface Recorder<T> {
+  /** Ends the recording after one final sample and returns every value seen, in order. */
+  stop(): Promise<T[]>;
+}
+
+/**
+ * Samples one after another (never two GETs in flight, so values cannot arrive out of order) every
+ * 250 ms and keeps each change; failed samples are skipped.
+ */
+export function recordChanges<T>(sample: () => Promise<T | undefined>): Recorder<T> {
+  const seen: T[] = [];
+  let stopped = false;
+  const take = async () => {
+    const value = await sample().catch(() => undefined);
+    if (value !== undefined && seen[seen.length - 1] !== value) seen.push(value);
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await take();
+      await delay(250);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await take();
+      return seen;
+    },
+  };
 }
 
 export interface WorldOptions {
@@ -230,38 +266,8 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
       }
     },
     routeWeights: (name) => httpRouteWeights(kube, ns, name),
-    recordWeights(name) {
-      const seen: number[] = [];
-      const timer = setInterval(() => {
-        void world.routeWeights(name).then((r) => {
-          if (r && seen[seen.length - 1] !== r.canary) seen.push(r.canary);
-        });
-      }, 250);
-      return {
-        stop() {
-          clearInterval(timer);
-          return seen;
-        },
-      };
-    },
-    recordPhases(name) {
-      const seen: Phase[] = [];
-      const timer = setInterval(() => {
-        void world.canary(name).then(
-          (c) => {
-            const p = c.status?.phase;
-            if (p && seen[seen.length - 1] !== p) seen.push(p);
-          },
-          () => undefined,
-        );
-      }, 250);
-      return {
-        stop() {
-          clearInterval(timer);
-          return seen;
-        },
-      };
-    },
+    recordWeights: (name) => recordChanges(async () => (await world.routeWeights(name))?.canary),
+    recordPhases: (name) => recordChanges(async () => (await world.canary(name)).status?.phase),
     async patchCanary(name, patch) {
       await kube.mergePatch({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: ns, name }, patch);
     },

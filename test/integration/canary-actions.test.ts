@@ -155,7 +155,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     const weights = w.recordWeights(name);
     // Analysis keeps running while paused: two more ticks, and the weight does not move.
     const later = await waitTicks(name, paused.status?.lastAnalysisTime, 2);
-    const during = weights.stop();
+    const during = await weights.stop();
     assert.equal(later.status?.phase, 'Progressing');
     assert.equal(later.status?.canaryWeight, held);
     assert.match(later.status?.message ?? '', /^Paused: by user/);
@@ -165,7 +165,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     const resumed = w.recordWeights(name);
     await patch(name, 'resume');
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
-    const afterResume = resumed.stop();
+    const afterResume = await resumed.stop();
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     const expected = [held, 40, 60].filter((x, i) => i === 0 || x > held);
     assert.deepEqual(
@@ -216,8 +216,8 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
 
     await patch(name, 'promote-full');
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 40_000);
-    const seen = ramp(weights.stop());
-    const seenPhases = phases.stop();
+    const seen = ramp(await weights.stop());
+    const seenPhases = await phases.stop();
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.deepEqual(seen, [20, 40], 'promote-full skipped setWeight 60, the timed pause and setWeight 80');
     // Promoting can pass faster than the phase poll; the Kubernetes Events record every transition.
@@ -314,7 +314,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       );
       const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 60_000);
       assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
-      assert.deepEqual(ramp(weights.stop()), [50], 'the run went through analysis at weight 50');
+      assert.deepEqual(ramp(await weights.stop()), [50], 'the run went through analysis at weight 50');
       assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 });
       assert.equal(done.status?.lastPromotedSpec, started.status?.lastAppliedSpec);
       assert.deepEqual(

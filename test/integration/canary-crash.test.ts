@@ -37,9 +37,10 @@ async function initialized(w: World, name: string): Promise<void> {
 
 /**
  * Every canary weight the HTTPRoute goes through, from a watch (each write is one event, so even a
- * weight held for a few milliseconds is seen), without repeats.
+ * weight held for a few milliseconds is seen), without repeats. stop() first waits (up to 5 s) for the
+ * watch to deliver the route's current weight, since events arrive a little after the write.
  */
-async function watchWeights(w: World, name: string): Promise<{ stop(): number[] }> {
+async function watchWeights(w: World, name: string): Promise<{ stop(): Promise<number[]> }> {
   const seen: number[] = [];
   const path = `/apis/gateway.networking.k8s.io/v1/namespaces/${w.ns}/httproutes`;
   const abort = await new Watch(w.cluster.kc).watch(
@@ -57,7 +58,14 @@ async function watchWeights(w: World, name: string): Promise<{ stop(): number[] 
     () => undefined,
   );
   return {
-    stop() {
+    async stop() {
+      const current = (await w.routeWeights(name))?.canary;
+      await waitFor(
+        `watch of HTTPRoute ${w.ns}/${name} at weight ${current}`,
+        async () => current === undefined || seen[seen.length - 1] === current,
+        5_000,
+        50,
+      ).catch(() => undefined); // the assertions on the sequence then say what was missed
       abort.abort();
       return seen;
     },
@@ -97,7 +105,7 @@ describe('canary crash safety', { concurrency: true }, () => {
       await w.waitPhase('crash', 'Progressing', 30_000);
       const weights = w.recordWeights('crash');
       const exact = await watchWeights(w, 'crash');
-      t.after(() => void [weights.stop(), exact.stop()]); // open timers or watches would keep the process alive
+      t.after(() => Promise.all([weights.stop(), exact.stop()])); // open timers or watches would keep the process alive
 
       await routeAt(w, 'crash', 40, 60_000); // the middle step: one analysed tick passed, more to come
       const before = (await w.canary('crash')).status;
@@ -112,8 +120,8 @@ describe('canary crash safety', { concurrency: true }, () => {
       await w.startController();
 
       const done = await w.waitPhase('crash', ['Succeeded', 'Failed'], 120_000);
-      const seen = weights.stop().filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
-      const every = exact.stop().filter((x, i) => i > 0 || x !== 0);
+      const seen = (await weights.stop()).filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
+      const every = (await exact.stop()).filter((x, i) => i > 0 || x !== 0);
       assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
       assert.deepEqual(seen, [20, 40, 60, 0], 'weights never go backwards or skip a step across the crash');
       assert.deepEqual(every, [20, 40, 60, 0], 'not even for a moment (every HTTPRoute write)');
@@ -168,7 +176,7 @@ describe('canary crash safety', { concurrency: true }, () => {
         const middle = (await w.canary('rev')).status;
         assert.ok((middle?.canaryWeight ?? 0) > 0, 'the run for 2.0.0 is under way');
         const weights = await watchWeights(w, 'rev');
-        t.after(() => void weights.stop());
+        t.after(() => weights.stop());
 
         await w.setImage('rev', 'example.com/rev:3.0.0');
         const restarted = await waitFor(
@@ -185,7 +193,7 @@ describe('canary crash safety', { concurrency: true }, () => {
         assert.equal(restarted.canaryWeight, 0, 'the weight starts from zero');
 
         const done = await w.waitPhase('rev', ['Succeeded', 'Failed'], 120_000);
-        const seen = weights.stop();
+        const seen = await weights.stop();
         assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
         assert.deepEqual(
           seen,

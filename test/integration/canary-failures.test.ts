@@ -43,8 +43,8 @@ test('Prometheus stopped mid-run: Error results count as failed checks, rollback
 
   const done = await w.waitPhase(name, ['Failed', 'Succeeded'], 90_000);
   await delay(3_000); // keep watching a little: nothing may promote after the rollback either
-  const seenPhases = phases.stop();
-  const seenWeights = weights.stop();
+  const seenPhases = await phases.stop();
+  const seenWeights = await weights.stop();
 
   assert.equal(done.status?.phase, 'Failed', done.status?.message);
   for (const p of ['WaitingPromotion', 'Promoting', 'Finalising', 'Succeeded'] as const)

@@ -91,7 +91,7 @@ describe('runs that wait', { concurrency: true }, () => {
     const phases = w.recordPhases(name);
     const weights = w.recordWeights(name);
     await delay(2.5 * interval); // at least two analysis intervals
-    const held = { phases: phases.stop(), weights: weights.stop() };
+    const held = { phases: await phases.stop(), weights: await weights.stop() };
     assert.deepEqual(held.phases, ['WaitingPromotion'], 'the run held without moving on or rolling back');
     assert.deepEqual(held.weights, [50], 'the canary keeps its traffic while waiting');
     const asked = gate.calls.filter((c) => c.at >= since);
@@ -177,7 +177,7 @@ describe('runs that wait', { concurrency: true }, () => {
     );
 
     const done = await w.waitPhase(name, ['Failed', 'Succeeded'], (deadlineSeconds + 40) * 1000);
-    const seen = weights.stop();
+    const seen = await weights.stop();
     assert.equal(done.status?.phase, 'Failed', done.status?.message);
     assert.match(done.status?.message ?? '', /Progress deadline exceeded \(30s\)/);
     assert.match(done.status?.message ?? '', /waiting for canary pods \(0% ready\)/);

@@ -39,7 +39,7 @@ test('a healthy release goes step by step to maxWeight, is promoted and alerts S
   await w.waitPhase('good', 'Progressing', 30_000);
   const weights = w.recordWeights('good');
   const done = await w.waitPhase('good', ['Succeeded', 'Failed'], 180_000);
-  const seen = weights.stop().filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
+  const seen = (await weights.stop()).filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
   assert.deepEqual(seen, [20, 40, 60, 0], 'weights read back from the HTTPRoute at every step');
   assert.equal(await w.image('good-primary'), 'example.com/good:2.0.0');

@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
-import { gatewayCanary, startWorld, successRate, type World } from '../cluster/canary-world.ts';
+import {
+  gatewayCanary,
+  recordChanges,
+  startWorld,
+  successRate,
+  type World,
+} from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -69,22 +75,15 @@ async function waitServiceRoutesTo(service: string, app: string): Promise<string
 
 /** Samples status.iterations and the apex Service selector every 250 ms until stopped. */
 function recordRun(name: string) {
-  const iterations: number[] = [];
-  const apexSelectors = new Set<string>();
-  const timer = setInterval(() => {
-    void Promise.all([w.canary(name), serviceSelector(name)]).then(
-      ([c, sel]) => {
-        const it = c.status?.iterations ?? 0;
-        if (iterations[iterations.length - 1] !== it) iterations.push(it);
-        if (sel) apexSelectors.add(JSON.stringify(sel));
-      },
-      () => undefined,
-    );
-  }, 250);
+  const iterations = recordChanges(async () => (await w.canary(name)).status?.iterations ?? 0);
+  const apexSelectors = recordChanges(async () => {
+    const selector = await serviceSelector(name);
+    return selector ? JSON.stringify(selector) : undefined;
+  });
   return {
-    stop() {
-      clearInterval(timer);
-      return { iterations, apexSelectors: [...apexSelectors] };
+    async stop() {
+      const selectors = new Set(await apexSelectors.stop());
+      return { iterations: await iterations.stop(), apexSelectors: [...selectors] };
     },
   };
 }
@@ -125,7 +124,7 @@ describe('strategies without weights', { concurrency: true }, () => {
     assert.equal(mid.status?.canaryWeight ?? 0, 0, 'blue/green moves no weight');
 
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
-    const seen = run.stop();
+    const seen = await run.stop();
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.deepEqual(
       seen.iterations.filter((x) => x > 0),
@@ -196,7 +195,7 @@ describe('strategies without weights', { concurrency: true }, () => {
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.equal(done.status?.iterations, 2);
-    assert.deepEqual(defaultWeights.stop(), [0], 'users without the header never reached the canary');
+    assert.deepEqual(await defaultWeights.stop(), [0], 'users without the header never reached the canary');
     const finalRoute = await route(name);
     assert.equal(finalRoute?.spec.rules.length, 1, 'the match rule is gone');
     assert.ok(!JSON.stringify(finalRoute?.spec.rules).includes('x-canary'));

@@ -305,7 +305,7 @@ async function promotes(w: World, name: string, opts: { all?: boolean } = {}): P
   const weights = w.recordWeights(name);
   const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
-  assert.ok(weights.stop().includes(50), 'the HTTPRoute was patched to 50/50 during analysis');
+  assert.ok((await weights.stop()).includes(50), 'the HTTPRoute was patched to 50/50 during analysis');
   const primary = (await get('apps/v1', 'Deployment', `${name}-primary`)) as {
     spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } };
   };
