@@ -188,8 +188,16 @@ const release = async (version: string, label: string) => {
     `deployment/${APP}`,
     `${APP}=ghcr.io/stefanprodan/podinfo:${version}`,
   ]);
+  const slackBefore = slack.messages.length;
   await follow(['Progressing'], 30_000);
   const done = await follow(['Succeeded', 'Failed'], 300_000);
+  // The alert is sent right after the status write: wait for it, so it is printed with its release.
+  await slack
+    .waitFor(
+      (m) => slack.messages.indexOf(m) >= slackBefore && /promotion finished|rolled back/.test(m.text),
+      10_000,
+    )
+    .catch(() => say('(no Slack message about the outcome within 10 s)'));
   results[version] = {
     phase: done.status?.phase ?? '?',
     seconds: Math.round((Date.now() - start) / 1000),

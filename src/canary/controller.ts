@@ -36,19 +36,23 @@ export interface ControllerDeps {
 const SLOW_REQUEUE_MS = 60_000;
 /** Set on a Canary's target by GitSync (src/gitsync/apply.ts). */
 const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
-/** How long a reconcile waits for the cache to show this controller's own status write. */
-const OWN_WRITE_WAIT_MS = 2_000;
+/**
+ * How long a reconcile waits for the cache to show this controller's own status write. Well above
+ * the 2 s requeue of the promotion phases, so a lagging watch delays a step instead of repeating it.
+ */
+const OWN_WRITE_WAIT_MS = 15_000;
 
 export class CanaryController {
   readonly queue: WorkQueue;
   private readonly now: () => Date;
   /**
-   * resourceVersion a Canary had when its status was last patched here. A cache still at that
-   * version has not seen the write: deciding from it would redo the last step (a second analysis
-   * tick, a duplicate event or alert), e.g. when the route's watch event arrives before the
-   * Canary's. The Canary's own update event requeues it; the deadline covers a no-op patch.
+   * resourceVersions of a Canary around its last status patch here: `before` (what the reconcile
+   * read) and `after` (what the patch returned). A cache older than `after` has not seen the write:
+   * deciding from it would redo the last step (a second analysis tick, a duplicate event or alert),
+   * e.g. when the route's watch event arrives before the Canary's. The Canary's own update event
+   * requeues it; the deadline covers a watch that never catches up (the informer then re-lists).
    */
-  private readonly ownWrites = new Map<string, { resourceVersion?: string; at: number }>();
+  private readonly ownWrites = new Map<string, { before?: string; after?: string; at: number }>();
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
@@ -159,7 +163,7 @@ export class CanaryController {
     if (Object.keys(ctx.checksums).length) status.trackedConfigs = ctx.checksums;
     else delete status.trackedConfigs;
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
-      await deps.kube.patchStatus(
+      const written = await deps.kube.patchStatus(
         {
           ...RESOURCES.canary,
           group: GROUP,
@@ -170,7 +174,7 @@ export class CanaryController {
         },
         nullMissing(obj.status, status),
       );
-      this.noteOwnWrite(obj);
+      this.noteOwnWrite(obj, written);
     }
     await runEffects(ctx, decision, {
       caches: deps.caches,
@@ -211,9 +215,10 @@ export class CanaryController {
     throw new Error(`decide() kept asking for observations for ${ctx.key}`);
   }
 
-  private noteOwnWrite(obj: CanaryObject): void {
+  private noteOwnWrite(obj: CanaryObject, after: string | undefined): void {
     this.ownWrites.set(`${obj.metadata.namespace}/${obj.metadata.name}`, {
-      resourceVersion: obj.metadata.resourceVersion,
+      before: obj.metadata.resourceVersion,
+      after,
       at: Date.now(),
     });
   }
@@ -223,7 +228,8 @@ export class CanaryController {
     const w = this.ownWrites.get(key);
     if (!w) return 0;
     const left = w.at + OWN_WRITE_WAIT_MS - Date.now();
-    if (obj.metadata.resourceVersion === w.resourceVersion && left > 0) return left;
+    if (left > 0 && !cacheHasSeen(obj.metadata.resourceVersion, w)) return left;
+    if (left <= 0) this.deps.log.warn({ canary: key }, 'cache did not show our status write in time');
     this.ownWrites.delete(key);
     return 0;
   }
@@ -268,7 +274,7 @@ export class CanaryController {
       lastTransitionTime: now,
       observedGeneration: obj.metadata.generation ?? 0,
     });
-    await this.deps.kube.patchStatus(
+    const written = await this.deps.kube.patchStatus(
       {
         ...RESOURCES.canary,
         group: GROUP,
@@ -279,7 +285,7 @@ export class CanaryController {
       },
       { conditions: conds, message: `${reason}: ${message}` },
     );
-    this.noteOwnWrite(obj);
+    this.noteOwnWrite(obj, written);
     await this.deps.recorder.record(
       {
         apiVersion: obj.apiVersion!,
@@ -365,4 +371,23 @@ function recordGitRevision(status: CanaryStatus, ctx: CanaryContext): void {
   if (status.lastPromotedSpec === status.lastAppliedSpec && status.lastAppliedGitRevision) {
     status.lastPromotedGitRevision = status.lastAppliedGitRevision;
   }
+}
+
+/**
+ * Whether a cached resourceVersion is at or after our write. resourceVersions are etcd revisions,
+ * which grow with every write to the API server's store (newer Kubernetes documents comparing them); when one
+ * is not an integer, only a change from what the reconcile read counts (a user's patch racing ours
+ * is then taken for ours, as before).
+ */
+export function cacheHasSeen(
+  cached: string | undefined,
+  write: { before?: string; after?: string },
+): boolean {
+  if (cached === undefined) return false;
+  if (cached === write.after) return true;
+  const num = (rv: string | undefined) => (rv && /^\d+$/.test(rv) ? BigInt(rv) : undefined);
+  const c = num(cached);
+  const a = num(write.after);
+  if (c !== undefined && a !== undefined) return c >= a;
+  return cached !== write.before;
 }

@@ -21,7 +21,11 @@ export interface Kube {
   /** Server-side apply of the whole desired object under `manager` (force: Weir owns these fields). */
   apply<T extends KubernetesObject>(obj: T, manager?: string): Promise<T>;
   mergePatch<T extends Obj>(ref: Ref, patch: Record<string, unknown>): Promise<T>;
-  patchStatus(ref: Ref & { plural: string; group: string; version: string }, status: unknown): Promise<void>;
+  /** Merge-patches `status`; resolves to the object's new resourceVersion. */
+  patchStatus(
+    ref: Ref & { plural: string; group: string; version: string },
+    status: unknown,
+  ): Promise<string | undefined>;
   remove(ref: Ref): Promise<void>;
   get<T extends Obj>(ref: Ref): Promise<T | undefined>;
 }
@@ -135,7 +139,7 @@ export function createKube(kc: KubeConfig): Kube {
     },
     async patchStatus(ref, status) {
       try {
-        await custom.patchNamespacedCustomObjectStatus(
+        const updated = (await custom.patchNamespacedCustomObjectStatus(
           {
             group: ref.group,
             version: ref.version,
@@ -146,7 +150,8 @@ export function createKube(kc: KubeConfig): Kube {
             fieldManager: FIELD_MANAGER,
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        )) as { metadata?: { resourceVersion?: string } } | undefined;
+        return updated?.metadata?.resourceVersion;
       } catch (err) {
         throw wrap(`patch status of ${describe(ref)}`, err);
       }

@@ -236,7 +236,21 @@ function fail(res: ServerResponse, message: string): void {
 
 // ---- git daemon ------------------------------------------------------------------------------------
 
+/**
+ * git daemon on a free port. The port is picked before git binds it, so another process can take it
+ * in between: then the daemon exits ("Address already in use") and it is started again on another.
+ */
 async function startDaemon(root: string, logDir: string): Promise<{ proc: Managed; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDaemonOnce(root, logDir);
+    } catch (err) {
+      if (attempt >= 3 || !/already in use|exited/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDaemonOnce(root: string, logDir: string): Promise<{ proc: Managed; port: number }> {
   const port = await freePort();
   const proc = startProcess(
     'git-daemon',
@@ -261,9 +275,12 @@ async function startDaemon(root: string, logDir: string): Promise<{ proc: Manage
     10_000,
     100,
   ).catch((err: Error) => err.message);
-  if (outcome === 'listening') return { proc, port };
+  // A connection could have reached another process on that port: ours must still be alive.
+  if (outcome === 'listening') await new Promise((r) => setTimeout(r, 200));
+  if (outcome === 'listening' && !gone) return { proc, port };
   await proc.stop();
-  const why = outcome === 'exited' ? 'git daemon exited before listening' : outcome;
+  const why =
+    outcome === 'exited' || outcome === 'listening' ? 'git daemon exited before listening' : outcome;
   throw new Error(`${why}\n--- ${proc.logFile} (tail) ---\n${proc.tail()}`);
 }
 

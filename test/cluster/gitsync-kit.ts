@@ -52,6 +52,16 @@ export interface GitSyncWorld {
   syncNow(name: string, timeoutMs?: number): Promise<GitSyncObject>;
   object<T = Obj>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined>;
   events(name: string): Promise<Array<{ type: string; reason: string; message: string }>>;
+  /**
+   * Waits (default 10 s) for an Event of the GitSync matching `check`: the controller records Events
+   * after its status patch, so one read right after seeing the status can miss them.
+   */
+  waitEvent(
+    name: string,
+    what: string,
+    check: (e: { type: string; reason: string; message: string }) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ type: string; reason: string; message: string }>;
   stop(): Promise<void>;
 }
 
@@ -181,6 +191,14 @@ export async function startGitSyncWorld(
             (a.metadata.creationTimestamp?.getTime() ?? 0) - (b.metadata.creationTimestamp?.getTime() ?? 0),
         )
         .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' }));
+    },
+    waitEvent(name, what, check, timeoutMs = 10_000) {
+      return waitFor(
+        `GitSync ${ns}/${name} event: ${what}`,
+        async () => (await world.events(name)).find(check),
+        timeoutMs,
+        100,
+      );
     },
     async stop() {
       await stopController();

@@ -181,11 +181,52 @@ export async function installChartRbac(
   const r = await kubectlApply(cluster, rbac);
   if (r.code !== 0) throw new Error(`kubectl apply of the chart's RBAC failed: ${r.stderr.trim()}`);
   const serviceAccount = findManifest(rbac, 'ServiceAccount').metadata.name;
+  await rbacInEffect(cluster, rbac, `system:serviceaccount:${namespace}:${serviceAccount}`);
   return {
     kubeconfig: await serviceAccountKubeconfig(cluster, namespace, serviceAccount),
     serviceAccount,
     kinds: rbac.map((d) => `${d.kind}/${d.metadata.name}`).sort(),
   };
+}
+
+type Rule = { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[] };
+type RbacDoc = Manifest & { rules?: Rule[]; roleRef?: { kind: string; name: string } };
+
+/**
+ * Waits (up to 15 s) until the API server's authorizer grants `user` the first and last rule of every role
+ * bound in `docs`: its RBAC caches follow the objects a moment after they are written, and a test
+ * that starts the controller at once would see its first requests refused.
+ */
+async function rbacInEffect(
+  cluster: Pick<Cluster, 'kubectl'>,
+  docs: Manifest[],
+  user: string,
+): Promise<void> {
+  const roles = docs as RbacDoc[];
+  const checks: string[][] = [];
+  for (const b of roles.filter((d) => d.kind === 'RoleBinding' || d.kind === 'ClusterRoleBinding')) {
+    const role = roles.find((r) => r.kind === b.roleRef?.kind && r.metadata.name === b.roleRef?.name);
+    const rules = role?.rules?.filter((r) => r.resources?.length && r.verbs?.length) ?? [];
+    // The first and the last rule: values such as gitsync.rules append to a role already in place.
+    for (const rule of new Set([rules[0], rules[rules.length - 1]])) {
+      if (!rule) continue;
+      const group = rule.apiGroups?.[0] ?? '';
+      const resource = `${rule.resources![0]}${group ? `.${group}` : ''}`;
+      const target = rule.resourceNames?.length ? `${resource}/${rule.resourceNames[0]}` : resource;
+      const ns = b.kind === 'RoleBinding' ? ['-n', b.metadata.namespace ?? 'default'] : ['-A'];
+      checks.push(['auth', 'can-i', rule.verbs![0]!, target, ...ns, `--as=${user}`]);
+    }
+  }
+  const deadline = Date.now() + 15_000;
+  for (const args of checks) {
+    for (;;) {
+      const r = await cluster.kubectl(args);
+      if (r.stdout.trim() === 'yes') break;
+      if (Date.now() > deadline)
+        throw new Error(`RBAC not in effect after 15 s: kubectl ${args.join(' ')} -> ${r.stdout.trim()}`);
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
 }
 
 /**

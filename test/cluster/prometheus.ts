@@ -193,7 +193,11 @@ async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc
       async () => {
         if (gone()) return 'exited';
         const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
-        return res.ok ? 'ready' : undefined;
+        if (!res.ok) return undefined;
+        // The port was picked before Prometheus bound it: make sure it is ours that answers.
+        const flags = await fetch(`${url}/api/v1/status/flags`, { signal: AbortSignal.timeout(2000) });
+        const body = (await flags.json()) as { data?: Record<string, string> };
+        return body.data?.['storage.tsdb.path'] === join(dir, 'data') ? 'ready' : undefined;
       },
       opts.startTimeoutMs ?? 30_000,
       100,

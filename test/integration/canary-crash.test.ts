@@ -173,8 +173,16 @@ describe('canary crash safety', { concurrency: true }, () => {
       );
       try {
         await routeAt(w, 'rev', 20, 60_000);
-        const middle = (await w.canary('rev')).status;
-        assert.ok((middle?.canaryWeight ?? 0) > 0, 'the run for 2.0.0 is under way');
+        // The route is written before the status patch: wait for the status to say so too.
+        const middle = await waitFor(
+          'status of the run for 2.0.0 at weight 20',
+          async () => {
+            const st = (await w.canary('rev')).status;
+            return (st?.canaryWeight ?? 0) > 0 ? st : undefined;
+          },
+          10_000,
+          100,
+        );
         const weights = await watchWeights(w, 'rev');
         t.after(() => weights.stop());
 

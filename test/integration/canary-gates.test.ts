@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
@@ -90,12 +89,17 @@ describe('runs that wait', { concurrency: true }, () => {
     const since = Date.now();
     const phases = w.recordPhases(name);
     const weights = w.recordWeights(name);
-    await delay(2.5 * interval); // at least two analysis intervals
+    // The gate is asked again every interval: held through two more calls (ticks are 10 s apart plus
+    // the time a tick takes, so this waits for the calls rather than for a fixed time).
+    await waitFor(
+      'two gate calls while held',
+      () => gate.calls.filter((c) => c.at >= since).length >= 2,
+      4 * interval,
+      250,
+    );
     const held = { phases: await phases.stop(), weights: await weights.stop() };
     assert.deepEqual(held.phases, ['WaitingPromotion'], 'the run held without moving on or rolling back');
     assert.deepEqual(held.weights, [50], 'the canary keeps its traffic while waiting');
-    const asked = gate.calls.filter((c) => c.at >= since);
-    assert.ok(asked.length >= 2, `the gate is asked again every interval (${asked.length} calls while held)`);
     assert.ok(gate.calls.every((c) => c.status === 403));
     const waitingAlerts = slackFor(name).filter((m) => /waiting for approval/i.test(m.text));
     assert.equal(
@@ -116,7 +120,7 @@ describe('runs that wait', { concurrency: true }, () => {
     assert.equal(gate.calls.at(-1)?.body.phase, 'WaitingPromotion');
 
     gate.open();
-    const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 2 * interval + 15_000);
+    const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
     assert.equal(gate.calls.at(-1)?.status, 200, 'promoted after the gate said yes');
     assert.equal(done.status?.lastPromotedSpec, revision);

@@ -53,17 +53,19 @@ async function endpointPods(service: string): Promise<string[]> {
     .sort();
 }
 
-/** Waits until `service` routes to exactly the running pods labelled `app=<app>` (at least one). */
-async function waitServiceRoutesTo(service: string, app: string): Promise<string[]> {
+/**
+ * Waits until `service` routes to exactly the running pods labelled `app=<app>`: `count` of them
+ * (a Deployment scaling up passes through fewer), or at least one.
+ */
+async function waitServiceRoutesTo(service: string, app: string, count?: number): Promise<string[]> {
   let last = { endpoints: [] as string[], pods: [] as string[] };
   try {
     return await waitFor(
       `Service ${service} -> pods app=${app}`,
       async () => {
         last = { endpoints: await endpointPods(service), pods: (await pods(app)).map((p) => p.name) };
-        return last.pods.length > 0 && last.endpoints.join() === last.pods.join()
-          ? last.endpoints
-          : undefined;
+        const enough = count === undefined ? last.pods.length > 0 : last.pods.length === count;
+        return enough && last.endpoints.join() === last.pods.join() ? last.endpoints : undefined;
       },
       20_000,
       250,
@@ -113,7 +115,7 @@ describe('strategies without weights', { concurrency: true }, () => {
     await w.waitPhase(name, 'Progressing', 30_000);
 
     // During the run, as Kubernetes routes it: apex -> primary pods (old image), -canary -> canary pods.
-    const canaryPods = await waitServiceRoutesTo('bg-canary', 'bg');
+    const canaryPods = await waitServiceRoutesTo('bg-canary', 'bg', 2);
     const primaryPods = await waitServiceRoutesTo(name, 'bg-primary');
     assert.equal(canaryPods.length, 2, 'the canary runs the primary replica count');
     assert.ok((await pods('bg')).every((p) => p.image === 'example.com/bg:2.0.0'));
@@ -188,9 +190,17 @@ describe('strategies without weights', { concurrency: true }, () => {
       during.spec.parentRefs?.map((p) => p.name),
       ['public'],
     );
-    const mid = await w.canary(name);
+    // The route is written before the status patch that counts the iteration.
+    const mid = await waitFor(
+      'status.iterations >= 1',
+      async () => {
+        const c = await w.canary(name);
+        return (c.status?.iterations ?? 0) >= 1 ? c : undefined;
+      },
+      30_000,
+      250,
+    );
     assert.equal(mid.status?.phase, 'Progressing', 'the route checks ran during the run');
-    assert.ok((mid.status?.iterations ?? 0) >= 1);
 
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { startWorld, type World } from '../cluster/canary-world.ts';
-import { applyCrds, createNamespace, projectRoot, startCluster, type Cluster } from '../cluster/cluster.ts';
+import { applyCrds, createNamespace, projectRoot } from '../cluster/cluster.ts';
 import { commitFiles, startGitServer, type GitServer } from '../cluster/git-server.ts';
 import { waitFor } from '../cluster/proc.ts';
 import { FIXTURES } from '../fixtures/load.ts';
@@ -21,7 +21,6 @@ const SHARED_CRDS = join(projectRoot, '..', 'shared', 'crds');
 
 let w: World;
 let git: GitServer | undefined;
-let crdCluster: Cluster | undefined;
 const tmuxSocket = `weir-cli-${randomBytes(4).toString('hex')}`;
 
 before(async () => {
@@ -31,7 +30,6 @@ after(async () => {
   spawnSync('tmux', ['-L', tmuxSocket, 'kill-server']);
   await w?.stop();
   await git?.stop();
-  await crdCluster?.stop();
 });
 
 interface Result {
@@ -395,9 +393,9 @@ describe('weir CLI on a live cluster', { concurrency: true }, () => {
   });
 
   test('convert: Flagger and Argo inputs valid against their CRDs become Weir objects that lint and apply', async () => {
-    // A cluster of its own: flagger.app also defines a `canaries` resource, which would make
-    // `kubectl get canaries` ambiguous for the other test files sharing the main cluster.
-    crdCluster = await startCluster({ crds: [join(projectRoot, 'crds')] });
+    // The shared cluster (the cluster test installs every third-party CRD there too); flagger.app
+    // also defines `canaries`, so every command here names the group.
+    const crdCluster = w.cluster;
     await applyCrds(crdCluster, [join(SHARED_CRDS, 'flagger'), join(SHARED_CRDS, 'argo-rollouts')]);
     const inputs = await createNamespace(crdCluster, 'convert-in');
     const outputs = await createNamespace(crdCluster, 'convert-out');

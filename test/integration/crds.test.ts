@@ -58,7 +58,8 @@ test('every invalid fixture is rejected with a message naming its field', async 
 });
 
 test('printer columns show STATUS, WEIGHT, FAILED, STEP and LAST TRANSITION', async () => {
-  const r = await cluster.kubectl(['get', 'canaries', '-n', ns]);
+  // Named with its group: the cluster test installs Flagger's `canaries` into the same cluster.
+  const r = await cluster.kubectl(['get', 'canaries.weir.dev', '-n', ns]);
   assert.equal(r.code, 0, r.stderr);
   const header = r.stdout.split('\n')[0] ?? '';
   for (const col of ['STATUS', 'WEIGHT', 'FAILED', 'STEP', 'LAST TRANSITION'])

@@ -111,7 +111,11 @@ test('first sync applies a Deployment, Service and Canary from a path; inventory
     sha,
     'canary target carries its Git revision',
   );
-  assert.ok((await w.events('first')).some((e) => e.reason === 'Applied' && e.message.includes('created')));
+  await w.waitEvent(
+    'first',
+    'Applied … created',
+    (e) => e.reason === 'Applied' && e.message.includes('created'),
+  );
 
   // The canary controller takes the target over: primary with Git's replicas, target at 0.
   await waitFor(
@@ -157,11 +161,11 @@ test('first sync applies a Deployment, Service and Canary from a path; inventory
   const generated = (await w.object<Svc>('v1', 'Service', 'web-canary'))!;
   assert.equal(generated.metadata.labels?.['app.kubernetes.io/managed-by'], 'weir');
   assert.deepEqual(generated.spec.selector, { app: 'web' }, "Weir's selector, not Git's");
-  assert.ok(
-    (await w.events('first')).some(
-      (e) => e.reason === 'Skipped' && e.message.includes('Service ' + w.ns + '/web-canary'),
-    ),
-    'a Skipped event names the Weir-managed object',
+  // A Skipped event names the Weir-managed object.
+  await w.waitEvent(
+    'first',
+    'Skipped naming web-canary',
+    (e) => e.reason === 'Skipped' && e.message.includes('Service ' + w.ns + '/web-canary'),
   );
   const gs2 = await w.get('first');
   assert.ok(!gs2.status?.inventory?.some((e) => e.name === 'web-canary'), 'left out of the inventory');
@@ -201,8 +205,10 @@ test('a commit removing an object prunes it with prune: true and leaves it with 
     ['off-a'],
     'inventory is what Git holds',
   );
-  assert.ok(
-    (await w.events('prune-on')).some((e) => e.reason === 'Pruned' && e.message.includes('ConfigMap')),
+  await w.waitEvent(
+    'prune-on',
+    'Pruned ConfigMap',
+    (e) => e.reason === 'Pruned' && e.message.includes('ConfigMap'),
   );
   assert.ok(!(await w.events('prune-off')).some((e) => e.reason === 'Pruned'));
 });
@@ -220,10 +226,10 @@ test('drift on a field Git sets is reverted at the next sync; fields Git does no
   const now = await getCm('drifted');
   assert.equal(now?.data?.value, 'from-git', 'drift reverted');
   assert.equal(now?.data?.extra, 'kept', 'a field Git does not own stays');
-  assert.ok(
-    (await w.events('drift')).some(
-      (e) => e.reason === 'Applied' && e.message.includes('configured ConfigMap'),
-    ),
+  await w.waitEvent(
+    'drift',
+    'Applied … configured ConfigMap',
+    (e) => e.reason === 'Applied' && e.message.includes('configured ConfigMap'),
   );
 });
 
@@ -278,7 +284,11 @@ test('a commit with one broken YAML file applies and prunes nothing, names the f
   assert.equal((await getCm('br-a'))?.data?.value, 'one', 'nothing applied');
   assert.equal(await getCm('br-c'), undefined, 'nothing created');
   assert.ok(await getCm('br-b'), 'nothing pruned');
-  assert.ok((await w.events('broken')).some((e) => e.type === 'Warning' && e.reason === 'BuildFailed'));
+  await w.waitEvent(
+    'broken',
+    'Warning BuildFailed',
+    (e) => e.type === 'Warning' && e.reason === 'BuildFailed',
+  );
 
   const fixed = await commitFiles(repo.url, { 'app/zz-broken.yaml': cm('br-z') }, 'fix');
   await w.syncNow('broken');
@@ -368,11 +378,11 @@ test('receiver: a signed push syncs within a second; forged or unsigned requests
     body,
   );
   assert.equal(res.status, 202);
-  await w.wait('hooked', 'second applied', applied(second), 5_000);
+  await w.wait('hooked', 'second applied', applied(second), 20_000);
   // Under 1 s on an idle machine (see the bench); the bound here allows for a loaded CI host, and is
   // still far below the 1h interval, so only the webhook can have triggered it.
   const ms = Date.now() - t0;
-  assert.ok(ms < 5000, `webhook to applied took ${ms} ms`);
+  assert.ok(ms < 20_000, `webhook to applied took ${ms} ms`);
   console.log(`# webhook -> applied: ${ms} ms`);
   assert.equal((await getCm('hooked'))?.data?.value, 'two');
 
@@ -408,7 +418,7 @@ test('receiver: a signed push syncs within a second; forged or unsigned requests
   for (const [i, h] of forms.entries()) {
     if (i > 0) expected = await commitFiles(repo.url, { 'h.yaml': cm('hooked', `v${i}`) }, `v${i}`);
     assert.equal((await post(h, body)).status, 202, JSON.stringify(h));
-    await w.wait('hooked', `applied via ${Object.keys(h)[0]}`, applied(expected), 5_000);
+    await w.wait('hooked', `applied via ${Object.keys(h)[0]}`, applied(expected), 20_000);
   }
 });
 

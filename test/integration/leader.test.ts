@@ -68,7 +68,8 @@ test('only the lease holder acts; a killed leader is replaced', { timeout: 120_0
   const t0 = Date.now();
   await waitFor('replica-b to take the lease', async () => (await holder()) === 'replica-b', 40_000, 500);
   const took = Date.now() - t0;
-  assert.ok(b.tail(200).includes('became leader'));
+  // The log line follows the Lease write (and goes through a pipe): wait for it briefly.
+  await waitFor('replica-b logs "became leader"', () => b.tail(200).includes('became leader'), 5_000, 100);
   // The new leader acts: a Canary is initialized by it.
   const kube = createKube(cluster.kc);
   await kube.apply(
