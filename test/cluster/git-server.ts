@@ -31,8 +31,14 @@ export interface GitServer {
   /** http://127.0.0.1:port */
   url: string;
   root: string;
-  createRepo(name: string, opts?: { auth?: BasicAuth }): Promise<GitRepo>;
+  /** `delayMs`: every HTTP answer for this repo waits that long first (a slow remote). */
+  createRepo(name: string, opts?: RepoOptions): Promise<GitRepo>;
   stop(): Promise<void>;
+}
+
+export interface RepoOptions {
+  auth?: BasicAuth;
+  delayMs?: number;
 }
 
 export interface GitResult {
@@ -52,7 +58,7 @@ export async function startGitServer(opts: { logDir?: string; daemon?: boolean }
   await mkdir(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, 'git-http-backend.log'), { flags: 'a' });
   log.on('error', () => {}); // a lost log line must not crash the test process
-  const repos = new Map<string, { auth?: BasicAuth }>();
+  const repos = new Map<string, RepoOptions>();
   let daemon: { proc: Managed; port: number } | undefined;
   let server: Server | undefined;
   try {
@@ -69,7 +75,7 @@ export async function startGitServer(opts: { logDir?: string; daemon?: boolean }
         if (repos.has(name)) throw new Error(`repo ${name} exists`);
         const dir = join(root, `${name}.git`);
         await initBareRepo(dir, !repoOpts.auth);
-        repos.set(name, { auth: repoOpts.auth });
+        repos.set(name, repoOpts);
         return {
           url: `${url}/${name}.git`,
           dir,
@@ -107,7 +113,7 @@ function handle(
   req: IncomingMessage,
   res: ServerResponse,
   root: string,
-  repos: Map<string, { auth?: BasicAuth }>,
+  repos: Map<string, RepoOptions>,
   log: WriteStream,
 ): void {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -120,7 +126,21 @@ function handle(
   const name = findRepo(pathInfo, repos);
   if (name === undefined)
     return void res.writeHead(404, { 'content-type': 'text/plain' }).end('no such repository\n');
-  const auth = repos.get(name)?.auth;
+  const { auth, delayMs } = repos.get(name) ?? {};
+  if (delayMs) {
+    setTimeout(() => answer(req, res, url, pathInfo, { root, auth, log }), delayMs);
+    return;
+  }
+  answer(req, res, url, pathInfo, { root, auth, log });
+}
+
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  pathInfo: string,
+  { root, auth, log }: { root: string; auth?: BasicAuth; log: WriteStream },
+): void {
   let user: string | undefined;
   if (auth) {
     user = checkBasicAuth(req.headers.authorization, auth);

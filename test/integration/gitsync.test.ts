@@ -303,7 +303,8 @@ test('a commit with one broken YAML file applies and prunes nothing, names the f
 test('basic-auth https repository: works with the Secret, fails clearly without it, never leaks the password', async () => {
   const auth = { username: 'deploy', password: 'Pw-7f3c9e1d-never-print-me' };
   const basic = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
-  const repo = await w.git.createRepo('private', { auth });
+  // A slow remote (every answer 300 ms late) keeps each git fetch alive long enough to be sampled.
+  const repo = await w.git.createRepo('private', { auth, delayMs: 300 });
   const sha = await commitFiles(repo.url, { 'x.yaml': cm('private-cm') }, 'private', { auth });
   await createSecret(w, 'git-creds', auth);
   await createSecret(w, 'git-wrong', { username: 'deploy', password: 'wrong-password' });
