@@ -8,6 +8,7 @@ import type {
   V1Secret,
 } from '@kubernetes/client-node';
 import { WeirError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import type { Kube } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
@@ -161,6 +162,7 @@ async function promotePrimary(
   }
   await copyConfigs(ctx, deps, false);
   await ensure(deps, desiredPrimary(ctx));
+  failpoint('after-promote-write'); // chaos tests only: die between this write and the status write
 }
 
 /** The primary Deployment for the target's current template and configs. */
