@@ -3,7 +3,7 @@
 // repository must not make the controller read outside the checkout or exhaust memory, so symlinks
 // that leave the repository, a path outside it and oversized files are refused (as problems, never
 // thrown), and nothing stops at the first problem: the caller reports them all at once.
-import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 
@@ -54,6 +54,7 @@ export async function readSources(
   const problems: Problem[] = [];
   const visited = new Set<string>();
   let total = 0;
+  let overTotal = false;
   const show = (abs: string) => relative(realRoot, abs).split(sep).join('/') || '.';
   const inside = (abs: string) => abs === realRoot || abs.startsWith(realRoot + sep);
 
@@ -79,6 +80,52 @@ export async function readSources(
     return real;
   }
 
+  /**
+   * Reads one file with the checks every file gets: resolved inside the repository, a regular file,
+   * under the per-file limit and within the total. The read itself is bounded too, so a file that
+   * grows (or a device that lies about its size) cannot take more than the limit.
+   */
+  async function readChecked(abs: string, shown: string, what: string): Promise<string | undefined> {
+    const real = await safe(abs, what);
+    if (!real) return undefined;
+    const fh = await open(real, 'r').catch(() => undefined);
+    if (!fh) {
+      problems.push({ file: shown, message: `${what} cannot be read` });
+      return undefined;
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        problems.push({ file: shown, message: `${what} is not a regular file, refused` });
+        return undefined;
+      }
+      const tooBig = (size: number | string) =>
+        problems.push({
+          file: shown,
+          message: `${what} is ${size} bytes, over the limit of ${limits.maxFileBytes} bytes, refused`,
+        });
+      if (st.size > limits.maxFileBytes) return void tooBig(st.size);
+      const buf = Buffer.alloc(Math.min(st.size, limits.maxFileBytes) + 1);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got > limits.maxFileBytes) return void tooBig(`more than ${limits.maxFileBytes}`);
+      total += got;
+      if (total > limits.maxTotalBytes) {
+        if (!overTotal)
+          problems.push({ message: `manifests exceed ${limits.maxTotalBytes} bytes in total, refused` });
+        overTotal = true;
+        return undefined;
+      }
+      return buf.subarray(0, got).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
   async function readFileSafe(abs: string, shown: string): Promise<void> {
     const real = await safe(abs, 'file');
     if (!real) return;
@@ -89,24 +136,8 @@ export async function readSources(
         problems.push({ message: `more than ${limits.maxFiles} manifest files, refused` });
       return;
     }
-    const st = await stat(real);
-    if (!st.isFile()) {
-      problems.push({ file: shown, message: 'not a regular file' });
-      return;
-    }
-    if (st.size > limits.maxFileBytes) {
-      problems.push({
-        file: shown,
-        message: `file is ${st.size} bytes, over the limit of ${limits.maxFileBytes} bytes, refused`,
-      });
-      return;
-    }
-    total += st.size;
-    if (total > limits.maxTotalBytes) {
-      problems.push({ message: `manifests exceed ${limits.maxTotalBytes} bytes in total, refused` });
-      return;
-    }
-    files.push({ file: shown, text: await readFile(real, 'utf8') });
+    const text = await readChecked(real, shown, 'file');
+    if (text !== undefined) files.push({ file: shown, text });
   }
 
   async function readDir(abs: string): Promise<void> {
@@ -134,9 +165,13 @@ export async function readSources(
 
   async function readKustomization(abs: string): Promise<void> {
     const shown = show(abs);
+    // The kustomization file is a file of the repository like any other: a symlink out of it, a
+    // device or an oversized file is refused before a byte is read.
+    const text = await readChecked(abs, shown, 'kustomization');
+    if (text === undefined) return;
     let k: unknown;
     try {
-      k = parse(await readFile(abs, 'utf8'), { maxAliasCount: 100 });
+      k = parse(text, { maxAliasCount: 100 });
     } catch (err) {
       problems.push({ file: shown, message: `cannot parse: ${(err as Error).message.split('\n')[0]}` });
       return;
