@@ -21,7 +21,7 @@ import type {
   QueryContext,
 } from '../../src/analysis/provider.ts';
 import { METRIC_PROVIDERS } from '../../src/analysis/registry.ts';
-import { renderQuery } from '../../src/analysis/render.ts';
+import { escapeQuoted, renderQuery } from '../../src/analysis/render.ts';
 import { isWeirError, WeirError, type ErrorCode } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 
@@ -71,7 +71,7 @@ describe('renderQuery', () => {
 
   test('inserts values literally, once: no re-rendering, no replacement patterns', () => {
     const ctx = { ...CTX, variables: { a: '{{ name }}', b: '$& $1 $$' } };
-    assert.equal(renderQuery('{{ variables.a }}|{{ variables.b }}', ctx), '{{ name }}|$& $1 $$');
+    assert.equal(renderQuery('"{{ variables.a }}|{{ variables.b }}"', ctx), '"{{ name }}|$& $1 $$"');
   });
 
   const rejected: Array<[string, RegExp]> = [
@@ -97,6 +97,70 @@ describe('renderQuery', () => {
     test(`rejects ${JSON.stringify(tpl)} with a TEMPLATE error`, () =>
       throwsCode(() => renderQuery(tpl, CTX), 'TEMPLATE', msg));
   }
+});
+
+describe('renderQuery escapes values for their PromQL context (no injection)', () => {
+  const render = (tpl: string, value: string) => renderQuery(tpl, { ...CTX, variables: { v: value } });
+
+  // [template, value, rendered]: each value tries to close the string it stands in and add PromQL.
+  const escaped: Array<[string, string, string]> = [
+    ['up{job="{{ variables.v }}"}', '"} or vector(1) #', 'up{job="\\"} or vector(1) #"}'],
+    ['up{job="{{ variables.v }}"}', 'a\\"} or vector(1) #', 'up{job="a\\\\\\"} or vector(1) #"}'],
+    ['up{job="{{ variables.v }}"}', 'x"}\nor vector(1)', 'up{job="x\\"}\\nor vector(1)"}'],
+    ["up{job='{{ variables.v }}'}", "'} or vector(1) #", "up{job='\\'} or vector(1) #'}"],
+    // Another quote character is harmless in a string and left alone (PromQL rejects \' inside "…").
+    ['up{job="{{ variables.v }}"}', "it's `x`", 'up{job="it\'s `x`"}'],
+    ["up{job='{{ variables.v }}'}", 'say "hi"', 'up{job=\'say "hi"\'}'],
+    ['up{job="{{ variables.v }}"}', 'tab\tcr\rnul\u0000del\u007f', 'up{job="tab\\tcr\\rnul\\x00del\\x7f"}'],
+    // A raw string takes everything but a backtick literally.
+    ['up{job=`{{ variables.v }}`}', 'a\\b"c\'d', 'up{job=`a\\b"c\'d`}'],
+    // Quotes inside a string are not openers: the lexer knows the first string ended.
+    ['up{a="x\\"y", b="{{ variables.v }}"}', '"', 'up{a="x\\"y", b="\\""}'],
+    ['up{a="#", b="{{ variables.v }}"}', '"', 'up{a="#", b="\\""}'],
+    ['up{a=`\\`, b="{{ variables.v }}"}', '"', 'up{a=`\\`, b="\\""}'],
+    ['# "\nup{b="{{ variables.v }}"}', '"', '# "\nup{b="\\""}'],
+    // Outside a string: names, numbers and durations only.
+    ['rate(x[{{ variables.v }}])', '5m', 'rate(x[5m])'],
+    ['histogram_quantile({{ variables.v }}, x)', '0.99', 'histogram_quantile(0.99, x)'],
+    ['sum({{ variables.v }})', 'http_requests_total:rate5m', 'sum(http_requests_total:rate5m)'],
+    ['x # note: {{ variables.v }}', 'a "quoted" word', 'x # note: a "quoted" word'],
+  ];
+  for (const [tpl, value, want] of escaped) {
+    test(`${JSON.stringify(value)} in ${tpl}`, () => assert.equal(render(tpl, value), want));
+  }
+
+  const refused: Array<[string, string, RegExp]> = [
+    ['up{job=`{{ variables.v }}`}', '`} or vector(1) #', /raw \(backtick\) string/],
+    ['x # {{ variables.v }}', 'a\nor vector(1)', /# comment.*line break/],
+    ['x # {{ variables.v }}', 'a\ror vector(1)', /line break/],
+    ['up{job="a\\{{ variables.v }}"}', '"', /follows a backslash/],
+    [
+      'sum(x) > {{ variables.v }}',
+      '0 or vector(1)',
+      /outside a quoted string.*"0 or vector\(1\)".*path="\{\{ variables\.v \}\}"/,
+    ],
+    ['rate(x[{{ variables.v }}])', '5m]) or vector(1', /outside a quoted string/],
+    ['up{ {{ variables.v }} }', 'job="x"} or vector(1) #', /outside a quoted string/],
+    ['x{{ variables.v }}', '', /outside a quoted string/],
+  ];
+  for (const [tpl, value, msg] of refused) {
+    test(`refuses ${JSON.stringify(value)} in ${tpl}`, () =>
+      throwsCode(() => render(tpl, value), 'TEMPLATE', msg));
+  }
+
+  test('the five plain variables are schema-restricted names and go in unchanged', () => {
+    assert.equal(
+      renderQuery('x{n="{{ namespace }}"}[{{ interval }}] {{ target }}', CTX),
+      'x{n="prod"}[2m] app',
+    );
+  });
+
+  test('escapeQuoted round-trips through a Go-syntax unquote (JSON is a subset for double quotes)', () => {
+    for (const v of ['"} or vector(1) #', 'a\\b', 'line\nbreak', 'ctl\u0001', 'ünïcødé ✓']) {
+      const q = escapeQuoted(v, '"').replace(/\\x([0-9a-f]{2})/g, '\\u00$1');
+      assert.equal(JSON.parse(`"${q}"`), v);
+    }
+  });
 });
 
 describe('built-in queries', () => {
