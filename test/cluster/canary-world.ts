@@ -61,8 +61,13 @@ export interface World {
   prom: PrometheusInstance;
   slack: SlackCapture;
   logFile: string;
-  /** Restarts the controller (after kill()); the in-process one cannot be killed. */
-  startController(): Promise<void>;
+  /**
+   * Restarts the controller (after kill()); the in-process one cannot be killed. `env` adds to the
+   * controller's environment for this start only (a child controller), e.g. WEIR_FAILPOINT.
+   */
+  startController(env?: Record<string, string>): Promise<void>;
+  /** The current controller child process, if the world runs one. */
+  controllerProcess(): Managed | undefined;
   /** SIGKILL of the controller child process. */
   killController(): Promise<void>;
   deploy(
@@ -141,10 +146,12 @@ export interface WorldOptions {
   env?: Record<string, string>;
   /** Leave the controller stopped: the test calls startController() once its setup (RBAC…) is done. */
   deferController?: boolean;
+  /** The cluster to work in (default: the shared one), e.g. one whose API server a test restarts. */
+  cluster?: Cluster;
 }
 
 export async function startWorld(prefix: string, opts: WorldOptions = {}): Promise<World> {
-  const cluster = await sharedCluster();
+  const cluster = opts.cluster ?? (await sharedCluster());
   const ns = await createNamespace(cluster, prefix);
   const kube = createKube(cluster.kc);
   const apps = cluster.kc.makeApiClient(AppsV1Api);
@@ -175,7 +182,8 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
     prom,
     slack,
     logFile,
-    async startController() {
+    controllerProcess: () => child,
+    async startController(extraEnv = {}) {
       if (opts.controller === 'child') {
         child = startProcess(
           'controller',
@@ -183,7 +191,7 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
           [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', controllerKubeconfig],
           {
             logDir,
-            env: { ...process.env, ...env },
+            env: { ...process.env, ...env, ...extraEnv },
           },
         );
         return;

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
+  AUDIT_POLICY,
   Components,
   apiserverArgs,
   controllerManagerArgs,
@@ -51,7 +52,32 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** A cluster this process started: its API server can be stopped and started again, on the same etcd. */
+export interface LocalCluster extends Cluster {
+  /** The API server's CA (PEM file), for kubeconfigs pointing elsewhere (e.g. at a proxy). */
+  caFile: string;
+  /** The audit log (JSON lines, writes only) when started with `auditLog: true`. */
+  auditLogPath?: string;
+  /**
+   * A kubeconfig for one of the `users` asked for at start (its own token, so its own name in the
+   * audit log), pointing at `server` (default: the API server; a proxy in front of it, say).
+   */
+  kubeconfigFor(user: string, server?: string): string;
+  /** Stops kube-apiserver (SIGTERM, then SIGKILL); etcd and every other component keep running. */
+  stopApiserver(): Promise<void>;
+  /**
+   * Starts kube-apiserver again with the same flags (port, certs, etcd), waits for /readyz, then
+   * restarts kube-controller-manager, kube-scheduler and KWOK if they exited meanwhile (the first
+   * two exit when they cannot renew their leader lease) and waits for the scheduler's lease.
+   */
+  startApiserver(): Promise<void>;
+}
+
 export interface StartOptions {
+  /** Record every write in an audit log (see AUDIT_POLICY in components.ts); its path is `auditLogPath`. */
+  auditLog?: boolean;
+  /** Extra `system:masters` users, one bearer token each (see kubeconfigFor). */
+  users?: string[];
   /** CRD files or directories (recursively *.yaml / *.yml) applied before startCluster resolves. */
   crds?: string[];
   /** Where component logs go; default `$WEIR_CLUSTER_LOG_DIR/<unique>` if set, else inside the temp dir (removed on stop). */
@@ -89,7 +115,7 @@ function readVersions(): Record<string, string> {
 // startCluster
 
 /** Starts a fresh control plane with KWOK nodes; resolves once pods can be scheduled and run. */
-export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+export async function startCluster(opts: StartOptions = {}): Promise<LocalCluster> {
   // Free ports are picked by binding and releasing, so another process can grab one in between:
   // a bind failure is retried with new ports rather than failing the test run.
   for (let attempt = 1; ; attempt++) {
@@ -103,7 +129,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
 
 const STARTUP_TIMEOUT_MS = 90_000;
 
-async function startOnce(opts: StartOptions): Promise<Cluster> {
+async function startOnce(opts: StartOptions): Promise<LocalCluster> {
   const t0 = Date.now();
   const bins = {
     etcd: binPath('etcd', 'etcd'),
@@ -120,14 +146,18 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
   try {
     const ports = await distinctFreePorts(3);
     const [etcdClientPort, etcdPeerPort, apiPort] = ports as [number, number, number];
-    const pki = await writeCredentials(dir);
+    const pki = await writeCredentials(dir, opts.users);
     const server = `https://127.0.0.1:${apiPort}`;
+    const audit = opts.auditLog
+      ? { logPath: join(dir, 'audit.log'), policyPath: join(dir, 'audit-policy.json') }
+      : undefined;
+    if (audit) writeFileSync(audit.policyPath, AUDIT_POLICY);
 
     components.start('etcd', bins.etcd, etcdArgs(dir, etcdClientPort, etcdPeerPort));
     const apiserver = components.start(
       'kube-apiserver',
       bins.apiserver,
-      apiserverArgs(pki, apiPort, etcdClientPort),
+      apiserverArgs(pki, apiPort, etcdClientPort, audit),
     );
     await components.until('kube-apiserver /readyz', () => readyz(server, pki.token), STARTUP_TIMEOUT_MS, [
       apiserver,
@@ -174,11 +204,36 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
       [cm],
     );
 
-    const cluster: Cluster = {
+    const apiReady = () =>
+      components.until('kube-apiserver /readyz', () => readyz(server, pki.token), STARTUP_TIMEOUT_MS, [
+        ...components.named('kube-apiserver').slice(-1),
+      ]);
+    const cluster: LocalCluster = {
       kubeconfigPath,
       server,
       kc,
       logDir,
+      caFile,
+      ...(audit ? { auditLogPath: audit.logPath } : {}),
+      kubeconfigFor(user, at = server) {
+        const token = pki.users[user];
+        if (!token) throw new Error(`user ${user} was not asked for at cluster start (users option)`);
+        const path = join(dir, `kubeconfig-${user}-${randomBytes(3).toString('hex')}`);
+        writeFileSync(path, kubeconfigYaml(at, readFileSync(caFile), token, user), { mode: 0o600 });
+        return path;
+      },
+      stopApiserver: () => components.stop('kube-apiserver'),
+      async startApiserver() {
+        if (!components.running('kube-apiserver')) components.restart('kube-apiserver');
+        await apiReady();
+        for (const name of ['kube-controller-manager', 'kube-scheduler', 'kwok'])
+          if (!components.running(name)) components.restart(name);
+        await waitFor(
+          'kube-scheduler to hold its leader lease',
+          () => holdsLease(kc, 'kube-scheduler'),
+          60_000,
+        );
+      },
       timings: { apiReadyMs, clusterReadyMs: 0 },
       kubectl: (args, o) =>
         runKubectl(bins.kubectl, kubeconfigPath, ['--cache-dir', join(dir, 'kube-cache'), ...args], o),

@@ -29,8 +29,33 @@ export function etcdArgs(dir: string, clientPort: number, peerPort: number): str
   ];
 }
 
-export function apiserverArgs(pki: Pki, port: number, etcdPort: number): string[] {
+/** Where the API server writes its audit log, and the policy saying what it records. */
+export interface AuditFiles {
+  logPath: string;
+  policyPath: string;
+}
+
+/**
+ * The audit policy of test clusters that ask for one: every write (who, what, when, status code) at
+ * Metadata level, no reads or watches (they would dwarf the log), no RequestReceived stage.
+ */
+export const AUDIT_POLICY = JSON.stringify({
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [{ level: 'None', verbs: ['get', 'list', 'watch'] }, { level: 'Metadata' }],
+});
+
+export function apiserverArgs(pki: Pki, port: number, etcdPort: number, audit?: AuditFiles): string[] {
+  const auditArgs = audit
+    ? [
+        `--audit-log-path=${audit.logPath}`,
+        `--audit-policy-file=${audit.policyPath}`,
+        '--audit-log-mode=blocking',
+      ]
+    : [];
   return [
+    ...auditArgs,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
     `--secure-port=${port}`,
@@ -97,6 +122,8 @@ export function kwokArgs(kubeconfigPath: string): string[] {
  */
 export class Components {
   private readonly procs: Managed[] = [];
+  /** Command line and environment of each component, so that it can be started again. */
+  private readonly specs = new Map<string, { cmd: string; args: string[]; env: Record<string, string> }>();
   private readonly crashed: Promise<never>;
   private fail!: (err: Error) => void;
   private starting = true;
@@ -108,6 +135,7 @@ export class Components {
   }
 
   start(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Managed {
+    this.specs.set(name, { cmd, args, env });
     const m = startProcess(name, cmd, args, { logDir: this.logDir, env: componentEnv(env) });
     detachFromEventLoop(m);
     this.procs.push(m);
@@ -148,6 +176,24 @@ export class Components {
       const tails = blame.map((m) => `--- ${m.name} (${m.logFile}) ---\n${m.tail(30)}`).join('\n');
       throw new Error(`${err.message}\n${tails}`);
     }
+  }
+
+  /** Stops every process of component `name` (SIGTERM, SIGKILL after graceMs). */
+  async stop(name: string, graceMs = 3000): Promise<void> {
+    await Promise.all(this.named(name).map((p) => p.stop(graceMs)));
+  }
+
+  /** Starts component `name` again with its first command line (same ports, certs and data dir). */
+  restart(name: string): Managed {
+    const spec = this.specs.get(name);
+    if (!spec) throw new Error(`component ${name} was never started`);
+    return this.start(name, spec.cmd, spec.args, spec.env);
+  }
+
+  /** Whether the latest process of component `name` is still running. */
+  running(name: string): boolean {
+    const last = this.named(name).at(-1);
+    return !!last && last.child.exitCode === null && last.child.signalCode === null;
   }
 
   started(): void {

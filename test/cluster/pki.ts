@@ -13,9 +13,15 @@ export interface Pki {
   saPub: string;
   tokenFile: string;
   token: string;
+  /** Bearer tokens of the extra users asked for (each its own identity in the audit log), by name. */
+  users: Record<string, string>;
 }
 
-export async function writeCredentials(dir: string): Promise<Pki> {
+/**
+ * `extraUsers`: more `system:masters` users, one token each, so that several clients (two controller
+ * replicas, say) show up under their own names in the API server's audit log.
+ */
+export async function writeCredentials(dir: string, extraUsers: string[] = []): Promise<Pki> {
   const certDir = join(dir, 'pki');
   mkdirSync(certDir, { recursive: true });
   // The service-account key pair signs and verifies ServiceAccount tokens (apiserver + token controller).
@@ -31,17 +37,21 @@ export async function writeCredentials(dir: string): Promise<Pki> {
   const token = randomBytes(24).toString('hex');
   const tokenFile = join(certDir, 'tokens.csv');
   // token,user,uid,"groups": an admin who bypasses RBAC, while RBAC stays enforced for everyone else.
-  writeFileSync(tokenFile, `${token},weir-admin,weir-admin,"system:masters"\n`, { mode: 0o600 });
-  return { certDir, saKey, saPub, tokenFile, token };
+  const users = Object.fromEntries(extraUsers.map((u) => [u, randomBytes(24).toString('hex')]));
+  const lines = [[token, 'weir-admin'], ...Object.entries(users).map(([u, t]) => [t, u])];
+  writeFileSync(tokenFile, lines.map(([t, u]) => `${t},${u},${u},"system:masters"\n`).join(''), {
+    mode: 0o600,
+  });
+  return { certDir, saKey, saPub, tokenFile, token, users };
 }
 
-export function kubeconfigYaml(server: string, ca: Buffer, token: string): string {
+export function kubeconfigYaml(server: string, ca: Buffer, token: string, user = 'weir-admin'): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'weir', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
-    users: [{ name: 'weir-admin', user: { token } }],
-    contexts: [{ name: 'weir', context: { cluster: 'weir', user: 'weir-admin' } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'weir', context: { cluster: 'weir', user } }],
     'current-context': 'weir',
   });
 }
