@@ -6,6 +6,7 @@ import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import type { MetricResult } from '../canary/model.ts';
 import { describeError, isWeirError, WeirError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { redactCredentials } from '../redact.ts';
 import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric } from './builtin.ts';
 import type { MetricProviderFactory, QueryContext } from './provider.ts';
 import { METRIC_PROVIDERS } from './registry.ts';
@@ -66,7 +67,7 @@ async function runMetric(
     return result;
   } catch (err) {
     const result = failure(metric, err, plan?.query);
-    log.warn({ err: describeError(err), result: result.result }, result.message);
+    log.warn({ err: redactCredentials(describeError(err)), result: result.result }, result.message);
     return result;
   }
 }
@@ -160,7 +161,9 @@ function failure(metric: MetricCheck, err: unknown, query: string | undefined): 
   return {
     ...base,
     result: 'Error',
-    message: `metric ${metric.name} failed (${cause}): ${detail}${where}`,
+    // Providers already keep credentials out of their errors; this is the last line of defence
+    // before the status, Events and alerts.
+    message: redactCredentials(`metric ${metric.name} failed (${cause}): ${detail}${where}`),
   };
 }
 

@@ -2,25 +2,68 @@
 // Every failure becomes a WeirError whose code tells the user where to look: METRIC_TIMEOUT (no answer
 // in time), METRIC_HTTP (unreachable, HTTP status, not Prometheus), METRIC_QUERY (Prometheus rejected
 // the query, or it returned the wrong shape) and METRIC_NO_DATA (empty, NaN or infinite result).
+//
+// An address may carry credentials (`https://user:password@prometheus:9090`). They are taken out of
+// the URL at once and sent as HTTP Basic auth; every message and log line shows the address without
+// them, so they never reach a status, an Event, a log or an alert.
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { parseDuration } from '../canary/strategy.ts';
 import { WeirError } from '../errors.ts';
+import { redactCredentials } from '../redact.ts';
 import type { MetricProviderFactory, MetricProviderOptions } from './provider.ts';
 
 // A single-number answer is tiny; a cap keeps a runaway matrix query from eating the controller.
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/** An address split into the URL queried (no userinfo) and that userinfo as a Basic auth header. */
+export interface PrometheusAddress {
+  address: string;
+  auth: Record<string, string>;
+}
+
+export function parseAddress(raw: string, source: string): PrometheusAddress {
+  const invalid = (): never => {
+    // Not echoed: an address that does not parse may still hold a password.
+    throw new WeirError('CONFIG', `${source} is not a valid http(s) URL`);
+  };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return invalid();
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return invalid();
+  let user = '';
+  let password = '';
+  try {
+    user = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch {
+    return invalid();
+  }
+  url.username = '';
+  url.password = '';
+  const address = url.toString().replace(/\/+$/, '');
+  if (!user && !password) return { address, auth: {} };
+  const basic = Buffer.from(`${user}:${password}`).toString('base64');
+  return { address, auth: { Authorization: `Basic ${basic}` } };
+}
+
 export const createPrometheusProvider: MetricProviderFactory = (opts) => {
-  const address = (opts.spec.address ?? opts.defaultAddress)?.replace(/\/+$/, '');
-  if (!address) {
+  const raw = opts.spec.address ?? opts.defaultAddress;
+  if (!raw) {
     throw new WeirError(
       'CONFIG',
       'no Prometheus address: set spec.provider.address in the MetricTemplate or --prometheus-address on the controller',
     );
   }
+  const source = opts.spec.address
+    ? 'the MetricTemplate spec.provider.address'
+    : 'the controller --prometheus-address';
+  const { address, auth } = parseAddress(raw, source);
   const timeoutMs = opts.spec.timeout ? parseDuration(opts.spec.timeout) : opts.defaultTimeoutMs;
-  const http = createClient(opts, timeoutMs);
+  const http = createClient(opts, auth, timeoutMs);
   const log = opts.log.child({ provider: 'prometheus', address });
 
   return {
@@ -45,9 +88,19 @@ export const createPrometheusProvider: MetricProviderFactory = (opts) => {
   };
 };
 
-function createClient(opts: MetricProviderOptions, timeoutMs: number): AxiosInstance {
+function createClient(
+  opts: MetricProviderOptions,
+  addressAuth: Record<string, string>,
+  timeoutMs: number,
+): AxiosInstance {
   return axios.create({
-    headers: { Accept: 'application/json', ...opts.spec.headers, ...authHeader(opts.secret) },
+    // Precedence: the secretRef, then an explicit header, then the address' userinfo.
+    headers: {
+      Accept: 'application/json',
+      ...addressAuth,
+      ...opts.spec.headers,
+      ...authHeader(opts.secret),
+    },
     timeout: timeoutMs,
     maxContentLength: MAX_BODY_BYTES,
     // Raw text, so that non-JSON answers (a proxy's HTML page) can be quoted in the error.
@@ -78,13 +131,15 @@ function transportError(err: unknown, address: string, timeoutMs: number): WeirE
   // ETIMEDOUT: axios' idle timeout (clarifyTimeoutError) or the OS' connect timeout; a cancel is
   // only ever our AbortSignal.timeout.
   const timedOut = code === 'ETIMEDOUT' || axios.isCancel(err);
+  // The cause is a plain description: an axios error holds the request config, headers included.
+  const detail = describeTransport(err);
+  const cause = new Error(detail);
   if (timedOut) {
     return new WeirError('METRIC_TIMEOUT', `no answer from Prometheus at ${address} within ${timeoutMs} ms`, {
-      cause: err,
+      cause,
     });
   }
-  const detail = describeTransport(err);
-  return new WeirError('METRIC_HTTP', `cannot reach Prometheus at ${address}: ${detail}`, { cause: err });
+  return new WeirError('METRIC_HTTP', `cannot reach Prometheus at ${address}: ${detail}`, { cause });
 }
 
 /** `ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9` style text; Node's AggregateError has no message. */
@@ -92,7 +147,8 @@ function describeTransport(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
   const message = err.message || (err.cause instanceof Error ? err.cause.message : '');
-  return [typeof code === 'string' ? code : '', message].filter(Boolean).join(' ') || 'request failed';
+  const text = [typeof code === 'string' ? code : '', message].filter(Boolean).join(' ');
+  return redactCredentials(text) || 'request failed';
 }
 
 interface PromError {
@@ -170,7 +226,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function snippet(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+  // A proxy's error page may echo the URL it was asked for.
+  const oneLine = redactCredentials(text.replace(/\s+/g, ' ').trim());
   if (!oneLine) return '(empty body)';
   return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
 }
