@@ -4,6 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDERS, type ProviderName } from './api/canary.ts';
 import { WeirError } from './errors.ts';
+import { parseGitSyncPolicy, type GitSyncPolicy } from './gitsync/policy.ts';
 
 export interface Config {
   kubeconfig?: string;
@@ -24,6 +25,8 @@ export interface Config {
   workers: number;
   /** Root of the GitSync checkouts (one directory per GitSync). */
   gitCacheDir: string;
+  /** GitSync tenancy: see GitSyncPolicy in src/gitsync/policy.ts and docs/gitsync.md. */
+  gitsync: GitSyncPolicy;
 }
 
 export interface RawOptions {
@@ -42,6 +45,11 @@ export interface RawOptions {
   leaseNamespace?: string;
   workers?: string;
   gitCacheDir?: string;
+  defaultServiceAccount?: string;
+  gitsyncNoCrossNamespace?: boolean;
+  gitsyncCrossNamespaceAllowed?: string;
+  gitsyncClusterScopedAllowed?: string;
+  allowFileUrls?: boolean;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -92,5 +100,17 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
     identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
     workers,
     gitCacheDir: pick(o.gitCacheDir, 'GIT_CACHE_DIR') ?? join(tmpdir(), 'weir-gitsync'),
+    gitsync: gitsyncPolicy(o, env),
   };
+}
+
+function gitsyncPolicy(o: RawOptions, env: NodeJS.ProcessEnv): GitSyncPolicy {
+  const flag = (v: boolean | undefined, name: string) => v ?? env[`WEIR_${name}`] === 'true';
+  return parseGitSyncPolicy({
+    defaultServiceAccount: o.defaultServiceAccount ?? env.WEIR_DEFAULT_SERVICE_ACCOUNT,
+    noCrossNamespace: flag(o.gitsyncNoCrossNamespace, 'GITSYNC_NO_CROSS_NAMESPACE'),
+    crossNamespaceAllowed: o.gitsyncCrossNamespaceAllowed ?? env.WEIR_GITSYNC_CROSS_NAMESPACE_ALLOWED,
+    clusterScopedAllowed: o.gitsyncClusterScopedAllowed ?? env.WEIR_GITSYNC_CLUSTER_SCOPED_ALLOWED,
+    allowFileUrls: flag(o.allowFileUrls, 'ALLOW_FILE_URLS'),
+  });
 }

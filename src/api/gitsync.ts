@@ -1,6 +1,18 @@
 // GitSync: the Git reconciler's object (shaped like Flux's GitRepository + Kustomization in one).
 import { Type, type Static } from '@sinclair/typebox';
-import { Condition, Duration, Name, Obj, minDuration } from './schema-kit.ts';
+import { Condition, Duration, Name, Obj, minDuration, type CelRule } from './schema-kit.ts';
+
+/** Upper bounds: a sync is at least daily, and one sync step waits at most an hour. */
+export const MAX_INTERVAL = '24h';
+export const MAX_TIMEOUT = '1h';
+
+function maxDuration(field: string, max: string): CelRule {
+  return {
+    rule: `!has(self.${field}) || duration(self.${field}) <= duration('${max}')`,
+    message: `${field} must be at most ${max}`,
+    fieldPath: `.${field}`,
+  };
+}
 
 export const GitSyncSpec = Obj(
   {
@@ -32,9 +44,25 @@ export const GitSyncSpec = Obj(
       pattern: '^[^/]',
       description: 'Directory inside the repository, relative to its root.',
     }),
-    interval: Duration({ default: '1m' }),
-    timeout: Duration({ default: '60s' }),
+    interval: Duration({ default: '1m', description: 'How often to sync: 10s to 24h.' }),
+    timeout: Duration({
+      default: '60s',
+      description: 'Limit for a fetch and for waiting on CRDs to become Established: 1s to 1h.',
+    }),
     prune: Type.Boolean({ default: false }),
+    serviceAccountName: Type.Optional(
+      Name(
+        'ServiceAccount of the GitSync namespace to apply, prune and read as (impersonation). ' +
+          'Unset: the controller flag --default-service-account, else the controller itself.',
+      ),
+    ),
+    adopt: Type.Optional(
+      Type.Boolean({
+        description:
+          'Take over existing objects that no GitSync applied (otherwise the sync fails naming them; ' +
+          'a single object opts in with the annotation weir.dev/gitsync-adopt: "true").',
+      }),
+    ),
     secretRef: Type.Optional(
       Obj(
         { name: Name() },
@@ -53,12 +81,14 @@ export const GitSyncSpec = Obj(
   {
     rules: [
       minDuration('interval', '10s'),
+      maxDuration('interval', MAX_INTERVAL),
       {
         rule: "!self.path.contains('..')",
         message: 'path must stay inside the repository (no ..)',
         fieldPath: '.path',
       },
       minDuration('timeout', '1s'),
+      maxDuration('timeout', MAX_TIMEOUT),
     ],
   },
 );

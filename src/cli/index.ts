@@ -84,6 +84,23 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
         import('../controller-main.ts'),
       ]);
       const config = parseConfig(opts);
+    .option(
+      '--default-service-account <name>',
+      'GitSyncs naming no spec.serviceAccountName apply as this ServiceAccount of their namespace (env WEIR_DEFAULT_SERVICE_ACCOUNT; default: the controller itself)',
+    )
+    .option(
+      '--gitsync-no-cross-namespace',
+      'GitSyncs may write only in their own namespace: other namespaces and cluster-scoped objects are refused (env WEIR_GITSYNC_NO_CROSS_NAMESPACE=true)',
+    )
+    .option(
+      '--gitsync-cross-namespace-allowed <ns,...>',
+      'with --gitsync-no-cross-namespace: GitSyncs in these namespaces may still write into others',
+    )
+    .option(
+      '--gitsync-cluster-scoped-allowed <ns,...>',
+      'with --gitsync-no-cross-namespace: GitSyncs in these namespaces may still write cluster-scoped objects',
+    )
+    .option('--allow-file-urls', 'allow file:// GitSync URLs (env WEIR_ALLOW_FILE_URLS=true; default off)')
       const log = createLogger(config.logLevel);
       const ctl = await runController(config, log);
       await new Promise<void>((resolve) => {

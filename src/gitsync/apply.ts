@@ -18,6 +18,8 @@ export const DIGEST_ANNOTATION = 'weir.dev/gitsync-digest';
 /** On a Canary's target: the Git revision that last changed it (so status can say what a run is running). */
 export const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
+/** On an existing object: this GitSync may take it over although no GitSync applied it. */
+export const ADOPT_ANNOTATION = 'weir.dev/gitsync-adopt';
 
 export interface InventoryEntry {
   apiVersion: string;
@@ -41,6 +43,10 @@ export interface ApplyOptions {
   memory: Map<string, AppliedRecord>;
   /** Until when to wait for CRDs to become Established. */
   deadline: number;
+  /** Keys (build.keyOf) of this GitSync's previous inventory: objects it applied before. */
+  owned: Set<string>;
+  /** `spec.adopt`: take over existing objects that no GitSync applied. */
+  adopt: boolean;
   concurrency?: number;
 }
 
@@ -305,6 +311,8 @@ async function applyOne(
       // Two GitSyncs applying one object would overwrite each other at every sync.
       throw new WeirError('INVALID_SPEC', `already applied by GitSync ${other}; remove it from one of them`);
     }
+    const refusal = adoptionRefusal(live, d.key, opts);
+    if (refusal) throw new WeirError('INVALID_SPEC', refusal);
     const isTarget = ref.kind === 'Deployment' && opts.canaryTargets.has(`${ref.namespace}/${ref.name}`);
     const p = prepare(d, live, opts, isTarget);
     if (live && ((live.metadata as Json).annotations as Json | undefined)?.[DIGEST_ANNOTATION] === p.digest) {
@@ -334,6 +342,28 @@ function otherOwner(live: Json | undefined, owner: ApplyOptions['owner']): strin
   const ns = labels[LABEL_NAMESPACE];
   if (!name || (name === labelValue(owner.name) && ns === owner.namespace)) return undefined;
   return `${ns ?? '?'}/${name}`;
+}
+
+/**
+ * Why an existing object may not be taken over, or undefined. GitSync writes with a forced
+ * server-side apply, so without this check a repository could silently seize any object it names.
+ * Ours: labelled as this GitSync's, or in its previous inventory. Anything else needs an opt-in:
+ * the object's annotation weir.dev/gitsync-adopt: "true", or the GitSync's spec.adopt.
+ */
+export function adoptionRefusal(
+  live: Json | undefined,
+  key: string,
+  opts: Pick<ApplyOptions, 'owner' | 'owned' | 'adopt'>,
+): string | undefined {
+  if (!live) return undefined;
+  const meta = (live.metadata ?? {}) as Json;
+  const labels = (meta.labels ?? {}) as Record<string, string>;
+  if (labels[LABEL_NAME] === labelValue(opts.owner.name) && labels[LABEL_NAMESPACE] === opts.owner.namespace)
+    return undefined;
+  if (opts.owned.has(key)) return undefined;
+  if (opts.adopt) return undefined;
+  if (((meta.annotations ?? {}) as Record<string, string>)[ADOPT_ANNOTATION] === 'true') return undefined;
+  return `exists and was not applied by this GitSync; refused to take it over (annotate the object ${ADOPT_ANNOTATION}: "true" or set spec.adopt: true on the GitSync)`;
 }
 
 function established(crd: Json | undefined): boolean {

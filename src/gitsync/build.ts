@@ -12,6 +12,7 @@ import {
   type SourceFile,
   type SourceLimits,
 } from './sources.ts';
+import type { Confinement } from './policy.ts';
 
 export type { Problem } from './sources.ts';
 
@@ -52,6 +53,8 @@ export interface AssembleOptions {
   namespace: string;
   targetNamespace?: string | undefined;
   scopeOf: ScopeOf;
+  /** What the GitSync may write besides its own namespace (tenancy flags); unset: anything. */
+  confinement?: Confinement | undefined;
 }
 
 // Kinds whose scope is known without asking the cluster (the rest comes from discovery or CRDs in Git).
@@ -245,6 +248,11 @@ export function assemble(
     const m = obj.metadata as Json;
     if (scope === 'Cluster') delete m.namespace;
     else m.namespace = (m.namespace as string | undefined) || opts.targetNamespace || opts.namespace;
+    const refused = confinementProblem(label, m.namespace as string | undefined, opts);
+    if (refused) {
+      problems.push({ ...at, message: refused });
+      continue;
+    }
     const key = keyOf({ apiVersion, kind, namespace: m.namespace as string | undefined, name });
     const dup = seen.get(key);
     if (dup) {
@@ -258,6 +266,21 @@ export function assemble(
     objects.push({ obj, file: doc.file, line: doc.line, key });
   }
   return problems.length ? { ok: false, problems } : { ok: true, objects };
+}
+
+/** Why the tenancy flags refuse an object (cluster-scoped, or in another namespace), or undefined. */
+function confinementProblem(
+  label: string,
+  namespace: string | undefined,
+  opts: AssembleOptions,
+): string | undefined {
+  const c = opts.confinement;
+  if (!c) return undefined;
+  if (namespace === undefined && !c.clusterScoped)
+    return `${label}: cluster-scoped objects are not allowed for GitSyncs in namespace ${opts.namespace} (controller flags --gitsync-no-cross-namespace, --gitsync-cluster-scoped-allowed), refused`;
+  if (namespace !== undefined && namespace !== opts.namespace && !c.otherNamespaces)
+    return `${label} in namespace ${namespace}: outside the GitSync's namespace ${opts.namespace} (controller flags --gitsync-no-cross-namespace, --gitsync-cross-namespace-allowed), refused`;
+  return undefined;
 }
 
 /** Drops what the server owns (status, uid, resourceVersion, timestamps, managedFields). */

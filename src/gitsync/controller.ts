@@ -4,7 +4,7 @@
 // weir.dev/sync-requested) asked — and otherwise only refreshes what its Canaries are doing. A sync
 // is fetch -> build -> apply -> prune, all or nothing up to apply, prune only after a clean apply;
 // then one status patch, events and metrics.
-import { rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -23,6 +23,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { GIT_REVISION_ANNOTATION, type AppliedRecord } from './apply.ts';
 import { DEFAULT_LIMITS, type BuildLimits } from './build.ts';
+import { OPEN_POLICY, checkoutDir, clampDelay, isCheckoutOf } from './policy.ts';
 import { registerReceiver } from './receiver.ts';
 import { createApiClient, type ApiClient } from './rest.ts';
 import { nextStatus, sameStatus, type CanarySummary, type Outcome } from './status.ts';
@@ -39,7 +40,7 @@ export interface GitSyncObject extends Obj {
 export interface GitSyncDeps {
   kube: Kube;
   caches: Caches;
-  config: Pick<Config, 'gitCacheDir' | 'workers'>;
+  config: Pick<Config, 'gitCacheDir' | 'workers'> & Partial<Pick<Config, 'gitsync'>>;
   metrics: Metrics;
   recorder: EventRecorder;
   log: Logger;
@@ -90,7 +91,21 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     }
     return s;
   };
-  const cacheDir = (ns: string, name: string) => join(deps.config.gitCacheDir, ns, name);
+  const policy = deps.config.gitsync ?? OPEN_POLICY;
+  const cacheRoot = deps.config.gitCacheDir;
+  /** Removes the checkouts of GitSync `ns/name` (every uid, or all but `keepUid`'s). */
+  async function removeCheckouts(ns: string, name: string, keepUid?: string): Promise<void> {
+    const entries = await readdir(join(cacheRoot, ns)).catch(() => [] as string[]);
+    for (const e of entries)
+      if (isCheckoutOf(e, name) && (!keepUid || e !== `${name}-${keepUid}`))
+        await rm(join(cacheRoot, ns, e), { recursive: true, force: true }).catch(() => undefined);
+  }
+  let rootReady: Promise<void> | undefined;
+  /** The checkout root is private to the controller's user (0700), made once. */
+  const ensureRoot = () =>
+    (rootReady ??= mkdir(cacheRoot, { recursive: true, mode: 0o700 })
+      .then(() => chmod(cacheRoot, 0o700))
+      .catch(() => undefined));
   const getGitSync = (ns: string, name: string) =>
     deps.caches.gitSync?.get(ns, name) as GitSyncObject | undefined;
 
@@ -173,6 +188,8 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       states.delete(key);
       st = stateOf(key);
     }
+    if (st.uid !== obj.metadata.uid && obj.metadata.uid)
+      await removeCheckouts(obj.metadata.namespace, obj.metadata.name, obj.metadata.uid);
     st.uid = obj.metadata.uid;
     const { namespace: ns, name } = obj.metadata;
     const generation = obj.metadata.generation ?? 0;
@@ -204,7 +221,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       await writeStatus(obj, st, { ...previous, observedGeneration: generation });
       return;
     }
-    const intervalMs = parseDuration(spec.interval ?? '1m');
+    const intervalMs = clampDelay(parseDuration(spec.interval ?? '1m'));
     const due =
       st.forced ||
       generation !== previous.observedGeneration ||
@@ -216,21 +233,24 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
         st,
         nextStatus({ previous, generation, canaries: canaries(previous.inventory), now: now() }),
       );
-      queue.addAfter(key, st.nextSyncAt - Date.now());
+      queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
       return;
     }
     st.forced = false;
     const started = Date.now();
+    await ensureRoot();
     const report = await syncOnce({
       api,
       obj,
       spec,
       previousInventory: previous.inventory ?? [],
-      dir: cacheDir(ns, name),
+      dir: checkoutDir(cacheRoot, ns, name, obj.metadata.uid ?? 'unknown'),
       memory: st.memory,
       canaryTargets: clusterCanaryTargets(),
       readSecret,
       limits: deps.limits ?? DEFAULT_LIMITS,
+      policy,
+      cacheRoot,
       log,
     });
     st.lastReport = report;
@@ -266,7 +286,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       st.nextSyncAt = Date.now() + delay;
       log.warn({ reason: outcome.reason, retryInMs: delay }, outcome.message);
     }
-    queue.addAfter(key, st.nextSyncAt - Date.now());
+    queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
   }
 
   async function reconcileKey(key: string): Promise<void> {
@@ -277,7 +297,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     const obj = getGitSync(ns, name);
     if (!obj) {
       states.delete(key);
-      await rm(cacheDir(ns, name), { recursive: true, force: true }).catch(() => undefined);
+      await removeCheckouts(ns, name);
       for (const g of [deps.metrics.gitsyncReady, deps.metrics.gitsyncLastApplied])
         g.remove({ name, namespace: ns });
       end({ result: 'gone' });

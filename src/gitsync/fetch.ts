@@ -38,6 +38,8 @@ export interface FetchRequest {
   ref: GitRef;
   timeoutMs: number;
   credentials?: GitCredentials | undefined;
+  /** Whether git may use the file transport (the controller flag --allow-file-urls). */
+  allowFile?: boolean | undefined;
 }
 
 export interface FetchResult {
@@ -90,7 +92,12 @@ interface GitEnv {
 }
 
 /** The environment every git process runs with: no user/system config, no prompts, our settings. */
-export async function gitEnvironment(home: string, url: string, creds?: GitCredentials): Promise<GitEnv> {
+export async function gitEnvironment(
+  home: string,
+  url: string,
+  creds?: GitCredentials,
+  allowFile = false,
+): Promise<GitEnv> {
   const config: Array<[string, string]> = [
     ['protocol.version', '2'],
     ['gc.auto', '0'], // no background gc outliving a killed fetch
@@ -109,7 +116,8 @@ export async function gitEnvironment(home: string, url: string, creds?: GitCrede
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
-    GIT_ALLOW_PROTOCOL: 'http:https:ssh:git:file',
+    // file only behind --allow-file-urls: a local path reads the controller's own filesystem.
+    GIT_ALLOW_PROTOCOL: allowFile ? 'http:https:ssh:git:file' : 'http:https:ssh:git',
   };
   if (creds && !isSsh(url)) {
     let header: string | undefined;
@@ -269,8 +277,9 @@ export async function fetchRevision(req: FetchRequest): Promise<FetchResult> {
   const { refName, refspec, deep } = plan(req.ref);
   const deadline = Date.now() + req.timeoutMs;
   const home = join(dirname(req.dir), '.home');
-  await mkdir(home, { recursive: true });
-  const g = await gitEnvironment(home, req.url, req.credentials);
+  // Checkouts are private to the controller's user (0700 on every level it creates).
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const g = await gitEnvironment(home, req.url, req.credentials, req.allowFile);
   const git = async (args: string[]) => {
     const r = await runGit(['-C', req.dir, ...args], g.env, deadline, g.secrets);
     if (r.code !== 0) throw classify(r.stderr, req.url);
@@ -279,7 +288,7 @@ export async function fetchRevision(req: FetchRequest): Promise<FetchResult> {
   try {
     if (!existsSync(join(req.dir, '.git', 'HEAD'))) {
       await rm(req.dir, { recursive: true, force: true });
-      await mkdir(req.dir, { recursive: true });
+      await mkdir(req.dir, { recursive: true, mode: 0o700 });
       await git(['init', '--quiet', '--template=']);
     }
     const fetch = (spec: string, deepen: boolean) =>

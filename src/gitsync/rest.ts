@@ -36,6 +36,11 @@ export interface ApiClient {
   readonly writes: number;
   /** Closes kept-alive connections. */
   close(): void;
+  /**
+   * The same client acting as `user` (Impersonate-User; for `system:serviceaccount:<ns>:<name>` the
+   * API server adds the ServiceAccount's groups). Connections, discovery and the write count are shared.
+   */
+  impersonate(user: string): ApiClient;
 }
 
 interface Resource {
@@ -62,6 +67,7 @@ export function createApiClient(kc: KubeConfig): ApiClient {
     path: string,
     query: Record<string, string>,
     body?: { data: unknown; contentType: string },
+    as?: string,
   ): Promise<{ status: number; json: Json }> {
     const opts: RequestOptions = { method, headers: {} };
     await kc.applyToHTTPSOptions(opts);
@@ -84,6 +90,7 @@ export function createApiClient(kc: KubeConfig): ApiClient {
       ...(opts.headers as Record<string, string>),
       accept: 'application/json',
       ...(payload ? { 'content-type': body!.contentType, 'content-length': payload.length } : {}),
+      ...(as ? { 'impersonate-user': as } : {}),
     };
     if (opts.auth) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     const req = secure ? httpsRequest : httpRequest;
@@ -144,13 +151,17 @@ export function createApiClient(kc: KubeConfig): ApiClient {
     return `${root}${ns}/${r.name}${name ? `/${encodeURIComponent(name)}` : ''}`;
   }
 
-  return {
+  const client = (as?: string): ApiClient => ({
     get writes() {
       return writes;
     },
     close() {
+      if (as) return; // the connections belong to the controller's client
       agent?.destroy();
       agent = undefined;
+    },
+    impersonate(user) {
+      return client(user);
     },
     async apply(obj, manager) {
       const meta = (obj.metadata ?? {}) as Json;
@@ -167,12 +178,13 @@ export function createApiClient(kc: KubeConfig): ApiClient {
         path,
         { fieldManager: manager, force: 'true', fieldValidation: 'Strict' },
         { data: obj, contentType: 'application/apply-patch+yaml' },
+        as,
       );
       if (status >= 300) throw fail(`apply ${describe(ref)}`, status, json);
       return json;
     },
     async get(ref) {
-      const { status, json } = await send('GET', await pathOf(ref, ref.name), {});
+      const { status, json } = await send('GET', await pathOf(ref, ref.name), {}, undefined, as);
       if (status === 404) return undefined;
       if (status >= 300) throw fail(`get ${describe(ref)}`, status, json);
       return json;
@@ -182,11 +194,13 @@ export function createApiClient(kc: KubeConfig): ApiClient {
       const out: Json[] = [];
       let cont: string | undefined;
       for (let page = 0; page < 1000; page++) {
-        const { status, json } = await send('GET', path, {
-          labelSelector,
-          limit: '500',
-          ...(cont ? { continue: cont } : {}),
-        });
+        const { status, json } = await send(
+          'GET',
+          path,
+          { labelSelector, limit: '500', ...(cont ? { continue: cont } : {}) },
+          undefined,
+          as,
+        );
         if (status >= 300) throw fail(`list ${kind} (${apiVersion})`, status, json);
         out.push(...((json.items as Json[]) ?? []));
         cont = (json.metadata as Json | undefined)?.continue as string | undefined;
@@ -196,9 +210,13 @@ export function createApiClient(kc: KubeConfig): ApiClient {
     },
     async remove(ref) {
       writes++;
-      const { status, json } = await send('DELETE', await pathOf(ref, ref.name), {
-        propagationPolicy: 'Background',
-      });
+      const { status, json } = await send(
+        'DELETE',
+        await pathOf(ref, ref.name),
+        { propagationPolicy: 'Background' },
+        undefined,
+        as,
+      );
       if (status === 404) return false;
       if (status >= 300) throw fail(`delete ${describe(ref)}`, status, json);
       return true;
@@ -207,5 +225,6 @@ export function createApiClient(kc: KubeConfig): ApiClient {
       const r = await resource(apiVersion, kind);
       return r ? (r.namespaced ? 'Namespaced' : 'Cluster') : undefined;
     },
-  };
+  });
+  return client();
 }

@@ -8,8 +8,9 @@ import { parseDuration } from '../canary/strategy.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ApplyError, applyAll, type AppliedRecord, type ApplyReport, type InventoryEntry } from './apply.ts';
-import { build, describeProblems, type BuildLimits } from './build.ts';
+import { build, describeProblems, keyOf, type BuildLimits } from './build.ts';
 import { FetchError, credentialsFromSecret, fetchRevision, redactUrl, type GitCredentials } from './fetch.ts';
+import { checkUrl, clampDelay, confinementOf, impersonationOf, type GitSyncPolicy } from './policy.ts';
 import { leftGit, prune, type PruneReport } from './prune.ts';
 import type { ApiClient } from './rest.ts';
 import type { Outcome } from './status.ts';
@@ -25,6 +26,10 @@ export interface SyncInput {
   canaryTargets: Set<string>;
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   limits: BuildLimits;
+  /** Tenancy flags of the controller. */
+  policy: GitSyncPolicy;
+  /** Root of every GitSync's checkout (a file:// URL may not point into it). */
+  cacheRoot: string;
   log: Logger;
 }
 
@@ -43,14 +48,20 @@ const list = (names: string[], max = 8) =>
   names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
 
 export async function syncOnce(input: SyncInput): Promise<SyncReport> {
-  const { api, spec } = input;
+  const { spec } = input;
   const owner = { namespace: input.obj.metadata.namespace, name: input.obj.metadata.name };
+  // Everything this sync reads and writes in the cluster (discovery aside) goes as the GitSync's
+  // ServiceAccount when it has one: the API server's RBAC is the tenant boundary.
+  const as = impersonationOf(owner.namespace, spec.serviceAccountName, input.policy);
+  const api = as ? input.api.impersonate(as) : input.api;
   const ms = { fetch: 0, build: 0, apply: 0, prune: 0 };
   const fail = (o: Omit<Extract<Outcome, { ok: false }>, 'ok'>): SyncReport => ({
     outcome: { ok: false, ...o },
     ms,
   });
-  const timeoutMs = parseDuration(spec.timeout ?? '60s');
+  const timeoutMs = clampDelay(parseDuration(spec.timeout ?? '60s'));
+  const urlRefused = checkUrl(spec.url, input.policy, input.cacheRoot);
+  if (urlRefused) return fail({ reason: 'URLNotAllowed', message: urlRefused, stalled: true });
 
   let credentials: GitCredentials | undefined;
   if (spec.secretRef) {
@@ -73,6 +84,7 @@ export async function syncOnce(input: SyncInput): Promise<SyncReport> {
       ref: spec.ref ?? {},
       timeoutMs,
       credentials,
+      allowFile: input.policy.allowFileUrls,
     });
   } catch (err) {
     const reason = err instanceof FetchError ? err.reason : 'FetchFailed';
@@ -98,6 +110,7 @@ export async function syncOnce(input: SyncInput): Promise<SyncReport> {
       {
         namespace: owner.namespace,
         targetNamespace: spec.targetNamespace,
+        confinement: confinementOf(owner.namespace, input.policy),
         // Discovery (cached per API version) is the truth: a misspelt kind fails the build, not
         // the apply halfway through.
         scopeOf: (apiVersion, kind) => api.scope(apiVersion, kind),
@@ -135,6 +148,8 @@ export async function syncOnce(input: SyncInput): Promise<SyncReport> {
       canaryTargets: targets,
       memory: input.memory,
       deadline: Date.now() + timeoutMs,
+      owned: new Set(input.previousInventory.map((e) => keyOf(e))),
+      adopt: spec.adopt ?? false,
     });
   } catch (err) {
     const partial = err instanceof ApplyError ? err.report.inventory : [];

@@ -44,54 +44,112 @@ after(async () => rm(base, { recursive: true, force: true }));
 
 const dir = (name: string) => join(base, 'cache', name);
 
+test('the file transport is refused unless allowed (--allow-file-urls), and checkouts are 0700', async () => {
+  await assert.rejects(
+    fetchRevision({ dir: dir('nofile'), url, ref: { branch: 'main' }, timeoutMs: 20_000 }),
+    (err: unknown) => err instanceof FetchError && /transport 'file' not allowed/.test(err.message),
+  );
+  await fetchRevision({
+    dir: dir('private'),
+    url,
+    ref: { branch: 'main' },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
+  assert.equal(statSync(dir('private')).mode & 0o777, 0o700);
+});
+
 test('fetches a branch shallowly and follows it to a new commit', async () => {
-  const r = await fetchRevision({ dir: dir('branch'), url, ref: { branch: 'main' }, timeoutMs: 20_000 });
+  const r = await fetchRevision({
+    dir: dir('branch'),
+    url,
+    ref: { branch: 'main' },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
   assert.equal(r.revision, shas.two);
   assert.equal(r.refName, 'main');
   assert.equal(await readFile(join(dir('branch'), 'a.yaml'), 'utf8'), 'two\n');
   assert.ok(existsSync(join(dir('branch'), '.git', 'shallow')), 'depth 1');
-  const f = await fetchRevision({ dir: dir('branch'), url, ref: { branch: 'feature' }, timeoutMs: 20_000 });
+  const f = await fetchRevision({
+    dir: dir('branch'),
+    url,
+    ref: { branch: 'feature' },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
   assert.equal(f.revision, shas.feature);
   assert.ok(existsSync(join(dir('branch'), 'b.yaml')));
-  const back = await fetchRevision({ dir: dir('branch'), url, ref: { branch: 'main' }, timeoutMs: 20_000 });
+  const back = await fetchRevision({
+    dir: dir('branch'),
+    url,
+    ref: { branch: 'main' },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
   assert.equal(back.revision, shas.two);
   assert.ok(!existsSync(join(dir('branch'), 'b.yaml')), 'files of the previous revision are gone');
 });
 
 test('fetches an annotated tag, a full commit and an abbreviated commit', async () => {
-  const tag = await fetchRevision({ dir: dir('tag'), url, ref: { tag: 'v1' }, timeoutMs: 20_000 });
+  const tag = await fetchRevision({
+    dir: dir('tag'),
+    url,
+    ref: { tag: 'v1' },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
   assert.equal(tag.revision, shas.one, 'the tagged commit, not the tag object');
-  const full = await fetchRevision({ dir: dir('full'), url, ref: { commit: shas.one }, timeoutMs: 20_000 });
+  const full = await fetchRevision({
+    dir: dir('full'),
+    url,
+    ref: { commit: shas.one },
+    timeoutMs: 20_000,
+    allowFile: true,
+  });
   assert.equal(full.revision, shas.one);
   const short = await fetchRevision({
     dir: dir('short'),
     url,
     ref: { commit: shas.one!.slice(0, 9) },
     timeoutMs: 20_000,
+    allowFile: true,
   });
   assert.equal(short.revision, shas.one);
 });
 
 test('a missing ref is RefNotFound and leaves no cache behind; refspec injection is refused', async () => {
   await assert.rejects(
-    fetchRevision({ dir: dir('missing'), url, ref: { branch: 'nope' }, timeoutMs: 20_000 }),
+    fetchRevision({ dir: dir('missing'), url, ref: { branch: 'nope' }, timeoutMs: 20_000, allowFile: true }),
     (e: unknown) => e instanceof FetchError && e.reason === 'RefNotFound',
   );
   assert.ok(!existsSync(dir('missing')));
   await assert.rejects(
-    fetchRevision({ dir: dir('missing-sha'), url, ref: { commit: 'a'.repeat(40) }, timeoutMs: 20_000 }),
+    fetchRevision({
+      dir: dir('missing-sha'),
+      url,
+      ref: { commit: 'a'.repeat(40) },
+      timeoutMs: 20_000,
+      allowFile: true,
+    }),
     (e: unknown) => e instanceof FetchError && e.reason === 'RefNotFound',
     'an unknown full SHA, after looking in every branch',
   );
   for (const branch of ['main:refs/heads/x', '-upload-pack=evil', 'a..b', '*']) {
     await assert.rejects(
-      fetchRevision({ dir: dir('inject'), url, ref: { branch }, timeoutMs: 20_000 }),
+      fetchRevision({ dir: dir('inject'), url, ref: { branch }, timeoutMs: 20_000, allowFile: true }),
       (e: unknown) => e instanceof FetchError && e.reason === 'InvalidRef',
       branch,
     );
   }
   await assert.rejects(
-    fetchRevision({ dir: dir('inject'), url: '-oProxyCommand=x@h:p', ref: {}, timeoutMs: 20_000 }),
+    fetchRevision({
+      dir: dir('inject'),
+      url: '-oProxyCommand=x@h:p',
+      ref: {},
+      timeoutMs: 20_000,
+      allowFile: true,
+    }),
     (e: unknown) => e instanceof FetchError && e.reason === 'InvalidRef',
   );
 });
