@@ -76,14 +76,6 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
     .option('--leader-elect', 'elect a leader through a Lease (run several replicas)')
     .option('--lease-namespace <ns>', 'namespace of the Lease (default $POD_NAMESPACE or weir-system)')
     .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
-    .action(async (opts: RawOptions) => {
-      // Loaded on demand: the other commands start faster without the controller's module graph.
-      const [{ parseConfig }, { createLogger }, { runController }] = await Promise.all([
-        import('../config.ts'),
-        import('../log.ts'),
-        import('../controller-main.ts'),
-      ]);
-      const config = parseConfig(opts);
     .option(
       '--default-service-account <name>',
       'GitSyncs naming no spec.serviceAccountName apply as this ServiceAccount of their namespace (env WEIR_DEFAULT_SERVICE_ACCOUNT; default: the controller itself)',
@@ -101,6 +93,14 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
       'with --gitsync-no-cross-namespace: GitSyncs in these namespaces may still write cluster-scoped objects',
     )
     .option('--allow-file-urls', 'allow file:// GitSync URLs (env WEIR_ALLOW_FILE_URLS=true; default off)')
+    .action(async (opts: RawOptions) => {
+      // Loaded on demand: the other commands start faster without the controller's module graph.
+      const [{ parseConfig }, { createLogger }, { runController }] = await Promise.all([
+        import('../config.ts'),
+        import('../log.ts'),
+        import('../controller-main.ts'),
+      ]);
+      const config = parseConfig(opts);
       const log = createLogger(config.logLevel);
       const ctl = await runController(config, log);
       await new Promise<void>((resolve) => {
