@@ -17,6 +17,10 @@ export interface Config {
   slack?: { url: string; channel?: string; username: string };
   listenHost: string;
   listenPort: number;
+  /** --receiver-listen: the GitSync receivers on a listener of their own (else on --listen). */
+  receiverListen?: { host: string; port: number };
+  /** False with --no-cross-namespace-refs: Canaries use MetricTemplates/AlertProviders of their own namespace only. */
+  crossNamespaceRefs: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   leaderElection: boolean;
   leaseNamespace: string;
@@ -40,6 +44,9 @@ export interface RawOptions {
   slackChannel?: string;
   slackUsername?: string;
   listen?: string;
+  receiverListen?: string;
+  /** Commander's value of --no-cross-namespace-refs: false when the flag is given. */
+  crossNamespaceRefs?: boolean;
   logLevel?: string;
   leaderElect?: boolean;
   leaseNamespace?: string;
@@ -60,9 +67,9 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
   if (!(PROVIDERS as readonly string[]).includes(provider)) {
     throw new WeirError('CONFIG', `--default-provider: ${provider} is not one of ${PROVIDERS.join(', ')}`);
   }
-  const listen = pick(o.listen, 'LISTEN') ?? '0.0.0.0:8080';
-  const m = listen.match(/^(.*):(\d+)$/);
-  if (!m) throw new WeirError('CONFIG', `--listen: expected host:port, got ${listen}`);
+  const listen = hostPort('--listen', pick(o.listen, 'LISTEN') ?? '0.0.0.0:8080');
+  const receiverListenFlag = pick(o.receiverListen, 'RECEIVER_LISTEN');
+  const receiverListen = receiverListenFlag ? hostPort('--receiver-listen', receiverListenFlag) : undefined;
   const level = pick(o.logLevel, 'LOG_LEVEL') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(level))
     throw new WeirError('CONFIG', `--log-level: ${level} is not one of ${LEVELS.join(', ')}`);
@@ -91,8 +98,12 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
           },
         }
       : {}),
-    listenHost: m[1]!,
-    listenPort: Number(m[2]),
+    listenHost: listen.host,
+    listenPort: listen.port,
+    ...(receiverListen ? { receiverListen } : {}),
+    // Allowed unless refused by the flag or WEIR_NO_CROSS_NAMESPACE_REFS=true (as in Flux); the
+    // chart refuses by default.
+    crossNamespaceRefs: o.crossNamespaceRefs !== false && env.WEIR_NO_CROSS_NAMESPACE_REFS !== 'true',
     logLevel: level as Config['logLevel'],
     leaderElection: o.leaderElect ?? env.WEIR_LEADER_ELECT === 'true',
     leaseNamespace: pick(o.leaseNamespace, 'LEASE_NAMESPACE') ?? env.POD_NAMESPACE ?? 'weir-system',
@@ -113,4 +124,10 @@ function gitsyncPolicy(o: RawOptions, env: NodeJS.ProcessEnv): GitSyncPolicy {
     clusterScopedAllowed: o.gitsyncClusterScopedAllowed ?? env.WEIR_GITSYNC_CLUSTER_SCOPED_ALLOWED,
     allowFileUrls: flag(o.allowFileUrls, 'ALLOW_FILE_URLS'),
   });
+}
+
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new WeirError('CONFIG', `${flag}: expected host:port, got ${value}`);
+  return { host: m[1]!, port: Number(m[2]) };
 }

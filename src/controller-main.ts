@@ -10,7 +10,7 @@ import type { Caches } from './canary/context.ts';
 import type { Config } from './config.ts';
 import { describeError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { buildApp } from './server/app.ts';
+import { boundPort, buildApp, buildReceiverApp, type RouteRegistrar } from './server/app.ts';
 import { Metrics } from './server/metrics.ts';
 import { VERSION } from './version.ts';
 
@@ -19,7 +19,7 @@ const OPTIONAL = new Set(['httpRoute', 'hpa']);
 export async function runController(
   config: Config,
   log: Logger,
-): Promise<{ stop(): Promise<void>; port: number }> {
+): Promise<{ stop(): Promise<void>; port: number; receiverPort?: number }> {
   const kube = createKube(loadKubeConfig(config.kubeconfig, config.context));
   const metrics = new Metrics(VERSION);
   const caches: Caches = {};
@@ -55,16 +55,27 @@ export async function runController(
   });
   gitSync.watch();
 
+  // With --receiver-listen the receivers move to their own listener and leave the main one.
+  const receivers: RouteRegistrar[] = [(a) => gitSync.registerReceiver(a)];
+  const own = config.receiverListen;
   const app = buildApp({
     metrics,
     ready: () => Object.values(caches).every((c) => c?.hasSynced),
     log,
-    register: [(a) => gitSync.registerReceiver(a)],
+    register: own ? [] : receivers,
   });
   await app.listen({ host: config.listenHost, port: config.listenPort });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.listenPort;
-  log.info({ version: VERSION, port, namespace: config.namespace ?? '(all)' }, 'weir controller started');
+  const port = boundPort(app, config.listenPort);
+  const receiverApp = own ? buildReceiverApp({ log, register: receivers }) : undefined;
+  let receiverPort: number | undefined;
+  if (receiverApp && own) {
+    await receiverApp.listen({ host: own.host, port: own.port });
+    receiverPort = boundPort(receiverApp, own.port);
+  }
+  log.info(
+    { version: VERSION, port, receiverPort: receiverPort ?? port, namespace: config.namespace ?? '(all)' },
+    'weir controller started',
+  );
 
   await Promise.all(
     wanted.map(async (key) => {
@@ -106,12 +117,14 @@ export async function runController(
 
   return {
     port,
+    ...(receiverPort !== undefined ? { receiverPort } : {}),
     async stop() {
       elector?.stop();
       controller.stop();
       gitSync.stop();
       await Promise.all(Object.values(caches).map((c) => c?.stop()));
       await app.close();
+      await receiverApp?.close();
       await running;
     },
   };
