@@ -69,7 +69,12 @@ export const readyOf = (s: GitSyncStatus | undefined) => s?.conditions?.find((c)
 
 export async function startGitSyncWorld(
   prefix: string,
-  opts: { mode?: 'controller' | 'gitsync-only'; namespace?: string } = {},
+  opts: {
+    mode?: 'controller' | 'gitsync-only';
+    namespace?: string;
+    /** Extra controller environment (WEIR_* flags), e.g. the GitSync tenancy flags. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<GitSyncWorld> {
   const cluster = await sharedCluster();
   const ns = opts.namespace ?? (await createNamespace(cluster, prefix));
@@ -85,6 +90,7 @@ export async function startGitSyncWorld(
     WEIR_LOG_LEVEL: 'debug',
     WEIR_WORKERS: '4',
     WEIR_GIT_CACHE_DIR: cacheDir,
+    ...opts.env,
   };
   const config = parseConfig({ kubeconfig: cluster.kubeconfigPath }, env);
   const log = createLogger('debug', createWriteStream(logFile, { flags: 'a' }));

@@ -1,0 +1,245 @@
+// GitSync tenancy on the real control plane, with the real RBAC authorizer deciding: a GitSync that
+// names a ServiceAccount applies as it (impersonation), so a push cannot create a Secret in
+// kube-system when that account may only write its own namespace; --default-service-account does
+// the same for GitSyncs that name none; --gitsync-no-cross-namespace refuses other namespaces and
+// cluster-scoped objects before anything is applied; an existing object that no GitSync applied is
+// not taken over until it is annotated (or the GitSync sets spec.adopt); file:// URLs are refused
+// without --allow-file-urls. Two controllers: one with the default flags, one locked down.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { commitFiles } from '../cluster/git-server.ts';
+import { readyOf, startGitSyncWorld, type GitSyncWorld } from '../cluster/gitsync-kit.ts';
+import { waitFor } from '../cluster/proc.ts';
+
+let open: GitSyncWorld;
+let locked: GitSyncWorld;
+before(async () => {
+  [open, locked] = await Promise.all([
+    startGitSyncWorld('gs-tenancy'),
+    startGitSyncWorld('gs-locked', {
+      env: {
+        WEIR_DEFAULT_SERVICE_ACCOUNT: 'locked',
+        WEIR_GITSYNC_NO_CROSS_NAMESPACE: 'true',
+      },
+    }),
+  ]);
+});
+after(async () => {
+  await Promise.all([open?.stop(), locked?.stop()]);
+});
+
+type ConfigMap = {
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+};
+
+const cm = (name: string, value = 'git', namespace?: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}data:\n  value: ${value}\n`;
+const secret = (name: string, namespace?: string) =>
+  `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}stringData:\n  token: from-git\n`;
+
+/** A ServiceAccount that may read and write ConfigMaps and Secrets in its own namespace only. */
+async function namespaceWriter(w: GitSyncWorld, sa: string): Promise<void> {
+  const verbs = ['get', 'list', 'create', 'patch', 'delete'];
+  for (const obj of [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: w.ns } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: sa, namespace: w.ns },
+      rules: [{ apiGroups: [''], resources: ['configmaps', 'secrets'], verbs }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: sa, namespace: w.ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace: w.ns }],
+    },
+  ])
+    await w.kube.apply(obj as never, 'weir-test');
+  // The authorizer sees a new RoleBinding through its informer: wait until it answers yes.
+  await waitFor(
+    `RBAC for ${w.ns}/${sa} in effect`,
+    async () => {
+      const r = await w.cluster.kubectl([
+        'auth',
+        'can-i',
+        'create',
+        'secrets',
+        '-n',
+        w.ns,
+        `--as=system:serviceaccount:${w.ns}:${sa}`,
+      ]);
+      return r.stdout.trim() === 'yes';
+    },
+    15_000,
+    100,
+  );
+}
+
+const failed = (s: Parameters<typeof readyOf>[0]) => readyOf(s)?.status === 'False';
+const appliedSha = (sha: string) => (s: Parameters<typeof readyOf>[0] & { lastAppliedRevision?: string }) =>
+  s?.lastAppliedRevision === sha && readyOf(s)?.status === 'True';
+
+test('spec.serviceAccountName: the apply runs as that account, which cannot create a Secret in kube-system', async () => {
+  const w = open;
+  await namespaceWriter(w, 'deployer');
+  const stolen = `stolen-${w.ns}`;
+  const repo = await w.git.createRepo('impersonate');
+  await commitFiles(
+    repo.url,
+    { 'app/settings.yaml': cm('settings'), 'app/stolen.yaml': secret(stolen, 'kube-system') },
+    'one',
+  );
+  await w.apply('tenant', { url: repo.url, path: 'app', interval: '1h', serviceAccountName: 'deployer' });
+  const g = await w.wait('tenant', 'refused by RBAC', failed, 30_000);
+  const ready = readyOf(g.status)!;
+  const message = ready.message ?? '';
+  assert.equal(ready.reason, 'ApplyFailed');
+  assert.match(message, new RegExp(`Secret kube-system/${stolen} \\(app/stolen\\.yaml:1\\)`));
+  assert.match(
+    message,
+    new RegExp(`forbidden: User "system:serviceaccount:${w.ns}:deployer" cannot \\w+ resource "secrets"`),
+  );
+  assert.equal(await w.object('v1', 'Secret', stolen, 'kube-system'), undefined, 'no Secret in kube-system');
+
+  // The same account writes its own namespace: with the kube-system Secret gone from Git, all
+  // applies (Secret included), and prune deletes as the account too.
+  const sha = await commitFiles(
+    repo.url,
+    { 'app/stolen.yaml': null, 'app/own.yaml': secret('own') },
+    'own namespace only',
+  );
+  await w.apply('tenant', {
+    url: repo.url,
+    path: 'app',
+    interval: '1h',
+    serviceAccountName: 'deployer',
+    prune: true,
+  });
+  await w.wait('tenant', 'applied as the account', appliedSha(sha), 30_000);
+  assert.ok(await w.object('v1', 'Secret', 'own'));
+  assert.equal((await w.object<ConfigMap>('v1', 'ConfigMap', 'settings'))?.data?.value, 'git');
+  const pruned = await commitFiles(repo.url, { 'app/settings.yaml': null }, 'drop settings');
+  await w.syncNow('tenant');
+  await w.wait('tenant', 'pruned', appliedSha(pruned), 30_000);
+  assert.equal(await w.object('v1', 'ConfigMap', 'settings'), undefined, 'pruned as the account');
+});
+
+test('--default-service-account: a GitSync naming none applies as that account (403 naming the object)', async () => {
+  const w = locked;
+  const repo = await w.git.createRepo('default-sa');
+  const sha = await commitFiles(repo.url, { 'settings.yaml': cm('settings') }, 'one');
+  // `locked` exists in no RoleBinding: it may do nothing.
+  await w.kube.apply(
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'locked', namespace: w.ns } } as never,
+    'weir-test',
+  );
+  await w.apply('nameless', { url: repo.url, interval: '1h' });
+  const g = await w.wait('nameless', 'refused by RBAC', failed, 30_000);
+  assert.equal(readyOf(g.status)?.reason, 'ApplyFailed');
+  assert.match(
+    readyOf(g.status)?.message ?? '',
+    new RegExp(
+      `ConfigMap ${w.ns}/settings \\(settings\\.yaml:1\\): .*forbidden: User "system:serviceaccount:${w.ns}:locked"`,
+    ),
+  );
+  assert.equal(await w.object('v1', 'ConfigMap', 'settings'), undefined);
+
+  // spec.serviceAccountName overrides the default.
+  await namespaceWriter(w, 'deployer');
+  await w.apply('named', { url: repo.url, interval: '1h', serviceAccountName: 'deployer' });
+  await w.wait('named', 'applied as deployer', appliedSha(sha), 30_000);
+});
+
+test('--gitsync-no-cross-namespace: other namespaces and cluster-scoped kinds are refused before any apply', async () => {
+  const w = locked;
+  await namespaceWriter(w, 'writer');
+  const repo = await w.git.createRepo('confined');
+  const files = {
+    'a-own.yaml': cm('confined-own'),
+    'b-elsewhere.yaml': secret(`elsewhere-${w.ns}`, 'kube-system'),
+    'c-namespace.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: made-by-${w.ns}\n`,
+  };
+  await commitFiles(repo.url, files, 'one');
+  await w.apply('confined', { url: repo.url, interval: '1h', serviceAccountName: 'writer' });
+  const g = await w.wait('confined', 'refused', failed, 30_000);
+  const ready = readyOf(g.status)!;
+  const message = ready.message ?? '';
+  assert.equal(ready.reason, 'BuildFailed');
+  assert.match(
+    message,
+    new RegExp(
+      `b-elsewhere\\.yaml:1: Secret elsewhere-${w.ns} in namespace kube-system: outside the GitSync's namespace ${w.ns}`,
+    ),
+  );
+  assert.match(
+    message,
+    new RegExp(`c-namespace\\.yaml:1: Namespace made-by-${w.ns}: cluster-scoped objects are not allowed`),
+  );
+  assert.equal(await w.object('v1', 'ConfigMap', 'confined-own'), undefined, 'nothing applied, not even own');
+  assert.equal(await w.object('v1', 'Namespace', `made-by-${w.ns}`, ''), undefined);
+});
+
+test('adoption: an unlabelled existing object is refused, then taken over once annotated (or with spec.adopt)', async () => {
+  const w = open;
+  for (const name of ['existing', 'existing-2'])
+    await w.kube.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: w.ns },
+        data: { value: 'hand-made' },
+      } as never,
+      'someone-else',
+    );
+  const repo = await w.git.createRepo('adopt');
+  const sha = await commitFiles(repo.url, { 'existing.yaml': cm('existing') }, 'one');
+  await w.apply('adopter', { url: repo.url, interval: '1h' });
+  const g = await w.wait('adopter', 'refused to take over', failed, 30_000);
+  assert.equal(readyOf(g.status)?.reason, 'ApplyFailed');
+  assert.match(
+    readyOf(g.status)?.message ?? '',
+    new RegExp(
+      `ConfigMap ${w.ns}/existing \\(existing\\.yaml:1\\): exists and was not applied by this GitSync; refused to take it over \\(annotate the object weir\\.dev/gitsync-adopt: "true"`,
+    ),
+  );
+  const untouched = await w.object<ConfigMap>('v1', 'ConfigMap', 'existing');
+  assert.equal(untouched?.data?.value, 'hand-made');
+  assert.equal(untouched?.metadata.labels?.['weir.dev/gitsync-name'], undefined);
+
+  await w.kube.mergePatch(
+    { apiVersion: 'v1', kind: 'ConfigMap', namespace: w.ns, name: 'existing' },
+    { metadata: { annotations: { 'weir.dev/gitsync-adopt': 'true' } } },
+  );
+  await w.syncNow('adopter');
+  await w.wait('adopter', 'adopted', appliedSha(sha), 30_000);
+  const adopted = await w.object<ConfigMap>('v1', 'ConfigMap', 'existing');
+  assert.equal(adopted?.data?.value, 'git');
+  assert.equal(adopted?.metadata.labels?.['weir.dev/gitsync-name'], 'adopter');
+
+  // spec.adopt takes over without touching the object first; another GitSync's object stays refused.
+  const sha2 = await commitFiles(repo.url, { 'more/e2.yaml': cm('existing-2') }, 'two');
+  await w.apply('adopt-all', { url: repo.url, path: 'more', interval: '1h', adopt: true });
+  await w.wait('adopt-all', 'adopted with spec.adopt', appliedSha(sha2), 30_000);
+  assert.equal((await w.object<ConfigMap>('v1', 'ConfigMap', 'existing-2'))?.data?.value, 'git');
+  await w.apply('thief', { url: repo.url, interval: '1h', adopt: true });
+  const thief = await w.wait('thief', 'refused', failed, 30_000);
+  assert.match(
+    readyOf(thief.status)?.message ?? '',
+    new RegExp(`already applied by GitSync ${w.ns}/(adopter|adopt-all)`),
+  );
+});
+
+test('file:// URLs are refused without --allow-file-urls, naming the flag', async () => {
+  const w = open;
+  await w.apply('local', { url: `file://${w.git.root}/adopt.git`, interval: '1h' });
+  const g = await w.wait('local', 'refused', failed, 30_000);
+  assert.equal(readyOf(g.status)?.reason, 'URLNotAllowed');
+  assert.match(
+    readyOf(g.status)?.message ?? '',
+    /file:\/\/ URLs are disabled on this controller .*--allow-file-urls/,
+  );
+  assert.equal(readyOf(g.status)?.status, 'False');
+});
