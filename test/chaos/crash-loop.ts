@@ -1,0 +1,106 @@
+// Crash loop: many releases, good and bad, on several Canaries at once, while the controller is
+// SIGKILLed at random moments (seeded) and restarted. The first kill is deterministic: the controller
+// runs with WEIR_FAILPOINT=after-promote-write and dies right after writing the primary's template,
+// before the status write that records the promotion (see src/failpoints.ts).
+import { setTimeout as delay } from 'node:timers/promises';
+import { startWorld } from '../cluster/canary-world.ts';
+import type { CanaryPlan, Release } from './invariants.ts';
+import { closeOut, controllerReady, logSize, record, setupApp, ship, tally, type Scenario } from './kit.ts';
+
+const SIZES = {
+  full: { apps: 8, bad: 3, releases: 50, kills: 12, gapMs: [8_000, 30_000], downMs: [0, 3_000] },
+  reduced: { apps: 3, bad: 1, releases: 6, kills: 2, gapMs: [10_000, 25_000], downMs: [0, 2_000] },
+} as const;
+const RUN_TIMEOUT_MS = 240_000;
+
+export const crashLoop: Scenario = {
+  name: 'crash-loop',
+  async run(env) {
+    const size = SIZES[env.profile];
+    const t0 = Date.now();
+    const w = await startWorld('chaos-crash', {
+      controller: 'child',
+      cluster: env.cluster,
+      deferController: true,
+    });
+    try {
+      // The first start carries the failpoint: it dies at the first promotion.
+      await w.startController({ WEIR_FAILPOINT: 'after-promote-write' });
+      const names = Array.from({ length: size.apps }, (_, i) => `crash-${i}`);
+      const good = (i: number) => i >= size.bad;
+      const plans: CanaryPlan[] = await Promise.all(
+        names.map((n, i) => setupApp(w, n, { good: good(i), stepWeight: 25, maxWeight: 50 })),
+      );
+      const rec = record(w);
+      // Releases round-robin over the apps; each app ships its releases one after another.
+      const releases: Release[] = Array.from({ length: size.releases }, (_, k) => {
+        const app = k % size.apps;
+        return {
+          canary: names[app]!,
+          image: `example.com/${names[app]}:${2 + Math.floor(k / size.apps)}.0.0`,
+          expect: good(app) ? 'Succeeded' : 'Failed',
+        };
+      });
+      env.log(`crash-loop: ${releases.length} releases on ${size.apps} Canaries (${size.bad} bad)`);
+
+      let finished = false;
+      const recoveryMs: number[] = [];
+      let kills = 0;
+      let failpointKills = 0;
+      const shipping = Promise.all(
+        names.map(async (n) => {
+          for (const r of releases.filter((x) => x.canary === n)) {
+            await ship(w, r, RUN_TIMEOUT_MS);
+            env.log(`crash-loop: ${r.canary} ${r.image} -> ${r.outcome ?? 'unfinished'}`);
+            if (!r.outcome) break; // the invariants report it; later releases would only pile up
+          }
+        }),
+      ).finally(() => (finished = true));
+
+      const restart = async () => {
+        const offset = logSize(w.logFile);
+        const t = Date.now();
+        await w.startController();
+        recoveryMs.push(await controllerReady(w.logFile, offset, t));
+      };
+      const chaos = (async () => {
+        // 1. The failpoint: wait for the first controller to die at its first promotion write.
+        const first = w.controllerProcess()!;
+        await Promise.race([first.exited, shipping]);
+        if (first.child.signalCode === 'SIGKILL') {
+          kills++;
+          failpointKills++;
+          env.log('crash-loop: failpoint after-promote-write fired; restarting the controller');
+          await restart();
+        }
+        // 2. Random kills until the releases are done or the budget is spent.
+        while (!finished && kills < size.kills + failpointKills) {
+          const gap = env.rng.int(size.gapMs[0], size.gapMs[1]);
+          await Promise.race([delay(gap), shipping]);
+          if (finished) break;
+          await w.killController();
+          kills++;
+          const down = env.rng.int(size.downMs[0], size.downMs[1]);
+          env.log(`crash-loop: SIGKILL #${kills} after ${gap} ms, down ${down} ms`);
+          await delay(down);
+          await restart();
+        }
+      })();
+      await shipping;
+      await chaos;
+      const violations = await closeOut(w, rec, plans, releases);
+      if (failpointKills === 0) violations.push('the after-promote-write failpoint never fired');
+      return {
+        name: 'crash-loop',
+        durationMs: Date.now() - t0,
+        kills,
+        recoveryMs,
+        outcomes: tally(releases),
+        figures: { releases: releases.length, canaries: size.apps, failpointKills },
+        violations,
+      };
+    } finally {
+      await w.stop();
+    }
+  },
+};

@@ -1,0 +1,185 @@
+// Leader partition: two controller replicas with leader election, each with its own identity (its
+// own token, so its own name in the API server's audit log). The leader reaches the API server
+// through a TCP proxy; mid-run the proxy freezes (a black hole: requests hang, nothing is refused).
+// The other replica must take over and finish the run, and the audit log must show that the old
+// leader wrote nothing after its last successful renewal + renewDeadline, even once the proxy heals
+// and whatever it still held in flight could reach the server.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { projectRoot } from '../cluster/cluster.ts';
+import { startWorld } from '../cluster/canary-world.ts';
+import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
+import { startTcpProxy } from '../cluster/tcp-proxy.ts';
+import type { Release } from './invariants.ts';
+import { closeOut, record, setupApp, ship, tally, type Scenario } from './kit.ts';
+
+export const LEADER_USERS = ['weir-replica-a', 'weir-replica-b'] as const;
+const RENEW_DEADLINE_MS = 10_000; // src/kube/leader.ts
+/** Server-side slack for the answer to the last renewal reaching the replica. */
+const TOLERANCE_MS = 1_000;
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+}
+
+export const leaderPartition: Scenario = {
+  name: 'leader-partition',
+  async run(env) {
+    const t0 = Date.now();
+    const { cluster } = env;
+    if (!cluster.auditLogPath) throw new Error('leader-partition needs a cluster started with auditLog');
+    const api = new URL(cluster.server);
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(api.port) });
+    const w = await startWorld('chaos-leader', { controller: 'child', cluster, deferController: true });
+    const procs: Managed[] = [];
+    const leases = cluster.kc.makeApiClient(CoordinationV1Api);
+    const holder = async () =>
+      (await leases.readNamespacedLease({ name: 'weir-controller', namespace: w.ns }).catch(() => undefined))
+        ?.spec?.holderIdentity;
+    const start = (id: string, kubeconfig: string) => {
+      const p = startProcess(
+        `controller-${id}`,
+        process.execPath,
+        [
+          join(projectRoot, 'bin', 'weir.js'),
+          'controller',
+          '--kubeconfig',
+          kubeconfig,
+          '--leader-elect',
+          '--lease-namespace',
+          w.ns,
+        ],
+        {
+          logDir: join(w.logFile, '..'),
+          env: {
+            ...process.env,
+            POD_NAME: id,
+            WEIR_NAMESPACE: w.ns,
+            WEIR_LISTEN: '127.0.0.1:0',
+            WEIR_PROMETHEUS_ADDRESS: w.prom.url,
+            WEIR_SLACK_URL: w.slack.url,
+            WEIR_LOG_LEVEL: 'debug',
+            WEIR_WORKERS: '2',
+          },
+        },
+      );
+      procs.push(p);
+      return p;
+    };
+    try {
+      const a = start(
+        'replica-a',
+        cluster.kubeconfigFor('weir-replica-a', `https://127.0.0.1:${proxy.port}`),
+      );
+      await waitFor('replica-a to lead', async () => (await holder()) === 'replica-a', 60_000, 250);
+      const b = start('replica-b', cluster.kubeconfigFor('weir-replica-b'));
+      await waitFor('replica-b to start', () => b.tail(100).includes('weir controller started'), 60_000, 250);
+
+      const plans = [await setupApp(w, 'leader-app', { good: true, stepWeight: 20, maxWeight: 60 })];
+      const rec = record(w);
+      const releases: Release[] = [
+        { canary: 'leader-app', image: 'example.com/leader-app:2.0.0', expect: 'Succeeded' },
+      ];
+      const shipping = ship(w, releases[0]!, 300_000);
+      await waitFor(
+        'the leader to take the first step',
+        async () => ((await w.canary('leader-app')).status?.canaryWeight ?? 0) > 0,
+        120_000,
+        250,
+      );
+      proxy.freeze();
+      const frozenAt = Date.now();
+      env.log('leader-partition: proxy in front of replica-a frozen');
+      await waitFor('replica-b to take the lease', async () => (await holder()) === 'replica-b', 90_000, 250);
+      const takeoverMs = Date.now() - frozenAt;
+      // Give the old leader time to notice (its renew deadline and more), then heal the partition:
+      // whatever it still holds in flight may now reach the server.
+      await Promise.race([a.exited, new Promise((r) => setTimeout(r, RENEW_DEADLINE_MS * 3))]);
+      const aExitedMs = a.child.exitCode !== null || a.child.signalCode !== null ? Date.now() - frozenAt : -1;
+      proxy.heal();
+      env.log(
+        `leader-partition: healed; replica-a ${aExitedMs >= 0 ? `exited ${aExitedMs} ms after the freeze` : 'still running'}`,
+      );
+      await shipping;
+      await waitFor(
+        'replica-a to exit after healing',
+        async () => a.child.exitCode !== null || a.child.signalCode !== null,
+        15_000,
+        250,
+      ).catch(() => undefined);
+      const stoppedAt = Date.now();
+      await a.stop(2_000);
+      const violations = await closeOut(w, rec, plans, releases);
+      const audit = readAudit(cluster.auditLogPath).filter(
+        (e) => Date.parse(e.requestReceivedTimestamp) < stoppedAt,
+      );
+      const figures = judgeAudit(audit, w.ns, frozenAt, violations);
+      return {
+        name: 'leader-partition',
+        durationMs: Date.now() - t0,
+        kills: 0,
+        recoveryMs: [takeoverMs],
+        outcomes: tally(releases),
+        figures: { takeoverMs, oldLeaderExitedMs: aExitedMs, ...figures },
+        violations,
+      };
+    } finally {
+      await Promise.all(procs.map((p) => p.stop(2_000)));
+      await w.stop();
+      await proxy.stop();
+    }
+  },
+};
+
+function readAudit(path: string): AuditEvent[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' || e.stage === 'Panic');
+}
+
+/** Checks the old leader's writes against its renew deadline; returns the figures. */
+function judgeAudit(
+  events: AuditEvent[],
+  ns: string,
+  frozenAt: number,
+  violations: string[],
+): Record<string, number> {
+  const by = (user: string) => events.filter((e) => e.user.username === user && WRITE_VERBS.has(e.verb));
+  const isRenewal = (e: AuditEvent) =>
+    e.objectRef?.resource === 'leases' &&
+    e.objectRef.namespace === ns &&
+    (e.responseStatus?.code ?? 500) < 300;
+  const aWrites = by('weir-replica-a');
+  const renewals = aWrites.filter(isRenewal).map((e) => Date.parse(e.stageTimestamp));
+  if (!renewals.length) {
+    violations.push('no lease renewal by weir-replica-a in the audit log');
+    return {};
+  }
+  const lastRenew = Math.max(...renewals);
+  const deadline = lastRenew + RENEW_DEADLINE_MS + TOLERANCE_MS;
+  const late = aWrites.filter((e) => Date.parse(e.requestReceivedTimestamp) > deadline);
+  for (const e of late.slice(0, 5))
+    violations.push(
+      `old leader wrote after its renew deadline: ${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} at +${Date.parse(e.requestReceivedTimestamp) - lastRenew} ms after its last renewal`,
+    );
+  if (late.length > 5) violations.push(`… ${late.length - 5} more late writes`);
+  const bTook = by('weir-replica-b').some((e) => isRenewal(e) && Date.parse(e.stageTimestamp) > frozenAt);
+  if (!bTook) violations.push('no lease write by weir-replica-b after the freeze');
+  const lastWrite = Math.max(...aWrites.map((e) => Date.parse(e.requestReceivedTimestamp)));
+  return {
+    lastRenewAfterFreezeMs: lastRenew - frozenAt,
+    oldLeaderLastWriteAfterRenewMs: lastWrite - lastRenew,
+    oldLeaderWrites: aWrites.length,
+    lateWrites: late.length,
+  };
+}
