@@ -71,8 +71,10 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
       const sa = await installRbac(rel, releaseNs, { 'rbac.namespaced': true, watchNamespace: w.ns });
       assert.deepEqual(sa.kinds, [
         'Role/' + rel,
+        'Role/' + `${rel}-gitsync-impersonate`,
         'Role/' + `${rel}-leader-election`,
         'RoleBinding/' + rel,
+        'RoleBinding/' + `${rel}-gitsync-impersonate`,
         'RoleBinding/' + `${rel}-leader-election`,
         'ServiceAccount/' + rel,
       ]);

@@ -88,7 +88,9 @@ describe('Helm chart', { concurrency: true }, () => {
     const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
     assert.deepEqual(kinds, [
       'ClusterRole/weir',
+      'ClusterRole/weir-gitsync-impersonate',
       'ClusterRoleBinding/weir',
+      'ClusterRoleBinding/weir-gitsync-impersonate',
       'Deployment/weir',
       'PodDisruptionBudget/weir',
       'Role/weir-leader-election',
@@ -110,6 +112,9 @@ describe('Helm chart', { concurrency: true }, () => {
       '--log-level=info',
       '--leader-elect',
       '--prometheus-address=http://prometheus.monitoring:9090',
+      '--gitsync-no-cross-namespace',
+      '--gitsync-cross-namespace-allowed=weir-system',
+      '--gitsync-cluster-scoped-allowed=weir-system',
     ]);
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
@@ -126,7 +131,10 @@ describe('Helm chart', { concurrency: true }, () => {
     assert.ok(pod.volumes[0].emptyDir, '/tmp is an emptyDir');
     assert.equal(findManifest(docs, 'PodDisruptionBudget').spec.minAvailable, 1);
     assert.equal(findManifest(docs, 'Service').spec.ports[0].port, 8080);
-    assert.deepEqual(findManifest(docs, 'ClusterRole').rules, CONTROLLER_RULES);
+    assert.deepEqual(findManifest(docs, 'ClusterRole', 'weir').rules, CONTROLLER_RULES);
+    assert.deepEqual(findManifest(docs, 'ClusterRole', 'weir-gitsync-impersonate').rules, [
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
+    ]);
     assert.deepEqual(findManifest(docs, 'Role').rules, LEASE_RULES);
     assert.equal(findManifest(docs, 'Role').metadata.namespace, 'weir-system');
     assert.deepEqual(findManifest(docs, 'ClusterRoleBinding').subjects, [
@@ -166,10 +174,16 @@ describe('Helm chart', { concurrency: true }, () => {
     const binding = findManifest(clusterWide.docs, 'ClusterRoleBinding', 'weir-gitsync-cluster-admin');
     assert.equal(binding.roleRef.name, 'cluster-admin');
     const off = await renderChart('weir', 'weir-system');
+    assert.deepEqual(
+      off.docs.filter((d) => /gitsync/.test(d.metadata.name)).map((d) => `${d.kind}/${d.metadata.name}`),
+      ['ClusterRole/weir-gitsync-impersonate', 'ClusterRoleBinding/weir-gitsync-impersonate'],
+      'by default GitSync gets only impersonation (to apply as the ServiceAccounts GitSyncs name)',
+    );
+    const noImpersonation = await renderChart('weir', 'weir-system', { 'gitsync.impersonation': false });
     assert.equal(
-      off.docs.some((d) => /gitsync/.test(d.metadata.name)),
+      noImpersonation.docs.some((d) => /gitsync/.test(d.metadata.name)),
       false,
-      'GitSync gets no extra rights by default',
+      'gitsync.impersonation: false grants GitSync nothing extra',
     );
   });
 
@@ -263,8 +277,11 @@ describe('Helm chart', { concurrency: true }, () => {
       ['list', 'nodes'],
       ['update', 'leases.coordination.k8s.io/other', '-n', ns],
       ['create', 'leases.coordination.k8s.io', '-n', watch],
-      ['impersonate', 'serviceaccounts', '-A'],
+      ['impersonate', 'users'],
+      ['impersonate', 'groups'],
     ]);
+    // GitSync's impersonation: ServiceAccounts only (and only in watchNamespace when namespaced).
+    await expect(saWide, 'yes', [['impersonate', 'serviceaccounts', '-A']]);
     await expect(saNarrow, 'yes', [
       ['list', 'canaries.weir.dev', '-n', watch],
       ['patch', 'deployments.apps', '-n', watch],
@@ -273,6 +290,8 @@ describe('Helm chart', { concurrency: true }, () => {
       ['list', 'canaries.weir.dev', '-A'],
       ['list', 'canaries.weir.dev', '-n', 'default'],
       ['create', 'deployments.apps', '-n', 'default'],
+      ['impersonate', 'serviceaccounts', '-n', 'default'],
     ]);
+    await expect(saNarrow, 'yes', [['impersonate', 'serviceaccounts', '-n', watch]]);
   });
 });
