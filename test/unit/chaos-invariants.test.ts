@@ -1,0 +1,104 @@
+// The chaos suite's invariants (test/chaos/invariants.ts) are pure: each must pass a clean history
+// and name the Canary when its rule is broken, or the suite could pass while the controller fails.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkInvariants, type InvariantInput } from '../chaos/invariants.ts';
+import { createRng, seedFrom } from '../chaos/prng.ts';
+import type { History, StatusSample } from '../chaos/recorder.ts';
+import type { SlackMessage } from '../cluster/slack-capture.ts';
+
+const ns = 'chaos-x';
+const msg = (text: string): SlackMessage => ({
+  receivedAt: new Date(),
+  payload: { text },
+  text,
+  contentType: 'application/json',
+});
+const sample = (s: Partial<StatusSample>): StatusSample => ({ at: 0, metrics: [], ...s });
+const ok = [{ name: 'request-success-rate', result: 'Successful', value: 100 }];
+
+function clean(): InvariantInput {
+  const history: History = {
+    statuses: new Map([
+      [
+        'app',
+        [
+          sample({ phase: 'Initialized', lastAppliedSpec: 'r1', canaryWeight: 0 }),
+          sample({ phase: 'Progressing', lastAppliedSpec: 'r2', canaryWeight: 0 }),
+          sample({ phase: 'Progressing', lastAppliedSpec: 'r2', canaryWeight: 25, metrics: ok }),
+          sample({ phase: 'Progressing', lastAppliedSpec: 'r2', canaryWeight: 50, metrics: ok }),
+          sample({ phase: 'Promoting', lastAppliedSpec: 'r2', canaryWeight: 0, metrics: ok }),
+          sample({ phase: 'Succeeded', lastAppliedSpec: 'r2', canaryWeight: 0, metrics: ok }),
+        ],
+      ],
+    ]),
+    weights: new Map([['app', [0, 25, 50, 0]]]),
+    primaryImages: new Map([['app-primary', ['img:1', 'img:2']]]),
+    gaps: 0,
+  };
+  return {
+    ns,
+    plans: [{ name: 'app', initialImage: 'img:1', stepWeight: 25, maxWeight: 50 }],
+    releases: [{ canary: 'app', image: 'img:2', expect: 'Succeeded', outcome: 'Succeeded' }],
+    history,
+    finalPhases: new Map([['app', 'Succeeded']]),
+    slack: [
+      msg(`app.${ns}: New revision detected, progressing canary analysis`),
+      msg(`app.${ns}: Canary analysis completed successfully, promotion finished`),
+    ],
+  };
+}
+
+test('a clean run passes every invariant', () => {
+  assert.deepEqual(checkInvariants(clean()), []);
+});
+
+test('each broken rule is reported', () => {
+  const cases: Array<[string, (i: InvariantInput) => void, RegExp]> = [
+    ['outcome', (i) => (i.releases[0]!.outcome = 'Failed'), /expected Succeeded, ended Failed/],
+    ['unearned primary', (i) => i.history.primaryImages.get('app-primary')!.push('img:bad'), /ran img:bad/],
+    ['skipped step', (i) => i.history.weights.set('app', [0, 50, 0]), /weight went 0 -> 50/],
+    ['repeated step', (i) => i.history.weights.set('app', [0, 25, 50, 25, 50, 0]), /weight went 50 -> 25/],
+    ['non-terminal', (i) => i.finalPhases.set('app', 'Progressing'), /left in phase Progressing/],
+    ['duplicate alert', (i) => i.slack.push(i.slack[1]!), /2 "promotion finished" alerts for 1/],
+    ['missing alert', (i) => i.slack.pop(), /0 "promotion finished" alerts for 1/],
+    [
+      'promotion on faulty data',
+      (i) =>
+        (i.history.statuses.get('app')![4]!.metrics = [{ name: 'request-success-rate', result: 'Error' }]),
+      /promoted with request-success-rate=Error/,
+    ],
+    [
+      'advance on faulty data',
+      (i) =>
+        (i.history.statuses.get('app')![3]!.metrics = [{ name: 'request-success-rate', result: 'NoData' }]),
+      /advanced to 50 with request-success-rate=NoData/,
+    ],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const input = clean();
+    breakIt(input);
+    const found = checkInvariants(input);
+    assert.ok(
+      found.some((v) => expected.test(v)),
+      `${what}: ${JSON.stringify(found)}`,
+    );
+  }
+});
+
+test('the PRNG replays from its seed; --seed wins over the environment', () => {
+  const a = createRng(42);
+  const b = createRng(42);
+  const xs = Array.from({ length: 5 }, () => a.int(0, 1000));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.int(0, 1000)),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => createRng(43).int(0, 1000)),
+  );
+  assert.equal(seedFrom(['--seed', '7'], { WEIR_CHAOS_SEED: '9' }), 7);
+  assert.equal(seedFrom([], { WEIR_CHAOS_SEED: '9' }), 9);
+  assert.throws(() => seedFrom(['--seed', 'x'], {}), /--seed/);
+});
