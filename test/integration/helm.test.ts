@@ -96,6 +96,7 @@ describe('Helm chart', { concurrency: true }, () => {
       'Role/weir-leader-election',
       'RoleBinding/weir-leader-election',
       'Service/weir',
+      'Service/weir-receiver',
       'ServiceAccount/weir',
     ]);
     const dep = findManifest(docs, 'Deployment');
@@ -108,6 +109,8 @@ describe('Helm chart', { concurrency: true }, () => {
     assert.deepEqual(c.args, [
       'controller',
       '--listen=0.0.0.0:8080',
+      '--receiver-listen=0.0.0.0:9292',
+      '--no-cross-namespace-refs',
       '--default-provider=gatewayapi',
       '--log-level=info',
       '--leader-elect',
