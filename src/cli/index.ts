@@ -70,7 +70,15 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
     .option('--slack-username <name>', 'username for the global Slack webhook (default weir)')
     .option(
       '--listen <host:port>',
-      'address of /metrics, /healthz, /readyz and receivers (env WEIR_LISTEN; default 0.0.0.0:8080)',
+      'address of /metrics, /healthz, /readyz (and the receivers without --receiver-listen) (env WEIR_LISTEN; default 0.0.0.0:8080)',
+    )
+    .option(
+      '--receiver-listen <host:port>',
+      'serve the GitSync receivers (POST /hooks/gitsync/...) on this address only, apart from /metrics (env WEIR_RECEIVER_LISTEN)',
+    )
+    .option(
+      '--no-cross-namespace-refs',
+      'refuse MetricTemplate/AlertProvider references to another namespace (env WEIR_NO_CROSS_NAMESPACE_REFS=true)',
     )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env WEIR_LOG_LEVEL; default info)')
     .option('--leader-elect', 'elect a leader through a Lease (run several replicas)')
@@ -126,10 +134,57 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
   return program;
 }
 
+/** The closest command names (edit distance ≤ 2, or a prefix), for "Did you mean this?". */
+function suggestions(word: string, names: string[]): string[] {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++)
+        row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    return prev[b.length]!;
+  };
+  const w = word.toLowerCase();
+  return names.filter((n) => distance(w, n) <= 2 || (w.length > 1 && n.startsWith(w)));
+}
+
+/**
+ * Walks the command words of `args` and describes the first one that names no command, as
+ * kubectl does (`weir foo --help` and `weir help foo` included: commander would print the global
+ * help and exit 0 for the first, so a typo in a CI script would pass). Stops at the first option,
+ * since what follows it may be the option's value.
+ */
+export function unknownCommand(program: Command, args: string[]): string | undefined {
+  let cmd = program;
+  const path = [program.name()];
+  for (const word of args) {
+    if (word.startsWith('-') || cmd.commands.length === 0) return undefined;
+    if (word === 'help') continue;
+    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) {
+      const names = cmd.commands.map((c) => c.name());
+      const near = suggestions(word, names);
+      const hint = near.length ? `\n\nDid you mean this?\n${near.map((n) => `\t${n}`).join('\n')}` : '';
+      return `error: unknown command "${word}" for "${path.join(' ')}"${hint}\n\nRun '${path.join(' ')} --help' for usage.`;
+    }
+    cmd = next;
+    path.push(next.name());
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code: number | undefined;
   try {
-    await buildCli((c) => (code = c)).parseAsync(argv);
+    const program = buildCli((c) => (code = c));
+    const unknown = unknownCommand(program, argv.slice(2));
+    if (unknown) {
+      console.error(unknown);
+      return 64;
+    }
+    await program.parseAsync(argv);
     return code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;

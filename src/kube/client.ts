@@ -37,12 +37,34 @@ export interface Ref {
   name: string;
 }
 
-export function loadKubeConfig(path?: string, context?: string): KubeConfig {
+export function loadKubeConfig(path?: string, context?: string, userAgent?: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   if (context) kc.setCurrentContext(context);
+  if (userAgent) setUserAgent(kc, userAgent);
   return kc;
+}
+
+/** `weir/<version> (<component>)`, the User-Agent the API server's audit log and metrics show. */
+export function userAgentOf(version: string, component: string): string {
+  return `weir/${version} (${component})`;
+}
+
+/**
+ * Sends `userAgent` on every request made through `kc`: typed API clients, watches and
+ * applyToHTTPSOptions users (GitSync's REST client). Without it node-fetch announces itself as
+ * "node-fetch/1.0", which tells an operator reading the audit log nothing. client-node has no
+ * option for it; every request path goes through the (private) applyOptions, so it is wrapped here.
+ */
+export function setUserAgent(kc: KubeConfig, userAgent: string): void {
+  type Opts = { headers?: Record<string, unknown> };
+  const target = kc as unknown as { applyOptions(opts: Opts): Promise<void> };
+  const base = target.applyOptions.bind(kc);
+  target.applyOptions = async (opts: Opts) => {
+    await base(opts);
+    opts.headers = { ...opts.headers, 'User-Agent': userAgent };
+  };
 }
 
 export function statusCode(err: unknown): number | undefined {
