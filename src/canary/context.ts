@@ -8,6 +8,7 @@ import { RESOURCES, type Informer } from '../kube/informers.ts';
 import { ROUTERS } from '../routing/registry.ts';
 import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
 import type { CanaryView, Observations } from './model.ts';
+import { checkReferences, type ReferencePolicy } from './references.ts';
 import { readRequests } from './requests.ts';
 import {
   namesOf,
@@ -62,6 +63,7 @@ export function buildContext(
   caches: Caches,
   defaultProvider: ProviderName,
   routerDeps: RouterDeps,
+  references: ReferencePolicy,
 ): CanaryContext {
   const ns = obj.metadata.namespace;
   const { object, problems } = validateObject({
@@ -76,6 +78,7 @@ export function buildContext(
       `Canary ${ns}/${obj.metadata.name} is invalid: ${formatProblems(problems).replace(/\n/g, '; ')}`,
     );
   const spec = object.spec as CanarySpec;
+  checkReferences(spec, ns, obj.metadata.name, references);
   const provider = spec.provider ?? defaultProvider;
   const factory = ROUTERS[provider];
   if (!factory)

@@ -135,7 +135,9 @@ export class CanaryController {
     };
     let ctx: CanaryContext;
     try {
-      ctx = buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps);
+      ctx = buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps, {
+        crossNamespaceRefs: deps.config.crossNamespaceRefs,
+      });
     } catch (err) {
       if (!isWeirError(err) || !['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) throw err;
       await this.reportProblem(
