@@ -188,7 +188,7 @@ describe('weir controller as the Helm chart ServiceAccount', { concurrency: true
     const rel = release('missing');
     const releaseNs = await createNamespace(chart.cluster, 'helm-missing-release');
     const sa = await installRbac(rel, releaseNs, {}, (docs) => {
-      const role = findManifest(docs, 'ClusterRole');
+      const role = findManifest(docs, 'ClusterRole', rel);
       role.rules = role.rules.filter(
         (r: { resources: string[] }) => !r.resources.includes('canaries/status'),
       );
