@@ -74,6 +74,8 @@ export async function startGitSyncWorld(
     namespace?: string;
     /** Extra controller environment (WEIR_* flags), e.g. the GitSync tenancy flags. */
     env?: Record<string, string>;
+    /** The controller's kubeconfig (default: the cluster admin's), e.g. a chart ServiceAccount's. */
+    controllerKubeconfig?: string;
   } = {},
 ): Promise<GitSyncWorld> {
   const cluster = await sharedCluster();
@@ -92,7 +94,7 @@ export async function startGitSyncWorld(
     WEIR_GIT_CACHE_DIR: cacheDir,
     ...opts.env,
   };
-  const config = parseConfig({ kubeconfig: cluster.kubeconfigPath }, env);
+  const config = parseConfig({ kubeconfig: opts.controllerKubeconfig ?? cluster.kubeconfigPath }, env);
   const log = createLogger('debug', createWriteStream(logFile, { flags: 'a' }));
   let stopController: () => Promise<void>;
   let http: string;

@@ -8,9 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { commitFiles } from '../cluster/git-server.ts';
+import { createNamespace } from '../cluster/cluster.ts';
+import { chartTestKit } from '../cluster/helm.ts';
 import { readyOf, startGitSyncWorld, type GitSyncWorld } from '../cluster/gitsync-kit.ts';
 import { waitFor } from '../cluster/proc.ts';
 
+const chart = chartTestKit();
 let open: GitSyncWorld;
 let locked: GitSyncWorld;
 before(async () => {
@@ -242,4 +245,29 @@ test('file:// URLs are refused without --allow-file-urls, naming the flag', asyn
     /file:\/\/ URLs are disabled on this controller .*--allow-file-urls/,
   );
   assert.equal(readyOf(g.status)?.status, 'False');
+});
+
+test("the chart's RBAC is enough: a controller without any GitSync rules applies as the tenant's account", async () => {
+  // The controller runs with a token of the chart's ServiceAccount (default values: no gitsync.rules,
+  // no clusterAdmin), so the only way it can write a ConfigMap is impersonating the GitSync's account.
+  const releaseNs = await createNamespace(chart.cluster, 'gs-chart-release');
+  const sa = await chart.installRbac(chart.release('gs-tenancy'), releaseNs, {});
+  const w = await startGitSyncWorld('gs-chart', { controllerKubeconfig: sa.kubeconfig });
+  try {
+    await namespaceWriter(w, 'deployer');
+    const repo = await w.git.createRepo('chart');
+    const sha = await commitFiles(repo.url, { 'settings.yaml': cm('settings') }, 'one');
+    await w.apply('tenant', { url: repo.url, interval: '1h', serviceAccountName: 'deployer' });
+    await w.wait('tenant', 'applied through impersonation', appliedSha(sha), 60_000);
+    assert.equal((await w.object<ConfigMap>('v1', 'ConfigMap', 'settings'))?.data?.value, 'git');
+    // Without an account it is the controller's own rights, which cover no ConfigMap reads.
+    await w.apply('as-controller', { url: repo.url, interval: '1h' });
+    const g = await w.wait('as-controller', 'refused', failed, 60_000);
+    assert.match(
+      readyOf(g.status)?.message ?? '',
+      new RegExp(`forbidden: User "system:serviceaccount:${releaseNs}:${sa.serviceAccount}"`),
+    );
+  } finally {
+    await w.stop();
+  }
 });
