@@ -97,7 +97,8 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
   async function removeCheckouts(ns: string, name: string, keepUid?: string): Promise<void> {
     const entries = await readdir(join(cacheRoot, ns)).catch(() => [] as string[]);
     for (const e of entries)
-      if (isCheckoutOf(e, name) && (!keepUid || e !== `${name}-${keepUid}`))
+      // `e === name`: the layout before checkouts carried the uid.
+      if ((e === name || isCheckoutOf(e, name)) && (!keepUid || e !== `${name}-${keepUid}`))
         await rm(join(cacheRoot, ns, e), { recursive: true, force: true }).catch(() => undefined);
   }
   let rootReady: Promise<void> | undefined;
