@@ -60,7 +60,8 @@ describe('chart: receiver listener and cross-namespace references', () => {
     });
     const receiver = findManifest(docs, 'Service', 'weir-receiver');
     assert.equal(receiver.spec.type, 'LoadBalancer');
-    assert.equal(receiver.metadata.annotations?.['example.com/public'], 'yes');
+    const meta = receiver.metadata as { annotations?: Record<string, string> };
+    assert.equal(meta.annotations?.['example.com/public'], 'yes');
     assert.equal(receiver.spec.ports[0].port, 9443);
     assert.equal(findManifest(docs, 'Service', 'weir').spec.type, 'ClusterIP', 'the main one stays internal');
 
