@@ -52,7 +52,7 @@ export const apiserverOutage: Scenario = {
       ).catch(() => undefined);
       const resumedMs = Date.now() - startAt;
       await shipping;
-      const violations = await closeOut(w, rec, plans, releases);
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
       return {
         name: 'apiserver-outage',
         durationMs: Date.now() - t0,
@@ -60,6 +60,7 @@ export const apiserverOutage: Scenario = {
         recoveryMs: [resumedMs],
         outcomes: tally(releases),
         figures: {
+          watchGaps,
           outageMs: startAt - stopAt,
           apiserverReadyMs: apiBackMs,
           controllerResumedMs: resumedMs,

@@ -47,6 +47,22 @@ export const crashLoop: Scenario = {
       const recoveryMs: number[] = [];
       let kills = 0;
       let failpointKills = 0;
+      let window = '';
+      // Evidence that the failpoint hit the window: a primary already on the new template while
+      // the Canary's status does not record the promotion yet.
+      const promotionWindow = async () => {
+        const found: string[] = [];
+        for (const n of names) {
+          const st = (await w.canary(n)).status;
+          const image = await w.image(`${n}-primary`);
+          if (
+            st?.lastPromotedSpec !== st?.lastAppliedSpec &&
+            image !== plans.find((p) => p.name === n)?.initialImage
+          )
+            found.push(`${n}-primary runs ${image} while ${n} is ${st?.phase} at ${st?.canaryWeight}%`);
+        }
+        return found.join('; ') || 'no primary ahead of its status';
+      };
       const shipping = Promise.all(
         names.map(async (n) => {
           for (const r of releases.filter((x) => x.canary === n)) {
@@ -70,7 +86,8 @@ export const crashLoop: Scenario = {
         if (first.child.signalCode === 'SIGKILL') {
           kills++;
           failpointKills++;
-          env.log('crash-loop: failpoint after-promote-write fired; restarting the controller');
+          window = await promotionWindow();
+          env.log(`crash-loop: failpoint after-promote-write fired (${window}); restarting the controller`);
           await restart();
         }
         // 2. Random kills until the releases are done or the budget is spent.
@@ -88,7 +105,7 @@ export const crashLoop: Scenario = {
       })();
       await shipping;
       await chaos;
-      const violations = await closeOut(w, rec, plans, releases);
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
       if (failpointKills === 0) violations.push('the after-promote-write failpoint never fired');
       return {
         name: 'crash-loop',
@@ -96,7 +113,13 @@ export const crashLoop: Scenario = {
         kills,
         recoveryMs,
         outcomes: tally(releases),
-        figures: { releases: releases.length, canaries: size.apps, failpointKills },
+        figures: {
+          watchGaps,
+          releases: releases.length,
+          canaries: size.apps,
+          failpointKills,
+          failpointWindow: window,
+        },
         violations,
       };
     } finally {

@@ -46,7 +46,7 @@ export const hangingGates: Scenario = {
       const victim = await ship(w, releases[4]!, 300_000);
       const rollbackMs = Date.now() - shipped;
       await hanging;
-      const violations = await closeOut(w, rec, plans, releases);
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
       if (victim.outcome === 'Failed' && rollbackMs > ON_TIME_MS)
         violations.push(`victim rolled back after ${rollbackMs} ms, more than ${ON_TIME_MS} ms`);
       return {
@@ -56,6 +56,7 @@ export const hangingGates: Scenario = {
         recoveryMs: [],
         outcomes: tally(releases),
         figures: {
+          watchGaps,
           gatesHeldAtShip: held,
           victimRollbackMs: rollbackMs,
           onTimeBoundMs: ON_TIME_MS,

@@ -98,7 +98,9 @@ function weightSteps(i: InvariantInput): string[] {
   const out: string[] = [];
   for (const plan of i.plans) {
     const seen = i.history.weights.get(plan.name) ?? [];
+    const breaks = i.history.weightBreaks.get(plan.name);
     for (let k = 1; k < seen.length; k++) {
+      if (breaks?.has(k)) continue; // the watch started over: k-1 -> k is not one write
       const [a, b] = [seen[k - 1]!, seen[k]!];
       const ok = b === 0 || (b === a + plan.stepWeight && b <= plan.maxWeight);
       if (!ok) out.push(`${plan.name}: weight went ${a} -> ${b} (sequence ${seen.join(',')})`);

@@ -104,14 +104,14 @@ export const prometheusFaults: Scenario = {
             `${r.outcome ?? 'unfinished'} ${Math.round((Date.now() - faultAt.get(f.app)!) / 1000)}s after the fault; last result ${last?.result ?? '-'}${last?.message ? ` (${last.message.slice(0, 80)})` : ''}`;
         }),
       );
-      const violations = await closeOut(w, rec, plans, releases);
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
       return {
         name: 'prometheus-faults',
         durationMs: Date.now() - t0,
         kills: 0,
         recoveryMs: [],
         outcomes: tally(releases),
-        figures,
+        figures: { ...figures, watchGaps },
         violations,
       };
     } finally {

@@ -25,8 +25,13 @@ export interface History {
   weights: Map<string, number[]>;
   /** Per `<name>-primary` Deployment, the first container's image, each change. */
   primaryImages: Map<string, string[]>;
-  /** Times a watch had to start over without its resourceVersion (410 Gone): changes may be missing. */
+  /**
+   * Times a watch had to start over from the current state (410 Gone: after an API server restart
+   * its watch cache starts at the current revision), so changes in between may be missing.
+   */
   gaps: number;
+  /** Per HTTPRoute, indexes k in `weights` where k-1 -> k spans such a gap (not one write). */
+  weightBreaks: Map<string, Set<number>>;
 }
 
 export interface NamespaceRecorder {
@@ -40,7 +45,13 @@ type Route = { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weig
 type Deploy = { spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } } };
 
 export function recordNamespace(kc: KubeConfig, ns: string): NamespaceRecorder {
-  const history: History = { statuses: new Map(), weights: new Map(), primaryImages: new Map(), gaps: 0 };
+  const history: History = {
+    statuses: new Map(),
+    weights: new Map(),
+    primaryImages: new Map(),
+    gaps: 0,
+    weightBreaks: new Map(),
+  };
   const push = <T>(m: Map<string, T[]>, key: string, v: T, same: (a: T, b: T) => boolean) => {
     const list = m.get(key) ?? [];
     const last = list[list.length - 1];
@@ -81,7 +92,13 @@ export function recordNamespace(kc: KubeConfig, ns: string): NamespaceRecorder {
   };
   const watches = [
     watchLoop(kc, `/apis/weir.dev/v1alpha1/namespaces/${ns}/canaries`, onCanary, history),
-    watchLoop(kc, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, onRoute, history),
+    watchLoop(kc, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, onRoute, history, () => {
+      for (const [route, seen] of history.weights) {
+        const breaks = history.weightBreaks.get(route) ?? new Set<number>();
+        breaks.add(seen.length);
+        history.weightBreaks.set(route, breaks);
+      }
+    }),
     watchLoop(kc, `/apis/apps/v1/namespaces/${ns}/deployments`, onDeployment, history),
   ];
   return {
@@ -99,6 +116,7 @@ function watchLoop(
   path: string,
   onObject: (o: Obj) => void,
   history: History,
+  onGap: () => void = () => undefined,
 ): { stop(): Promise<void> } {
   let stopped = false;
   let abort: AbortController | undefined;
@@ -117,6 +135,7 @@ function watchLoop(
                 // 410 Gone: the resourceVersion is too old; start over from the current state.
                 rv = undefined;
                 history.gaps++;
+                onGap();
                 return;
               }
               rv = obj.metadata?.resourceVersion ?? rv;
