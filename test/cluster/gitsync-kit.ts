@@ -37,6 +37,8 @@ export interface GitSyncWorld {
   /** Base URL of the controller's HTTP server. */
   http: string;
   logFile: string;
+  /** The controller's checkout root (WEIR_GIT_CACHE_DIR). */
+  cacheDir: string;
   /** Only in 'gitsync-only' mode. */
   controller?: GitSyncController;
   apply(name: string, spec: Partial<GitSyncSpec> & { url: string }): Promise<void>;
@@ -145,6 +147,7 @@ export async function startGitSyncWorld(
     git: gitServer,
     http,
     logFile,
+    cacheDir,
     ...(controller ? { controller } : {}),
     async apply(name, spec) {
       await kube.apply(

@@ -6,6 +6,8 @@
 // not taken over until it is annotated (or the GitSync sets spec.adopt); file:// URLs are refused
 // without --allow-file-urls. Two controllers: one with the default flags, one locked down.
 import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { commitFiles } from '../cluster/git-server.ts';
 import { createNamespace } from '../cluster/cluster.ts';
@@ -235,8 +237,15 @@ test('adoption: an unlabelled existing object is refused, then taken over once a
   );
 });
 
-test('file:// URLs are refused without --allow-file-urls, naming the flag', async () => {
+test('file:// URLs are refused without --allow-file-urls; checkouts are private, per namespace/name/uid', async () => {
   const w = open;
+  // The checkouts of the GitSyncs above: <root>/<ns>/<name>-<uid>, 0700 like the root.
+  const tenant = await w.get('tenant');
+  const dir = join(w.cacheDir, w.ns, `tenant-${tenant.metadata.uid}`);
+  assert.equal((await stat(dir)).mode & 0o777, 0o700, dir);
+  assert.equal((await stat(w.cacheDir)).mode & 0o777, 0o700);
+  assert.ok((await readdir(join(w.cacheDir, w.ns))).every((e) => e === '.home' || /-[0-9a-f-]{36}$/.test(e)));
+
   await w.apply('local', { url: `file://${w.git.root}/adopt.git`, interval: '1h' });
   const g = await w.wait('local', 'refused', failed, 30_000);
   assert.equal(readyOf(g.status)?.reason, 'URLNotAllowed');
