@@ -14,7 +14,7 @@ import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
 import type { Caches, CanaryContext } from './context.ts';
 import type { Action } from './model.ts';
-import { primaryDeployment, services } from './targets.ts';
+import { primaryDeployment, revisionFor, services } from './targets.ts';
 
 export const FINALIZER = 'weir.dev/finalizer';
 const SCALE_MANAGER = 'weir-scale';
@@ -73,15 +73,30 @@ function sameData(src: Record<string, unknown>, copy: Record<string, unknown> | 
   );
 }
 
-async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boolean): Promise<void> {
+/** Reads a tracked ConfigMap or Secret by kind and name. */
+type ConfigSource = (kind: 'ConfigMap' | 'Secret', name: string) => (V1ConfigMap & V1Secret) | undefined;
+
+function fromCaches(ctx: CanaryContext, deps: ApplyDeps): ConfigSource {
+  const ns = ctx.view.namespace;
+  return (kind, name) =>
+    (kind === 'ConfigMap' ? deps.caches.configMap : deps.caches.secret)?.get(ns, name) as
+      (V1ConfigMap & V1Secret) | undefined;
+}
+
+async function copyConfigs(
+  ctx: CanaryContext,
+  deps: ApplyDeps,
+  onlyMissing: boolean,
+  source: ConfigSource = fromCaches(ctx, deps),
+): Promise<void> {
   const kinds = [
-    { kind: 'ConfigMap', cache: deps.caches.configMap, names: ctx.tracked.configMaps },
-    { kind: 'Secret', cache: deps.caches.secret, names: ctx.tracked.secrets },
+    { kind: 'ConfigMap' as const, cache: deps.caches.configMap, names: ctx.tracked.configMaps },
+    { kind: 'Secret' as const, cache: deps.caches.secret, names: ctx.tracked.secrets },
   ];
   const ns = ctx.view.namespace;
   for (const { kind, cache, names } of kinds) {
     for (const name of names) {
-      const src = cache?.get(ns, name) as (V1ConfigMap & V1Secret) | undefined;
+      const src = source(kind, name);
       const copy = cache?.get(ns, `${name}-primary`);
       if (!src || (onlyMissing && copy)) continue;
       await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
@@ -99,6 +114,31 @@ async function copyConfigs(ctx: CanaryContext, deps: ApplyDeps, onlyMissing: boo
       });
     }
   }
+}
+
+/**
+ * The target and its tracked configs as the caches hold them now, with the revision they hash to.
+ * Promotion copies from this snapshot, so what reaches the primary is exactly what was checked.
+ */
+function snapshot(ctx: CanaryContext, deps: ApplyDeps) {
+  const ns = ctx.view.namespace;
+  const seen = new Map<string, V1ConfigMap & V1Secret>();
+  const read = (kind: 'ConfigMap' | 'Secret', name: string) => {
+    const key = `${kind}/${name}`;
+    if (!seen.has(key)) {
+      const obj = fromCaches(ctx, deps)(kind, name);
+      if (obj) seen.set(key, structuredClone(obj));
+    }
+    return seen.get(key);
+  };
+  const target =
+    (deps.caches.deployment?.get(ns, ctx.names.target) as V1Deployment | undefined) ?? ctx.target;
+  const { revision } = revisionFor(
+    target,
+    (n) => read('ConfigMap', n),
+    (n) => read('Secret', n),
+  );
+  return { revision, source: read };
 }
 
 async function ensureHpa(ctx: CanaryContext, deps: ApplyDeps): Promise<void> {
@@ -148,11 +188,14 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
   await ctx.router.reconcile(ctx.route);
 }
 
+/** The target or a tracked config changed after this reconcile read it: nothing was promoted. */
+export const REVISION_MOVED = 'revision-moved';
+
 async function promotePrimary(
   ctx: CanaryContext,
   deps: ApplyDeps,
   analysed: string | undefined,
-): Promise<void> {
+): Promise<typeof REVISION_MOVED | undefined> {
   // Defence in depth: the template copied must be the revision the analysis ran on.
   if (analysed !== ctx.revision) {
     throw new WeirError(
@@ -160,9 +203,14 @@ async function promotePrimary(
       `Canary ${ctx.key}: refusing to promote revision ${ctx.revision}; analysis ran on ${analysed}`,
     );
   }
-  await copyConfigs(ctx, deps, false);
+  // Re-read right before copying: a ConfigMap/Secret edited since the reconcile read the caches
+  // is a new revision, which must be analysed from zero rather than copied to the primary.
+  const now = snapshot(ctx, deps);
+  if (now.revision !== analysed) return REVISION_MOVED;
+  await copyConfigs(ctx, deps, false, now.source);
   await ensure(deps, desiredPrimary(ctx));
   failpoint('after-promote-write'); // chaos tests only: die between this write and the status write
+  return undefined;
 }
 
 /** The primary Deployment for the target's current template and configs. */
@@ -191,23 +239,31 @@ async function scaleCanary(ctx: CanaryContext, deps: ApplyDeps, replicas: number
   );
 }
 
-/** Applies one cluster action; alerts, events and hooks are the controller's, after the status write. */
+/**
+ * Applies one cluster action; alerts, events and hooks are the controller's, after the status write.
+ * REVISION_MOVED: the promotion found a newer revision and did nothing; the caller drops the
+ * decision (the next reconcile sees the new revision and restarts the analysis).
+ */
 export async function applyAction(
   ctx: CanaryContext,
   action: Action,
   deps: ApplyDeps,
   analysedRevision: string | undefined,
-): Promise<void> {
+): Promise<typeof REVISION_MOVED | undefined> {
   switch (action.type) {
     case 'ensurePrimary':
-      return ensurePrimary(ctx, deps);
+      await ensurePrimary(ctx, deps);
+      break;
     case 'promotePrimary':
       return promotePrimary(ctx, deps, analysedRevision);
     case 'scaleCanary':
-      return scaleCanary(ctx, deps, action.replicas === 0 ? 0 : restoreReplicas(ctx, deps));
+      await scaleCanary(ctx, deps, action.replicas === 0 ? 0 : restoreReplicas(ctx, deps));
+      break;
     case 'setTraffic':
-      return ctx.router.setRoutes(ctx.route, action.traffic);
+      await ctx.router.setRoutes(ctx.route, action.traffic);
+      break;
     default:
-      return;
+      break;
   }
+  return undefined;
 }

@@ -1,8 +1,9 @@
 // The canary controller: informer events -> keyed work queue -> reconcile. A reconcile reads the
-// caches, asks decide() what to do (gathering gate and metric results when it asks for them),
-// applies the cluster actions, writes status in one patch, then runs the side effects.
+// caches, asks decide() what to do, applies the cluster actions, writes status in one patch, then
+// runs the side effects. Gate webhooks and metric queries decide() asks for are gathered by a
+// background job (gather.ts) whose end requeues the Canary: no slow call holds a worker.
 import type { V1Secret } from '@kubernetes/client-node';
-import type { CanaryStatus, WebhookType } from '../api/canary.ts';
+import type { CanaryStatus } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { runAnalysis } from '../analysis/evaluate.ts';
@@ -16,12 +17,14 @@ import { RESOURCES } from '../kube/informers.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
-import { applyAction } from './apply.ts';
+import { applyAction, REVISION_MOVED } from './apply.ts';
 import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
 import { decide } from './decide.ts';
+import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
 import type { Decision, Observations } from './model.ts';
+import { parseDuration } from './strategy.ts';
 
 export interface ControllerDeps {
   kube: Kube;
@@ -54,9 +57,13 @@ export class CanaryController {
    */
   private readonly ownWrites = new Map<string, { before?: string; after?: string; at: number }>();
 
+  /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
+  readonly gatherer: Gatherer;
+
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
     this.now = deps.now ?? (() => new Date());
+    this.gatherer = new Gatherer({ onDone: (key) => this.queue.add(key), log: deps.log });
   }
 
   /** Maps informer events to Canary keys: the Canary itself, its Deployments, configs and routes. */
@@ -104,6 +111,8 @@ export class CanaryController {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
         this.ownWrites.delete(key);
+        this.gatherer.used(key);
+        this.deps.metrics.forgetCanary(ns, name, this.deps.caches.canary?.list(ns).length ?? 0);
         end({ result: 'gone' });
         return;
       }
@@ -133,11 +142,18 @@ export class CanaryController {
         this.cacheFor(t)?.get(n, nm),
       log,
     };
-    let ctx: CanaryContext;
-    try {
-      ctx = buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps, {
+    const build = () =>
+      buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps, {
         crossNamespaceRefs: deps.config.crossNamespaceRefs,
       });
+    // Deletion first: a Canary whose target is gone or whose spec is invalid must still go away.
+    if (obj.metadata.deletionTimestamp) {
+      this.gatherer.used(`${obj.metadata.namespace}/${obj.metadata.name}`);
+      return finalizeCanary(obj, build, { ...deps, log, now: this.now });
+    }
+    let ctx: CanaryContext;
+    try {
+      ctx = build();
     } catch (err) {
       if (!isWeirError(err) || !['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) throw err;
       await this.reportProblem(
@@ -148,14 +164,20 @@ export class CanaryController {
       );
       return SLOW_REQUEUE_MS;
     }
-    if (obj.metadata.deletionTimestamp)
-      return finalizeCanary(ctx, { kube: deps.kube, caches: deps.caches, log });
     const obs = observe(ctx, this.now());
-    const decision = await this.decideWithObservations(ctx, obs, log);
+    const decision = this.decideOffWorker(ctx, obs, log);
+    if (!decision) return untilDeadline(ctx, obs.now);
     const { status } = decision;
     try {
-      for (const a of decision.actions)
-        await applyAction(ctx, a, { kube: deps.kube, caches: deps.caches }, status.lastAppliedSpec);
+      for (const a of decision.actions) {
+        const applyDeps = { kube: deps.kube, caches: deps.caches };
+        if ((await applyAction(ctx, a, applyDeps, status.lastAppliedSpec)) === REVISION_MOVED) {
+          // Nothing promoted and no status written: the next reconcile restarts the analysis.
+          log.info('revision changed just before promotion; analysing the new revision first');
+          this.gatherer.used(ctx.key);
+          return 1;
+        }
+      }
     } catch (err) {
       await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);
       throw err;
@@ -188,33 +210,70 @@ export class CanaryController {
     return decision.requeueAfterMs;
   }
 
-  private async decideWithObservations(
-    ctx: CanaryContext,
-    obs: Observations,
-    log: Logger,
-  ): Promise<Decision> {
+  /**
+   * decide() with what the Canary's background job gathered for it. When decide() asks for gates or
+   * metrics, a job starts (one per Canary) and this returns undefined: the worker is free, and the
+   * job's end requeues the Canary. Abort, deadline and failed-check rollbacks are decided before
+   * any gate is asked, so they never wait behind a job.
+   */
+  private decideOffWorker(ctx: CanaryContext, obs: Observations, log: Logger): Decision | undefined {
     const { view } = ctx;
-    for (let i = 0; i < 4; i++) {
-      const d = decide(view, obs);
-      if (!('need' in d)) return d;
-      const payload = {
-        name: view.name,
-        namespace: view.namespace,
-        phase: view.status.phase ?? 'Initializing',
-        checksum: ctx.revision,
-      };
-      await Promise.all(
-        d.need.gates.map(async (g: WebhookType) => {
-          obs.gates[g] = await runGate(view.spec.analysis.webhooks, g, payload, { log });
-        }),
-      );
-      if (d.need.metrics)
-        obs.metrics = await runAnalysis(
-          { spec: view.spec, name: view.name, namespace: view.namespace, provider: ctx.provider },
-          this.analysisDeps(log),
-        );
+    const stamp = stampOf(view, ctx.revision);
+    const got = this.gatherer.results(ctx.key, stamp);
+    if (got) {
+      Object.assign(obs.gates, got.gates);
+      if (got.metrics) obs.metrics = got.metrics;
     }
-    throw new Error(`decide() kept asking for observations for ${ctx.key}`);
+    const d = decide(view, obs);
+    if (!('need' in d)) {
+      this.gatherer.used(ctx.key);
+      return d;
+    }
+    if (this.gatherer.busy(ctx.key)) return undefined;
+    const payload = {
+      name: view.name,
+      namespace: view.namespace,
+      phase: view.status.phase ?? 'Initializing',
+      checksum: ctx.revision,
+    };
+    const analysisDeps = this.analysisDeps(log);
+    const gather = async (what: Wanted): Promise<Gathered> => {
+      const out: Gathered = { gates: {} };
+      await Promise.all([
+        ...what.gates.map(async (g) => {
+          out.gates[g] = await runGate(view.spec.analysis.webhooks, g, payload, { log });
+        }),
+        (async () => {
+          if (what.metrics)
+            out.metrics = await runAnalysis(
+              { spec: view.spec, name: view.name, namespace: view.namespace, provider: ctx.provider },
+              analysisDeps,
+            );
+        })(),
+      ]);
+      return out;
+    };
+    log.debug({ gates: d.need.gates, metrics: d.need.metrics }, 'gathering observations off the worker');
+    this.gatherer.start(
+      ctx.key,
+      stamp,
+      d.need,
+      gather,
+      jobBoundMs(view.spec, d.need, (m) => this.metricTimeoutMs(ctx, m)),
+    );
+    return undefined;
+  }
+
+  /** A metric check's query timeout: its template's, else the controller's default. */
+  private metricTimeoutMs(ctx: CanaryContext, metric: string): number {
+    const check = ctx.view.spec.analysis.metrics?.find((m) => m.name === metric);
+    const ref = check?.templateRef;
+    const tpl = ref
+      ? (this.deps.caches.metricTemplate?.get(ref.namespace ?? ctx.view.namespace, ref.name) as
+          { spec?: MetricTemplateSpec } | undefined)
+      : undefined;
+    const t = tpl?.spec?.provider?.timeout;
+    return t ? parseDuration(t) : this.deps.config.metricTimeoutMs;
   }
 
   private noteOwnWrite(obj: CanaryObject, after: string | undefined): void {
@@ -306,20 +365,14 @@ export class CanaryController {
     const m = this.deps.metrics;
     const labels = { name: ctx.view.name, namespace: ctx.view.namespace };
     const phase = d.status.phase;
-    m.canaryStatus.set(
-      labels,
-      phase === 'Failed' ? 2 : phase && ['Initialized', 'Succeeded'].includes(phase) ? 1 : 0,
-    );
-    m.canaryWeight.set(
-      { workload: ctx.names.target, namespace: ctx.view.namespace },
-      d.status.canaryWeight ?? 0,
-    );
-    m.canaryWeight.set(
-      { workload: ctx.names.primary, namespace: ctx.view.namespace },
-      100 - (d.status.canaryWeight ?? 0),
-    );
-    for (const r of d.status.metrics ?? [])
-      if (r.value !== undefined) m.metricAnalysis.set({ ...labels, metric: r.name }, r.value);
+    const weight = d.status.canaryWeight ?? 0;
+    m.recordCanary(ctx.view.namespace, ctx.view.name, {
+      status: phase === 'Failed' ? 2 : phase && ['Initialized', 'Succeeded'].includes(phase) ? 1 : 0,
+      weights: { [ctx.names.target]: weight, [ctx.names.primary]: 100 - weight },
+      analysis: Object.fromEntries(
+        (d.status.metrics ?? []).flatMap((r) => (r.value !== undefined ? [[r.name, r.value]] : [])),
+      ),
+    });
     m.canaryTotal.set(
       { namespace: ctx.view.namespace },
       this.deps.caches.canary?.list(ctx.view.namespace).length ?? 0,
@@ -331,6 +384,17 @@ export class CanaryController {
         m.canaryDuration.observe(labels, (Date.now() - started) / 1000);
     }
   }
+}
+
+/**
+ * While a job gathers observations, look again when the progress deadline falls (its end requeues
+ * the Canary anyway): a deadline never waits for a slow gate.
+ */
+function untilDeadline(ctx: CanaryContext, now: Date): number | undefined {
+  const since = Date.parse(ctx.view.status.waitingSince ?? '');
+  const left = since + ctx.view.spec.progressDeadlineSeconds * 1000 - now.getTime();
+  // Already past and still asking: this phase weighs the deadline after the gate (e.g. Waiting).
+  return Number.isNaN(left) || left < 0 ? undefined : left + 100;
 }
 
 /** Conditions Ready and Promoted, derived from the phase (transition times kept when unchanged). */

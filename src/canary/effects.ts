@@ -65,6 +65,22 @@ function alertTargets(ctx: CanaryContext, deps: EffectDeps): AlertTarget[] {
   return out;
 }
 
+/**
+ * A Canary's alerts and notification webhooks, sent in order but off the reconcile worker: a slow
+ * Slack or a hanging `event` hook (each bounded by its own timeout) never holds a worker.
+ */
+const outbox = new Map<string, Promise<void>>();
+
+function send(key: string, work: () => Promise<void>, log: Logger): void {
+  const next = (outbox.get(key) ?? Promise.resolve())
+    .then(work)
+    .catch((err: unknown) => log.warn({ err: String(err) }, 'notification failed'));
+  outbox.set(key, next);
+  void next.finally(() => {
+    if (outbox.get(key) === next) outbox.delete(key);
+  });
+}
+
 export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDeps): Promise<void> {
   const { view } = ctx;
   const target = {
@@ -89,6 +105,7 @@ export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDe
       await deps.recorder.record(target, a.eventType, a.reason, a.message);
     } else if (a.type === 'alert') {
       targets ??= alertTargets(ctx, deps);
+      const to = targets;
       const n: Notification = {
         canary: view.name,
         namespace: view.namespace,
@@ -103,19 +120,16 @@ export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDe
           threshold: view.spec.analysis.threshold,
         },
       };
-      await dispatch(n, targets, deps.log);
+      send(ctx.key, () => dispatch(n, to, deps.log), deps.log);
     } else if (a.type === 'runHooks') {
       const msg = d.status.message ?? '';
-      await fireAndForget(
-        view.spec.analysis.webhooks,
-        a.hookType,
-        payload(
-          a.hookType === 'event'
-            ? { eventMessage: msg, eventType: d.status.phase === 'Failed' ? 'Warning' : 'Normal' }
-            : undefined,
-        ),
-        hookOpts,
+      const body = payload(
+        a.hookType === 'event'
+          ? { eventMessage: msg, eventType: d.status.phase === 'Failed' ? 'Warning' : 'Normal' }
+          : undefined,
       );
+      const hooks = view.spec.analysis.webhooks;
+      send(ctx.key, () => fireAndForget(hooks, a.hookType, body, hookOpts), deps.log);
     }
   }
 }

@@ -84,6 +84,44 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Label values each Canary has been recorded with, so forgetCanary() can remove them all. */
+  private readonly canaries = new Map<string, { workloads: Set<string>; metrics: Set<string> }>();
+
+  /** Sets a Canary's status, the weight of each workload and the latest value of each metric check. */
+  recordCanary(
+    namespace: string,
+    name: string,
+    values: { status: number; weights: Record<string, number>; analysis: Record<string, number> },
+  ): void {
+    const key = `${namespace}/${name}`;
+    const seen = this.canaries.get(key) ?? { workloads: new Set<string>(), metrics: new Set<string>() };
+    this.canaries.set(key, seen);
+    this.canaryStatus.set({ name, namespace }, values.status);
+    for (const [workload, weight] of Object.entries(values.weights)) {
+      seen.workloads.add(workload);
+      this.canaryWeight.set({ workload, namespace }, weight);
+    }
+    for (const [metric, value] of Object.entries(values.analysis)) {
+      seen.metrics.add(metric);
+      this.metricAnalysis.set({ name, namespace, metric }, value);
+    }
+  }
+
+  /**
+   * Removes every series of a deleted Canary (a dashboard must not show it forever) and sets its
+   * namespace's count to `remaining` (removed at 0).
+   */
+  forgetCanary(namespace: string, name: string, remaining: number): void {
+    const seen = this.canaries.get(`${namespace}/${name}`);
+    this.canaries.delete(`${namespace}/${name}`);
+    for (const m of [this.canaryStatus, this.canaryDuration, this.successes, this.failures])
+      m.remove({ name, namespace });
+    for (const workload of seen?.workloads ?? []) this.canaryWeight.remove({ workload, namespace });
+    for (const metric of seen?.metrics ?? []) this.metricAnalysis.remove({ name, namespace, metric });
+    if (remaining > 0) this.canaryTotal.set({ namespace }, remaining);
+    else this.canaryTotal.remove({ namespace });
+  }
+
   constructor(version: string, processMetrics = true) {
     this.info.set({ version }, 1);
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
