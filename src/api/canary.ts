@@ -11,8 +11,9 @@ import {
   Obj,
   ObjectRef,
   StringEnum,
+  PromDuration,
   StringMap,
-  minDuration,
+  durationRange,
 } from './schema-kit.ts';
 
 export const PROVIDERS = [
@@ -196,7 +197,9 @@ const Metric = Obj(
   {
     name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
     interval: Type.Optional(
-      Duration({ description: 'Range used in the query as {{ interval }}; defaults to analysis.interval.' }),
+      PromDuration({
+        description: 'Range used in the query as {{ interval }} (1s to 24h); defaults to analysis.interval.',
+      }),
     ),
     thresholdRange: ThresholdRange,
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
@@ -204,6 +207,7 @@ const Metric = Obj(
   },
   {
     rules: [
+      durationRange('interval', '1s', '24h'),
       {
         rule: `self.name in ['${['request-success-rate', 'request-duration'].join("', '")}'] || has(self.templateRef)`,
         message:
@@ -215,15 +219,22 @@ const Metric = Obj(
   },
 );
 
-const Webhook = Obj({
-  name: Type.String({ minLength: 1, maxLength: 63 }),
-  type: StringEnum(WEBHOOK_TYPES, { default: 'rollout' }),
-  url: Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' }),
-  timeout: Type.Optional(Duration({ default: '10s' })),
-  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
-  metadata: Type.Optional(StringMap()),
-  muteAlert: Type.Optional(Type.Boolean()),
-});
+const Webhook = Obj(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    type: StringEnum(WEBHOOK_TYPES, { default: 'rollout' }),
+    url: Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' }),
+    timeout: Type.Optional(
+      PromDuration({ default: '10s', description: 'Time for one attempt: 100ms to 5m.' }),
+    ),
+    retries: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10, description: 'Extra attempts after a failure: 0 to 10.' }),
+    ),
+    metadata: Type.Optional(StringMap()),
+    muteAlert: Type.Optional(Type.Boolean()),
+  },
+  { rules: [durationRange('timeout', '100ms', '5m')] },
+);
 
 const Alert = Obj({
   name: Type.String({ minLength: 1, maxLength: 63 }),
@@ -235,11 +246,16 @@ const Step = Obj(
   {
     setWeight: Type.Optional(Weight('Canary weight for this step.')),
     pause: Type.Optional(
-      Obj({
-        duration: Type.Optional(
-          Duration({ description: 'Without duration the run waits for `weir promote`.' }),
-        ),
-      }),
+      Obj(
+        {
+          duration: Type.Optional(
+            PromDuration({
+              description: '1s to 168h. Without duration the run waits for `weir promote`.',
+            }),
+          ),
+        },
+        { rules: [durationRange('duration', '1s', '168h')] },
+      ),
     ),
   },
   {
@@ -256,9 +272,23 @@ const weighted = 'has(self.stepWeight) || has(self.stepWeights) || has(self.step
 
 const Analysis = Obj(
   {
-    interval: Duration({ default: '1m', description: 'Time between analysis ticks (at least 10s).' }),
-    threshold: Type.Integer({ minimum: 1, default: 1, description: 'Failed checks before rollback.' }),
-    maxWeight: Type.Optional(Weight('Last canary weight before promotion (stepWeight strategy).')),
+    interval: PromDuration({
+      default: '1m',
+      description: 'Time between analysis ticks: 10s to 24h, written as Prometheus does (`1m30s`).',
+    }),
+    threshold: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 1,
+      description: 'Failed checks before rollback (1 to 100).',
+    }),
+    maxWeight: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Last canary weight before promotion (stepWeight strategy).',
+      }),
+    ),
     stepWeight: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 100, description: 'Weight added per step.' }),
     ),
@@ -291,15 +321,25 @@ const Analysis = Obj(
     ),
     mirror: Type.Optional(Type.Boolean()),
     mirrorWeight: Type.Optional(Weight('Percent of traffic mirrored.')),
-    primaryReadyThreshold: Type.Integer({ minimum: 0, maximum: 100, default: 100 }),
-    canaryReadyThreshold: Type.Integer({ minimum: 0, maximum: 100, default: 100 }),
+    primaryReadyThreshold: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 100,
+      description: 'Percent of primary pods ready before the primary counts as ready (1 to 100).',
+    }),
+    canaryReadyThreshold: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 100,
+      description: 'Percent of canary pods ready before an analysis tick (1 to 100).',
+    }),
     metrics: Type.Optional(NamedList(Metric, { maxItems: 32 })),
     webhooks: Type.Optional(NamedList(Webhook, { maxItems: 32 })),
     alerts: Type.Optional(NamedList(Alert, { maxItems: 16 })),
   },
   {
     rules: [
-      minDuration('interval', '10s'),
+      durationRange('interval', '10s', '24h'),
       {
         rule: '!has(self.steps) || !(has(self.stepWeight) || has(self.stepWeights) || has(self.maxWeight))',
         message: 'steps cannot be combined with stepWeight, stepWeights or maxWeight',
@@ -314,6 +354,24 @@ const Analysis = Obj(
         rule: '!has(self.stepWeights) || self.stepWeights.all(w, self.stepWeights.exists_one(x, x == w)) && self.stepWeights.isSorted()',
         message: 'stepWeights must be strictly increasing',
         fieldPath: '.stepWeights',
+      },
+      // The first weight is set before any metric is queried: 100 there would hand every user to an
+      // unanalysed revision. Later steps may reach 100 (after at least one analysed tick).
+      {
+        rule: '!has(self.stepWeights) || self.stepWeights[0] < 100',
+        message: 'the first of stepWeights must be below 100 (it is set before any analysis)',
+        fieldPath: '.stepWeights',
+      },
+      {
+        rule: '!has(self.stepWeight) || !has(self.maxWeight) || self.stepWeight < 100 || self.maxWeight < 100',
+        message:
+          'stepWeight 100 with maxWeight 100 sends all traffic to an unanalysed canary: lower one of them',
+        fieldPath: '.stepWeight',
+      },
+      {
+        rule: '!has(self.steps) || !self.steps.exists(s, has(s.setWeight)) || self.steps.filter(s, has(s.setWeight))[0].setWeight < 100',
+        message: 'the first setWeight of steps must be below 100 (it is set before any analysis)',
+        fieldPath: '.steps',
       },
       {
         rule: '!has(self.stepWeight) || has(self.maxWeight)',
@@ -362,7 +420,8 @@ export const CanarySpec = Obj(
       minimum: 10,
       maximum: 86400,
       default: 600,
-      description: 'Limit on every wait: pods, gates and pauses.',
+      description:
+        'Limit on every wait for something outside the schedule: pods, gates, manual pauses, the primary rollout. Waiting for the next analysis tick or a timed pause does not count.',
     }),
     skipAnalysis: Type.Optional(Type.Boolean({ description: 'Promote without analysis.' })),
     suspend: Type.Optional(Type.Boolean({ description: 'Stop acting on this canary.' })),
@@ -416,7 +475,8 @@ export const CanaryStatus = Obj({
   waitingSince: Type.Optional(
     Type.String({
       format: 'date-time',
-      description: 'Start of the current wait; progressDeadlineSeconds counts from here.',
+      description:
+        'progressDeadlineSeconds counts from here: the last progress, or when the next analysis tick fell due (may lie ahead).',
     }),
   ),
   pauseStartTime: Type.Optional(

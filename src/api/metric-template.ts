@@ -1,6 +1,6 @@
 // MetricTemplate: a query against a metrics provider, reusable across Canaries (Flagger's shape).
 import { Type, type Static } from '@sinclair/typebox';
-import { Obj, StringEnum, StringMap } from './schema-kit.ts';
+import { Obj, PromDuration, StringEnum, StringMap, durationRange } from './schema-kit.ts';
 
 export const METRIC_PROVIDERS = ['prometheus'] as const;
 
@@ -24,10 +24,10 @@ export const MetricTemplateSpec = Obj({
       headers: Type.Optional(StringMap('Extra HTTP headers sent with every query.')),
       insecureSkipVerify: Type.Optional(Type.Boolean()),
       timeout: Type.Optional(
-        Type.String({ pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', maxLength: 32, default: '5s' }),
+        PromDuration({ default: '5s', description: 'Time for one query: 100ms to 5m.' }),
       ),
     },
-    { description: 'Where and how to query.' },
+    { description: 'Where and how to query.', rules: [durationRange('timeout', '100ms', '5m')] },
   ),
   query: Type.String({
     minLength: 1,

@@ -44,6 +44,33 @@ export function minDuration(field: string, min: string): CelRule {
   };
 }
 
+/**
+ * Duration as Prometheus (and Gateway API) take it: whole numbers with units in the order h, m, s, ms
+ * (`1m30s`, `90s`, `1h`, `500ms`). No fractions (`1.5m`) and no repeated or reordered units
+ * (`30s1m`): Go accepts those, but Prometheus refuses them in a range selector. The digits of each
+ * unit are bounded so a value never overflows CEL's duration() (Go's int64 nanoseconds).
+ */
+export const PROM_DURATION_PATTERN = '^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?([0-9]{1,9}ms)?$';
+
+export function PromDuration(opts: { description?: string; default?: string } = {}): TUnsafe<string> {
+  return Type.Unsafe<string>({
+    type: 'string',
+    pattern: PROM_DURATION_PATTERN,
+    minLength: 2,
+    maxLength: 32,
+    ...opts,
+  });
+}
+
+/** Rule: a duration field lies within [min, max] (both Go durations), so every timer fed from it is bounded. */
+export function durationRange(field: string, min: string, max: string): CelRule {
+  return {
+    rule: `!has(self.${field}) || duration(self.${field}) >= duration('${min}') && duration(self.${field}) <= duration('${max}')`,
+    message: `${field} must be between ${min} and ${max}`,
+    fieldPath: `.${field}`,
+  };
+}
+
 export function StringMap(description?: string): TUnsafe<Record<string, string>> {
   return Type.Unsafe<Record<string, string>>({
     type: 'object',

@@ -51,6 +51,35 @@ test('unknown fields and wrong kinds are reported with their path', () => {
   );
 });
 
+/** A Canary whose analysis.interval and metric interval are `d`: the problems at those two fields. */
+function durationProblems(d: string): string[] {
+  const { problems } = validateObject({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'prod' },
+    spec: {
+      targetRef: { kind: 'Deployment', name: 'app' },
+      service: { port: 80 },
+      analysis: {
+        interval: d,
+        iterations: 1,
+        metrics: [{ name: 'request-success-rate', interval: d, thresholdRange: { min: 99 } }],
+      },
+    },
+  });
+  return problems.map((p) => p.path);
+}
+
+test('durations: what Prometheus takes is accepted, what it refuses is refused', () => {
+  for (const ok of ['1m30s', '90s', '1h', '2h30m', '10s', '1h0m0s', '10s500ms', '24h'])
+    assert.deepEqual(durationProblems(ok), [], ok);
+  for (const bad of ['10.5s', '1.5m', '30s1m', '1h1h', '1d', '10', 'm', '', '1m 30s', '9999999h']) {
+    const paths = durationProblems(bad);
+    assert.ok(paths.includes('spec.analysis.interval'), `${bad}: ${paths.join(', ')}`);
+    assert.ok(paths.includes('spec.analysis.metrics[0].interval'), `${bad}: ${paths.join(', ')}`);
+  }
+});
+
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
