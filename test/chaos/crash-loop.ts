@@ -44,6 +44,9 @@ export const crashLoop: Scenario = {
       env.log(`crash-loop: ${releases.length} releases on ${size.apps} Canaries (${size.bad} bad)`);
 
       let finished = false;
+      /** Set when the controller cannot be brought back: the releases stop waiting for it. */
+      let aborted = false;
+      const problems: string[] = [];
       const recoveryMs: number[] = [];
       let kills = 0;
       let failpointKills = 0;
@@ -66,7 +69,8 @@ export const crashLoop: Scenario = {
       const shipping = Promise.all(
         names.map(async (n) => {
           for (const r of releases.filter((x) => x.canary === n)) {
-            await ship(w, r, RUN_TIMEOUT_MS);
+            if (aborted) break;
+            await ship(w, r, RUN_TIMEOUT_MS, () => aborted);
             env.log(`crash-loop: ${r.canary} ${r.image} -> ${r.outcome ?? 'unfinished'}`);
             if (!r.outcome) break; // the invariants report it; later releases would only pile up
           }
@@ -77,7 +81,7 @@ export const crashLoop: Scenario = {
         const offset = logSize(w.logFile);
         const t = Date.now();
         await w.startController();
-        recoveryMs.push(await controllerReady(w.logFile, offset, t));
+        recoveryMs.push(await controllerReady(w.logFile, offset, t, 120_000, w.controllerProcess()));
       };
       const chaos = (async () => {
         // 1. The failpoint: wait for the first controller to die at its first promotion write.
@@ -102,10 +106,13 @@ export const crashLoop: Scenario = {
           await delay(down);
           await restart();
         }
-      })();
-      await shipping;
-      await chaos;
+      })().catch((err: Error) => {
+        aborted = true;
+        problems.push(`controller restart failed: ${err.message}`);
+      });
+      await Promise.all([shipping, chaos]);
       const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
+      violations.unshift(...problems);
       if (failpointKills === 0) violations.push('the after-promote-write failpoint never fired');
       return {
         name: 'crash-loop',

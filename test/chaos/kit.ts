@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { AppExporter } from '../cluster/app-exporter.ts';
 import type { LocalCluster } from '../cluster/cluster.ts';
 import { gatewayCanary, type World } from '../cluster/canary-world.ts';
-import { waitFor } from '../cluster/proc.ts';
+import { waitFor, type Managed } from '../cluster/proc.ts';
 import {
   checkInvariants,
   countAlerts,
@@ -81,7 +81,12 @@ export async function setupApp(w: World, name: string, o: AppOptions): Promise<A
  * recording its phase in `rel.outcome`. API errors while waiting (the API server down, say) are
  * retried until the deadline.
  */
-export async function ship(w: World, rel: Release, timeoutMs: number): Promise<Release> {
+export async function ship(
+  w: World,
+  rel: Release,
+  timeoutMs: number,
+  aborted: () => boolean = () => false,
+): Promise<Release> {
   const before = await waitFor('Canary readable', async () => (await w.canary(rel.canary)).status, 60_000);
   await waitFor(
     `image ${rel.image} set`,
@@ -93,6 +98,7 @@ export async function ship(w: World, rel: Release, timeoutMs: number): Promise<R
     const done = await waitFor(
       `${rel.canary} run of ${rel.image} to end`,
       async () => {
+        if (aborted()) return 'aborted';
         const s = (await w.canary(rel.canary)).status;
         const ended = s?.phase === 'Succeeded' || s?.phase === 'Failed';
         return ended && s?.lastAppliedSpec && s.lastAppliedSpec !== before.lastAppliedSpec ? s : undefined;
@@ -100,7 +106,7 @@ export async function ship(w: World, rel: Release, timeoutMs: number): Promise<R
       timeoutMs,
       500,
     );
-    rel.outcome = done.phase;
+    if (done !== 'aborted') rel.outcome = done.phase;
   } catch {
     rel.outcome = undefined;
   }
@@ -162,25 +168,38 @@ export async function closeOut(
  * Waits until the controller that logged "weir controller started" after byte `offset` of its log
  * answers /readyz (informers synced); returns how long that took from `since`.
  */
-export async function controllerReady(logFile: string, offset: number, since: number, timeoutMs = 120_000) {
-  const port = await waitFor(
-    'controller start line',
-    () => {
+export async function controllerReady(
+  logFile: string,
+  offset: number,
+  since: number,
+  timeoutMs = 120_000,
+  proc?: Managed,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let port: number | undefined;
+  while (Date.now() < deadline) {
+    if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null))
+      throw new ControllerDied(
+        `the controller exited (${proc.child.exitCode ?? proc.child.signalCode}); its log ends:\n${proc.tail(10)}`,
+      );
+    if (port === undefined) {
       const text = readFileSync(logFile).subarray(offset).toString();
       const m = /"port":(\d+)[^\n]*weir controller started/.exec(text);
-      return m ? Number(m[1]) : undefined;
-    },
-    timeoutMs,
-    100,
-  );
-  await waitFor(
-    `controller /readyz on port ${port}`,
-    async () => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).ok,
-    timeoutMs,
-    100,
-  );
-  return Date.now() - since;
+      if (m) port = Number(m[1]);
+    } else {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return Date.now() - since;
+    }
+    await delay(100);
+  }
+  throw new Error(`the controller was not ready (/readyz) within ${timeoutMs} ms (log ${logFile})`);
 }
+
+/** The controller process ended while a scenario waited for it. */
+export class ControllerDied extends Error {}
 
 export function logSize(file: string): number {
   try {

@@ -20,7 +20,7 @@ export const secretMemory: Scenario = {
     const w = await startWorld('chaos-secrets', { controller: 'child', cluster: env.cluster });
     const core = env.cluster.kc.makeApiClient(CoreV1Api);
     try {
-      await controllerReady(w.logFile, 0, Date.now());
+      await controllerReady(w.logFile, 0, Date.now(), 120_000, w.controllerProcess());
       const pid = w.controllerProcess()!.child.pid!;
       const before = await settledRss(pid);
       let made = 0;
