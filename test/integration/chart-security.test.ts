@@ -153,7 +153,7 @@ describe('chart: receiver listener and cross-namespace references', () => {
         });
         return c?.status?.conditions?.find((x) => x.type === 'Ready' && x.status === 'False');
       },
-      30_000,
+      60_000,
       250,
     );
     assert.equal(ready.reason, 'InvalidSpec');
