@@ -4,7 +4,7 @@
 // applies the actions, then writes the status in one patch.
 import type { WebhookType } from '../api/canary.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
-import { POLL_MS, Run } from './run.ts';
+import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
 
 /** decide() cannot finish without these results; the controller gathers them and calls again. */
@@ -52,7 +52,13 @@ export function decide(view: CanaryView, obs: Observations): Decision | Need {
 
 function finish(run: Run): Decision {
   run.status.observedGeneration = run.view.generation;
-  return { status: run.status, actions: run.actions, requeueAfterMs: Math.max(1000, run.requeueAfterMs) };
+  // Bounded both ways: a timer longer than 2^31-1 ms would fire at once (and loop).
+  const requeue = Number.isFinite(run.requeueAfterMs) ? run.requeueAfterMs : MAX_REQUEUE_MS;
+  return {
+    status: run.status,
+    actions: run.actions,
+    requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, requeue)),
+  };
 }
 
 function initialize(run: Run): void {
@@ -84,15 +90,65 @@ function idle(run: Run): void {
   const { obs, status } = run;
   const retry = run.pending('retry');
   if (retry) run.handled('retry');
-  if (obs.revision === status.lastAppliedSpec && !(retry && run.phase === 'Failed')) return;
+  const repair = obs.revision === status.lastPromotedSpec && obs.primary.revision !== status.lastPromotedSpec;
+  if (obs.revision === status.lastAppliedSpec && !(retry && run.phase === 'Failed')) {
+    if (repair) repairPrimary(run);
+    else if (status.message?.startsWith('Repairing:'))
+      status.message = `Repaired: ${run.view.spec.targetRef.name}-primary runs the promoted revision ${status.lastPromotedSpec} again`;
+    return;
+  }
   if (obs.revision === status.lastPromotedSpec && obs.revision !== status.lastAppliedSpec) {
     // Reverted to what primary already runs: nothing to analyse (Flagger's behaviour).
     status.lastAppliedSpec = obs.revision;
     run.act({ type: 'scaleCanary', replicas: 0 });
     run.setPhase('Succeeded', 'Reverted: target is back on the promoted revision');
+    if (repair) repairPrimary(run);
     return;
   }
   startRun(run, retry ? 'retry requested' : 'new revision');
+}
+
+/**
+ * The primary does not run the promoted revision (edited by hand, deleted, or left on a failed one by
+ * an older release): the target carries the promoted revision, so copy it to the primary again.
+ */
+function repairPrimary(run: Run): void {
+  const { obs, status, view } = run;
+  status.lastAppliedSpec = obs.revision;
+  run.act({ type: 'promotePrimary' });
+  const msg = `Repairing: ${view.spec.targetRef.name}-primary runs revision ${obs.primary.revision ?? '(none)'}, not the promoted ${status.lastPromotedSpec}; copying the promoted revision back`;
+  if (status.message !== msg)
+    run.act({ type: 'event', eventType: 'Warning', reason: 'PrimaryRepaired', message: msg });
+  status.message = msg;
+  run.requeueAfterMs = POLL_MS;
+}
+
+/**
+ * The primary already runs the revision under analysis, yet status never recorded its promotion: the
+ * promotion write landed and the status write after it was lost (a crash or a failed patch). The
+ * revision is in production; reporting a rollback would be false, so the promotion is recorded, a
+ * pending abort is answered with a Warning, and the promotion resumes (or, if the target moved on in
+ * the meantime, the new revision's run starts from this promoted state). Returns true when it acted.
+ */
+function promotionLanded(run: Run): boolean {
+  const { obs, status, view } = run;
+  const rev = status.lastAppliedSpec;
+  if (!rev || obs.primary.revision !== rev || status.lastPromotedSpec === rev) return false;
+  status.lastPromotedSpec = rev;
+  const primary = `${view.spec.targetRef.name}-primary`;
+  if (run.pending('abort')) {
+    run.handled('abort');
+    run.act({
+      type: 'event',
+      eventType: 'Warning',
+      reason: 'AbortIgnored',
+      message: `Abort ignored: ${primary} already runs revision ${rev}; the promotion is completed`,
+    });
+  }
+  if (obs.revision !== rev) return false; // the caller starts the new revision's run
+  run.setPhase('Promoting', `Promoting: ${primary} already runs revision ${rev}, resuming the promotion`);
+  promoting(run);
+  return true;
 }
 
 /** confirm-rollout, then scale the canary up and start analysing (`restart`: already alerted). */
@@ -133,6 +189,7 @@ function startRun(run: Run, why: string, restart = false): void {
 }
 
 function waiting(run: Run): void {
+  if (promotionLanded(run)) return;
   if (run.pending('abort')) {
     run.handled('abort');
     return rollback(run, 'aborted by user');
@@ -146,6 +203,7 @@ function waiting(run: Run): void {
 
 function progressing(run: Run): void {
   const { obs, status, view } = run;
+  if (promotionLanded(run)) return;
   if (run.pending('abort')) {
     run.handled('abort');
     return rollback(run, 'aborted by user');
@@ -161,23 +219,28 @@ function progressing(run: Run): void {
     return beginPromotion(run, true);
   }
   const userPaused = obs.requests.paused;
-  if (!userPaused && run.deadlineExceeded())
-    return rollback(
-      run,
-      `Progress deadline exceeded (${view.spec.progressDeadlineSeconds}s): ${status.message ?? ''}`,
-    );
+  // A wait judged at ticks (closed gate, manual pause, failing checks) is normally given one more
+  // tick to clear; past the deadline plus an interval it ends here, before any gate is asked, so a
+  // rollback never waits behind a slow gate.
+  if (!userPaused && run.deadlineExceeded(run.intervalMs)) return deadlineRollback(run, status.message ?? '');
   if (obs.canary.readyPercent < view.spec.analysis.canaryReadyThreshold) {
-    status.message = `Progressing: waiting for canary pods (${obs.canary.readyPercent}% ready)`;
+    const msg = `Progressing: waiting for canary pods (${obs.canary.readyPercent}% ready)`;
+    if (!userPaused && run.deadlineExceeded()) return deadlineRollback(run, msg);
+    status.message = msg;
     run.requeueAfterMs = POLL_MS;
     if (userPaused) run.madeProgress();
     return;
   }
+  // Waiting for a scheduled tick is not a stall; a closed gate or a manual pause is judged at the
+  // tick that asks again (see advance()).
   // A pending `weir promote` is acted on at once (with a fresh analysis), not at the next interval,
-  // and is used up by this tick whatever its outcome, so it never causes a second early tick.
+  // and is used up by this tick whatever its outcome, so it never causes a second early tick —
+  // except a full promote on the first tick, which stays pending for the first analysed tick.
   // Under a user pause a promote waits (still pending) until `weir resume`.
   const promote = userPaused ? undefined : run.pending('promote');
   if (!run.tickDue() && !promote) return;
-  if (promote) run.handled('promote');
+  const first = !status.lastAnalysisTime;
+  if (promote && !(first && promote.full)) run.handled('promote');
   const rollbackHook = run.gate('rollback');
   if (rollbackHook?.ok) return rollback(run, 'rollback webhook requested it');
   if (!analysisPasses(run)) return;
@@ -186,7 +249,11 @@ function progressing(run: Run): void {
     run.madeProgress();
     return;
   }
-  advance(run, promote);
+  advance(run, promote, first);
+}
+
+function deadlineRollback(run: Run, awaited: string): void {
+  rollback(run, `Progress deadline exceeded (${run.view.spec.progressDeadlineSeconds}s): ${awaited}`);
 }
 
 /** One analysis tick: pre-rollout hooks on the first, then rollout hooks and metrics. */
@@ -220,19 +287,25 @@ function analysisPasses(run: Run): boolean {
   return false;
 }
 
-function advance(run: Run, promote: Observations['requests']['promote']): void {
+/**
+ * A passing tick moves the run one step. `first`: this tick queried no metrics (the canary had no
+ * traffic yet), so it may not end in a promotion: only skipAnalysis promotes unanalysed.
+ */
+function advance(run: Run, promote: Observations['requests']['promote'], first: boolean): void {
   const { status, view, obs } = run;
-  if (promote?.full) {
-    return beginPromotion(run, true);
-  }
-  const next = nextMove(view.spec, status.canaryWeight ?? 0, status.stepIndex ?? 0, status.iterations ?? 0);
+  const next = promote?.full
+    ? ({ kind: 'promote' } as const)
+    : nextMove(view.spec, status.canaryWeight ?? 0, status.stepIndex ?? 0, status.iterations ?? 0);
+  const scheduled = run.intervalMs;
   switch (next.kind) {
     case 'weight': {
       if (next.weight > (status.canaryWeight ?? 0)) {
         const gate = promote ? { ok: true as const } : run.gate('confirm-traffic-increase');
         if (!gate) return;
         if (!gate.ok) {
-          status.message = `Waiting: confirm-traffic-increase gate is closed: ${gate.message}`;
+          const msg = `Waiting: confirm-traffic-increase gate is closed: ${gate.message}`;
+          if (run.deadlineExceeded()) return deadlineRollback(run, msg);
+          status.message = msg;
           return;
         }
       }
@@ -240,7 +313,7 @@ function advance(run: Run, promote: Observations['requests']['promote']): void {
       status.stepIndex = next.stepIndex;
       run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, next.weight) });
       status.message = `Progressing: advanced canary weight to ${next.weight}`;
-      run.madeProgress();
+      run.madeProgress(scheduled);
       return;
     }
     case 'pause': {
@@ -253,15 +326,21 @@ function advance(run: Run, promote: Observations['requests']['promote']): void {
           next.durationMs !== undefined
             ? `${Math.ceil((next.durationMs - elapsed) / 1000)}s left`
             : 'waiting for `weir promote`';
-        status.message = `Paused: step ${next.stepIndex + 1}, ${left}`;
-        if (next.durationMs !== undefined)
+        const msg = `Paused: step ${next.stepIndex + 1}, ${left}`;
+        if (next.durationMs !== undefined) {
+          // A timed pause runs on schedule: not a wait the deadline covers.
           run.requeueAfterMs = Math.min(run.requeueAfterMs, next.durationMs - elapsed);
+          run.madeProgress(scheduled);
+        } else if (run.deadlineExceeded()) {
+          return deadlineRollback(run, msg);
+        }
+        status.message = msg;
         return;
       }
       delete status.pauseStartTime;
       status.stepIndex = next.stepIndex + 1;
       status.message = `Progressing: pause at step ${next.stepIndex + 1} ended`;
-      run.madeProgress();
+      run.madeProgress(scheduled);
       return;
     }
     case 'iteration': {
@@ -270,10 +349,15 @@ function advance(run: Run, promote: Observations['requests']['promote']): void {
       }
       status.iterations = next.iterations;
       status.message = `Progressing: iteration ${next.iterations}/${view.spec.analysis.iterations ?? 1} passed`;
-      run.madeProgress();
+      run.madeProgress(scheduled);
       return;
     }
     case 'promote':
+      if (first) {
+        status.message = 'Progressing: promotion waits for one analysed tick';
+        run.madeProgress(scheduled);
+        return;
+      }
       return beginPromotion(run, !!promote);
   }
 }
@@ -292,7 +376,9 @@ function beginPromotion(run: Run, byUser: boolean): void {
         );
         run.alert('waiting-approval', 'info', `Canary is waiting for approval (promotion)`);
       } else {
-        status.message = `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`;
+        const msg = `WaitingPromotion: confirm-promotion gate is closed: ${gate.message}`;
+        if (run.deadlineExceeded()) return deadlineRollback(run, msg);
+        status.message = msg;
       }
       return;
     }
@@ -313,12 +399,17 @@ function promoting(run: Run): void {
     return startRun(run, 'revision changed during promotion');
   }
   run.act({ type: 'promotePrimary' }); // idempotent; makes a crash between phases harmless
-  if (
-    obs.primary.revision !== status.lastAppliedSpec ||
-    obs.primary.readyPercent < view.spec.analysis.primaryReadyThreshold
-  ) {
-    status.message = `Promoting: waiting for ${view.spec.targetRef.name}-primary to roll out (${obs.primary.readyPercent}% ready)`;
-    if (run.deadlineExceeded()) return rollback(run, 'Progress deadline exceeded while promoting');
+  const primary = `${view.spec.targetRef.name}-primary`;
+  // The primary's own template is the truth about what was promoted, whatever status said before.
+  const landed = obs.primary.revision === status.lastAppliedSpec;
+  if (landed) status.lastPromotedSpec = status.lastAppliedSpec;
+  if (!landed || obs.primary.readyPercent < view.spec.analysis.primaryReadyThreshold) {
+    status.message = `Promoting: waiting for ${primary} to roll out (${obs.primary.readyPercent}% ready)`;
+    if (run.deadlineExceeded()) {
+      // Once the primary carries the new template there is nothing to roll back to: say so.
+      if (landed) return promotionStalled(run, primary);
+      return rollback(run, 'Progress deadline exceeded while promoting');
+    }
     run.requeueAfterMs = POLL_MS;
     return;
   }
@@ -331,7 +422,7 @@ function promoting(run: Run): void {
     status.canaryWeight = canary;
     run.act({ type: 'setTraffic', traffic: { primary: 100 - canary, canary } });
     status.message = `Promoting: moved traffic back to primary, canary weight ${canary}`;
-    run.madeProgress();
+    run.madeProgress(run.intervalMs);
     if (canary > 0) return;
   } else {
     run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
@@ -350,6 +441,18 @@ function finalising(run: Run): void {
   run.setPhase('Succeeded', 'Succeeded: canary analysis completed successfully, promotion finished');
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('promoted', 'info', `Canary analysis completed successfully, promotion finished`);
+}
+
+/** The primary got the new template but did not become ready in time: Failed, never "RolledBack". */
+function promotionStalled(run: Run, primary: string): void {
+  const { status, view } = run;
+  run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+  run.act({ type: 'scaleCanary', replicas: 0 });
+  status.canaryWeight = 0;
+  const reason = `${primary} carries revision ${status.lastAppliedSpec} but did not become ready within ${view.spec.progressDeadlineSeconds}s`;
+  run.setPhase('Failed', `PromotionStalled: ${reason}`);
+  run.act({ type: 'runHooks', hookType: 'post-rollout' });
+  run.alert('rolled-back', 'error', `Canary promotion stalled, not rolled back: ${reason}`);
 }
 
 function rollback(run: Run, reason: string): void {

@@ -16,7 +16,7 @@ export interface PodsObservation {
   exists: boolean;
   /** Percent of desired pods available (0-100); 100 when desired is 0. */
   readyPercent: number;
-  /** The revision (hash) the Deployment's template carries; for the primary, what was promoted. */
+  /** The revision (hash) the Deployment's pod template carries: for the primary, what it really runs. */
   revision?: string;
 }
 

@@ -7,6 +7,8 @@ import { parseDuration } from './strategy.ts';
 
 const IDLE_RESYNC_MS = 5 * 60_000;
 export const POLL_MS = 2_000;
+/** The longest requeue decide() asks for: far below setTimeout's limit (2^31-1 ms). */
+export const MAX_REQUEUE_MS = IDLE_RESYNC_MS;
 
 export class Run {
   readonly status: CanaryStatus;
@@ -75,13 +77,24 @@ export class Run {
     if (r) this.status.handledRequests = { ...this.status.handledRequests, [kind]: r.id };
   }
 
-  deadlineExceeded(): boolean {
+  /** The current wait has lasted longer than progressDeadlineSeconds (plus `graceMs`). */
+  deadlineExceeded(graceMs = 0): boolean {
     const since = Date.parse(this.status.waitingSince ?? this.now);
-    return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000;
+    return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
   }
 
-  madeProgress(): void {
-    this.status.waitingSince = this.now;
+  /**
+   * The run moved (or waits on its own schedule). After an analysis tick pass `scheduledMs`, the time
+   * to the next tick: the deadline clock starts only when that tick falls due, so a long interval or
+   * timed pause never counts against progressDeadlineSeconds.
+   */
+  madeProgress(scheduledMs = 0): void {
+    this.status.waitingSince = new Date(this.obs.now.getTime() + scheduledMs).toISOString();
+  }
+
+  /** analysis.interval in ms. */
+  get intervalMs(): number {
+    return parseDuration(this.view.spec.analysis.interval);
   }
 
   tickDue(): boolean {

@@ -646,3 +646,295 @@ describe('crash safety', () => {
     assert.equal(w.view.status.phase, 'Failed');
   });
 });
+
+const events = (d: Decision) => d.actions.flatMap((a) => (a.type === 'event' ? [a.reason] : []));
+const withMetric = { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] };
+
+describe('no promotion without an analysed tick', () => {
+  // Each case runs a new revision until the first promotePrimary; metrics must have been queried by then.
+  const cases: Array<{
+    name: string;
+    view: () => CanaryView;
+    promote?: { full: boolean };
+    metricsBeforePromotion: number;
+  }> = [
+    {
+      name: 'maxWeight 0 (a spec that bypassed validation)',
+      view: () => {
+        const v = canary({ stepWeight: 10, maxWeight: 10, ...withMetric });
+        v.spec.analysis.maxWeight = 0;
+        return v;
+      },
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'stepWeights [50]',
+      view: () => canary({ stepWeights: [50], ...withMetric }),
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'steps [setWeight 50]',
+      view: () => canary({ steps: [{ setWeight: 50 }], ...withMetric }),
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'blue/green, 1 iteration',
+      view: () => canary({ iterations: 1, ...withMetric }, { provider: 'kubernetes' }),
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'weir promote --full before the first tick',
+      view: () => canary({ stepWeights: [10, 50], ...withMetric }),
+      promote: { full: true },
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'weir promote on a lone manual pause',
+      view: () => canary({ steps: [{ pause: {} }], ...withMetric }),
+      promote: { full: false },
+      metricsBeforePromotion: 1,
+    },
+    {
+      name: 'skipAnalysis (the one exception)',
+      view: () => canary({ stepWeights: [50], ...withMetric }, { skipAnalysis: true }),
+      metricsBeforePromotion: 0,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const w = world(c.view(), initialized);
+      w.revision = 'rev2';
+      if (c.promote) w.requests = { paused: false, promote: { id: 'p1', ...c.promote } };
+      let promotedAfter: number | undefined;
+      for (let i = 0; i < 8 && promotedAfter === undefined; i++)
+        if (has(i === 0 ? step(w) : tick(w), 'promotePrimary')) promotedAfter = w.asked.metrics;
+      assert.equal(promotedAfter, c.metricsBeforePromotion, 'metric queries before the promotion');
+    });
+  }
+});
+
+describe('progressDeadlineSeconds counts waits, not the schedule', () => {
+  test('an interval longer than the deadline runs a healthy canary to the end', () => {
+    const w = world(
+      canary({ interval: '15m', stepWeights: [20, 50], ...withMetric }, { progressDeadlineSeconds: 600 }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    for (let i = 0; i < 8; i++) {
+      const d = tick(w, 5 * 60_000); // reconciles in between (watch events) see no stall either
+      assert.notEqual(d.status.phase, 'Failed', d.status.message);
+      if (d.status.phase === 'Promoting') break;
+    }
+    assert.equal(w.view.status.phase, 'Promoting');
+  });
+
+  test('a timed pause longer than the deadline is not a stall', () => {
+    const w = world(
+      canary(
+        { interval: '1m', steps: [{ setWeight: 10 }, { pause: { duration: '30m' } }, { setWeight: 50 }] },
+        { progressDeadlineSeconds: 120 },
+      ),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 60_000); // weight 10
+    for (let i = 0; i < 31; i++) assert.notEqual(tick(w, 60_000).status.phase, 'Failed');
+    assert.equal(w.view.status.stepIndex, 2, 'the pause ended after its 30 minutes');
+    assert.deepEqual(
+      traffic(tick(w, 60_000)).map((t) => t.canary),
+      [50],
+    );
+  });
+
+  test('a manual pause still waits at most the deadline', () => {
+    const w = world(
+      canary({ interval: '1m', steps: [{ setWeight: 10 }, { pause: {} }] }, { progressDeadlineSeconds: 300 }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 60_000);
+    // The pause starts at the next tick; its 300 s run out between the 6th and 7th tick after it.
+    for (let i = 0; i < 6; i++) assert.equal(tick(w, 60_000).status.phase, 'Progressing');
+    const d = tick(w, 60_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /Progress deadline exceeded \(300s\): Paused: step 2/);
+  });
+
+  test('a closed gate is asked again at the next tick before the deadline rolls back', () => {
+    const spec = {
+      interval: '15m',
+      stepWeights: [10, 50],
+      webhooks: [{ name: 'g', type: 'confirm-traffic-increase', url: 'http://g/' }],
+    };
+    const run = (opensAtSecondAsk: boolean) => {
+      const w = world(canary(spec, { progressDeadlineSeconds: 600 }), initialized);
+      w.revision = 'rev2';
+      step(w);
+      tick(w, 1000); // weight 10
+      w.gates['confirm-traffic-increase'] = { ok: false, message: 'closed' };
+      assert.match(tick(w, 15 * 60_000).status.message ?? '', /gate is closed/);
+      assert.equal(tick(w, 7 * 60_000).status.phase, 'Progressing', 'no check between ticks');
+      if (opensAtSecondAsk) w.gates['confirm-traffic-increase'] = { ok: true };
+      return tick(w, 8 * 60_000);
+    };
+    assert.equal(run(true).status.canaryWeight, 50);
+    const failed = run(false);
+    assert.equal(failed.status.phase, 'Failed');
+    assert.match(failed.status.message ?? '', /confirm-traffic-increase gate is closed/);
+  });
+
+  test('canary pods not ready: the deadline counts from when the tick fell due', () => {
+    const w = world(
+      canary({ interval: '20m', stepWeights: [10, 50] }, { progressDeadlineSeconds: 600 }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 1000); // weight 10 at T; next tick due at T+20m
+    w.canary = { exists: true, readyPercent: 0 };
+    assert.equal(tick(w, 15 * 60_000).status.phase, 'Progressing', 'inside the scheduled wait');
+    assert.equal(tick(w, 14 * 60_000).status.phase, 'Progressing', '9 min after the tick fell due');
+    const d = tick(w, 2 * 60_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /waiting for canary pods/);
+  });
+
+  test('a wait judged at ticks ends one interval past the deadline without asking any gate', () => {
+    const w = world(
+      canary(
+        {
+          interval: '1m',
+          stepWeights: [10, 50],
+          threshold: 100,
+          webhooks: [{ name: 'load', type: 'rollout', url: 'http://load/' }],
+          ...withMetric,
+        },
+        { progressDeadlineSeconds: 120 },
+      ),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 1000); // weight 10; the next tick is due a minute later
+    w.metrics = [{ name: 'request-success-rate', result: 'Failed', value: 50, message: 'too low' }];
+    let d = tick(w, 60_000);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(d.status.phase, 'Progressing');
+      d = tick(w, 60_000);
+    }
+    const asked = w.asked.gates.length;
+    d = tick(w, 1000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /Progress deadline exceeded \(120s\): Halted: failed check/);
+    assert.equal(w.asked.gates.length, asked, 'no gate asked on the way to the rollback');
+  });
+
+  test('requeues stay within setTimeout range, however long the interval or pause', () => {
+    const w = world(canary({ steps: [{ setWeight: 10 }, { pause: { duration: '168h' } }] }), initialized);
+    w.view.spec.analysis.interval = '999999h'; // bypasses the schema's 24h bound
+    w.revision = 'rev2';
+    const seen = [step(w), tick(w), tick(w), tick(w, 1000)].map((d) => d.requeueAfterMs);
+    for (const ms of seen) assert.ok(ms >= 1000 && ms <= 5 * 60_000, `requeue ${ms}`);
+  });
+});
+
+describe('the primary’s real revision, not status, decides promotion and revert', () => {
+  const landed = {
+    canaryWeight: 50,
+    stepIndex: 1,
+    lastAppliedSpec: 'rev2',
+    lastPromotedSpec: 'rev1',
+    lastAnalysisTime: new Date(T0).toISOString(),
+    waitingSince: new Date(T0).toISOString(),
+  };
+  for (const phase of ['Progressing', 'WaitingPromotion', 'Waiting'] as const) {
+    test(`crash replay: ${phase} in status, primary already on the new revision, abort → no false RolledBack`, () => {
+      const w = world(canary({ stepWeights: [50], ...withMetric }), { ...landed, phase });
+      w.revision = 'rev2';
+      w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+      w.requests = { paused: false, abort: { id: 'a1' } };
+      const d = step(w);
+      assert.notEqual(d.status.phase, 'Failed');
+      assert.doesNotMatch(d.status.message ?? '', /RolledBack/);
+      assert.ok(['Promoting', 'Finalising'].includes(d.status.phase ?? ''), d.status.phase);
+      assert.equal(d.status.lastPromotedSpec, 'rev2');
+      assert.equal(d.status.handledRequests?.abort, 'a1', 'the abort is answered, not left pending');
+      assert.ok(events(d).includes('AbortIgnored'), 'events(d).includes("AbortIgnored")');
+      assert.ok(!alerts(d).includes('rolled-back'), '!alerts(d).includes("rolled-back")');
+      tick(w, 1000);
+      assert.equal(tick(w, 1000).status.phase, 'Succeeded');
+    });
+  }
+
+  test('the whole crash: promotion written, status patch lost, then abort', () => {
+    const w = world(canary({ stepWeights: [50], ...withMetric }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 50
+    const before = structuredClone(w.view.status);
+    const d = tick(w);
+    assert.ok(has(d, 'promotePrimary'), 'promotePrimary');
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' }; // the write landed
+    w.view.status = before; // the status patch did not
+    w.requests = { paused: false, abort: { id: 'a1' } };
+    const after = step(w);
+    assert.notEqual(after.status.phase, 'Failed');
+    assert.equal(after.status.lastPromotedSpec, 'rev2');
+  });
+
+  test('the target moved on meanwhile: the landed promotion is recorded, the new revision is analysed', () => {
+    const w = world(canary({ stepWeights: [50], ...withMetric }), { ...landed, phase: 'Progressing' });
+    w.revision = 'rev3';
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.lastAppliedSpec, 'rev3');
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
+    assert.ok(!has(d, 'promotePrimary'), 'no promotePrimary');
+  });
+
+  test('Promoting past the deadline with the new template on the primary: PromotionStalled, not RolledBack', () => {
+    const w = world(canary({ stepWeights: [50] }, { progressDeadlineSeconds: 60 }), {
+      ...landed,
+      phase: 'Promoting',
+    });
+    w.revision = 'rev2';
+    w.primary = { exists: true, readyPercent: 0, revision: 'rev2' };
+    assert.equal(tick(w, 30_000).status.phase, 'Promoting');
+    const d = tick(w, 40_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /^PromotionStalled: app-primary carries revision rev2/);
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
+  });
+
+  test('repair: an idle primary that does not run the promoted revision gets it back', () => {
+    const w = world(canary({ stepWeights: [50] }), { ...initialized, phase: 'Succeeded' });
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev0' };
+    let d = step(w);
+    assert.ok(has(d, 'promotePrimary'), 'promotePrimary');
+    assert.deepEqual(events(d), ['PrimaryRepaired']);
+    assert.equal(d.status.phase, 'Succeeded');
+    d = step(w);
+    assert.deepEqual(events(d), [], 'one Warning per repair');
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev1' };
+    d = step(w);
+    assert.ok(!has(d, 'promotePrimary'), 'no promotePrimary');
+    assert.match(d.status.message ?? '', /^Repaired:/);
+  });
+
+  test('repair: reverting the target after a false RolledBack puts the promoted revision back', () => {
+    const w = world(canary({ stepWeights: [50] }), {
+      ...initialized,
+      phase: 'Failed',
+      lastAppliedSpec: 'rev2',
+    });
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' }; // left by an older release
+    const d = step(w); // target back on rev1 == lastPromotedSpec
+    assert.equal(d.status.phase, 'Succeeded');
+    assert.ok(has(d, 'promotePrimary'), 'promotePrimary');
+    assert.equal(d.status.lastAppliedSpec, 'rev1');
+  });
+});
