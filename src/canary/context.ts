@@ -148,7 +148,10 @@ export function observe(ctx: CanaryContext, now: Date): Observations {
     primary: {
       exists: !!primary,
       readyPercent: readyPercent(primary),
-      revision: primary?.metadata?.annotations?.[REVISION_ANNOTATION],
+      // The pod template's annotation: what the primary's pods run (written with the template).
+      revision:
+        primary?.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ??
+        primary?.metadata?.annotations?.[REVISION_ANNOTATION],
     },
     canary: { exists: true, readyPercent: readyPercent(ctx.target) },
     requests: readRequests(ctx.obj.metadata.annotations),
