@@ -1,6 +1,6 @@
 // `weir controller`: wires config, logger, kube client, informers, the canary controller, leader
 // election and the HTTP server, and shuts all of it down on SIGTERM/SIGINT.
-import { createKube, loadKubeConfig, statusCode, type Obj } from './kube/client.ts';
+import { createKube, loadKubeConfig, statusCode, userAgentOf, type Obj } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { Informer, RESOURCES } from './kube/informers.ts';
 import { runLeaderElection } from './kube/leader.ts';
@@ -20,7 +20,9 @@ export async function runController(
   config: Config,
   log: Logger,
 ): Promise<{ stop(): Promise<void>; port: number; receiverPort?: number }> {
-  const kube = createKube(loadKubeConfig(config.kubeconfig, config.context));
+  const kube = createKube(
+    loadKubeConfig(config.kubeconfig, config.context, userAgentOf(VERSION, 'controller')),
+  );
   const metrics = new Metrics(VERSION);
   const caches: Caches = {};
   const wanted = [
@@ -35,7 +37,13 @@ export async function runController(
     'httpRoute',
     'gitSync',
   ] as const;
-  for (const key of wanted) caches[key] = new Informer<Obj>(kube, RESOURCES[key], config.namespace, log);
+  // Secrets and ConfigMaps are stored without their data; the content of the ones in use is read on
+  // demand (src/kube/content.ts), so memory does not grow with every Secret in the cluster.
+  const stripContent = new Set<string>(['secret', 'configMap']);
+  for (const key of wanted)
+    caches[key] = new Informer<Obj>(kube, RESOURCES[key], config.namespace, log, {
+      stripContent: stripContent.has(key),
+    });
   const controller = new CanaryController({
     kube,
     caches,

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'ROUTING'
   | 'GIT'
   | 'USAGE'
-  | 'UNREACHABLE';
+  | 'UNREACHABLE'
+  // A referenced Secret/ConfigMap's content is still being read (src/kube/content.ts): requeue, do not decide.
+  | 'LOADING';
 
 export class WeirError extends Error {
   constructor(

@@ -33,7 +33,7 @@ async function ensure(
   const type = Object.values(RESOURCES).find((r) => r.kind === obj.kind && r.apiVersion === obj.apiVersion);
   const key = type && Object.entries(RESOURCES).find(([, r]) => r === type)?.[0];
   const live = key
-    ? deps.caches[key as keyof Caches]?.get(obj.metadata!.namespace!, obj.metadata!.name!)
+    ? deps.caches[key as keyof Caches]?.content(obj.metadata!.namespace!, obj.metadata!.name!)
     : undefined;
   const { metadata, ...rest } = obj;
   if (
@@ -79,7 +79,7 @@ type ConfigSource = (kind: 'ConfigMap' | 'Secret', name: string) => (V1ConfigMap
 function fromCaches(ctx: CanaryContext, deps: ApplyDeps): ConfigSource {
   const ns = ctx.view.namespace;
   return (kind, name) =>
-    (kind === 'ConfigMap' ? deps.caches.configMap : deps.caches.secret)?.get(ns, name) as
+    (kind === 'ConfigMap' ? deps.caches.configMap : deps.caches.secret)?.content(ns, name) as
       (V1ConfigMap & V1Secret) | undefined;
 }
 
@@ -97,7 +97,7 @@ async function copyConfigs(
   for (const { kind, cache, names } of kinds) {
     for (const name of names) {
       const src = source(kind, name);
-      const copy = cache?.get(ns, `${name}-primary`);
+      const copy = cache?.content(ns, `${name}-primary`);
       if (!src || (onlyMissing && copy)) continue;
       await (sameData(src as never, copy) ? ensure : applyCopy)(deps, {
         apiVersion: 'v1',

@@ -8,6 +8,7 @@ import { RESOURCES, type Informer } from '../kube/informers.ts';
 import { ROUTERS } from '../routing/registry.ts';
 import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
 import type { CanaryView, Observations } from './model.ts';
+import { contentWanted, holdContent } from './content-refs.ts';
 import { checkReferences, type ReferencePolicy } from './references.ts';
 import { readRequests } from './requests.ts';
 import {
@@ -100,8 +101,11 @@ export function buildContext(
       `Canary ${ns}/${obj.metadata.name}: spec.targetRef: Deployment ${ns}/${names.target} not found`,
     );
   const selector = selectorOf(target);
-  const getCm = (n: string) => caches.configMap?.get(ns, n) as V1ConfigMap | undefined;
-  const getSecret = (n: string) => caches.secret?.get(ns, n) as V1Secret | undefined;
+  // The informers keep no Secret/ConfigMap data: hold what this reconcile reads (throws LOADING,
+  // a requeue, while a first read is in flight), so nothing is computed from a stripped object.
+  holdContent(contentWanted(ns, spec, target, caches), caches);
+  const getCm = (n: string) => caches.configMap?.content(ns, n) as V1ConfigMap | undefined;
+  const getSecret = (n: string) => caches.secret?.content(ns, n) as V1Secret | undefined;
   const { tracked, checksums, revision } = revisionFor(target, getCm, getSecret);
   const owner = ownerOf(obj);
   const route: RouteTarget = {

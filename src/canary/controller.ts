@@ -127,6 +127,13 @@ export class CanaryController {
       if (requeue) this.queue.addAfter(key, requeue);
       end({ result: 'ok' });
     } catch (err) {
+      if (isWeirError(err, 'LOADING')) {
+        // A referenced Secret/ConfigMap is being read; its arrival requeues too (src/kube/content.ts).
+        this.queue.addAfter(key, 2_000);
+        log.debug({ reason: err.message }, 'waiting for referenced content');
+        end({ result: 'loading' });
+        return;
+      }
       const delay = this.queue.addRateLimited(key);
       log.error({ err: describeError(err), retryInMs: delay }, 'reconcile failed');
       end({ result: 'error' });
@@ -301,7 +308,7 @@ export class CanaryController {
       getTemplate: (ns: string, name: string) =>
         (caches.metricTemplate?.get(ns, name) as { spec?: MetricTemplateSpec } | undefined)?.spec,
       getSecret: (ns: string, name: string) =>
-        decodeSecret(caches.secret?.get(ns, name) as V1Secret | undefined),
+        decodeSecret(caches.secret?.content(ns, name) as V1Secret | undefined),
       ...(config.prometheusAddress ? { defaultAddress: config.prometheusAddress } : {}),
       defaultTimeoutMs: config.metricTimeoutMs,
       log,

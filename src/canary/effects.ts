@@ -44,7 +44,7 @@ function alertTargets(ctx: CanaryContext, deps: EffectDeps): AlertTarget[] {
     }
     const secretRef = provider.spec.secretRef;
     const secret = secretRef
-      ? decodeSecret(deps.caches.secret?.get(ns, secretRef.name) as V1Secret | undefined)
+      ? decodeSecret(deps.caches.secret?.content(ns, secretRef.name) as V1Secret | undefined)
       : undefined;
     try {
       out.push({ name: a.name, severity: a.severity, notifier: createNotifier(provider.spec, secret, opts) });

@@ -111,7 +111,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     deps.caches.gitSync?.get(ns, name) as GitSyncObject | undefined;
 
   async function readSecret(ns: string, name: string): Promise<V1Secret | undefined> {
-    const cached = deps.caches.secret?.get(ns, name) as V1Secret | undefined;
+    const cached = (await deps.caches.secret?.load(ns, name)) as V1Secret | undefined;
     if (cached) return cached;
     return deps.kube.get<V1Secret & Obj>({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name });
   }

@@ -12,11 +12,12 @@ import type { Kube } from '../../src/kube/client.ts';
 
 const ns = 'shop';
 
-/** An in-memory stand-in for an informer cache (get/list only). */
+/** An in-memory stand-in for an informer cache (get/list; content() as a cache that keeps data). */
 function cache(objects: Array<{ metadata?: { name?: string } }>) {
   const byName = new Map(objects.map((o) => [o.metadata!.name!, o]));
   return {
     get: (_ns: string, name: string) => byName.get(name),
+    content: (_ns: string, name: string) => byName.get(name),
     list: () => [...byName.values()],
     set: (o: { metadata?: { name?: string } }) => byName.set(o.metadata!.name!, o),
   };
