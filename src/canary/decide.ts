@@ -393,6 +393,9 @@ function beginPromotion(run: Run, byUser: boolean): void {
 
 function promoting(run: Run): void {
   const { obs, status, view } = run;
+  // The primary's own template is the truth about what was promoted, whatever status said before.
+  const landed = obs.primary.revision === status.lastAppliedSpec;
+  if (landed) status.lastPromotedSpec = status.lastAppliedSpec;
   if (obs.revision !== status.lastAppliedSpec) {
     // Never promote what analysis did not see: a newer revision goes through analysis first.
     run.setPhase('Progressing', 'Progressing: new revision during promotion, restarting analysis');
@@ -400,9 +403,6 @@ function promoting(run: Run): void {
   }
   run.act({ type: 'promotePrimary' }); // idempotent; makes a crash between phases harmless
   const primary = `${view.spec.targetRef.name}-primary`;
-  // The primary's own template is the truth about what was promoted, whatever status said before.
-  const landed = obs.primary.revision === status.lastAppliedSpec;
-  if (landed) status.lastPromotedSpec = status.lastAppliedSpec;
   if (!landed || obs.primary.readyPercent < view.spec.analysis.primaryReadyThreshold) {
     status.message = `Promoting: waiting for ${primary} to roll out (${obs.primary.readyPercent}% ready)`;
     if (run.deadlineExceeded()) {

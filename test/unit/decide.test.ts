@@ -896,6 +896,16 @@ describe('the primary’s real revision, not status, decides promotion and rever
     assert.ok(!has(d, 'promotePrimary'), 'no promotePrimary');
   });
 
+  test('a new revision during Promoting, the primary already on the analysed one: recorded as promoted', () => {
+    const w = world(canary({ stepWeights: [50] }), { ...landed, phase: 'Promoting' });
+    w.revision = 'rev3';
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
+    assert.equal(d.status.lastAppliedSpec, 'rev3');
+  });
+
   test('Promoting past the deadline with the new template on the primary: PromotionStalled, not RolledBack', () => {
     const w = world(canary({ stepWeights: [50] }, { progressDeadlineSeconds: 60 }), {
       ...landed,
