@@ -2,7 +2,7 @@
 // schema the CRDs carry, defaults applied first, then the same CEL rules evaluated with cel-js.
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { CEL, type CelRule } from './schema-kit.ts';
+import { CEL, PROM_DURATION_PATTERN, type CelRule } from './schema-kit.ts';
 import { API_VERSION, KINDS, kindDef, objectSchema, type KindDef } from './kinds.ts';
 
 export interface Problem {
@@ -85,6 +85,13 @@ function fromAjv(e: ErrorObject): Problem {
       return { path, message: `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` };
     case 'const':
       return { path, message: `must be ${JSON.stringify(e.params.allowedValue)}` };
+    case 'pattern':
+      if (e.params.pattern === PROM_DURATION_PATTERN)
+        return {
+          path,
+          message: `must be a duration as Prometheus writes it: whole numbers, units in the order h, m, s, ms (1m30s, 90s, 1h), pattern "${PROM_DURATION_PATTERN}"`,
+        };
+      return { path, message: e.message ?? e.keyword };
     default:
       return { path, message: e.message ?? e.keyword };
   }

@@ -78,6 +78,9 @@ test('durations: what Prometheus takes is accepted, what it refuses is refused',
     assert.ok(paths.includes('spec.analysis.interval'), `${bad}: ${paths.join(', ')}`);
     assert.ok(paths.includes('spec.analysis.metrics[0].interval'), `${bad}: ${paths.join(', ')}`);
   }
+  const fixture = invalidFixtures().find((f) => f.file.endsWith('46-interval-unit-order.yaml'));
+  const hit = validateObject(fixture?.object).problems.find((p) => p.path === 'spec.analysis.interval');
+  assert.match(hit?.message ?? '', /as Prometheus writes it: whole numbers, units in the order h, m, s, ms/);
 });
 
 function escape(s: string): string {
