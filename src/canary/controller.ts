@@ -3,7 +3,7 @@
 // runs the side effects. Gate webhooks and metric queries decide() asks for are gathered by a
 // background job (gather.ts) whose end requeues the Canary: no slow call holds a worker.
 import type { V1Secret } from '@kubernetes/client-node';
-import type { CanaryStatus } from '../api/canary.ts';
+import type { CanaryStatus, WebhookType } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { runAnalysis } from '../analysis/evaluate.ts';
@@ -236,7 +236,7 @@ export class CanaryController {
       this.gatherer.used(ctx.key);
       return d;
     }
-    if (this.gatherer.busy(ctx.key)) return undefined;
+    if (this.gatherer.busy(ctx.key)) return this.rollbackWhileAsking(ctx, obs, d.need.gates);
     const payload = {
       name: view.name,
       namespace: view.namespace,
@@ -269,6 +269,25 @@ export class CanaryController {
       jobBoundMs(view.spec, d.need, (m) => this.metricTimeoutMs(ctx, m)),
     );
     return undefined;
+  }
+
+  /**
+   * While a job still asks approval gates, decide as if they were closed (no answer yet): a Waiting
+   * Canary past its progress deadline rolls back now rather than after a hanging gate's timeout.
+   * Only such a rollback is taken; anything else waits for the job.
+   */
+  private rollbackWhileAsking(
+    ctx: CanaryContext,
+    obs: Observations,
+    asked: WebhookType[],
+  ): Decision | undefined {
+    const gates = { ...obs.gates };
+    for (const g of asked)
+      if (g.startsWith('confirm-')) gates[g] = { ok: false, message: 'no answer yet (still asking)' };
+    const d = decide(ctx.view, { ...obs, gates });
+    if ('need' in d || d.status.phase !== 'Failed' || ctx.view.status.phase === 'Failed') return undefined;
+    this.gatherer.used(ctx.key);
+    return d;
   }
 
   /** A metric check's query timeout: its template's, else the controller's default. */

@@ -31,10 +31,11 @@ interface GateCall {
 }
 
 /**
- * A webhook server on 127.0.0.1 that answers every POST with `status` after `answerAfterMs`
- * (Infinity: never); records every call and how many are open.
+ * A webhook server on 127.0.0.1 that answers the first `answered` POSTs with `status` after
+ * `answerAfterMs` (Infinity: never) and never answers the later ones; records every call and how
+ * many are open.
  */
-async function startGate(answerAfterMs: number, status = 200) {
+async function startGate(answerAfterMs: number, status = 200, answered = Infinity) {
   const calls: GateCall[] = [];
   const open = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -43,7 +44,7 @@ async function startGate(answerAfterMs: number, status = 200) {
       calls.push(call);
       open.add(res);
       res.on('close', () => open.delete(res));
-      if (Number.isFinite(answerAfterMs))
+      if (Number.isFinite(answerAfterMs) && calls.length <= answered)
         setTimeout(() => {
           call.answeredAt = Date.now();
           res.writeHead(status, { 'content-type': 'text/plain' }).end('answered');
@@ -170,6 +171,38 @@ describe('controller hardening', { concurrency: true }, () => {
       assert.ok(phase === 'Initialized' || phase === 'Progressing', `${name} still waits (${phase})`);
     }
     assert.ok(hang.calls.length <= 8, `one job per Canary, not a call per reconcile (${hang.calls.length})`);
+  });
+
+  test('a Waiting Canary whose confirm-rollout gate then hangs fails at its deadline, not the gate timeout', async (t) => {
+    const name = 'held';
+    const deadlineS = 20;
+    const gate = await startGate(0, 403, 1); // one "closed" answer, then no answer at all
+    t.after(() => gate.stop());
+    await w.deploy(name, 'example.com/held:1.0.0');
+    await w.apply(
+      gatewayCanary(
+        name,
+        {
+          metrics: undefined,
+          stepWeight: 50,
+          maxWeight: 50,
+          webhooks: [{ name: 'approve', type: 'confirm-rollout', url: gate.url, timeout: '5m' }],
+        },
+        { progressDeadlineSeconds: deadlineS },
+      ),
+    );
+    await w.waitPhase(name, 'Initialized', 60_000);
+    await w.setImage(name, 'example.com/held:2.0.0');
+    const waiting = await w.waitPhase(name, 'Waiting', 30_000);
+    await waitFor('the gate hangs', () => gate.open() >= 1, 30_000, 100);
+    const done = await w.waitPhase(name, ['Failed', 'Progressing', 'Succeeded'], 90_000);
+    assert.equal(done.status?.phase, 'Failed', done.status?.message);
+    assert.match(done.status?.message ?? '', /Progress deadline exceeded while waiting for confirm-rollout/);
+    const took =
+      Date.parse(done.status!.lastTransitionTime!) - Date.parse(waiting.status!.lastTransitionTime!);
+    assert.ok(took >= deadlineS * 1000, `after the deadline (${took} ms)`);
+    assert.ok(took < (deadlineS + 30) * 1000, `and long before the gate's 5m timeout (${took} ms)`);
+    assert.ok(gate.open() >= 1, 'the gate call was still hanging');
   });
 
   test('revertOnDeletion whose target was deleted: the Canary still goes away', async () => {
