@@ -58,7 +58,7 @@ export class CanaryController {
   private readonly ownWrites = new Map<string, { before?: string; after?: string; at: number }>();
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
-  readonly gatherer: Gatherer;
+  private readonly gatherer: Gatherer;
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });

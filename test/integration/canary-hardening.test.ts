@@ -160,6 +160,7 @@ describe('controller hardening', { concurrency: true }, () => {
     await w.setImage(bad, 'example.com/bad:2.0.0');
     const done = await w.waitPhase(bad, ['Failed', 'Succeeded'], 120_000);
     const took = Date.now() - started;
+    t.diagnostic(`fifth Canary: new revision to Failed in ${took} ms with 4 gates hanging (4 workers)`);
     assert.equal(done.status?.phase, 'Failed', done.status?.message);
     assert.match(done.status?.message ?? '', /Failed checks threshold reached 2/);
     // Normal time: three 10 s ticks plus reconciles; the hanging gates time out only after 180 s.
@@ -200,6 +201,7 @@ describe('controller hardening', { concurrency: true }, () => {
     assert.match(done.status?.message ?? '', /Progress deadline exceeded while waiting for confirm-rollout/);
     const took =
       Date.parse(done.status!.lastTransitionTime!) - Date.parse(waiting.status!.lastTransitionTime!);
+    t.diagnostic(`Waiting to Failed in ${took} ms (deadline ${deadlineS}s, gate timeout 5m)`);
     assert.ok(took >= deadlineS * 1000, `after the deadline (${took} ms)`);
     assert.ok(took < (deadlineS + 30) * 1000, `and long before the gate's 5m timeout (${took} ms)`);
     assert.ok(gate.open() >= 1, 'the gate call was still hanging');
@@ -288,7 +290,7 @@ describe('controller hardening', { concurrency: true }, () => {
     );
   });
 
-  test('revertOnDeletion with a target that never becomes ready: bounded wait, a Warning, gone', async () => {
+  test('revertOnDeletion with a target that never becomes ready: bounded wait, a Warning, gone', async (t) => {
     const name = 'never-ready';
     const deadlineS = 15;
     await w.deploy(name, 'example.com/never-ready:1.0.0');
@@ -311,6 +313,7 @@ describe('controller hardening', { concurrency: true }, () => {
     await w.kube.remove(canaryRef(name));
     await waitGone(name, (deadlineS + 45) * 1000);
     const took = Date.now() - deleted;
+    t.diagnostic(`deleted after ${took} ms (revert wait bounded at ${deadlineS}s)`);
     assert.ok(took >= (deadlineS - 2) * 1000, `waited for the target first (${took} ms)`);
     const events = await w.events(name);
     assert.ok(
