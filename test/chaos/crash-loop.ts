@@ -8,7 +8,7 @@ import type { CanaryPlan, Release } from './invariants.ts';
 import { closeOut, controllerReady, logSize, record, setupApp, ship, tally, type Scenario } from './kit.ts';
 
 const SIZES = {
-  full: { apps: 8, bad: 3, releases: 50, kills: 12, gapMs: [8_000, 30_000], downMs: [0, 3_000] },
+  full: { apps: 8, bad: 3, releases: 50, kills: 20, gapMs: [4_000, 18_000], downMs: [0, 3_000] },
   reduced: { apps: 3, bad: 1, releases: 6, kills: 2, gapMs: [10_000, 25_000], downMs: [0, 2_000] },
 } as const;
 const RUN_TIMEOUT_MS = 240_000;

@@ -1,7 +1,7 @@
 // Shared pieces of the chaos scenarios: the scenario contract and its result (the figures printed by
 // `npm run chaos`), apps with honest exporters (a good release answers 100% OK, a bad one 50%), one
 // release waited to its end, the controller's readiness and memory, and the closing invariant check.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AppExporter } from '../cluster/app-exporter.ts';
 import type { LocalCluster } from '../cluster/cluster.ts';
@@ -183,7 +183,7 @@ export async function controllerReady(
         `the controller exited (${proc.child.exitCode ?? proc.child.signalCode}); its log ends:\n${proc.tail(10)}`,
       );
     if (port === undefined) {
-      const text = readFileSync(logFile).subarray(offset).toString();
+      const text = existsSync(logFile) ? readFileSync(logFile).subarray(offset).toString() : '';
       const m = /"port":(\d+)[^\n]*weir controller started/.exec(text);
       if (m) port = Number(m[1]);
     } else {
