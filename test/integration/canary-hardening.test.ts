@@ -331,7 +331,7 @@ describe('controller hardening', { concurrency: true }, () => {
       image: 'example.com/cfg:1.0.0',
       envFrom: [{ configMapRef: { name: 'cfg-settings' } }],
     };
-    const gate = await startGate(8_000);
+    const gate = await startGate(15_000); // the ConfigMap edit lands while it answers, even on a loaded machine
     t.after(() => gate.stop());
     await w.apply({
       apiVersion: 'v1',
