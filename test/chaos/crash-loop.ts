@@ -102,7 +102,9 @@ export const crashLoop: Scenario = {
           await w.killController();
           kills++;
           const down = env.rng.int(size.downMs[0], size.downMs[1]);
-          env.log(`crash-loop: SIGKILL #${kills} after ${gap} ms, down ${down} ms`);
+          env.log(
+            `crash-loop: SIGKILL #${kills} at ${new Date().toISOString()} after ${gap} ms, down ${down} ms`,
+          );
           await delay(down);
           await restart();
         }

@@ -1,7 +1,8 @@
 // Shared pieces of the chaos scenarios: the scenario contract and its result (the figures printed by
 // `npm run chaos`), apps with honest exporters (a good release answers 100% OK, a bad one 50%), one
 // release waited to its end, the controller's readiness and memory, and the closing invariant check.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AppExporter } from '../cluster/app-exporter.ts';
 import type { LocalCluster } from '../cluster/cluster.ts';
@@ -153,6 +154,21 @@ export async function closeOut(
   const history = await rec.stop();
   const finalPhases = new Map<string, string | undefined>();
   for (const p of plans) finalPhases.set(p.name, (await w.canary(p.name)).status?.phase);
+  // Kept next to the controller's log, so a violation can be traced write by write.
+  writeFileSync(
+    join(dirname(w.logFile), 'chaos-history.json'),
+    JSON.stringify(
+      {
+        releases,
+        statuses: Object.fromEntries(history.statuses),
+        weights: Object.fromEntries(history.weights),
+        primaryImages: Object.fromEntries(history.primaryImages),
+        slack: w.slack.messages.map((m) => ({ at: m.receivedAt, text: m.text })),
+      },
+      null,
+      1,
+    ),
+  );
   const violations = checkInvariants({
     ns: w.ns,
     plans,
