@@ -88,16 +88,18 @@ async function revertOrGiveUp(
     return undefined;
   }
   const left = revertDeadline(obj) - deps.now().getTime();
-  const waiting = await scaleTargetBack(ctx, deps);
-  if (!waiting) {
-    await handTrafficBack(ctx, deps);
-    return undefined;
-  }
   if (left > 0) {
+    // A failure here is retried with backoff; past the deadline the give-up path below runs instead.
+    const waiting = await scaleTargetBack(ctx, deps);
+    if (!waiting) {
+      await handTrafficBack(ctx, deps);
+      return undefined;
+    }
     deps.log.info(`revertOnDeletion: ${waiting}`);
     return Math.min(POLL_MS, left + 100);
   }
   // Giving up: traffic goes to the target anyway (its ready pods serve; the primary is about to go).
+  const waiting = awaited(ctx) ?? 'handing traffic back';
   try {
     await handTrafficBack(ctx, deps);
   } catch (err) {
@@ -113,10 +115,24 @@ async function revertOrGiveUp(
   return undefined;
 }
 
+/** The replicas the target gets back: the primary's (at least 1). */
+function replicasBack(ctx: CanaryContext): number {
+  return Math.max(1, ctx.primary?.spec?.replicas ?? 1);
+}
+
+/** What the revert still waits for, or undefined when the target is scaled back and ready. */
+function awaited(ctx: CanaryContext): string | undefined {
+  const replicas = replicasBack(ctx);
+  if (ctx.target.spec?.replicas !== replicas)
+    return `waiting for ${ctx.names.target} to scale to ${replicas}`;
+  const ready = readyPercent(ctx.target);
+  return ready < 100 ? `waiting for ${ctx.names.target} to be ready (${ready}% ready)` : undefined;
+}
+
 /** Gives the target its replicas back; returns what is still awaited, or undefined when it is ready. */
 async function scaleTargetBack(ctx: CanaryContext, deps: FinalizeDeps): Promise<string | undefined> {
-  const replicas = Math.max(1, ctx.primary?.spec?.replicas ?? 1);
-  if (ctx.target.spec?.replicas !== replicas) {
+  const replicas = replicasBack(ctx);
+  if (ctx.target.spec?.replicas !== replicas)
     await deps.kube.apply(
       {
         apiVersion: 'apps/v1',
@@ -126,10 +142,7 @@ async function scaleTargetBack(ctx: CanaryContext, deps: FinalizeDeps): Promise<
       },
       'weir-scale',
     );
-    return `waiting for ${ctx.names.target} to scale to ${replicas}`;
-  }
-  const ready = readyPercent(ctx.target);
-  return ready < 100 ? `waiting for ${ctx.names.target} to be ready (${ready}% ready)` : undefined;
+  return awaited(ctx);
 }
 
 async function handTrafficBack(ctx: CanaryContext, deps: FinalizeDeps): Promise<void> {
