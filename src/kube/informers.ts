@@ -22,7 +22,7 @@ export interface InformerOptions {
   watch?: Omit<WatchOptions, 'transform'>;
   /** Store objects without data/stringData/binaryData; content() reads them on demand. */
   stripContent?: boolean;
-  /** Page size of the initial list and of re-lists (default 500, as client-go). */
+  /** Page size of the initial list and of re-lists (default 500 as client-go; 25 when stripping content). */
   pageSize?: number;
   /** Held content unused this long is released (default 15 min). */
   contentIdleMs?: number;
@@ -70,7 +70,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
         })
       : undefined;
     const transform = this.store ? (obj: unknown) => this.store!.observe(obj as T) : undefined;
-    const pageSize = o.pageSize ?? 500;
+    // A page of large Secrets is parsed whole (text, JSON, model objects) before it is stripped, and
+    // V8 keeps the heap it grew to: small pages keep that peak, and so the resident size, low.
+    const pageSize = o.pageSize ?? (o.stripContent ? 25 : 500);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const items: T[] = [];
       let page: KubernetesListObject<T> | undefined;

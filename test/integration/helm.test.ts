@@ -21,7 +21,9 @@ const CONTROLLER_RULES = [
   { apiGroups: ['weir.dev'], resources: ['gitsyncs'], verbs: ['list', 'watch', 'patch'] },
   { apiGroups: ['weir.dev'], resources: ['gitsyncs/status'], verbs: ['patch'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'create', 'patch'] },
-  { apiGroups: [''], resources: ['services', 'configmaps'], verbs: ['list', 'watch', 'create', 'patch'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create', 'patch'] },
+  // get: ConfigMaps are cached without data; the ones in use are read (src/kube/content.ts).
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
   {
     apiGroups: ['autoscaling'],

@@ -75,8 +75,12 @@ Leases (leader election) are granted by a Role in the release namespace only (se
   resources: [deployments]
   verbs: [list, watch, create, patch]
 - apiGroups: [""]
-  resources: [services, configmaps]
+  resources: [services]
   verbs: [list, watch, create, patch]
+{{- /* get: the informer caches ConfigMaps and Secrets without data and reads the ones in use. */}}
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch]
