@@ -79,15 +79,25 @@ async function revertOrGiveUp(
   build: () => CanaryContext,
   deps: FinalizeDeps,
 ): Promise<number | undefined> {
+  const left = revertDeadline(obj) - deps.now().getTime();
+  const seconds = Math.round((revertDeadline(obj) - deletedAt(obj)) / 1000);
   let ctx: CanaryContext;
   try {
     ctx = build();
   } catch (err) {
-    if (!isWeirError(err) || !['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) throw err;
-    await warn(obj, deps, 'RevertSkipped', `revertOnDeletion: nothing to revert (${err.message})`);
+    if (isWeirError(err) && ['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) {
+      await warn(obj, deps, 'RevertSkipped', `revertOnDeletion: nothing to revert (${err.message})`);
+      return undefined;
+    }
+    if (left > 0) throw err; // e.g. referenced content still loading: retried
+    await warn(
+      obj,
+      deps,
+      'RevertTimedOut',
+      `revertOnDeletion: gave up after ${seconds}s (${describeError(err)}); deleting the Canary anyway`,
+    );
     return undefined;
   }
-  const left = revertDeadline(obj) - deps.now().getTime();
   if (left > 0) {
     // A failure here is retried with backoff; past the deadline the give-up path below runs instead.
     const waiting = await scaleTargetBack(ctx, deps);
@@ -105,7 +115,6 @@ async function revertOrGiveUp(
   } catch (err) {
     deps.log.warn({ err: describeError(err) }, 'revertOnDeletion: handing traffic back failed');
   }
-  const seconds = Math.round((revertDeadline(obj) - deletedAt(obj)) / 1000);
   await warn(
     obj,
     deps,

@@ -138,3 +138,14 @@ test('a ready target whose traffic cannot be handed back: retried until the dead
   assert.deepEqual(after.patches, [onlyOurs]);
   assert.equal(after.events[0]?.reason, 'RevertTimedOut');
 });
+
+test('a context that cannot be built yet (content loading): retried, and given up at the deadline', async () => {
+  const loading = () => {
+    throw new WeirError('LOADING', 'Secret shop/app-secrets is being read');
+  };
+  await assert.rejects(finalizeCanary(canary(), loading, fakes(30).deps), /being read/);
+  const after = fakes(61);
+  assert.equal(await finalizeCanary(canary(), loading, after.deps), undefined);
+  assert.deepEqual(after.patches, [onlyOurs]);
+  assert.equal(after.events[0]?.reason, 'RevertTimedOut');
+});
