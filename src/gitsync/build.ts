@@ -2,12 +2,14 @@
 // and every object checked before anything touches the cluster. A problem anywhere (YAML syntax, a
 // missing apiVersion/kind/name, a duplicate, an invalid Weir object, an unknown kind, a hostile file)
 // fails the whole build, and every problem names its file and line.
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { Composer, LineCounter, Parser } from 'yaml';
 import { API_VERSION } from '../api/kinds.ts';
 import { formatProblems, validateObject } from '../api/validate.ts';
 import {
   DEFAULT_SOURCE_LIMITS,
   readSources,
+  tokenBudget,
+  yieldToLoop,
   type Problem,
   type SourceFile,
   type SourceLimits,
@@ -116,26 +118,35 @@ export function keyOf(o: {
   return `${groupOf(o.apiVersion)}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
 }
 
-/** Parses every file; YAML errors and alias bombs are problems naming file and line. */
-export function parseSources(
+/**
+ * Parses every file; YAML errors, alias bombs and oversized documents are problems naming file and
+ * line. Documents are built one at a time (the event loop gets a turn between them), and parsing
+ * stops once there are more objects than `maxObjects`.
+ */
+export async function parseSources(
   files: SourceFile[],
-  limits: Pick<BuildLimits, 'maxAliasCount'> = DEFAULT_LIMITS,
-): {
+  limits: Pick<
+    BuildLimits,
+    'maxAliasCount' | 'maxObjects' | 'maxDocumentTokens' | 'maxTotalTokens'
+  > = DEFAULT_LIMITS,
+): Promise<{
   docs: ParsedDoc[];
   problems: Problem[];
-} {
+}> {
   const docs: ParsedDoc[] = [];
   const problems: Problem[] = [];
+  const used = { total: 0 };
   for (const { file, text } of files) {
+    const over = await tokenBudget(text, file, limits, used);
+    if (over) {
+      problems.push(over);
+      // The total is spent: the files after this one are not read either.
+      if (used.total > limits.maxTotalTokens) break;
+      continue;
+    }
     const lc = new LineCounter();
-    const parsed = parseAllDocuments(text, {
-      lineCounter: lc,
-      prettyErrors: false,
-      merge: true,
-      uniqueKeys: true,
-    });
-    const all = Array.isArray(parsed) ? parsed : [];
-    for (const doc of all) {
+    const composer = new Composer({ prettyErrors: false, merge: true, uniqueKeys: true });
+    for (const doc of composer.compose(new Parser(lc.addNewLine).parse(text))) {
       if (doc.errors.length) {
         for (const e of doc.errors.slice(0, 3)) {
           const pos = lc.linePos(e.pos[0]);
@@ -157,6 +168,7 @@ export function parseSources(
         });
         continue;
       }
+      await yieldToLoop();
       if (value === null || value === undefined) continue; // empty document
       if (typeof value !== 'object' || Array.isArray(value)) {
         problems.push({ file, line, message: 'a document must be a mapping (a Kubernetes object)' });
@@ -167,16 +179,28 @@ export function parseSources(
       if (obj.kind === 'List' && Array.isArray(obj.items)) {
         for (const item of obj.items) docs.push({ obj: item as Json, file, line });
       } else docs.push({ obj, file, line });
+      if (docs.length > limits.maxObjects) {
+        problems.push({ message: `more than ${limits.maxObjects} objects, over the limit` });
+        return { docs, problems };
+      }
     }
   }
   return { docs, problems };
 }
 
-/** Kinds that CustomResourceDefinitions in the same build define, with their scope. */
+const CRD_GROUP = 'apiextensions.k8s.io/';
+
+/**
+ * Kinds that CustomResourceDefinitions in the same build define, with their scope. Only asked for
+ * kinds the cluster does not serve yet: a CRD in Git must not decide the scope of a served kind
+ * (a "CRD" claiming that CustomResourceDefinition or ClusterRoleBinding is namespaced would slip
+ * cluster-scoped objects past the namespace confinement).
+ */
 export function crdScopes(docs: ParsedDoc[]): Map<string, Scope> {
   const out = new Map<string, Scope>();
   for (const { obj } of docs) {
-    if (obj.kind !== 'CustomResourceDefinition') continue;
+    // Only a real CRD defines kinds (not a custom kind that happens to be named like one).
+    if (obj?.kind !== 'CustomResourceDefinition' || !String(obj.apiVersion).startsWith(CRD_GROUP)) continue;
     const spec = obj.spec as
       | { group?: string; names?: { kind?: string }; scope?: string; versions?: Array<{ name?: string }> }
       | undefined;
@@ -236,7 +260,12 @@ export function assemble(
         continue;
       }
     }
-    const scope = crds.get(`${apiVersion}/${kind}`) ?? opts.scopeOf(apiVersion, kind);
+    const malformed = syntaxProblem(apiVersion, kind, name, meta!.namespace);
+    if (malformed) {
+      problems.push({ ...at, message: `${label}: ${malformed}` });
+      continue;
+    }
+    const scope = opts.scopeOf(apiVersion, kind) ?? crds.get(`${apiVersion}/${kind}`);
     if (!scope) {
       problems.push({
         ...at,
@@ -266,6 +295,36 @@ export function assemble(
     objects.push({ obj, file: doc.file, line: doc.line, key });
   }
   return problems.length ? { ok: false, problems } : { ok: true, objects };
+}
+
+// What the API server accepts, checked before any of it reaches a URL: an apiVersion is a group
+// (DNS subdomain) and a version (DNS label), a kind is alphanumeric, a namespace is a DNS label and a
+// name is a path segment (no "/" or "%", not "." or ".."). Anything else could walk a request to
+// another path (`apiVersion: ../api/v1/...`, a name ".." that the URL parser removes).
+const API_VERSION_SYNTAX =
+  /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const KIND_SYNTAX = /^[A-Za-z][A-Za-z0-9]*$/;
+const NAMESPACE_SYNTAX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function syntaxProblem(
+  apiVersion: string,
+  kind: string,
+  name: string,
+  namespace: unknown,
+): string | undefined {
+  if (apiVersion.length > 316 || !API_VERSION_SYNTAX.test(apiVersion))
+    return `apiVersion ${JSON.stringify(apiVersion)} is not a valid API version (group/version)`;
+  if (kind.length > 63 || !KIND_SYNTAX.test(kind)) return `kind ${JSON.stringify(kind)} is not a valid kind`;
+  if (name.length > 253 || name === '.' || name === '..' || /[/%]/.test(name))
+    return `metadata.name ${JSON.stringify(name)} is not a valid name`;
+  if (
+    namespace !== undefined &&
+    namespace !== null &&
+    namespace !== '' &&
+    (typeof namespace !== 'string' || namespace.length > 63 || !NAMESPACE_SYNTAX.test(namespace))
+  )
+    return `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace name`;
+  return undefined;
 }
 
 /** Why the tenancy flags refuse an object (cluster-scoped, or in another namespace), or undefined. */
@@ -315,14 +374,14 @@ export async function build(
   limits: BuildLimits = DEFAULT_LIMITS,
 ): Promise<BuildResult> {
   const read = await readSources(root, path, limits);
-  const parsed = parseSources(read.files, limits);
+  const parsed = await parseSources(read.files, limits);
   const problems = [...read.problems, ...parsed.problems];
-  const crds = crdScopes(parsed.docs);
   const scopes = new Map<string, Scope | undefined>();
   for (const { obj } of parsed.docs) {
     if (typeof obj?.apiVersion !== 'string' || typeof obj.kind !== 'string') continue;
     const k = `${obj.apiVersion}/${obj.kind}`;
-    if (scopes.has(k) || crds.has(k)) continue;
+    // Discovery only for well-formed names: the apiVersion becomes part of a URL.
+    if (scopes.has(k) || syntaxProblem(obj.apiVersion, obj.kind, 'x', undefined)) continue;
     scopes.set(k, await opts.scopeOf(obj.apiVersion, obj.kind));
   }
   const assembled = assemble(parsed.docs, { ...opts, scopeOf: (a, k) => scopes.get(`${a}/${k}`) }, limits);

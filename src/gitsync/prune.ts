@@ -13,6 +13,7 @@ import {
   rankOf,
   type InventoryEntry,
 } from './apply.ts';
+import type { Confinement } from './policy.ts';
 import type { ApiClient, Json } from './rest.ts';
 
 export interface PruneReport {
@@ -26,21 +27,52 @@ export function leftGit(previous: InventoryEntry[], current: InventoryEntry[]): 
   return previous.filter((e) => !now.has(keyOf(e)));
 }
 
+/**
+ * Why the tenancy flags keep the GitSync from deleting `entry` (the same rule as for applying it), or
+ * undefined. An inventory can hold objects from before confinement was turned on, or entries written
+ * into the status by someone else: a confined GitSync deletes nothing outside its namespace.
+ */
+export function confinedOut(
+  entry: InventoryEntry,
+  owner: { namespace: string },
+  c: Confinement | undefined,
+): string | undefined {
+  if (!c) return undefined;
+  if (!entry.namespace && !c.clusterScoped) return 'cluster-scoped, which this GitSync may not write';
+  if (entry.namespace && entry.namespace !== owner.namespace && !c.otherNamespaces)
+    return "outside the GitSync's namespace, which it may not write";
+  return undefined;
+}
+
 export async function prune(
   api: ApiClient,
   candidates: InventoryEntry[],
   owner: { namespace: string; name: string },
+  confinement?: Confinement,
 ): Promise<PruneReport> {
   const report: PruneReport = { deleted: [], kept: [] };
   // Reverse apply order: custom resources and workloads before CRDs and Namespaces.
   const ordered = [...candidates].sort((a, b) => rankOf(b.kind) - rankOf(a.kind));
   for (const entry of ordered) {
     const name = describeRef(entry);
+    const outside = confinedOut(entry, owner, confinement);
+    if (outside) {
+      report.kept.push({ object: name, reason: outside });
+      continue;
+    }
+    let refused: string | undefined;
     const live = await api.get(entry).catch((err: unknown) => {
+      const code = (err as { code?: string }).code;
       // A kind whose CRD is gone has nothing left to delete.
-      if ((err as { code?: string }).code === 'NOT_FOUND') return undefined;
+      if (code === 'NOT_FOUND') return undefined;
+      // An entry the client will not send (a malformed name, a namespace on a cluster-scoped kind).
+      if (code === 'INVALID_SPEC') {
+        refused = (err as Error).message;
+        return undefined;
+      }
       throw err;
     });
+    if (refused) report.kept.push({ object: name, reason: refused });
     if (!live) continue;
     const labels = ((live.metadata as Json | undefined)?.labels ?? {}) as Record<string, string>;
     const reason =

@@ -43,6 +43,10 @@ export interface ApiClient {
   impersonate(user: string): ApiClient;
 }
 
+/** group/version as the API server names them (DNS subdomain, DNS label); nothing that walks a URL. */
+const API_VERSION =
+  /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
 interface Resource {
   name: string;
   namespaced: boolean;
@@ -122,6 +126,13 @@ export function createApiClient(kc: KubeConfig): ApiClient {
   // Discovery per apiVersion; a kind missing from the cached list is asked again (a CRD just applied).
   const discovered = new Map<string, Array<{ kind: string; name: string; namespaced: boolean }>>();
   async function resource(apiVersion: string, kind: string): Promise<Resource | undefined> {
+    // The apiVersion becomes part of the URL: `../api/v1/namespaces/x/secrets/y` would make discovery
+    // (sent with the controller's own identity) GET whatever path it names.
+    if (!API_VERSION.test(apiVersion))
+      throw new WeirError(
+        'INVALID_SPEC',
+        `apiVersion ${JSON.stringify(apiVersion)} is not a valid API version`,
+      );
     const find = () => discovered.get(apiVersion)?.find((r) => r.kind === kind && !r.name.includes('/'));
     if (find()) return find();
     const root = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
@@ -146,6 +157,23 @@ export function createApiClient(kc: KubeConfig): ApiClient {
         `${ref.kind} (${ref.apiVersion}) is not served by the cluster (is its CRD installed?)`,
       );
     }
+    if (name !== undefined) {
+      // "." and ".." are removed by the URL parser (a name ".." would address the namespace itself).
+      if (!name || name === '.' || name === '..' || /[/%]/.test(name))
+        throw new WeirError('INVALID_SPEC', `${describe({ ...ref, name })}: not a valid name`);
+      // The API server silently drops a namespace sent for a cluster-scoped kind: never let a
+      // namespaced-looking object become a cluster-scoped write (or a read of one).
+      if (r.namespaced !== !!ref.namespace)
+        throw new WeirError(
+          'INVALID_SPEC',
+          `${describe({ ...ref, name })}: ${ref.kind} is ${r.namespaced ? 'namespaced but no namespace was given' : 'cluster-scoped but a namespace was given'}`,
+        );
+    }
+    if (
+      ref.namespace !== undefined &&
+      (ref.namespace === '.' || ref.namespace === '..' || /[/%]/.test(ref.namespace))
+    )
+      throw new WeirError('INVALID_SPEC', `namespace ${JSON.stringify(ref.namespace)} is not valid`);
     const root = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
     const ns = r.namespaced && ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
     return `${root}${ns}/${r.name}${name ? `/${encodeURIComponent(name)}` : ''}`;
@@ -209,14 +237,9 @@ export function createApiClient(kc: KubeConfig): ApiClient {
       return out;
     },
     async remove(ref) {
+      const path = await pathOf(ref, ref.name);
       writes++;
-      const { status, json } = await send(
-        'DELETE',
-        await pathOf(ref, ref.name),
-        { propagationPolicy: 'Background' },
-        undefined,
-        as,
-      );
+      const { status, json } = await send('DELETE', path, { propagationPolicy: 'Background' }, undefined, as);
       if (status === 404) return false;
       if (status >= 300) throw fail(`delete ${describe(ref)}`, status, json);
       return true;

@@ -5,7 +5,7 @@
 // thrown), and nothing stops at the first problem: the caller reports them all at once.
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parse } from 'yaml';
+import { Lexer, parse } from 'yaml';
 
 export interface SourceLimits {
   /** Largest manifest file read (bytes). */
@@ -13,13 +13,63 @@ export interface SourceLimits {
   /** All manifest files together (bytes). */
   maxTotalBytes: number;
   maxFiles: number;
+  /**
+   * YAML tokens (scalars, indicators, separators) in one document. The parser holds a few hundred
+   * bytes per token and cannot be interrupted inside a document, so this bounds both its memory and
+   * how long it holds the event loop: 4 MiB of `[1,1,1,…]` is 2 million tokens and about 2 GB.
+   * 500,000 tokens is about 1.6 MB of ordinary YAML, above what etcd stores in one object.
+   */
+  maxDocumentTokens: number;
+  /** YAML tokens of all manifests together (about 16 MB of ordinary YAML). */
+  maxTotalTokens: number;
 }
 
 export const DEFAULT_SOURCE_LIMITS: SourceLimits = {
   maxFileBytes: 4 * 1024 * 1024,
   maxTotalBytes: 64 * 1024 * 1024,
   maxFiles: 10_000,
+  maxDocumentTokens: 500_000,
+  maxTotalTokens: 5_000_000,
 };
+
+// The lexer marks the start of every document with this token, and every scalar with the other.
+const DOCUMENT_TOKEN = '\x02';
+const SCALAR_TOKEN = '\x1f';
+export const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Counts a file's YAML tokens without building anything (constant memory), giving the event loop a
+ * turn every 50,000 tokens; a problem when a document or the whole goes over its budget.
+ */
+export async function tokenBudget(
+  text: string,
+  file: string,
+  limits: Pick<SourceLimits, 'maxDocumentTokens' | 'maxTotalTokens'>,
+  used: { total: number },
+): Promise<Problem | undefined> {
+  let inDoc = 0;
+  let n = 0;
+  let prev = '';
+  for (const token of new Lexer().lex(text)) {
+    // A document starts at the lexer's marker or at `---`, unless that is a plain scalar's text.
+    if (token === DOCUMENT_TOKEN || (token === '---' && prev !== SCALAR_TOKEN)) inDoc = 0;
+    prev = token;
+    inDoc++;
+    used.total++;
+    if (inDoc > limits.maxDocumentTokens)
+      return {
+        file,
+        message: `a YAML document has more than ${limits.maxDocumentTokens} tokens: refused as a resource exhaustion attack (split it)`,
+      };
+    if (used.total > limits.maxTotalTokens)
+      return {
+        file,
+        message: `the manifests have more than ${limits.maxTotalTokens} YAML tokens in total: refused as a resource exhaustion attack`,
+      };
+    if (++n % 50_000 === 0) await yieldToLoop();
+  }
+  return undefined;
+}
 
 export interface SourceFile {
   /** Path relative to the repository root, with forward slashes (what messages show). */
@@ -55,6 +105,7 @@ export async function readSources(
   const visited = new Set<string>();
   let total = 0;
   let overTotal = false;
+  const kustomizationTokens = { total: 0 };
   const show = (abs: string) => relative(realRoot, abs).split(sep).join('/') || '.';
   const inside = (abs: string) => abs === realRoot || abs.startsWith(realRoot + sep);
 
@@ -169,6 +220,9 @@ export async function readSources(
     // device or an oversized file is refused before a byte is read.
     const text = await readChecked(abs, shown, 'kustomization');
     if (text === undefined) return;
+    // Bounded like every manifest before the parser builds it.
+    const over = await tokenBudget(text, shown, limits, kustomizationTokens);
+    if (over) return void problems.push(over);
     let k: unknown;
     try {
       k = parse(text, { maxAliasCount: 100 });

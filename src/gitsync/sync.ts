@@ -169,7 +169,7 @@ export async function syncOnce(input: SyncInput): Promise<SyncReport> {
     t = Date.now();
     const candidates = leftGit(input.previousInventory, applied.inventory);
     try {
-      pruned = await prune(api, candidates, owner);
+      pruned = await prune(api, candidates, owner, confinementOf(owner.namespace, input.policy));
     } catch (err) {
       return {
         ...fail({

@@ -187,6 +187,101 @@ test('--gitsync-no-cross-namespace: other namespaces and cluster-scoped kinds ar
   assert.equal(await w.object('v1', 'Namespace', `made-by-${w.ns}`, ''), undefined);
 });
 
+test('confinement: a CustomResourceDefinition in Git cannot make cluster-scoped kinds look namespaced', async () => {
+  // A GitSync whose account may write CRDs, confined by --gitsync-no-cross-namespace. The repository
+  // adds a "CRD" that claims the kind CustomResourceDefinition itself is namespaced: if the build took
+  // that claim over discovery, every CRD in the commit would look namespaced (in the GitSync's own
+  // namespace) and be applied cluster-wide, the API server dropping the namespace.
+  const w = locked;
+  const sa = 'crd-admin';
+  for (const obj of [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: w.ns } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `${w.ns}-${sa}` },
+      rules: [
+        {
+          apiGroups: ['apiextensions.k8s.io'],
+          resources: ['customresourcedefinitions'],
+          verbs: ['get', 'list', 'create', 'patch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${w.ns}-${sa}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${w.ns}-${sa}` },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace: w.ns }],
+    },
+  ])
+    await w.kube.apply(obj as never, 'weir-test');
+  const group = `${w.ns}.example.com`;
+  const crd = `widgets.${group}`;
+  const repo = await w.git.createRepo('crd-scope');
+  await commitFiles(
+    repo.url,
+    {
+      'a-widgets.yaml': `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ${crd}
+spec:
+  group: ${group}
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`,
+      'b-claim.yaml': `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: claim
+spec:
+  group: apiextensions.k8s.io
+  names: {kind: CustomResourceDefinition}
+  scope: Namespaced
+  versions: [{name: v1}]
+`,
+    },
+    'one',
+  );
+  await waitFor(
+    `RBAC for ${w.ns}/${sa} in effect`,
+    async () =>
+      (
+        await w.cluster.kubectl([
+          'auth',
+          'can-i',
+          'create',
+          'customresourcedefinitions.apiextensions.k8s.io',
+          `--as=system:serviceaccount:${w.ns}:${sa}`,
+        ])
+      ).stdout.trim() === 'yes',
+    15_000,
+    100,
+  );
+  await w.apply('crd-scope', { url: repo.url, interval: '1h', serviceAccountName: sa });
+  const g = await w.wait('crd-scope', 'refused', failed, 30_000);
+  const ready = readyOf(g.status)!;
+  assert.equal(ready.reason, 'BuildFailed', ready.message);
+  assert.match(
+    ready.message ?? '',
+    new RegExp(
+      `a-widgets\\.yaml:1: CustomResourceDefinition ${crd.replace(/\./g, '\\.')}: cluster-scoped objects are not allowed`,
+    ),
+  );
+  assert.equal(
+    await w.object('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd, ''),
+    undefined,
+    'no CRD created by a confined GitSync',
+  );
+});
+
 test('adoption: an unlabelled existing object is refused, then taken over once annotated (or with spec.adopt)', async () => {
   const w = open;
   for (const name of ['existing', 'existing-2'])

@@ -73,7 +73,7 @@ test('a GitSync impersonates its own ServiceAccount, else the default one, else 
   assert.equal(impersonationOf('team', undefined, OPEN_POLICY), undefined);
 });
 
-const docs = (text: string) => parseSources([{ file: 'apps/all.yaml', text }]).docs;
+const docs = async (text: string) => (await parseSources([{ file: 'apps/all.yaml', text }])).docs;
 const repo = `apiVersion: v1
 kind: ConfigMap
 metadata: {name: own}
@@ -89,9 +89,9 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-
 subjects: [{kind: User, name: me}]
 `;
 
-test('with --gitsync-no-cross-namespace the build refuses other namespaces and cluster-scoped objects', () => {
+test('with --gitsync-no-cross-namespace the build refuses other namespaces and cluster-scoped objects', async () => {
   const policy = { ...OPEN_POLICY, noCrossNamespace: true };
-  const r = assemble(docs(repo), {
+  const r = assemble(await docs(repo), {
     namespace: 'team',
     scopeOf: wellKnownScope,
     confinement: confinementOf('team', policy),
@@ -109,7 +109,7 @@ test('with --gitsync-no-cross-namespace the build refuses other namespaces and c
   assert.doesNotMatch(msg, /ConfigMap own/);
 
   // targetNamespace pointing elsewhere is cross-namespace too.
-  const moved = assemble(docs('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n'), {
+  const moved = assemble(await docs('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n'), {
     namespace: 'team',
     targetNamespace: 'other',
     scopeOf: wellKnownScope,
@@ -123,7 +123,7 @@ test('with --gitsync-no-cross-namespace the build refuses other namespaces and c
     crossNamespaceAllowed: ['platform'],
     clusterScopedAllowed: ['platform'],
   };
-  const ok = assemble(docs(repo), {
+  const ok = assemble(await docs(repo), {
     namespace: 'platform',
     scopeOf: wellKnownScope,
     confinement: confinementOf('platform', trusted),
