@@ -8,7 +8,7 @@ import { ListWatch, type KubernetesObject, type KubernetesListObject } from '@ku
 import type { Logger } from '../log.ts';
 import { describeError, WeirError } from '../errors.ts';
 import type { ResourceType } from './resources.ts';
-import { statusCode, type Kube, type Obj } from './client.ts';
+import { statusCode, type Kube } from './client.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { ContentStore } from './content.ts';
 import { BoundedWatch, type WatchOptions } from './watch.ts';
@@ -197,5 +197,3 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
     return this.store?.size ?? 0;
   }
 }
-
-export type { Obj };

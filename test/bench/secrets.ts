@@ -52,8 +52,19 @@ function checkoutOld(ref: string): string {
   return dir;
 }
 
-/** Starts `weir controller` from `root`, waits until /readyz says every cache is synced, settles, samples RSS. */
-async function measure(cluster: Cluster, root: string, label: string, logDir: string): Promise<number> {
+/** V8 heap in use (MiB), from the controller's /metrics (prom-client's default process metrics). */
+async function heapMiB(port: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024;
+}
+
+interface Sample {
+  rss: number;
+  heap: number;
+}
+
+/** Starts `weir controller` from `root`, waits until /readyz says every cache is synced, settles, samples RSS and heap. */
+async function measure(cluster: Cluster, root: string, label: string, logDir: string): Promise<Sample> {
   const p: Managed = startProcess(
     `controller-${label}`,
     process.execPath,
@@ -78,7 +89,7 @@ async function measure(cluster: Cluster, root: string, label: string, logDir: st
       await new Promise((r) => setTimeout(r, 1000));
       rss = rssMiB(p.child.pid!);
     }
-    return rss;
+    return { rss, heap: await heapMiB(port) };
   } finally {
     await p.stop();
   }
@@ -118,11 +129,13 @@ try {
   console.log(`created ${COUNT} Secrets of ${SIZE / 1024} KiB in ${(took / 1000).toFixed(1)} s`);
   const fullNew = await measure(cluster, projectRoot, 'new-full', logDir);
   const fullOld = await measure(cluster, old, 'old-full', logDir);
-  const row = (name: string, before: number, after: number) =>
-    `${name.padEnd(44)} ${before.toFixed(0).padStart(6)} MiB ${after.toFixed(0).padStart(8)} MiB ${(after - before).toFixed(0).padStart(+7)} MiB`;
-  console.log(`controller RSS once synced                   no Secrets  ${COUNT} Secrets    growth`);
-  console.log(row('Weir (Secrets/ConfigMaps cached without data)', emptyNew, fullNew));
-  console.log(row(`before (full objects cached; ${OLD_REF})`, emptyOld, fullOld));
+  const row = (name: string, k: keyof Sample, before: Sample, after: Sample) =>
+    `${name.padEnd(50)} ${before[k].toFixed(0).padStart(6)} MiB ${after[k].toFixed(0).padStart(8)} MiB ${(after[k] - before[k]).toFixed(0).padStart(7)} MiB`;
+  console.log(`${''.padEnd(50)} no Secrets  ${COUNT} Secrets    growth`);
+  console.log(row('RSS, Weir (Secrets/ConfigMaps cached without data)', 'rss', emptyNew, fullNew));
+  console.log(row(`RSS, before (full objects cached; ${OLD_REF})`, 'rss', emptyOld, fullOld));
+  console.log(row('V8 heap used, Weir', 'heap', emptyNew, fullNew));
+  console.log(row('V8 heap used, before', 'heap', emptyOld, fullOld));
   console.log(`(logs in ${logDir})`);
 } finally {
   if (ownCluster) await cluster.stop();
