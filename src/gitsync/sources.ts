@@ -109,26 +109,41 @@ export async function readSources(
   const show = (abs: string) => relative(realRoot, abs).split(sep).join('/') || '.';
   const inside = (abs: string) => abs === realRoot || abs.startsWith(realRoot + sep);
 
+  /**
+   * Whether a path inside the repository goes through a symlink (checked component by component from
+   * the root, so only the repository's own entries are looked at).
+   */
+  async function viaSymlink(abs: string): Promise<boolean> {
+    let p = realRoot;
+    for (const part of relative(realRoot, abs).split(sep).filter(Boolean)) {
+      p = join(p, part);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) return false;
+      if (st.isSymbolicLink()) return true;
+    }
+    return false;
+  }
+
   /** Resolves a path (following symlinks) and checks it stays in the repository. */
   async function safe(abs: string, what: string): Promise<string | undefined> {
+    // One message whether a symlink's target outside exists or not: the answer must not tell a
+    // repository which paths exist on the controller's filesystem (another GitSync's checkout).
+    const refuse = () => {
+      problems.push({
+        file: show(abs),
+        message: `${what} points outside the repository or to nothing (symlink), refused`,
+      });
+      return undefined;
+    };
     let real: string;
     try {
       real = await realpath(abs);
     } catch {
-      const link = await lstat(abs).catch(() => undefined);
-      problems.push({
-        file: show(abs),
-        message: link?.isSymbolicLink()
-          ? `${what} is a symlink to a missing target`
-          : `${what} does not exist in the repository`,
-      });
+      if (await viaSymlink(abs)) return refuse();
+      problems.push({ file: show(abs), message: `${what} does not exist in the repository` });
       return undefined;
     }
-    if (!inside(real)) {
-      problems.push({ file: show(abs), message: `${what} points outside the repository (symlink), refused` });
-      return undefined;
-    }
-    return real;
+    return inside(real) ? real : refuse();
   }
 
   /**

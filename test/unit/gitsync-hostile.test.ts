@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -271,4 +271,31 @@ test('a confined GitSync prunes nothing outside what it may write (inventory fro
   removed.length = 0;
   await prune(api, candidates, owner, confinementOf('team', OPEN_POLICY));
   assert.equal(removed.length, 3);
+});
+
+test("symlink answers do not tell which paths exist on the controller's filesystem", async () => {
+  const outside = await mkdtemp(join(tmpdir(), 'weir-other-checkout-'));
+  const root = await mkdtemp(join(tmpdir(), 'weir-hostile-'));
+  dirs.push(outside, root);
+  await writeFile(join(outside, 'private.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n');
+  await mkdir(join(root, 'app'));
+  await symlink(join(outside, 'private.yaml'), join(root, 'app', 'exists.yaml'));
+  await symlink(join(outside, 'absent.yaml'), join(root, 'app', 'absent.yaml'));
+  // Through a link inside the repository, and through a linked directory.
+  await symlink('exists.yaml', join(root, 'app', 'hop-exists.yaml'));
+  await symlink('absent.yaml', join(root, 'app', 'hop-absent.yaml'));
+  await symlink(outside, join(root, 'dir'));
+  await writeFile(
+    join(root, 'app', 'kustomization.yaml'),
+    'resources: [exists.yaml, absent.yaml, hop-exists.yaml, hop-absent.yaml, ../dir/private.yaml, ../dir/absent.yaml, typo.yaml]\n',
+  );
+  const r = await build(root, 'app', { namespace: 'team', scopeOf: wellKnownScope });
+  assert.equal(r.ok, false);
+  const byFile = new Map((r.ok ? [] : r.problems).map((p) => [p.file, p.message]));
+  const refused = 'file points outside the repository or to nothing (symlink), refused';
+  for (const f of ['exists', 'absent', 'hop-exists', 'hop-absent'])
+    assert.equal(byFile.get(`app/${f}.yaml`), refused, f);
+  assert.equal(byFile.get('dir/private.yaml'), refused);
+  assert.equal(byFile.get('dir/absent.yaml'), refused);
+  assert.equal(byFile.get('app/typo.yaml'), 'file does not exist in the repository');
 });
