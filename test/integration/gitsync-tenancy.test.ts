@@ -364,10 +364,13 @@ test("the chart's RBAC is enough: a controller without any GitSync rules applies
     await w.apply('tenant', { url: repo.url, interval: '1h', serviceAccountName: 'deployer' });
     await w.wait('tenant', 'applied through impersonation', appliedSha(sha), 60_000);
     assert.equal((await w.object<ConfigMap>('v1', 'ConfigMap', 'settings'))?.data?.value, 'git');
-    // Without an account it is the controller's own rights, which cover no ConfigMap writes (it may
-    // read them: Canaries copy the ConfigMaps their targets use). A ConfigMap of its own, so the
-    // refusal comes from the API server rather than from another GitSync owning the object.
-    await commitFiles(repo.url, { 'own/x.yaml': cm('as-controller') }, 'two');
+    // Without an account it is the controller's own rights: those of the canary controller (which
+    // include writing ConfigMaps and Secrets, the primaries' copies) and nothing for ServiceAccounts.
+    await commitFiles(
+      repo.url,
+      { 'own/x.yaml': 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: as-controller\n' },
+      'two',
+    );
     await w.apply('as-controller', { url: repo.url, path: 'own', interval: '1h' });
     const g = await w.wait('as-controller', 'refused', failed, 60_000);
     assert.match(
