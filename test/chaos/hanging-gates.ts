@@ -1,6 +1,7 @@
 // Hanging gates: four Canaries whose rollout webhook never answers (a server that accepts the request
-// and holds it until the webhook's timeout), and a fifth, bad release that must roll back on time:
-// its threshold × interval plus two intervals of slack, whatever the hanging gates are doing.
+// and holds it until the webhook's timeout), and a fifth, bad release, shipped as soon as two gates
+// hang, that must roll back on time: its threshold × interval plus two intervals of slack, whatever
+// the hanging gates are doing.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startWorld } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
@@ -35,12 +36,16 @@ export const hangingGates: Scenario = {
         expect: 'Failed', // a gate that never answers fails its check; the victim is a bad release
       }));
       const hanging = Promise.all(releases.slice(0, 4).map((r) => ship(w, r, 300_000)));
+      // Ship the bad release as soon as two gates hang: two is enough to hold every worker of a
+      // controller that awaits gates on its workers (WEIR_WORKERS=2), and the other two gates are
+      // due at the same tick. Waiting for all four would let such a controller's first gates time
+      // out meanwhile and free the workers again.
       const held = await waitFor(
-        'four gates hanging',
-        () => hang.pending() >= 4 && hang.pending(),
+        'two gates hanging',
+        () => hang.pending() >= 2 && hang.pending(),
         90_000,
-        100,
-      ).catch(() => hang.pending());
+        50,
+      );
       env.log(`hanging-gates: ${held} gate requests held; shipping the bad release`);
       const shipped = Date.now();
       const victim = await ship(w, releases[4]!, 300_000);
@@ -58,6 +63,7 @@ export const hangingGates: Scenario = {
         figures: {
           watchGaps,
           gatesHeldAtShip: held,
+          gatesHeldMax: hang.maxPending(),
           victimRollbackMs: rollbackMs,
           onTimeBoundMs: ON_TIME_MS,
           gateRequests: hang.total(),
@@ -75,10 +81,12 @@ export const hangingGates: Scenario = {
 async function startHangingServer() {
   const held = new Set<ServerResponse>();
   let total = 0;
+  let maxPending = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     total++;
     req.resume();
     held.add(res);
+    maxPending = Math.max(maxPending, held.size);
     res.on('close', () => held.delete(res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -86,6 +94,7 @@ async function startHangingServer() {
   return {
     url: `http://127.0.0.1:${port}`,
     pending: () => held.size,
+    maxPending: () => maxPending,
     total: () => total,
     stop: () =>
       new Promise<void>((resolve) => {
