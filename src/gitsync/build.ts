@@ -389,11 +389,20 @@ export async function build(
   return problems.length ? { ok: false, problems } : assembled;
 }
 
-/** One line per problem, `file:line:col: message`, at most `max` of them. */
+/** At most `max` characters of a text that a repository controls (a kind, a name, a message). */
+export function clip(text: string, max = 1024): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
+/**
+ * One line per problem, `file:line:col: message`, at most `max` of them, each clipped: the text
+ * becomes a status condition (at most 32 KiB, or the status patch is refused and the GitSync never
+ * shows why) and an Event.
+ */
 export function describeProblems(problems: Problem[], max = 5): string {
   const lines = problems.slice(0, max).map((p) => {
     const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
-    return `${where}${p.message}`;
+    return clip(`${where}${p.message}`);
   });
   const more = problems.length > max ? `; and ${problems.length - max} more` : '';
   return `${lines.join('; ')}${more}`;

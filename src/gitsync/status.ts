@@ -36,6 +36,8 @@ export interface StatusInput {
   now: Date;
 }
 
+const MAX_MESSAGE = 32_768;
+
 export function nextStatus(input: StatusInput): GitSyncStatus {
   const { previous: prev, outcome, now } = input;
   const out: GitSyncStatus = { ...prev, observedGeneration: input.generation };
@@ -51,7 +53,9 @@ export function nextStatus(input: StatusInput): GitSyncStatus {
       type,
       status,
       reason,
-      message,
+      // The CRD allows 32 KiB (apiserver messages quoted in apply errors can be long): over it the
+      // status patch would be refused and the GitSync would never show why it fails.
+      message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 16)}… (truncated)` : message,
       lastTransitionTime: before?.status === status ? (before.lastTransitionTime ?? at) : at,
       observedGeneration: gen,
     };

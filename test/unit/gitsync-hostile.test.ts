@@ -26,6 +26,7 @@ import {
 import { LABEL_NAME, LABEL_NAMESPACE } from '../../src/gitsync/apply.ts';
 import { OPEN_POLICY, confinementOf } from '../../src/gitsync/policy.ts';
 import { prune } from '../../src/gitsync/prune.ts';
+import { nextStatus } from '../../src/gitsync/status.ts';
 import { createApiClient, type ApiClient, type Json, type ObjectRef } from '../../src/gitsync/rest.ts';
 
 const dirs: string[] = [];
@@ -298,4 +299,29 @@ test("symlink answers do not tell which paths exist on the controller's filesyst
   assert.equal(byFile.get('dir/private.yaml'), refused);
   assert.equal(byFile.get('dir/absent.yaml'), refused);
   assert.equal(byFile.get('app/typo.yaml'), 'file does not exist in the repository');
+});
+
+test('messages a repository controls are clipped to what a status condition can hold', async () => {
+  // The CRD allows 32 KiB per condition message: a longer one makes the API server refuse the status
+  // patch, and the GitSync would never show why it fails.
+  const kind = 'K'.repeat(50_000);
+  const r = assemble(
+    await docs(
+      Array.from({ length: 5 }, (_, i) => `apiVersion: v1\nkind: ${kind}\nmetadata: {name: n${i}}\n`).join(
+        '---\n',
+      ),
+    ),
+    { namespace: 'team', scopeOf: wellKnownScope },
+  );
+  const msg = problems(r);
+  assert.ok(msg.length < 8000, `${msg.length} characters`);
+  assert.match(msg, /more characters\)/);
+  const status = nextStatus({
+    previous: {},
+    generation: 1,
+    outcome: { ok: false, reason: 'ApplyFailed', message: 'x'.repeat(100_000), stalled: false },
+    canaries: [],
+    now: new Date(),
+  });
+  for (const c of status.conditions ?? []) assert.ok((c.message ?? '').length <= 32_768, c.type);
 });
