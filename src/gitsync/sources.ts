@@ -106,6 +106,8 @@ export async function readSources(
   let total = 0;
   let overTotal = false;
   const kustomizationTokens = { total: 0 };
+  let entriesSeen = 0;
+  let overEntries = false;
   const show = (abs: string) => relative(realRoot, abs).split(sep).join('/') || '.';
   const inside = (abs: string) => abs === realRoot || abs.startsWith(realRoot + sep);
 
@@ -213,6 +215,16 @@ export async function readSources(
     const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) =>
       a.name.localeCompare(b.name),
     );
+    // Non-YAML files and directories cost a walk too: a tree of a million of them is refused.
+    entriesSeen += entries.length;
+    if (entriesSeen > limits.maxFiles * 10) {
+      if (!overEntries)
+        problems.push({
+          message: `more than ${limits.maxFiles * 10} directory entries under the path, refused`,
+        });
+      overEntries = true;
+      return;
+    }
     const kfile = entries.find((e) => KUSTOMIZATION.includes(e.name));
     if (kfile) return readKustomization(join(abs, kfile.name));
     for (const e of entries) {

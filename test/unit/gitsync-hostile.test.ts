@@ -325,3 +325,19 @@ test('messages a repository controls are clipped to what a status condition can 
   });
   for (const c of status.conditions ?? []) assert.ok((c.message ?? '').length <= 32_768, c.type);
 });
+
+test('a tree of very many entries (YAML or not) is refused instead of walked', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'weir-hostile-'));
+  dirs.push(root);
+  for (let d = 0; d < 4; d++) {
+    await mkdir(join(root, `d${d}`));
+    for (let i = 0; i < 10; i++) await writeFile(join(root, `d${d}`, `f${i}.txt`), '');
+  }
+  await writeFile(join(root, 'a.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n');
+  const limits = { ...DEFAULT_LIMITS, maxFiles: 3 };
+  assert.match(
+    problems(await build(root, '.', { namespace: 'team', scopeOf: wellKnownScope }, limits)),
+    /more than 30 directory entries under the path, refused/,
+  );
+  assert.ok((await build(root, '.', { namespace: 'team', scopeOf: wellKnownScope })).ok);
+});
