@@ -523,6 +523,37 @@ test('hostile repositories are refused with a clear condition and nothing applie
       },
       expect: /typo\.yaml:1: Deploymnet t: kind Deploymnet \(apps\/v1\) is not served by the cluster/,
     },
+    {
+      // Over the 32 KiB a condition message may hold, the status patch would be refused.
+      branch: 'longkind',
+      files: {
+        'a.yaml': innocent,
+        'long.yaml': Array.from(
+          { length: 5 },
+          (_, i) => `apiVersion: v1\nkind: ${'K'.repeat(40_000)}\nmetadata: {name: l${i}}\n`,
+        ).join('---\n'),
+      },
+      expect: /long\.yaml:1: K+… \(\d+ more characters\)/,
+    },
+    {
+      // Discovery goes out with the controller's identity: this would GET a Secret's path.
+      branch: 'walk',
+      files: {
+        'a.yaml': innocent,
+        'walk.yaml':
+          'apiVersion: ../api/v1/namespaces/kube-system/secrets/x\nkind: Secret\nmetadata: {name: w}\n',
+      },
+      expect:
+        /walk\.yaml:1: Secret w: apiVersion "\.\.\/api\/v1\/namespaces\/kube-system\/secrets\/x" is not a valid API version/,
+    },
+    {
+      branch: 'flowbomb',
+      files: {
+        'a.yaml': innocent,
+        'flow.yaml': `${cm('flow')}list: [${'1,'.repeat(1024 * 1024)}1]\n`,
+      },
+      expect: /flow\.yaml: a YAML document has more than 500000 tokens/,
+    },
   ];
   await Promise.all(
     cases.map(async (c) => {
