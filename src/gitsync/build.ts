@@ -204,7 +204,8 @@ export function crdScopes(docs: ParsedDoc[]): Map<string, Scope> {
     const spec = obj.spec as
       | { group?: string; names?: { kind?: string }; scope?: string; versions?: Array<{ name?: string }> }
       | undefined;
-    if (!spec?.group || !spec.names?.kind) continue;
+    // Nor the CRD machinery itself, even in a version the cluster does not serve.
+    if (!spec?.group || !spec.names?.kind || `${spec.group}/` === CRD_GROUP) continue;
     for (const v of spec.versions ?? [])
       out.set(
         `${spec.group}/${v.name}/${spec.names.kind}`,

@@ -41,7 +41,13 @@ const problems = (r: BuildResult) => {
   return r.ok ? '' : describeProblems(r.problems, 20);
 };
 
-const crd = (group: string, kind: string, scope: string, apiVersion = 'apiextensions.k8s.io/v1') => `---
+const crd = (
+  group: string,
+  kind: string,
+  scope: string,
+  apiVersion = 'apiextensions.k8s.io/v1',
+  version = 'v1',
+) => `---
 apiVersion: ${apiVersion}
 kind: CustomResourceDefinition
 metadata: {name: ${kind.toLowerCase()}s.${group}}
@@ -49,7 +55,7 @@ spec:
   group: ${group}
   names: {kind: ${kind}, plural: ${kind.toLowerCase()}s}
   scope: ${scope}
-  versions: [{name: v1, served: true, storage: true}]
+  versions: [{name: ${version}, served: true, storage: true}]
 `;
 
 test('a CRD in Git cannot make a served cluster-scoped kind namespaced (confinement holds)', async () => {
@@ -81,6 +87,21 @@ subjects: [{kind: ServiceAccount, name: default, namespace: team}]
   assert.ok(open.ok, open.ok ? '' : describeProblems(open.problems));
   const crb = open.objects.find((d) => d.obj.kind === 'ClusterRoleBinding')!;
   assert.equal((crb.obj.metadata as Json).namespace, undefined);
+
+  // Nor in a version of apiextensions that the cluster does not serve (v1beta1 here).
+  const beta = assemble(
+    await docs(
+      crd(
+        'apiextensions.k8s.io',
+        'CustomResourceDefinition',
+        'Namespaced',
+        'apiextensions.k8s.io/v1beta1',
+        'v1beta1',
+      ),
+    ),
+    { namespace: 'team', scopeOf: (a, k) => (a.endsWith('v1beta1') ? undefined : wellKnownScope(a, k)) },
+  );
+  assert.match(problems(beta), /is not served by the cluster/);
 
   // A custom kind that is merely called CustomResourceDefinition defines nothing.
   const fake = assemble(
