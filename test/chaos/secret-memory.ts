@@ -46,7 +46,7 @@ export const secretMemory: Scenario = {
       // Watch events still carry each Secret's data before the cache strips it: that garbage stays
       // in the heap until V8's next major GC (tens of MiB at most, whatever the count), while a
       // cache that keeps the data grows with the count (base64: 4/3 of the bytes, and more).
-      const allowed = Math.max(40, dataMiB / 4);
+      const allowed = Math.max(50, dataMiB / 2);
       const growth = Math.round((after.last - before.last) * 10) / 10;
       const violations =
         growth > allowed
