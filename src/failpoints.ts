@@ -4,7 +4,7 @@
 // the point; the chaos suite (test/chaos) sets it on a controller child process. Never set it in a
 // real deployment.
 
-export type FailpointName = 'after-promote-write';
+export type FailpointName = 'after-promote-write' | 'after-status-write';
 
 /** SIGKILLs this process (no cleanup, no flush: a real crash) when WEIR_FAILPOINT names `name`. */
 export function failpoint(name: FailpointName): void {

@@ -457,6 +457,31 @@ const MetricStatus = Obj({
   message: Type.Optional(Type.String()),
 });
 
+/** Most alerts kept in status.pendingAlerts; the oldest are dropped (and logged) past it. */
+export const MAX_PENDING_ALERTS = 10;
+
+const PendingAlert = Obj(
+  {
+    id: Type.String({ description: 'Unique within this Canary.' }),
+    kind: Type.String({ description: "What happened, e.g. 'new-revision', 'rolled-back'." }),
+    severity: StringEnum(['info', 'warn', 'error'] as const),
+    message: Type.String(),
+    fields: Obj({
+      phase: Type.String(),
+      revision: Type.String({ description: 'Images of the canary at the transition.' }),
+      weight: Type.Number(),
+      failedChecks: Type.Number(),
+      threshold: Type.Number(),
+    }),
+    time: Type.String({ format: 'date-time', description: 'When the transition was recorded.' }),
+  },
+  {
+    description:
+      'An alert recorded with its transition and not yet delivered (an outbox): a restarted controller sends it.',
+  },
+);
+export type PendingAlert = Static<typeof PendingAlert>;
+
 export const CanaryStatus = Obj({
   phase: Type.Optional(StringEnum(PHASES)),
   canaryWeight: Type.Optional(Type.Integer()),
@@ -493,6 +518,13 @@ export const CanaryStatus = Obj({
   ),
   lastPromotedGitRevision: Type.Optional(
     Type.String({ description: 'Git revision (from a GitSync) of lastPromotedSpec.' }),
+  ),
+  pendingAlerts: Type.Optional(
+    Type.Array(PendingAlert, {
+      maxItems: MAX_PENDING_ALERTS,
+      description:
+        'Alerts of recorded transitions not yet delivered; removed once sent (see docs/alerts.md).',
+    }),
   ),
 });
 

@@ -2,13 +2,15 @@
 // caches, asks decide() what to do, applies the cluster actions, writes status in one patch, then
 // runs the side effects. Gate webhooks and metric queries decide() asks for are gathered by a
 // background job (gather.ts) whose end requeues the Canary: no slow call holds a worker.
+import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { CanaryStatus, WebhookType } from '../api/canary.ts';
+import type { CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { runAnalysis } from '../analysis/evaluate.ts';
 import type { Config } from '../config.ts';
 import { describeError, isWeirError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
@@ -21,10 +23,12 @@ import { applyAction, REVISION_MOVED } from './apply.ts';
 import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
 import { decide } from './decide.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
-import { decodeSecret, runEffects } from './effects.ts';
+import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
 import type { Decision, Observations } from './model.ts';
+import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { parseDuration } from './strategy.ts';
+import { imagesOf } from './targets.ts';
 
 export interface ControllerDeps {
   kube: Kube;
@@ -59,6 +63,9 @@ export class CanaryController {
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
   private readonly gatherer: Gatherer;
+
+  /** Pending alerts (status.pendingAlerts) this process is sending or has sent (see outbox.ts). */
+  private readonly alerts = new AlertOutbox();
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
@@ -111,6 +118,7 @@ export class CanaryController {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
         this.ownWrites.delete(key);
+        this.alerts.forget(key);
         this.gatherer.used(key);
         this.deps.metrics.forgetCanary(ns, name, this.deps.caches.canary?.list(ns).length ?? 0);
         end({ result: 'gone' });
@@ -173,7 +181,13 @@ export class CanaryController {
     }
     const obs = observe(ctx, this.now());
     const decision = this.decideOffWorker(ctx, obs, log);
-    if (!decision) return untilDeadline(ctx, obs.now);
+    // Pending alerts minus those this process delivered: their removal rides on this reconcile's write.
+    const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
+    if (!decision) {
+      await this.writePendingAlerts(obj, pending);
+      this.sendPendingAlerts(ctx, pending, log);
+      return untilDeadline(ctx, obs.now);
+    }
     const { status } = decision;
     try {
       for (const a of decision.actions) {
@@ -193,6 +207,7 @@ export class CanaryController {
     recordGitRevision(status, ctx);
     if (Object.keys(ctx.checksums).length) status.trackedConfigs = ctx.checksums;
     else delete status.trackedConfigs;
+    const alerts = this.recordAlerts(ctx, status, decision, pending, log);
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
       const written = await deps.kube.patchStatus(
         {
@@ -206,7 +221,9 @@ export class CanaryController {
         nullMissing(obj.status, status),
       );
       this.noteOwnWrite(obj, written);
+      if (alerts.length) failpoint('after-status-write'); // chaos tests only: die before sending them
     }
+    this.sendPendingAlerts(ctx, status.pendingAlerts ?? [], log);
     await runEffects(ctx, decision, {
       caches: deps.caches,
       config: deps.config,
@@ -215,6 +232,70 @@ export class CanaryController {
     });
     this.record(ctx, obj.status, decision);
     return decision.requeueAfterMs;
+  }
+
+  /**
+   * Puts the decision's alerts in status.pendingAlerts (the outbox), so that the status patch
+   * recording the transition records its alerts too; returns the alerts added.
+   */
+  private recordAlerts(
+    ctx: CanaryContext,
+    status: CanaryStatus,
+    d: Decision,
+    pending: PendingAlert[],
+    log: Logger,
+  ): PendingAlert[] {
+    const q = enqueueAlerts(pending, d.actions, {
+      fields: {
+        phase: status.phase ?? '',
+        revision: imagesOf(ctx.target),
+        weight: status.canaryWeight ?? 0,
+        failedChecks: status.failedChecks ?? 0,
+        threshold: ctx.view.spec.analysis.threshold,
+      },
+      time: this.now().toISOString(),
+      newId: () => randomBytes(6).toString('hex'),
+    });
+    for (const p of q.dropped)
+      log.warn({ kind: p.kind, time: p.time }, `alert dropped, too many pending: ${p.message}`);
+    if (q.pending.length) status.pendingAlerts = q.pending;
+    else delete status.pendingAlerts;
+    return q.added;
+  }
+
+  /**
+   * A reconcile with no status write of its own (gathering off the worker) still removes the alerts
+   * delivered since the last write: one small patch, recorded as our own write like any other.
+   */
+  private async writePendingAlerts(obj: CanaryObject, pending: PendingAlert[]): Promise<void> {
+    if (samePending(obj.status?.pendingAlerts, pending)) return;
+    const written = await this.deps.kube.patchStatus(
+      {
+        ...RESOURCES.canary,
+        group: GROUP,
+        version: VERSION,
+        plural: 'canaries',
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name,
+      },
+      { pendingAlerts: pending.length ? pending : null },
+    );
+    this.noteOwnWrite(obj, written);
+  }
+
+  /**
+   * Sends the pending alerts nobody here is sending yet: those just recorded, and after a restart
+   * those the previous process recorded but never delivered. Each one's end requeues the Canary,
+   * whose next reconcile removes it from status.
+   */
+  private sendPendingAlerts(ctx: CanaryContext, pending: readonly PendingAlert[], log: Logger): void {
+    const { deps } = this;
+    const fresh = this.alerts.claim(ctx.key, pending);
+    const effectDeps = { caches: deps.caches, config: deps.config, recorder: deps.recorder, log };
+    sendAlerts(ctx, fresh, effectDeps, (id) => {
+      this.alerts.finished(ctx.key, id);
+      this.queue.add(ctx.key);
+    });
   }
 
   /**

@@ -1,18 +1,19 @@
 // The side effects a Decision causes after its status is written: Kubernetes Events, alerts to the
-// Canary's AlertProviders and the global Slack target, and notification webhooks (event,
-// post-rollout). Best effort: failures are logged and never undo the decision.
+// Canary's AlertProviders and the global Slack target (from the status outbox, see outbox.ts), and
+// notification webhooks (event, post-rollout). Best effort: failures are logged and never undo the
+// decision. Events and webhooks are at most once (a crash right after the status write loses them).
 import type { V1Secret } from '@kubernetes/client-node';
 import type { AlertProviderSpec } from '../api/alert-provider.ts';
+import type { PendingAlert } from '../api/canary.ts';
 import type { Config } from '../config.ts';
 import { fireAndForget, type WebhookPayload } from '../hooks/webhooks.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../log.ts';
 import { dispatch, type AlertTarget } from '../notify/dispatch.ts';
-import type { Notification } from '../notify/notifier.ts';
 import { createNotifier } from '../notify/registry.ts';
 import type { Caches, CanaryContext } from './context.ts';
 import type { Decision } from './model.ts';
-import { imagesOf } from './targets.ts';
+import { toNotification } from './outbox.ts';
 
 export interface EffectDeps {
   caches: Caches;
@@ -81,6 +82,35 @@ function send(key: string, work: () => Promise<void>, log: Logger): void {
   });
 }
 
+/**
+ * Sends pending alerts (status.pendingAlerts) in order, in the Canary's notification queue, and
+ * calls `finished(id)` once each one's dispatch is over: dispatch never throws, so that is delivery
+ * or a failure after the notifiers' own retries and timeouts. Either way the alert leaves status.
+ */
+export function sendAlerts(
+  ctx: CanaryContext,
+  alerts: readonly PendingAlert[],
+  deps: EffectDeps,
+  finished: (id: string) => void,
+): void {
+  if (!alerts.length) return;
+  const targets = alertTargets(ctx, deps);
+  for (const p of alerts) {
+    const n = toNotification(ctx.view.namespace, ctx.view.name, p);
+    send(
+      ctx.key,
+      async () => {
+        try {
+          await dispatch(n, targets, deps.log);
+        } finally {
+          finished(p.id);
+        }
+      },
+      deps.log,
+    );
+  }
+}
+
 export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDeps): Promise<void> {
   const { view } = ctx;
   const target = {
@@ -98,29 +128,12 @@ export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDe
     ...(metadata ? { metadata } : {}),
   });
   const hookOpts = { log: deps.log };
-  let targets: AlertTarget[] | undefined;
+  // `alert` actions are not sent here: they are recorded in status.pendingAlerts with the
+  // transition and sent by sendAlerts() (see outbox.ts), so a crash cannot lose them.
   for (const a of d.actions) {
     if (a.type === 'event') {
       deps.log.info({ reason: a.reason }, a.message);
       await deps.recorder.record(target, a.eventType, a.reason, a.message);
-    } else if (a.type === 'alert') {
-      targets ??= alertTargets(ctx, deps);
-      const to = targets;
-      const n: Notification = {
-        canary: view.name,
-        namespace: view.namespace,
-        severity: a.severity,
-        kind: a.kind,
-        message: a.message,
-        fields: {
-          phase: d.status.phase ?? '',
-          revision: imagesOf(ctx.target),
-          weight: d.status.canaryWeight ?? 0,
-          failedChecks: d.status.failedChecks ?? 0,
-          threshold: view.spec.analysis.threshold,
-        },
-      };
-      send(ctx.key, () => dispatch(n, to, deps.log), deps.log);
     } else if (a.type === 'runHooks') {
       const msg = d.status.message ?? '';
       const body = payload(
