@@ -157,7 +157,11 @@ export function observe(ctx: CanaryContext, now: Date): Observations {
         primary?.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ??
         primary?.metadata?.annotations?.[REVISION_ANNOTATION],
     },
-    canary: { exists: true, readyPercent: readyPercent(ctx.target) },
+    canary: {
+      exists: true,
+      readyPercent: readyPercent(ctx.target),
+      scaledToZero: ctx.target.spec?.replicas === 0,
+    },
     requests: readRequests(ctx.obj.metadata.annotations),
     gates: {},
   };

@@ -223,6 +223,7 @@ function progressing(run: Run): void {
   // tick to clear; past the deadline plus an interval it ends here, before any gate is asked, so a
   // rollback never waits behind a slow gate.
   if (!userPaused && run.deadlineExceeded(run.intervalMs)) return deadlineRollback(run, status.message ?? '');
+  if (obs.canary.scaledToZero) return rescaleCanary(run);
   if (obs.canary.readyPercent < view.spec.analysis.canaryReadyThreshold) {
     const msg = `Progressing: waiting for canary pods (${obs.canary.readyPercent}% ready)`;
     if (!userPaused && run.deadlineExceeded()) return deadlineRollback(run, msg);
@@ -250,6 +251,28 @@ function progressing(run: Run): void {
     return;
   }
   advance(run, promote, first);
+}
+
+/**
+ * The canary Deployment was scaled to 0 during the run: a rollback stopped between its cluster
+ * writes and its status write (a crash), or a hand edit. Its pods would never come back by
+ * themselves, and waiting for them lasted until the progress deadline, silently. So traffic is
+ * taken off it, it is scaled up again and the weight steps start over from 0; the failed checks
+ * and the tick schedule are kept, so a bad revision still rolls back at its next failed check.
+ */
+function rescaleCanary(run: Run): void {
+  const { status, view } = run;
+  run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
+  run.act({ type: 'scaleCanary', replicas: 'restore' });
+  const msg = `Progressing: ${view.spec.targetRef.name} was scaled to 0 during the run (an interrupted rollback or a hand edit); scaling it up again, weight from 0`;
+  // Once per occurrence, though a lagging Deployment cache may show 0 replicas a little longer.
+  if (status.message !== msg)
+    run.act({ type: 'event', eventType: 'Warning', reason: 'CanaryRescaled', message: msg });
+  Object.assign(status, { canaryWeight: 0, stepIndex: 0, iterations: 0 });
+  delete status.pauseStartTime;
+  status.message = msg;
+  run.madeProgress();
+  run.requeueAfterMs = POLL_MS;
 }
 
 function deadlineRollback(run: Run, awaited: string): void {

@@ -14,8 +14,10 @@ export interface CanaryView {
 
 export interface PodsObservation {
   exists: boolean;
-  /** Percent of desired pods available (0-100); 100 when desired is 0. */
+  /** Percent of desired pods available (0-100); 0 when desired is 0 (see scaledToZero). */
   readyPercent: number;
+  /** The Deployment asks for no pods (spec.replicas 0): scaled down, not merely starting up. */
+  scaledToZero?: boolean;
   /** The revision (hash) the Deployment's pod template carries: for the primary, what it really runs. */
   revision?: string;
 }

@@ -948,3 +948,67 @@ describe('the primary’s real revision, not status, decides promotion and rever
     assert.equal(d.status.lastAppliedSpec, 'rev1');
   });
 });
+
+describe('a canary scaled to 0 mid-run (an interrupted rollback)', () => {
+  // Chaos seed 403502959: the controller died after a rollback's route and scale writes but before
+  // its status write; every restarted controller then waited for canary pods that nothing would bring
+  // back, silently, until the progress deadline.
+  test('is scaled up again with traffic off it, and a bad revision still rolls back at its next failed check', () => {
+    const w = world(
+      canary(
+        { stepWeight: 25, maxWeight: 50, threshold: 2, ...withMetric },
+        { progressDeadlineSeconds: 600 },
+      ),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 1000); // weight 25
+    w.metrics = [{ name: 'request-success-rate', result: 'Failed', value: 50, message: 'too low' }];
+    let d = tick(w);
+    assert.equal(d.status.failedChecks, 1);
+    assert.equal(d.status.canaryWeight, 25);
+    // The interrupted rollback: route back to 0 and the canary scaled to 0, status not written.
+    w.canary = { exists: true, readyPercent: 0, scaledToZero: true };
+    d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.deepEqual(
+      d.actions.filter((a) => a.type === 'setTraffic' || a.type === 'scaleCanary'),
+      [
+        { type: 'setTraffic', traffic: { primary: 100, canary: 0 } },
+        { type: 'scaleCanary', replicas: 'restore' },
+      ],
+      'traffic off the canary first, then its pods back',
+    );
+    assert.equal(d.status.canaryWeight, 0, 'status matches the route');
+    assert.equal(d.status.failedChecks, 1, 'failed checks kept');
+    assert.match(d.status.message ?? '', /scaled to 0 during the run/);
+    assert.equal(d.actions.filter((a) => a.type === 'event').length, 1, 'one Warning event');
+    assert.ok(d.requeueAfterMs <= 2_000, 'looks again soon');
+    // A cache that still shows 0 replicas: the same writes again, no second event.
+    d = tick(w, 2_000);
+    assert.equal(d.actions.filter((a) => a.type === 'event').length, 0);
+    w.canary = { exists: true, readyPercent: 100 };
+    d = tick(w, 30_000);
+    assert.equal(d.status.phase, 'Failed', d.status.message);
+    assert.match(d.status.message ?? '', /Failed checks threshold reached 2/);
+  });
+
+  test('a good revision resumes stepping from 0 and is promoted', () => {
+    const w = world(canary({ stepWeight: 25, maxWeight: 50, ...withMetric }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w, 1000); // weight 25
+    w.canary = { exists: true, readyPercent: 0, scaledToZero: true };
+    tick(w, 1000);
+    w.canary = { exists: true, readyPercent: 100 };
+    const weights: number[] = [];
+    let d = tick(w);
+    for (let i = 0; i < 6 && d.status.phase === 'Progressing'; i++) {
+      weights.push(...traffic(d).map((t) => t.canary));
+      d = tick(w);
+    }
+    assert.deepEqual(weights, [25, 50], 'every route write +stepWeight from 0');
+    assert.equal(d.status.phase, 'Promoting');
+  });
+});
