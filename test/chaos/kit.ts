@@ -163,6 +163,7 @@ export async function closeOut(
         statuses: Object.fromEntries(history.statuses),
         weights: Object.fromEntries(history.weights),
         primaryImages: Object.fromEntries(history.primaryImages),
+        targets: Object.fromEntries(history.targets),
         slack: w.slack.messages.map((m) => ({ at: m.receivedAt, text: m.text })),
       },
       null,

@@ -25,6 +25,8 @@ export interface History {
   weights: Map<string, number[]>;
   /** Per `<name>-primary` Deployment, the first container's image, each change. */
   primaryImages: Map<string, string[]>;
+  /** Per other (target) Deployment, `<spec.replicas>/<status.readyReplicas> <image>`, each change (diagnosis only). */
+  targets: Map<string, string[]>;
   /**
    * Times a watch had to start over from the current state (410 Gone: after an API server restart
    * its watch cache starts at the current revision), so changes in between may be missing.
@@ -42,13 +44,17 @@ export interface NamespaceRecorder {
 
 type Obj = { metadata?: { name?: string; resourceVersion?: string }; [k: string]: unknown };
 type Route = { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } };
-type Deploy = { spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } } };
+type Deploy = {
+  spec?: { replicas?: number; template?: { spec?: { containers?: Array<{ image?: string }> } } };
+  status?: { readyReplicas?: number };
+};
 
 export function recordNamespace(kc: KubeConfig, ns: string): NamespaceRecorder {
   const history: History = {
     statuses: new Map(),
     weights: new Map(),
     primaryImages: new Map(),
+    targets: new Map(),
     gaps: 0,
     weightBreaks: new Map(),
   };
@@ -86,8 +92,17 @@ export function recordNamespace(kc: KubeConfig, ns: string): NamespaceRecorder {
   };
   const onDeployment = (o: Obj) => {
     const name = o.metadata?.name ?? '';
-    if (!name.endsWith('-primary')) return;
-    const image = (o as Deploy).spec?.template?.spec?.containers?.[0]?.image ?? '';
+    const d = o as Deploy;
+    const image = d.spec?.template?.spec?.containers?.[0]?.image ?? '';
+    if (!name.endsWith('-primary')) {
+      const state = `${Date.now()} ${d.spec?.replicas ?? '?'}/${d.status?.readyReplicas ?? 0} ${image}`;
+      return push(
+        history.targets,
+        name,
+        state,
+        (a, b) => a.slice(a.indexOf(' ')) === b.slice(b.indexOf(' ')),
+      );
+    }
     push(history.primaryImages, name, image, (a, b) => a === b);
   };
   const watches = [

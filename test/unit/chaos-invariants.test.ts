@@ -35,6 +35,7 @@ function clean(): InvariantInput {
     weights: new Map([['app', [0, 25, 50, 0]]]),
     weightBreaks: new Map(),
     primaryImages: new Map([['app-primary', ['img:1', 'img:2']]]),
+    targets: new Map(),
     gaps: 0,
   };
   return {
