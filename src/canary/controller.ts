@@ -27,6 +27,7 @@ import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
 import type { Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
+import { QuietRuns } from './quiet.ts';
 import { parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
 
@@ -63,6 +64,9 @@ export class CanaryController {
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
   private readonly gatherer: Gatherer;
+
+  /** Canaries in a run reconciled without change: said at info once a minute (see quiet.ts). */
+  private readonly quiet = new QuietRuns();
 
   /** Pending alerts (status.pendingAlerts) this process is sending or has sent (see outbox.ts). */
   private readonly alerts = new AlertOutbox();
@@ -118,6 +122,7 @@ export class CanaryController {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
         this.ownWrites.delete(key);
+        this.quiet.forget(key);
         this.alerts.forget(key);
         this.gatherer.used(key);
         this.deps.metrics.forgetCanary(ns, name, this.deps.caches.canary?.list(ns).length ?? 0);
@@ -127,18 +132,22 @@ export class CanaryController {
       const wait = this.ownWriteWait(key, obj);
       if (wait > 0) {
         this.queue.addAfter(key, wait);
+        this.tellIfQuiet(key, obj, log, 'the cache to show our last status write');
         end({ result: 'stale' });
         return;
       }
       const requeue = await this.reconcile(obj, log);
       this.queue.forget(key);
       if (requeue) this.queue.addAfter(key, requeue);
+      this.tellIfQuiet(key, obj, log, requeue ? `a look again in ${requeue} ms` : 'a watch event or job');
       end({ result: 'ok' });
     } catch (err) {
       if (isWeirError(err, 'LOADING')) {
         // A referenced Secret/ConfigMap is being read; its arrival requeues too (src/kube/content.ts).
         this.queue.addAfter(key, 2_000);
         log.debug({ reason: err.message }, 'waiting for referenced content');
+        const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
+        if (obj) this.tellIfQuiet(key, obj, log, `referenced content: ${err.message}`);
         end({ result: 'loading' });
         return;
       }
@@ -146,6 +155,21 @@ export class CanaryController {
       log.error({ err: describeError(err), retryInMs: delay }, 'reconcile failed');
       end({ result: 'error' });
     }
+  }
+
+  /** An info line, at most once a minute, while a Canary in a run stays unchanged (see quiet.ts). */
+  private tellIfQuiet(key: string, obj: CanaryObject, log: Logger, waitingFor: string): void {
+    const ms = this.quiet.check(key, obj.metadata.resourceVersion, obj.status?.phase, Date.now());
+    if (ms === undefined) return;
+    log.info(
+      {
+        phase: obj.status?.phase ?? 'Initializing',
+        unchangedForS: Math.round(ms / 1000),
+        waitingFor,
+        status: obj.status?.message,
+      },
+      'run unchanged for over a minute; still waiting',
+    );
   }
 
   /** One reconcile; returns when to look again (ms). */

@@ -6,6 +6,7 @@
 // while it is down; the restarted controller must scale the canary up again and roll the bad release
 // back at its next failed check, within a minute.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
@@ -35,7 +36,7 @@ async function interruptedRollback(w: World, name: string): Promise<void> {
   );
 }
 
-describe('a rollback interrupted by a crash', () => {
+describe('a rollback interrupted by a crash', { concurrency: true }, () => {
   let w: World;
   before(async () => {
     w = await startWorld('canary-cut', { controller: 'child' });
@@ -72,5 +73,29 @@ describe('a rollback interrupted by a crash', () => {
     assert.deepEqual(await w.routeWeights('cut'), { primary: 100, canary: 0 });
     const reasons = (await w.events('cut')).map((e) => e.reason);
     assert.ok(reasons.includes('CanaryRescaled'), `a Warning says why (events: ${reasons.join(', ')})`);
+  });
+
+  test('a run that waits without change says so at info once a minute', async () => {
+    // A confirm-rollout gate nothing answers (connection refused): Waiting, and no status write.
+    await w.deploy('held', 'example.com/held:1.0.0', { replicas: 1 });
+    const gate = { name: 'nobody', type: 'confirm-rollout', url: 'http://127.0.0.1:9/' };
+    await w.apply(gatewayCanary('held', { stepWeight: 25, maxWeight: 50, webhooks: [gate] }));
+    await w.waitPhase('held', 'Initialized', 60_000);
+    await w.setImage('held', 'example.com/held:2.0.0');
+    await w.waitPhase('held', 'Waiting', 30_000);
+    const line = await waitFor(
+      'an info line about the unchanged run of held',
+      async () =>
+        readFileSync(w.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"level":30') && l.includes(`"canary":"${w.ns}/held"`))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => String(l.msg).includes('unchanged for over a minute')),
+      100_000,
+      1_000,
+    );
+    assert.equal(line.phase, 'Waiting');
+    assert.ok(Number(line.unchangedForS) >= 60, `unchanged for ${String(line.unchangedForS)} s`);
+    assert.match(String(line.status), /confirm-rollout gate is closed/);
   });
 });
