@@ -1,11 +1,22 @@
 // Crash loop: many releases, good and bad, on several Canaries at once, while the controller is
-// SIGKILLed at random moments (seeded) and restarted. The first kill is deterministic: the controller
-// runs with WEIR_FAILPOINT=after-promote-write and dies right after writing the primary's template,
-// before the status write that records the promotion (see src/failpoints.ts).
+// SIGKILLed at random moments (seeded) and restarted. The first two kills are deterministic
+// (src/failpoints.ts): WEIR_FAILPOINT=after-promote-write dies right after writing the primary's
+// template, before the status write that records the promotion; after-status-write dies right
+// after a status write that records a transition's alerts, before sending them.
 import { setTimeout as delay } from 'node:timers/promises';
 import { startWorld } from '../cluster/canary-world.ts';
 import type { CanaryPlan, Release } from './invariants.ts';
-import { closeOut, controllerReady, logSize, record, setupApp, ship, tally, type Scenario } from './kit.ts';
+import {
+  ControllerDied,
+  closeOut,
+  controllerReady,
+  logSize,
+  record,
+  setupApp,
+  ship,
+  tally,
+  type Scenario,
+} from './kit.ts';
 
 const SIZES = {
   full: { apps: 8, bad: 3, releases: 50, kills: 20, gapMs: [4_000, 18_000], downMs: [0, 3_000] },
@@ -77,22 +88,38 @@ export const crashLoop: Scenario = {
         }),
       ).finally(() => (finished = true));
 
-      const restart = async () => {
+      const restart = async (extraEnv: Record<string, string> = {}) => {
         const offset = logSize(w.logFile);
         const t = Date.now();
-        await w.startController();
-        recoveryMs.push(await controllerReady(w.logFile, offset, t, 120_000, w.controllerProcess()));
+        await w.startController(extraEnv);
+        try {
+          recoveryMs.push(await controllerReady(w.logFile, offset, t, 120_000, w.controllerProcess()));
+        } catch (err) {
+          // A failpoint may fire before /readyz answers: that is the failpoint, not a failed start.
+          if (!(err instanceof ControllerDied) || !extraEnv.WEIR_FAILPOINT) throw err;
+        }
+      };
+      /** Waits for the current controller to die at its failpoint; false if the releases ended first. */
+      const failpointFired = async () => {
+        const proc = w.controllerProcess()!;
+        await Promise.race([proc.exited, shipping]);
+        if (proc.child.signalCode !== 'SIGKILL') return false;
+        kills++;
+        failpointKills++;
+        return true;
       };
       const chaos = (async () => {
-        // 1. The failpoint: wait for the first controller to die at its first promotion write.
-        const first = w.controllerProcess()!;
-        await Promise.race([first.exited, shipping]);
-        if (first.child.signalCode === 'SIGKILL') {
-          kills++;
-          failpointKills++;
+        // 1. The failpoints: the first controller dies at its first promotion write; the next one
+        // right after the first status write that records a transition with alerts, before
+        // sending them (an alert outbox must deliver them after the restart).
+        if (await failpointFired()) {
           window = await promotionWindow();
           env.log(`crash-loop: failpoint after-promote-write fired (${window}); restarting the controller`);
-          await restart();
+          await restart({ WEIR_FAILPOINT: 'after-status-write' });
+          if (await failpointFired()) {
+            env.log('crash-loop: failpoint after-status-write fired (alerts written, not sent); restarting');
+            await restart();
+          }
         }
         // 2. Random kills until the releases are done or the budget is spent.
         while (!finished && kills < size.kills + failpointKills) {
@@ -115,7 +142,10 @@ export const crashLoop: Scenario = {
       await Promise.all([shipping, chaos]);
       const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
       violations.unshift(...problems);
-      if (failpointKills === 0) violations.push('the after-promote-write failpoint never fired');
+      if (failpointKills < 2)
+        violations.push(
+          `only ${failpointKills} of the 2 failpoints (after-promote-write, after-status-write) fired`,
+        );
       return {
         name: 'crash-loop',
         durationMs: Date.now() - t0,
