@@ -309,8 +309,8 @@ export class CanaryController {
 
   /**
    * Sends the pending alerts nobody here is sending yet: those just recorded, and after a restart
-   * those the previous process recorded but never delivered. Each one's end requeues the Canary,
-   * whose next reconcile removes it from status.
+   * those the previous process recorded but never delivered. Each one leaves status right after
+   * its delivery (removeDelivered), before the next alert is sent.
    */
   private sendPendingAlerts(ctx: CanaryContext, pending: readonly PendingAlert[], log: Logger): void {
     const { deps } = this;
@@ -318,8 +318,37 @@ export class CanaryController {
     const effectDeps = { caches: deps.caches, config: deps.config, recorder: deps.recorder, log };
     sendAlerts(ctx, fresh, effectDeps, (id) => {
       this.alerts.finished(ctx.key, id);
-      this.queue.add(ctx.key);
+      return this.removeDelivered(ctx, id, log);
     });
+  }
+
+  /**
+   * Removes a delivered alert from status at once: the shorter the time between delivery and this
+   * write, the rarer a duplicate after a crash. Alerts are sent oldest first, so it is the first
+   * pending one; the `test` op makes sure of it on the server. Otherwise (or when the write fails)
+   * the next reconcile's status write removes it (AlertOutbox.settle), so the Canary is requeued.
+   */
+  private async removeDelivered(ctx: CanaryContext, id: string, log: Logger): Promise<void> {
+    try {
+      const written = await this.deps.kube.jsonPatchStatus(
+        {
+          ...RESOURCES.canary,
+          group: GROUP,
+          version: VERSION,
+          plural: 'canaries',
+          namespace: ctx.view.namespace,
+          name: ctx.view.name,
+        },
+        [
+          { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
+          { op: 'remove', path: '/status/pendingAlerts/0' },
+        ],
+      );
+      this.noteDirectWrite(ctx.key, written);
+    } catch (err) {
+      log.debug({ id, err: describeError(err) }, 'delivered alert left to the next status write');
+      this.queue.add(ctx.key);
+    }
   }
 
   /**
@@ -413,6 +442,16 @@ export class CanaryController {
       after,
       at: Date.now(),
     });
+  }
+
+  /**
+   * A status write made outside a reconcile (removeDelivered): the next reconcile waits for the
+   * later of it and the last recorded write, so it never decides from a cache that misses either.
+   */
+  private noteDirectWrite(key: string, after: string | undefined): void {
+    const w = this.ownWrites.get(key);
+    const later = w?.after && after && cacheHasSeen(w.after, { after }) ? w.after : after;
+    this.ownWrites.set(key, { before: w?.before, after: later, at: Date.now() });
   }
 
   /** ms to wait until the cache shows this controller's last status write of `key` (0: go on). */

@@ -84,14 +84,15 @@ function send(key: string, work: () => Promise<void>, log: Logger): void {
 
 /**
  * Sends pending alerts (status.pendingAlerts) in order, in the Canary's notification queue, and
- * calls `finished(id)` once each one's dispatch is over: dispatch never throws, so that is delivery
- * or a failure after the notifiers' own retries and timeouts. Either way the alert leaves status.
+ * awaits `finished(id)` once each one's dispatch is over (before the next one): dispatch never
+ * throws, so that is delivery or a failure after the notifiers' own retries and timeouts. Either
+ * way the alert leaves status.
  */
 export function sendAlerts(
   ctx: CanaryContext,
   alerts: readonly PendingAlert[],
   deps: EffectDeps,
-  finished: (id: string) => void,
+  finished: (id: string) => Promise<void>,
 ): void {
   if (!alerts.length) return;
   const targets = alertTargets(ctx, deps);
@@ -103,7 +104,7 @@ export function sendAlerts(
         try {
           await dispatch(n, targets, deps.log);
         } finally {
-          finished(p.id);
+          await finished(p.id);
         }
       },
       deps.log,

@@ -26,6 +26,14 @@ export interface Kube {
     ref: Ref & { plural: string; group: string; version: string },
     status: unknown,
   ): Promise<string | undefined>;
+  /**
+   * JSON-patches the status subresource (RFC 6902: `test` ops make it conditional on the server's
+   * state); resolves to the new resourceVersion. A failed `test` rejects (HTTP 422).
+   */
+  jsonPatchStatus(
+    ref: Ref & { plural: string; group: string; version: string },
+    ops: Array<{ op: 'test' | 'remove' | 'replace' | 'add'; path: string; value?: unknown }>,
+  ): Promise<string | undefined>;
   remove(ref: Ref): Promise<void>;
   get<T extends Obj>(ref: Ref): Promise<T | undefined>;
 }
@@ -172,6 +180,25 @@ export function createKube(kc: KubeConfig): Kube {
             fieldManager: FIELD_MANAGER,
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )) as { metadata?: { resourceVersion?: string } } | undefined;
+        return updated?.metadata?.resourceVersion;
+      } catch (err) {
+        throw wrap(`patch status of ${describe(ref)}`, err);
+      }
+    },
+    async jsonPatchStatus(ref, ops) {
+      try {
+        const updated = (await custom.patchNamespacedCustomObjectStatus(
+          {
+            group: ref.group,
+            version: ref.version,
+            namespace: ref.namespace ?? '',
+            plural: ref.plural,
+            name: ref.name,
+            body: ops,
+            fieldManager: FIELD_MANAGER,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         )) as { metadata?: { resourceVersion?: string } } | undefined;
         return updated?.metadata?.resourceVersion;
       } catch (err) {
