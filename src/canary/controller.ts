@@ -13,9 +13,10 @@ import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { RESOURCES } from '../kube/informers.ts';
+import { cacheKeyOf, RESOURCES, type ResourceType } from '../kube/resources.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import type { Logger } from '../log.ts';
+import { providerResources } from '../routing/registry.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { applyAction, REVISION_MOVED } from './apply.ts';
 import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
@@ -90,8 +91,10 @@ export class CanaryController {
       const name = o.metadata?.labels?.['weir.dev/canary'];
       if (name) this.queue.add(`${o.metadata?.namespace}/${name}`);
     };
-    caches.service?.on(byLabel);
-    caches.httpRoute?.on(byLabel);
+    // Services and every routing provider's objects carry the weir.dev/canary label: an edit or a
+    // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
+    const byLabelKeys = new Set(['service', ...providerResources().map((r) => r.key)]);
+    for (const key of byLabelKeys) caches[key]?.on(byLabel);
   }
 
   run(): Promise<void> {
@@ -145,8 +148,7 @@ export class CanaryController {
     const { deps } = this;
     const routerDeps = {
       kube: deps.kube,
-      cached: (t: (typeof RESOURCES)[keyof typeof RESOURCES], n: string, nm: string) =>
-        this.cacheFor(t)?.get(n, nm),
+      cached: (t: ResourceType, n: string, nm: string) => deps.caches[cacheKeyOf(t)]?.get(n, nm),
       log,
     };
     const build = () =>
@@ -332,13 +334,6 @@ export class CanaryController {
       defaultTimeoutMs: config.metricTimeoutMs,
       log,
     };
-  }
-
-  private cacheFor(t: { kind: string; apiVersion: string }) {
-    const key = (Object.keys(RESOURCES) as Array<keyof typeof RESOURCES>).find(
-      (k) => RESOURCES[k].kind === t.kind && RESOURCES[k].apiVersion === t.apiVersion,
-    );
-    return key ? this.deps.caches[key] : undefined;
   }
 
   /** An invalid spec or missing target: Ready=False naming the field, an event, nothing applied. */
