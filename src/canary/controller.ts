@@ -21,6 +21,7 @@ import type { Metrics } from '../server/metrics.ts';
 import { applyAction, REVISION_MOVED } from './apply.ts';
 import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
 import { decide } from './decide.ts';
+import { repairDrift, WriteLog } from './drift.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
@@ -38,6 +39,19 @@ export interface ControllerDeps {
 }
 
 const SLOW_REQUEUE_MS = 60_000;
+/** A cache that has not shown our last write yet is looked at again this soon for drift. */
+const DRIFT_RECHECK_MS = 2_000;
+
+/** The Canary as the subject of an Event. */
+function refOf(obj: CanaryObject) {
+  return {
+    apiVersion: obj.apiVersion!,
+    kind: obj.kind!,
+    namespace: obj.metadata.namespace,
+    name: obj.metadata.name,
+    uid: obj.metadata.uid!,
+  };
+}
 /** Set on a Canary's target by GitSync (src/gitsync/apply.ts). */
 const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
 /**
@@ -60,6 +74,9 @@ export class CanaryController {
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
   private readonly gatherer: Gatherer;
+
+  /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
+  private readonly writes = new WriteLog();
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
@@ -146,8 +163,9 @@ export class CanaryController {
   /** One reconcile; returns when to look again (ms). */
   async reconcile(obj: CanaryObject, log: Logger): Promise<number | undefined> {
     const { deps } = this;
+    const kube = this.writes.wrap(deps.kube);
     const routerDeps = {
-      kube: deps.kube,
+      kube,
       cached: (t: ResourceType, n: string, nm: string) => deps.caches[cacheKeyOf(t)]?.get(n, nm),
       log,
     };
@@ -174,12 +192,15 @@ export class CanaryController {
       return SLOW_REQUEUE_MS;
     }
     const obs = observe(ctx, this.now());
+    const pending = ctx.router.pendingRoutes?.(ctx.route);
+    if (pending) obs.routesPending = pending;
     const decision = this.decideOffWorker(ctx, obs, log);
     if (!decision) return untilDeadline(ctx, obs.now);
     const { status } = decision;
+    let drift: string[] | 'lagging';
     try {
       for (const a of decision.actions) {
-        const applyDeps = { kube: deps.kube, caches: deps.caches };
+        const applyDeps = { kube, caches: deps.caches };
         if ((await applyAction(ctx, a, applyDeps, status.lastAppliedSpec)) === REVISION_MOVED) {
           // Nothing promoted and no status written: the next reconcile restarts the analysis.
           log.info('revision changed just before promotion; analysing the new revision first');
@@ -187,6 +208,7 @@ export class CanaryController {
           return 1;
         }
       }
+      drift = await repairDrift(ctx, status, { kube, caches: deps.caches, writes: this.writes });
     } catch (err) {
       await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);
       throw err;
@@ -216,6 +238,11 @@ export class CanaryController {
       log,
     });
     this.record(ctx, obj.status, decision);
+    if (drift === 'lagging') return Math.min(decision.requeueAfterMs, DRIFT_RECHECK_MS);
+    for (const message of drift) {
+      log.warn({ reason: 'DriftRepaired' }, message);
+      await deps.recorder.record(refOf(obj), 'Warning', 'DriftRepaired', message);
+    }
     return decision.requeueAfterMs;
   }
 
@@ -368,18 +395,7 @@ export class CanaryController {
       { conditions: conds, message: `${reason}: ${message}` },
     );
     this.noteOwnWrite(obj, written);
-    await this.deps.recorder.record(
-      {
-        apiVersion: obj.apiVersion!,
-        kind: obj.kind!,
-        namespace: obj.metadata.namespace,
-        name: obj.metadata.name,
-        uid: obj.metadata.uid!,
-      },
-      'Warning',
-      reason,
-      message,
-    );
+    await this.deps.recorder.record(refOf(obj), 'Warning', reason, message);
   }
 
   private record(ctx: CanaryContext, before: CanaryStatus | undefined, d: Decision): void {

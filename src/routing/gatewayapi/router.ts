@@ -119,6 +119,12 @@ export function readTraffic(route: Obj | undefined, t: RouteTarget): Traffic {
   return traffic;
 }
 
+function sameRoutes(a: Traffic, b: Traffic): boolean {
+  return (
+    a.primary === b.primary && a.canary === b.canary && !!a.match === !!b.match && !!a.mirror === !!b.mirror
+  );
+}
+
 interface ParentStatus {
   parentRef?: { name?: string; namespace?: string };
   conditions?: Array<{ type?: string; status?: string; reason?: string; observedGeneration?: number }>;
@@ -151,7 +157,14 @@ export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
   const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
     const desired = desiredRoute(t, traffic);
     const now = current(t);
-    if (now && isSubset(desired.spec, now.spec) && isSubset(desired.metadata?.labels, now.metadata?.labels))
+    // The subset test alone would keep a filter or rule Weir no longer wants (a mirror after
+    // promotion): the routes read back must say the same too.
+    if (
+      now &&
+      isSubset(desired.spec, now.spec) &&
+      isSubset(desired.metadata?.labels, now.metadata?.labels) &&
+      sameRoutes(readTraffic(now, t), traffic)
+    )
       return false;
     await kube.apply(desired);
     return true;
