@@ -3,8 +3,9 @@
 // result read back from the stored objects: init at 100/0, every step's routes, A/B match and
 // mirroring where the descriptor says they are supported (and refused, naming the field, where not),
 // promotion back to 100/0, rollback, revertOnDeletion, drift repaired (routes edited by hand, the
-// routing object deleted) within one reconcile with a DriftRepaired event, an object the API server
-// refuses reported as Ready=False, and weight verification where the provider reports it.
+// routing object deleted) within one reconcile with a DriftRepaired event, the primary Deployment
+// deleted (PrimaryRepaired), an object the API server refuses reported as Ready=False, and weight
+// verification where the provider reports it.
 // A provider is added by one row in ROWS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -317,8 +318,17 @@ for (const row of ROWS) {
       await w.kube.remove(row.routeObject(w.ns, name));
       await waitEvent(name, 'DriftRepaired', /deleted/);
       await waitRoutes(row, name, '100/0');
+      // The primary Deployment deleted: copied back from the promoted revision (PrimaryRepaired).
+      await w.kube.remove({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: w.ns,
+        name: `${name}-primary`,
+      });
+      await waitEvent(name, 'PrimaryRepaired', new RegExp(`${name}-primary`));
+      await waitFor(`${name}-primary back`, async () => !!(await w.deployment(`${name}-primary`)), 30_000);
       const c = await w.canary(name);
-      assert.equal(c.status?.phase, 'Initialized', 'the phase is untouched');
+      assert.notEqual(c.status?.phase, 'Failed', 'the repairs failed nothing');
     });
 
     test('an object the API server refuses is reported as Ready=False naming it', async () => {
