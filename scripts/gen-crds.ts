@@ -1,9 +1,11 @@
-// Regenerates crds/*.yaml (and the Helm chart's copy in charts/weir/crds/) from the TypeScript schema
-// (src/api). `--check` exits 1 when any of them is stale.
+// Regenerates crds/*.yaml (and the Helm chart's copy in charts/weir/crds/) and docs/api.md from the
+// TypeScript schema (src/api), and the chart's RBAC rules (charts/weir/templates/_rules.tpl) from
+// src/chart-rules.ts and the routing providers' descriptors. `--check` exits 1 when any is stale.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrds } from '../src/api/render.ts';
 import { renderApiReference } from '../src/api/reference.ts';
+import { renderChartRules } from '../src/chart-rules.ts';
 
 const dir = join(import.meta.dirname, '..', 'crds');
 const chartDir = join(dir, '..', 'charts', 'weir', 'crds');
@@ -16,6 +18,7 @@ const outputs = [
     { path: join(chartDir, o.file), text: o.text },
   ]),
   { path: join(dir, '..', 'docs', 'api.md'), text: renderApiReference() },
+  { path: join(dir, '..', 'charts', 'weir', 'templates', '_rules.tpl'), text: renderChartRules() },
 ];
 for (const { path, text } of outputs) {
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '';

@@ -2,19 +2,43 @@
 // election and the HTTP server, and shuts all of it down on SIGTERM/SIGINT.
 import { createKube, loadKubeConfig, statusCode, userAgentOf, type Obj } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
-import { Informer, RESOURCES } from './kube/informers.ts';
+import { Informer, RESOURCES, type ResourceType } from './kube/informers.ts';
 import { runLeaderElection } from './kube/leader.ts';
 import { CanaryController } from './canary/controller.ts';
 import { createGitSyncController } from './gitsync/controller.ts';
 import type { Caches } from './canary/context.ts';
 import type { Config } from './config.ts';
 import { describeError } from './errors.ts';
+import { providerResources } from './routing/registry.ts';
 import type { Logger } from './log.ts';
 import { boundPort, buildApp, buildReceiverApp, type RouteRegistrar } from './server/app.ts';
 import { Metrics } from './server/metrics.ts';
 import { VERSION } from './version.ts';
 
-const OPTIONAL = new Set(['httpRoute', 'hpa']);
+/** The controller's own kinds; the routing providers add theirs (their descriptors' resources). */
+const OWN = [
+  'canary',
+  'metricTemplate',
+  'alertProvider',
+  'deployment',
+  'service',
+  'configMap',
+  'secret',
+  'hpa',
+  'gitSync',
+] as const;
+
+/** What the controller watches: cache key, type, and whether the API may be absent (a CRD, HPA). */
+export function watchedResources(): Array<{ key: string; type: ResourceType; optional: boolean }> {
+  const out = OWN.map((key) => ({
+    key: key as string,
+    type: RESOURCES[key] as ResourceType,
+    optional: key === 'hpa',
+  }));
+  for (const r of providerResources())
+    if (!out.some((o) => o.key === r.key)) out.push({ key: r.key, type: r.type, optional: !!r.optional });
+  return out;
+}
 
 export async function runController(
   config: Config,
@@ -25,23 +49,12 @@ export async function runController(
   );
   const metrics = new Metrics(VERSION);
   const caches: Caches = {};
-  const wanted = [
-    'canary',
-    'metricTemplate',
-    'alertProvider',
-    'deployment',
-    'service',
-    'configMap',
-    'secret',
-    'hpa',
-    'httpRoute',
-    'gitSync',
-  ] as const;
+  const wanted = watchedResources();
   // Secrets and ConfigMaps are stored without their data; the content of the ones in use is read on
   // demand (src/kube/content.ts), so memory does not grow with every Secret in the cluster.
   const stripContent = new Set<string>(['secret', 'configMap']);
-  for (const key of wanted)
-    caches[key] = new Informer<Obj>(kube, RESOURCES[key], config.namespace, log, {
+  for (const { key, type } of wanted)
+    caches[key] = new Informer<Obj>(kube, type, config.namespace, log, {
       stripContent: stripContent.has(key),
     });
   const controller = new CanaryController({
@@ -86,18 +99,15 @@ export async function runController(
   );
 
   await Promise.all(
-    wanted.map(async (key) => {
+    wanted.map(async ({ key, type, optional }) => {
       try {
         await caches[key]!.start();
       } catch (err) {
         // Optional APIs (Gateway API CRDs, HPA) may be absent (404); routing to them then reports an
         // error. A refused list (403) is missing RBAC, not a missing API: without the cache the
         // router would rewrite the route on every reconcile, so that stops the controller instead.
-        if (!OPTIONAL.has(key) || statusCode((err as Error).cause) === 403) throw err;
-        log.warn(
-          { resource: RESOURCES[key].plural, err: describeError(err) },
-          'optional resource not watched',
-        );
+        if (!optional || statusCode((err as Error).cause) === 403) throw err;
+        log.warn({ resource: type.plural, err: describeError(err) }, 'optional resource not watched');
         delete caches[key];
       }
     }),

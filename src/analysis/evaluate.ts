@@ -7,7 +7,7 @@ import type { MetricResult } from '../canary/model.ts';
 import { describeError, isWeirError, WeirError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { redactCredentials } from '../redact.ts';
-import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric } from './builtin.ts';
+import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric, providerVariables } from './builtin.ts';
 import type { MetricProviderFactory, QueryContext } from './provider.ts';
 import { METRIC_PROVIDERS } from './registry.ts';
 import { renderQuery } from './render.ts';
@@ -80,6 +80,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
     service: input.spec.service.name ?? input.spec.targetRef.name,
     interval: metric.interval ?? input.spec.analysis.interval,
     variables: metric.templateVariables ?? {},
+    provider: providerVariables(input.provider, input.spec),
   };
   // A templateRef wins over the built-in of the same name, as in Flagger.
   if (!metric.templateRef) {

@@ -29,4 +29,6 @@ export interface QueryContext {
   service: string; // apex service name
   interval: string; // Go duration, e.g. 1m
   variables: Record<string, string>;
+  /** Variables the routing provider adds (its descriptor's templateVariables), e.g. `route`. */
+  provider?: Record<string, string>;
 }

@@ -12,7 +12,8 @@
 //   # …{{ v }}   comment: a value with a line break (which would end the comment) is refused
 //   elsewhere    `variables.X` may only be a name, number or duration ([A-Za-z0-9_:.]+), e.g. in
 //                `[{{ variables.window }}]`; name, namespace, target, service and interval are
-//                Kubernetes names and durations that the schema already restricts.
+//                Kubernetes names and durations that the schema already restricts, and so are the
+//                routing provider's variables (its descriptor's templateVariables, e.g. `route`).
 // A value in a regex matcher (=~, !~) stays a regular expression: templates that must match a value
 // literally use = or !=.
 import { WeirError } from '../errors.ts';
@@ -26,7 +27,8 @@ const VARIABLE = /^variables\.([A-Za-z0-9_-]+)$/;
 // `{{ … }}` with anything but braces inside, or a lone `{{` that never closes.
 const PLACEHOLDER = /\{\{([^{}]*)\}\}|\{\{/g;
 
-const AVAILABLE = `${PLAIN.map((p) => `{{ ${p} }}`).join(', ')}, {{ variables.X }}`;
+const available = (ctx: QueryContext) =>
+  `${[...PLAIN, ...Object.keys(ctx.provider ?? {})].map((p) => `{{ ${p} }}`).join(', ')}, {{ variables.X }}`;
 
 /** Outside any string a variable may be a metric/label name, a number or a duration, nothing more. */
 const BARE_VALUE = /^[A-Za-z0-9_:.]+$/;
@@ -122,6 +124,7 @@ export function escapeQuoted(value: string, quote: '"' | "'"): string {
 
 function lookup(key: string, match: string, ctx: QueryContext): string {
   if ((PLAIN as readonly string[]).includes(key)) return ctx[key as Plain];
+  if (ctx.provider && Object.hasOwn(ctx.provider, key)) return ctx.provider[key]!;
   const v = VARIABLE.exec(key);
   if (v) {
     const name = v[1]!;
@@ -136,5 +139,8 @@ function lookup(key: string, match: string, ctx: QueryContext): string {
     }
     return value;
   }
-  throw new WeirError('TEMPLATE', `unknown variable ${match} in query template; available: ${AVAILABLE}`);
+  throw new WeirError(
+    'TEMPLATE',
+    `unknown variable ${match} in query template; available: ${available(ctx)}`,
+  );
 }

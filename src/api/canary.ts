@@ -437,12 +437,6 @@ export const CanarySpec = Obj(
         fieldPath: '.ingressRef',
         reason: 'FieldValueRequired',
       },
-      {
-        rule: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeight) && !has(self.analysis.stepWeights) && !has(self.analysis.steps) && !has(self.analysis.match)",
-        message:
-          'provider kubernetes only does blue/green: use analysis.iterations, not weights, steps or match',
-        fieldPath: '.analysis',
-      },
     ],
   },
 );

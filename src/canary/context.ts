@@ -4,8 +4,11 @@ import type { CanarySpec, CanaryStatus, ProviderName } from '../api/canary.ts';
 import { validateObject, formatProblems } from '../api/validate.ts';
 import { WeirError } from '../errors.ts';
 import type { Obj } from '../kube/client.ts';
-import { RESOURCES, type Informer } from '../kube/informers.ts';
-import { ROUTERS } from '../routing/registry.ts';
+import type { Informer } from '../kube/informers.ts';
+import type { RESOURCES } from '../kube/resources.ts';
+import { capabilityProblems } from '../routing/capabilities.ts';
+import type { ProviderDescriptor } from '../routing/provider.ts';
+import { descriptorOf, notSupportedMessage } from '../routing/registry.ts';
 import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
 import type { CanaryView, Observations } from './model.ts';
 import { contentWanted, holdContent } from './content-refs.ts';
@@ -21,7 +24,13 @@ import {
   type Tracked,
 } from './targets.ts';
 
-export type Caches = { [K in keyof typeof RESOURCES]?: Informer<Obj> };
+/**
+ * Informer caches: the controller's own kinds by RESOURCES key, the routing providers' by
+ * cacheKeyOf() (e.g. `httproutes.gateway.networking.k8s.io`).
+ */
+export type Caches = { [K in keyof typeof RESOURCES]?: Informer<Obj> } & {
+  [key: string]: Informer<Obj> | undefined;
+};
 
 export interface CanaryObject extends Obj {
   metadata: Obj['metadata'] & { name: string; namespace: string };
@@ -34,6 +43,7 @@ export interface CanaryContext {
   view: CanaryView;
   names: Names;
   provider: ProviderName;
+  descriptor: ProviderDescriptor;
   target: V1Deployment;
   primary?: V1Deployment;
   selector: { key: string; value: string };
@@ -81,18 +91,18 @@ export function buildContext(
   const spec = object.spec as CanarySpec;
   checkReferences(spec, ns, obj.metadata.name, references);
   const provider = spec.provider ?? defaultProvider;
-  const factory = ROUTERS[provider];
-  if (!factory)
+  const descriptor = descriptorOf(provider);
+  if (!descriptor)
     throw new WeirError(
       'INVALID_SPEC',
-      `Canary ${ns}/${obj.metadata.name}: spec.provider: ${provider} is not supported yet (supported: ${Object.keys(ROUTERS).join(', ')})`,
+      `Canary ${ns}/${obj.metadata.name}: ${notSupportedMessage(provider)}`,
     );
-  if (provider === 'kubernetes' && spec.analysis.iterations === undefined) {
+  const refused = capabilityProblems(spec, provider);
+  if (refused.length)
     throw new WeirError(
       'INVALID_SPEC',
-      `Canary ${ns}/${obj.metadata.name}: spec.analysis.iterations: provider kubernetes does blue/green only and needs iterations`,
+      `Canary ${ns}/${obj.metadata.name}: ${refused.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     );
-  }
   const names = namesOf(spec);
   const target = caches.deployment?.get(ns, names.target) as V1Deployment | undefined;
   if (!target)
@@ -131,6 +141,7 @@ export function buildContext(
     view,
     names,
     provider,
+    descriptor,
     target,
     primary: caches.deployment?.get(ns, names.primary) as V1Deployment | undefined,
     selector,
@@ -139,7 +150,7 @@ export function buildContext(
     checksums,
     owner,
     route,
-    router: factory(routerDeps),
+    router: descriptor.createRouter(routerDeps),
     key: `${ns}/${obj.metadata.name}`,
   };
 }

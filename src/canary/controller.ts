@@ -15,13 +15,15 @@ import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { RESOURCES } from '../kube/informers.ts';
+import { cacheKeyOf, RESOURCES, type ResourceType } from '../kube/resources.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import type { Logger } from '../log.ts';
+import { providerResources } from '../routing/registry.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { applyAction, REVISION_MOVED } from './apply.ts';
 import { buildContext, observe, type Caches, type CanaryContext, type CanaryObject } from './context.ts';
 import { decide } from './decide.ts';
+import { repairDrift, WriteLog } from './drift.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
@@ -42,6 +44,19 @@ export interface ControllerDeps {
 }
 
 const SLOW_REQUEUE_MS = 60_000;
+/** A cache that has not shown our last write yet is looked at again this soon for drift. */
+const DRIFT_RECHECK_MS = 2_000;
+
+/** The Canary as the subject of an Event. */
+function refOf(obj: CanaryObject) {
+  return {
+    apiVersion: obj.apiVersion!,
+    kind: obj.kind!,
+    namespace: obj.metadata.namespace,
+    name: obj.metadata.name,
+    uid: obj.metadata.uid!,
+  };
+}
 /** Set on a Canary's target by GitSync (src/gitsync/apply.ts). */
 const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
 /**
@@ -70,6 +85,9 @@ export class CanaryController {
 
   /** Pending alerts (status.pendingAlerts) this process is sending or has sent (see outbox.ts). */
   private readonly alerts = new AlertOutbox();
+
+  /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
+  private readonly writes = new WriteLog();
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
@@ -101,8 +119,10 @@ export class CanaryController {
       const name = o.metadata?.labels?.['weir.dev/canary'];
       if (name) this.queue.add(`${o.metadata?.namespace}/${name}`);
     };
-    caches.service?.on(byLabel);
-    caches.httpRoute?.on(byLabel);
+    // Services and every routing provider's objects carry the weir.dev/canary label: an edit or a
+    // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
+    const byLabelKeys = new Set(['service', ...providerResources().map((r) => r.key)]);
+    for (const key of byLabelKeys) caches[key]?.on(byLabel);
   }
 
   run(): Promise<void> {
@@ -175,10 +195,10 @@ export class CanaryController {
   /** One reconcile; returns when to look again (ms). */
   async reconcile(obj: CanaryObject, log: Logger): Promise<number | undefined> {
     const { deps } = this;
+    const kube = this.writes.wrap(deps.kube);
     const routerDeps = {
-      kube: deps.kube,
-      cached: (t: (typeof RESOURCES)[keyof typeof RESOURCES], n: string, nm: string) =>
-        this.cacheFor(t)?.get(n, nm),
+      kube,
+      cached: (t: ResourceType, n: string, nm: string) => deps.caches[cacheKeyOf(t)]?.get(n, nm),
       log,
     };
     const build = () =>
@@ -204,6 +224,8 @@ export class CanaryController {
       return SLOW_REQUEUE_MS;
     }
     const obs = observe(ctx, this.now());
+    const routesPending = ctx.router.pendingRoutes?.(ctx.route);
+    if (routesPending) obs.routesPending = routesPending;
     const decision = this.decideOffWorker(ctx, obs, log);
     // Pending alerts minus those this process delivered: their removal rides on this reconcile's write.
     const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
@@ -213,9 +235,10 @@ export class CanaryController {
       return untilDeadline(ctx, obs.now);
     }
     const { status } = decision;
+    let drift: string[] | 'lagging';
     try {
       for (const a of decision.actions) {
-        const applyDeps = { kube: deps.kube, caches: deps.caches };
+        const applyDeps = { kube, caches: deps.caches };
         if ((await applyAction(ctx, a, applyDeps, status.lastAppliedSpec)) === REVISION_MOVED) {
           // Nothing promoted and no status written: the next reconcile restarts the analysis.
           log.info('revision changed just before promotion; analysing the new revision first');
@@ -223,6 +246,7 @@ export class CanaryController {
           return 1;
         }
       }
+      drift = await repairDrift(ctx, status, { kube, caches: deps.caches, writes: this.writes });
     } catch (err) {
       await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);
       throw err;
@@ -255,6 +279,11 @@ export class CanaryController {
       log,
     });
     this.record(ctx, obj.status, decision);
+    if (drift === 'lagging') return Math.min(decision.requeueAfterMs, DRIFT_RECHECK_MS);
+    for (const message of drift) {
+      log.warn({ reason: 'DriftRepaired' }, message);
+      await deps.recorder.record(refOf(obj), 'Warning', 'DriftRepaired', message);
+    }
     return decision.requeueAfterMs;
   }
 
@@ -478,13 +507,6 @@ export class CanaryController {
     };
   }
 
-  private cacheFor(t: { kind: string; apiVersion: string }) {
-    const key = (Object.keys(RESOURCES) as Array<keyof typeof RESOURCES>).find(
-      (k) => RESOURCES[k].kind === t.kind && RESOURCES[k].apiVersion === t.apiVersion,
-    );
-    return key ? this.deps.caches[key] : undefined;
-  }
-
   /** An invalid spec or missing target: Ready=False naming the field, an event, nothing applied. */
   private async reportProblem(
     obj: CanaryObject,
@@ -517,18 +539,7 @@ export class CanaryController {
       { conditions: conds, message: `${reason}: ${message}` },
     );
     this.noteOwnWrite(obj, written);
-    await this.deps.recorder.record(
-      {
-        apiVersion: obj.apiVersion!,
-        kind: obj.kind!,
-        namespace: obj.metadata.namespace,
-        name: obj.metadata.name,
-        uid: obj.metadata.uid!,
-      },
-      'Warning',
-      reason,
-      message,
-    );
+    await this.deps.recorder.record(refOf(obj), 'Warning', reason, message);
   }
 
   private record(ctx: CanaryContext, before: CanaryStatus | undefined, d: Decision): void {

@@ -232,6 +232,15 @@ function progressing(run: Run): void {
     if (userPaused) run.madeProgress();
     return;
   }
+  // Weight verification: the next step waits until the data plane has taken the last one (a step
+  // analysed on weights the proxy never applied would judge the wrong traffic).
+  if (obs.routesPending) {
+    const msg = `Progressing: waiting for the routes to be taken: ${obs.routesPending}`;
+    if (!userPaused && run.deadlineExceeded()) return deadlineRollback(run, msg);
+    status.message = msg;
+    run.requeueAfterMs = POLL_MS;
+    return;
+  }
   // Waiting for a scheduled tick is not a stall; a closed gate or a manual pause is judged at the
   // tick that asks again (see advance()).
   // A pending `weir promote` is acted on at once (with a fresh analysis), not at the next interval,

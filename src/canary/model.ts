@@ -52,6 +52,11 @@ export interface Observations {
   gates: Partial<Record<WebhookType, GateResult>>;
   /** Metric results, present when an analysis tick was due. */
   metrics?: MetricResult[];
+  /**
+   * Why the data plane has not taken the stored routes yet (the router's weight verification, e.g.
+   * an HTTPRoute parent that has not accepted the current generation): the run holds its step.
+   */
+  routesPending?: string;
 }
 
 export type Traffic = { primary: number; canary: number; match?: boolean; mirror?: boolean };

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { WeirError } from '../errors.ts';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from '../api/kinds.ts';
+import type { CanarySpec } from '../api/canary.ts';
 import { validateObject } from '../api/validate.ts';
+import { capabilityProblems } from '../routing/capabilities.ts';
+import { descriptorOf } from '../routing/registry.ts';
 
 function files(path: string): string[] {
   if (path === '-') return ['-'];
@@ -37,13 +40,31 @@ export function lintText(file: string, text: string): { problems: string[]; chec
     const obj = doc.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null;
     if (!obj || obj.apiVersion !== API_VERSION) return; // not a Weir object: other tools lint it
     checked++;
-    for (const p of validateObject(obj).problems) {
+    const { object, problems: found } = validateObject(obj);
+    for (const p of [...found, ...(found.length ? [] : providerProblems(object))]) {
       problems.push(
         `${where} (${obj.kind}/${obj.metadata?.name ?? '?'}): ${p.path ? `${p.path}: ` : ''}${p.message}`,
       );
     }
   });
   return { problems, checked };
+}
+
+/**
+ * A valid Canary that asks its provider for something the provider cannot do (its descriptor's
+ * capabilities), as the controller would refuse it. Only a provider named in spec.provider is
+ * checked (the controller's --default-provider is unknown here), and only one this build has a
+ * router for: a Canary for a provider still to come is a valid object, which the controller
+ * reports as not supported yet.
+ */
+function providerProblems(object: {
+  kind?: unknown;
+  spec?: unknown;
+}): Array<{ path: string; message: string }> {
+  if (object.kind !== 'Canary') return [];
+  const spec = object.spec as CanarySpec | undefined;
+  if (!spec?.provider || !descriptorOf(spec.provider)) return [];
+  return capabilityProblems(spec, spec.provider);
 }
 
 /** `weir lint`: every problem on stdout, then a summary; returns the exit code (1 on problems). */

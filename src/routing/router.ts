@@ -1,9 +1,9 @@
-// The routing interface (Flagger's shape): each provider is one file implementing these four calls,
-// registered by one line in registry.ts.
+// The routing interface (Flagger's shape): each provider's folder implements it and names its factory
+// in its descriptor (provider.ts), registered by one line in registry.ts.
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { CanarySpec } from '../api/canary.ts';
 import type { Kube, Obj } from '../kube/client.ts';
-import type { ResourceType } from '../kube/informers.ts';
+import type { ResourceType } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
 import type { Traffic } from '../canary/model.ts';
 
@@ -20,10 +20,21 @@ export interface RouteTarget {
 }
 
 export interface Router {
-  /** Creates or updates the routing objects; a new object starts at 100/0, an existing one keeps its weights. */
-  reconcile(t: RouteTarget): Promise<void>;
+  /**
+   * Creates the routing objects or repairs their structure; a new object starts at 100/0, an
+   * existing one keeps its weights. Resolves to true when it wrote something.
+   */
+  reconcile(t: RouteTarget): Promise<boolean>;
   setRoutes(t: RouteTarget, traffic: Traffic): Promise<void>;
-  getRoutes(t: RouteTarget): Promise<Traffic>;
+  /** The routes as stored, read from the informer cache; undefined when a routing object is missing. */
+  getRoutes(t: RouteTarget): Traffic | undefined;
+  /**
+   * Why the data plane has not taken the stored routes yet, where the provider reports it (e.g. an
+   * HTTPRoute parent's Accepted condition behind the route's generation); undefined otherwise.
+   */
+  pendingRoutes?(t: RouteTarget): string | undefined;
+  /** The objects the router writes for this Canary (besides the Services), for drift reports. */
+  objects(t: RouteTarget): Array<{ type: ResourceType; name: string }>;
   /** On Canary deletion with revertOnDeletion: give traffic back to the user's own Service. */
   finalize(t: RouteTarget): Promise<void>;
 }

@@ -21,3 +21,55 @@ export async function httpRouteWeights(
   const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
   return { primary: w(`${name}-primary`), canary: w(`${name}-canary`) };
 }
+
+/** Routes as a string read from the stored objects: `90/10`, `100/0 match`, `100/0 mirror`. */
+export type StoredRoutes = string;
+
+type FullRoute = {
+  spec?: {
+    rules?: Array<{
+      backendRefs?: Array<{ name: string; weight?: number }>;
+      filters?: Array<{ type: string }>;
+    }>;
+  };
+};
+
+/** The HTTPRoute `<name>` (gatewayapi): default rule weights, `match` when A/B rules precede it. */
+export async function httpRouteRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  const r = await kube.get<FullRoute & Record<string, never>>({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    namespace,
+    name,
+  });
+  const rules = r?.spec?.rules ?? [];
+  const last = rules[rules.length - 1];
+  if (!last) return undefined;
+  const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
+  const extra = [
+    ...(rules.length > 1 ? ['match'] : []),
+    ...(last.filters?.some((f) => f.type === 'RequestMirror') ? ['mirror'] : []),
+  ];
+  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
+}
+
+/** The apex Service `<name>` (kubernetes): selecting the primary's pods is 100/0, the target's 0/100. */
+export async function apexServiceRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  const svc = await kube.get<{ spec?: { selector?: Record<string, string> } } & Record<string, never>>({
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace,
+    name,
+  });
+  const app = svc?.spec?.selector?.app;
+  if (!app) return undefined;
+  return app === `${name}-primary` ? '100/0' : app === name ? '0/100' : `selector ${app}`;
+}

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { FIXTURES, invalidFixtures, validFixtures } from '../fixtures/load.ts';
+import { FIXTURES, invalidFixtures, refusedFixtures, validFixtures } from '../fixtures/load.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'weir.js');
 
@@ -45,6 +45,16 @@ test('each invalid fixture: exit 1, blamed on the API server’s field path and 
       failures.push(`${fx.file}: message "${fx.expectMessage}" missing:\n${out}`);
     else if (!out.includes(`${join(FIXTURES, fx.file)}: document 1 (`))
       failures.push(`${fx.file}: no file/document:\n${out}`);
+  });
+  assert.deepEqual(failures, []);
+});
+
+test('each refused fixture (valid schema, a capability its provider lacks): exit 1 naming the field', async () => {
+  const failures: string[] = [];
+  await pool(refusedFixtures(), 4, async (fx) => {
+    const r = await lint('-f', join(FIXTURES, fx.file));
+    if (r.code !== 1 || !r.stdout.includes(`: ${fx.expectField}: ${fx.expectMessage}`))
+      failures.push(`${fx.file}: exit ${r.code}\n${r.stdout}${r.stderr}`);
   });
   assert.deepEqual(failures, []);
 });

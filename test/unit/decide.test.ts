@@ -48,6 +48,8 @@ interface World {
   gates: Partial<Record<WebhookType, GateResult>>;
   metrics: MetricResult[];
   asked: { gates: WebhookType[]; metrics: number };
+  /** The router's weight verification (Observations.routesPending). */
+  routesPending?: string;
 }
 
 function world(view: CanaryView, status: Partial<CanaryView['status']> = {}): World {
@@ -74,6 +76,7 @@ function step(w: World): Decision {
     canary: w.canary,
     requests: w.requests,
     gates: {},
+    ...(w.routesPending ? { routesPending: w.routesPending } : {}),
   };
   for (let i = 0; i < 4; i++) {
     const d = decide(w.view, obs);
@@ -312,6 +315,31 @@ describe('failures and rollback', () => {
       'Progressing',
       'retry after abort runs again; the old abort is not re-applied',
     );
+  });
+
+  test('routes the data plane has not taken hold the step, then the deadline rolls back', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }, { progressDeadlineSeconds: 60 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    assert.deepEqual(traffic(tick(w)), [{ primary: 90, canary: 10 }]);
+    w.routesPending = 'parent g/gw accepted generation 1, not the current 2';
+    const asked = w.asked.metrics;
+    let d = tick(w);
+    assert.deepEqual(traffic(d), [], 'no next step while the last one is not taken');
+    assert.equal(w.asked.metrics, asked, 'no analysis of traffic the proxy never got');
+    assert.match(
+      d.status.message ?? '',
+      /waiting for the routes to be taken: parent g\/gw accepted generation 1/,
+    );
+    assert.equal(d.status.canaryWeight, 10);
+    w.routesPending = undefined;
+    assert.deepEqual(traffic(tick(w)), [{ primary: 80, canary: 20 }], 'taken: the run goes on');
+    w.routesPending = 'parent g/gw reports Accepted=False (NotAllowedByListeners)';
+    // The deadline clock starts when the next tick falls due (30 s after the step), then 60 s.
+    assert.equal(tick(w, 60_000).status.phase, 'Progressing');
+    d = tick(w, 31_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /Progress deadline exceeded.*routes to be taken/);
   });
 
   test('canary pods that never become ready hit the progress deadline', () => {

@@ -37,63 +37,7 @@ app.kubernetes.io/part-of: weir
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/*
-What the controller does with each resource, and nothing more (verbs match the code):
-- informers list + watch every kind below (src/kube/informers.ts, src/controller-main.ts);
-- server-side apply creates or patches the primary Deployment, the Services, the -primary copies of
-  tracked ConfigMaps/Secrets and HPA, and the HTTPRoute (src/canary/apply.ts, src/routing/*); it never
-  deletes them: owner references let the garbage collector do that;
-- the Canary itself is patched for the finalizer (revertOnDeletion), its status through /status;
-  update on canaries/finalizers lets owner references with blockOwnerDeletion pass the
-  OwnerReferencesPermissionEnforcement admission plugin where a cluster enables it;
-- GitSync objects are watched and their status patched; a replica that is not the leader patches a
-  sync-request annotation when a webhook reaches it; a credentials Secret missing from the cache is
-  read with get (the manifests GitSync applies need the gitsync.* values);
-- Events are created (src/kube/events.ts).
-Leases (leader election) are granted by a Role in the release namespace only (see rbac.yaml).
-*/}}
-{{- define "weir.rules" -}}
-- apiGroups: [weir.dev]
-  resources: [canaries]
-  verbs: [list, watch, patch]
-- apiGroups: [weir.dev]
-  resources: [canaries/status]
-  verbs: [patch]
-- apiGroups: [weir.dev]
-  resources: [canaries/finalizers]
-  verbs: [update]
-- apiGroups: [weir.dev]
-  resources: [metrictemplates, alertproviders]
-  verbs: [list, watch]
-- apiGroups: [weir.dev]
-  resources: [gitsyncs]
-  verbs: [list, watch, patch]
-- apiGroups: [weir.dev]
-  resources: [gitsyncs/status]
-  verbs: [patch]
-- apiGroups: [apps]
-  resources: [deployments]
-  verbs: [list, watch, create, patch]
-- apiGroups: [""]
-  resources: [services]
-  verbs: [list, watch, create, patch]
-{{- /* get: the informer caches ConfigMaps and Secrets without data and reads the ones in use. */}}
-- apiGroups: [""]
-  resources: [configmaps]
-  verbs: [get, list, watch, create, patch]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch, create, patch]
-- apiGroups: [autoscaling]
-  resources: [horizontalpodautoscalers]
-  verbs: [list, watch, create, patch]
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [httproutes]
-  verbs: [list, watch, create, patch]
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create]
-{{- end -}}
+{{/* weir.rules (the controller's RBAC rules) is generated into _rules.tpl by `npm run gen:crds`. */}}
 
 {{/* The Lease is named weir-controller (src/config.ts); create cannot be limited by name. */}}
 {{- define "weir.leaseRules" -}}

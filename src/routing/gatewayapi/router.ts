@@ -2,12 +2,18 @@
 // attached to spec.service.gatewayRefs, splitting between `<svc>-primary` and `<svc>-canary` by
 // backendRefs weights; A/B adds a rule with the header/query matches that goes to the canary;
 // mirroring adds a RequestMirror filter.
-import type { CanarySpec } from '../api/canary.ts';
-import { RESOURCES } from '../kube/informers.ts';
-import type { Obj } from '../kube/client.ts';
-import { isSubset } from '../kube/compare.ts';
-import type { Traffic } from '../canary/model.ts';
-import { managedMeta, type RouteTarget, type Router, type RouterFactory } from './router.ts';
+import type { CanarySpec } from '../../api/canary.ts';
+import type { Obj } from '../../kube/client.ts';
+import { isSubset } from '../../kube/compare.ts';
+import type { ResourceType } from '../../kube/resources.ts';
+import type { Traffic } from '../../canary/model.ts';
+import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
+
+export const HTTP_ROUTE: ResourceType = {
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  plural: 'httproutes',
+};
 
 type Rule = Record<string, unknown> & { backendRefs?: Array<{ name: string; weight?: number }> };
 
@@ -85,7 +91,7 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
   rules.push(defaultRule);
   const meta = managedMeta(t);
   return {
-    apiVersion: RESOURCES.httpRoute.apiVersion,
+    apiVersion: HTTP_ROUTE.apiVersion,
     kind: 'HTTPRoute',
     metadata: {
       name: t.apex,
@@ -113,23 +119,69 @@ export function readTraffic(route: Obj | undefined, t: RouteTarget): Traffic {
   return traffic;
 }
 
+function sameRoutes(a: Traffic, b: Traffic): boolean {
+  return (
+    a.primary === b.primary && a.canary === b.canary && !!a.match === !!b.match && !!a.mirror === !!b.mirror
+  );
+}
+
+interface ParentStatus {
+  parentRef?: { name?: string; namespace?: string };
+  conditions?: Array<{ type?: string; status?: string; reason?: string; observedGeneration?: number }>;
+}
+
+/**
+ * Weight verification: a parent (Gateway) that reports status on this route and has not accepted
+ * its current generation holds the step. No parent status at all (no gateway controller, as on a
+ * bare API server) verifies nothing and holds nothing.
+ */
+export function routeNotTaken(route: Obj | undefined): string | undefined {
+  if (!route) return undefined;
+  const generation = route.metadata?.generation ?? 0;
+  const parents = ((route.status as { parents?: ParentStatus[] } | undefined)?.parents ??
+    []) as ParentStatus[];
+  for (const p of parents) {
+    const name = `${p.parentRef?.namespace ? `${p.parentRef.namespace}/` : ''}${p.parentRef?.name ?? '?'}`;
+    const accepted = p.conditions?.find((c) => c.type === 'Accepted');
+    if (!accepted) continue;
+    if (accepted.status !== 'True')
+      return `parent ${name} reports Accepted=${accepted.status ?? '?'} (${accepted.reason ?? 'no reason'})`;
+    if ((accepted.observedGeneration ?? generation) < generation)
+      return `parent ${name} accepted generation ${accepted.observedGeneration}, not the current ${generation}`;
+  }
+  return undefined;
+}
+
 export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
-  const current = (t: RouteTarget) => cached(RESOURCES.httpRoute, t.namespace, t.apex);
-  const apply = async (t: RouteTarget, traffic: Traffic) => {
+  const current = (t: RouteTarget) => cached(HTTP_ROUTE, t.namespace, t.apex);
+  const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
     const desired = desiredRoute(t, traffic);
     const now = current(t);
-    if (now && isSubset(desired.spec, now.spec) && isSubset(desired.metadata?.labels, now.metadata?.labels))
-      return;
+    // The subset test alone would keep a filter or rule Weir no longer wants (a mirror after
+    // promotion): the routes read back must say the same too.
+    if (
+      now &&
+      isSubset(desired.spec, now.spec) &&
+      isSubset(desired.metadata?.labels, now.metadata?.labels) &&
+      sameRoutes(readTraffic(now, t), traffic)
+    )
+      return false;
     await kube.apply(desired);
+    return true;
   };
   const router: Router = {
     async reconcile(t) {
-      await apply(t, current(t) ? readTraffic(current(t), t) : { primary: 100, canary: 0 });
+      return apply(t, current(t) ? readTraffic(current(t), t) : { primary: 100, canary: 0 });
     },
-    setRoutes: apply,
-    async getRoutes(t) {
-      return readTraffic(current(t), t);
+    async setRoutes(t, traffic) {
+      await apply(t, traffic);
     },
+    getRoutes(t) {
+      const route = current(t);
+      return route ? readTraffic(route, t) : undefined;
+    },
+    pendingRoutes: (t) => routeNotTaken(current(t)),
+    objects: (t) => [{ type: HTTP_ROUTE, name: t.apex }],
     async finalize(t) {
       // revertOnDeletion: all traffic to the apex Service (now selecting the target's pods), and the
       // route detached from the Canary so garbage collection keeps it.

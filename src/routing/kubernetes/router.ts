@@ -2,10 +2,10 @@
 // pods; during a run testers reach the canary through `<svc>-canary`; no weights exist, so only
 // 100/0 and 0/100 are valid routes.
 import type { V1Service } from '@kubernetes/client-node';
-import { WeirError } from '../errors.ts';
-import { RESOURCES } from '../kube/informers.ts';
-import type { Traffic } from '../canary/model.ts';
-import type { RouteTarget, Router, RouterFactory } from './router.ts';
+import { WeirError } from '../../errors.ts';
+import { RESOURCES } from '../../kube/resources.ts';
+import type { Traffic } from '../../canary/model.ts';
+import type { RouteTarget, Router, RouterFactory } from '../router.ts';
 
 export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {
   const apexSelectsCanary = (t: RouteTarget): boolean => {
@@ -26,7 +26,8 @@ export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {
   };
   const router: Router = {
     async reconcile() {
-      // The apex Service itself is created with the primary objects (targets.ts).
+      // The apex Service itself is created (and repaired) with the primary objects (targets.ts).
+      return false;
     },
     async setRoutes(t, traffic: Traffic) {
       if (traffic.canary !== 0 && traffic.canary !== 100) {
@@ -37,9 +38,11 @@ export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {
       }
       await point(t, traffic.canary === 100);
     },
-    async getRoutes(t) {
+    getRoutes(t) {
+      if (!cached(RESOURCES.service, t.namespace, t.apex)) return undefined;
       return apexSelectsCanary(t) ? { primary: 0, canary: 100 } : { primary: 100, canary: 0 };
     },
+    objects: () => [],
     async finalize() {
       // The apex Service is handed back to the target by the Canary's finalizer (finalize.ts).
     },

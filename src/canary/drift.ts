@@ -1,0 +1,176 @@
+// Drift repair: what Weir wrote is read back from the informer caches every reconcile, and an object
+// a person deleted or edited (the Services, the provider's routing objects, their weights) is put
+// back at once, with a DriftRepaired event, rather than at the next revision. The weights expected
+// are those the Canary's status says the last decision set (expectedTraffic); the controller's own
+// writes the caches have not shown yet are never taken for drift (WriteLog).
+import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
+import type { Kube, Obj } from '../kube/client.ts';
+import { isSubset } from '../kube/compare.ts';
+import { cacheKeyOf } from '../kube/resources.ts';
+import type { Caches, CanaryContext } from './context.ts';
+import type { Traffic } from './model.ts';
+import { strategyOf } from './strategy.ts';
+import { services } from './targets.ts';
+
+/**
+ * The routes the status stands for, or undefined where the phase is a transition that decide()
+ * itself drives (initializing, promoting, finalising, terminating).
+ */
+export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic | undefined {
+  switch (status.phase) {
+    case 'Initialized':
+    case 'Succeeded':
+    case 'Failed':
+    case 'Waiting':
+      return { primary: 100, canary: 0 };
+    case 'Progressing':
+    case 'WaitingPromotion': {
+      const weight = status.canaryWeight ?? 0;
+      const started = (status.iterations ?? 0) >= 1;
+      switch (strategyOf(spec)) {
+        case 'ab':
+          // The match rule is added when the first iteration passes (decide.ts advance()).
+          return started ? { primary: 100, canary: 0, match: true } : { primary: 100, canary: 0 };
+        case 'bluegreen':
+          return started && spec.analysis.mirror
+            ? { primary: 100, canary: 0, mirror: true }
+            : { primary: 100, canary: 0 };
+        default:
+          return { primary: 100 - weight, canary: weight };
+      }
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function sameTraffic(a: Traffic, b: Traffic): boolean {
+  return (
+    a.primary === b.primary && a.canary === b.canary && !!a.match === !!b.match && !!a.mirror === !!b.mirror
+  );
+}
+
+const show = (t: Traffic) =>
+  `${t.primary}/${t.canary}${t.match ? ' with match' : ''}${t.mirror ? ' with mirror' : ''}`;
+
+/**
+ * The resourceVersions this controller's writes returned. A cache older than our last write of an
+ * object is lagging, not drifted; after `graceMs` without the cache showing it (a watch that missed
+ * it, or the object deleted since), the cache is believed again.
+ */
+export class WriteLog {
+  private readonly writes = new Map<string, { rv?: string; at: number }>();
+  constructor(
+    private readonly graceMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** `kube` whose apply and mergePatch note what they wrote. */
+  wrap(kube: Kube): Kube {
+    return {
+      ...kube,
+      apply: async (obj, manager) => {
+        const out = await kube.apply(obj, manager);
+        this.note(out as Obj);
+        return out;
+      },
+      mergePatch: async <T extends Obj>(
+        ref: Parameters<Kube['mergePatch']>[0],
+        patch: Record<string, unknown>,
+      ) => {
+        const out = await kube.mergePatch<T>(ref, patch);
+        this.note(out as Obj);
+        return out;
+      },
+    };
+  }
+
+  private note(obj: Obj | undefined): void {
+    const m = obj?.metadata;
+    if (!obj?.kind || !m?.name) return;
+    this.writes.set(`${obj.kind}/${m.namespace ?? ''}/${m.name}`, { rv: m.resourceVersion, at: this.now() });
+  }
+
+  /** Whether `cached` (the cache's copy, undefined when absent) shows our last write of the object. */
+  seen(kind: string, namespace: string, name: string, cached: Obj | undefined): boolean {
+    const key = `${kind}/${namespace}/${name}`;
+    const w = this.writes.get(key);
+    if (!w) return true;
+    const rv = cached?.metadata?.resourceVersion;
+    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? BigInt(v) : undefined);
+    const [c, a] = [num(rv), num(w.rv)];
+    const caught = rv !== undefined && (rv === w.rv || (c !== undefined && a !== undefined && c >= a));
+    if (caught || this.now() - w.at > this.graceMs) {
+      this.writes.delete(key);
+      return true;
+    }
+    return false;
+  }
+}
+
+export interface DriftDeps {
+  kube: Kube;
+  caches: Caches;
+  writes: WriteLog;
+}
+
+/**
+ * Repairs what drifted from `status` (the status this reconcile decided). Resolves to one message
+ * per repaired object (for DriftRepaired events), or 'lagging' when a cache has not shown one of
+ * our writes yet (look again shortly). Errors (an object the API server refuses) propagate.
+ */
+export async function repairDrift(
+  ctx: CanaryContext,
+  status: CanaryStatus,
+  deps: DriftDeps,
+): Promise<string[] | 'lagging'> {
+  const { view } = ctx;
+  if (
+    view.spec.suspend ||
+    !status.phase ||
+    ['Initializing', 'Terminating', 'Terminated'].includes(status.phase)
+  )
+    return [];
+  const ns = view.namespace;
+  const repaired: string[] = [];
+  let lagging = false;
+  for (const svc of services(view.spec, ctx.names, ctx.selector, ns, ctx.owner)) {
+    const name = svc.metadata!.name!;
+    const cached = deps.caches.service?.get(ns, name);
+    if (!deps.writes.seen('Service', ns, name, cached)) {
+      lagging = true;
+      continue;
+    }
+    if (cached && isSubset(svc.spec, cached.spec) && isSubset(svc.metadata!.labels, cached.metadata?.labels))
+      continue;
+    await deps.kube.apply(svc);
+    repaired.push(`Service ${ns}/${name} was ${cached ? 'changed' : 'deleted'}; restored`);
+  }
+  const { router, route } = ctx;
+  for (const o of router.objects(route)) {
+    const cached = deps.caches[cacheKeyOf(o.type)]?.get(ns, o.name);
+    if (!deps.writes.seen(o.type.kind, ns, o.name, cached)) lagging = true;
+  }
+  // A Service just rewritten (the kubernetes provider's routes) is judged once the cache shows it.
+  if (lagging) return 'lagging';
+  if (repaired.length) return repaired;
+  const expected = expectedTraffic(view.spec, status);
+  const current = router.getRoutes(route);
+  const names =
+    router
+      .objects(route)
+      .map((o) => `${o.type.kind} ${ns}/${o.name}`)
+      .join(', ') || `Service ${ns}/${route.apex}`;
+  if (!current) {
+    const to = expected ?? { primary: 100, canary: 0 };
+    if (expected) await router.setRoutes(route, to);
+    else await router.reconcile(route);
+    return [`${names} was deleted; recreated with routes ${show(to)}`];
+  }
+  if (expected && !sameTraffic(current, expected)) {
+    await router.setRoutes(route, expected);
+    return [`${names} routed ${show(current)}, not ${show(expected)} as the Canary's status says; restored`];
+  }
+  if (await router.reconcile(route)) return [`${names} differed from the Canary's spec; restored`];
+  return [];
+}

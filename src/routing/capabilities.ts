@@ -1,0 +1,77 @@
+// What a Canary asks of its routing provider, checked against the provider's capabilities
+// (its descriptor). The same check runs in `weir lint` (after schema validation) and in the
+// controller (Ready=False), so a Canary is refused the same way in both, naming the field.
+import type { CanarySpec } from '../api/canary.ts';
+import type { Capabilities } from './provider.ts';
+import { descriptorOf, notSupportedMessage } from './registry.ts';
+
+export interface CapabilityProblem {
+  /** Field path from the object's root, e.g. `spec.analysis.mirror`. */
+  path: string;
+  message: string;
+}
+
+type Ask = { path: string; needs: keyof Capabilities; what: string };
+
+/** Every capability the spec relies on, with the field that asks for it. */
+function asks(spec: CanarySpec): Ask[] {
+  const a = spec.analysis;
+  const out: Ask[] = [];
+  const weighted: Array<[keyof typeof a, string]> = [
+    ['stepWeight', 'stepWeight'],
+    ['stepWeights', 'stepWeights'],
+    ['steps', 'steps'],
+  ];
+  for (const [key, field] of weighted)
+    if (a[key] !== undefined)
+      out.push({ path: `spec.analysis.${field}`, needs: 'weights', what: 'weighted traffic splitting' });
+  (a.match ?? []).forEach((m, i) => {
+    for (const name of Object.keys(m.headers ?? {})) {
+      const cookie = name.toLowerCase() === 'cookie';
+      out.push({
+        path: `spec.analysis.match[${i}].headers.${name}`,
+        needs: cookie ? 'cookieMatch' : 'headerMatch',
+        what: cookie ? 'cookie matching (A/B)' : 'header matching (A/B)',
+      });
+    }
+    if (Object.keys(m.queryParams ?? {}).length)
+      out.push({
+        path: `spec.analysis.match[${i}].queryParams`,
+        needs: 'queryMatch',
+        what: 'query matching (A/B)',
+      });
+    if (Object.keys(m.sourceLabels ?? {}).length)
+      out.push({
+        path: `spec.analysis.match[${i}].sourceLabels`,
+        needs: 'sourceLabelsMatch',
+        what: 'source label matching (A/B)',
+      });
+  });
+  if (a.mirror) out.push({ path: 'spec.analysis.mirror', needs: 'mirror', what: 'traffic mirroring' });
+  const strategyFree = !a.stepWeight && !a.stepWeights && !a.steps && !a.match;
+  if (a.iterations !== undefined && strategyFree)
+    out.push({ path: 'spec.analysis.iterations', needs: 'blueGreen', what: 'blue/green' });
+  return out;
+}
+
+/** Problems of `spec` on `provider`: not supported at all, or asking for what it cannot do. */
+export function capabilityProblems(spec: CanarySpec, provider: string): CapabilityProblem[] {
+  const d = descriptorOf(provider);
+  if (!d)
+    return [
+      { path: 'spec.provider', message: notSupportedMessage(provider).replace(/^spec\.provider: /, '') },
+    ];
+  const problems: CapabilityProblem[] = [];
+  for (const ask of asks(spec)) {
+    if (d.capabilities[ask.needs]) continue;
+    const hint = d.capabilities.weights ? '' : ': it does blue/green only, use analysis.iterations';
+    problems.push({ path: ask.path, message: `provider ${d.name} does not support ${ask.what}${hint}` });
+  }
+  // Without weights the only strategy left is blue/green: iterations are required.
+  if (!d.capabilities.weights && spec.analysis.iterations === undefined)
+    problems.push({
+      path: 'spec.analysis.iterations',
+      message: `provider ${d.name} does blue/green only and needs iterations`,
+    });
+  return problems;
+}

@@ -1,0 +1,32 @@
+// Provider `gatewayapi`: Gateway API HTTPRoute weights, header/query A/B, blue/green mirroring.
+import { APP_HISTOGRAM_QUERIES } from '../app-histogram.ts';
+import type { ProviderDescriptor } from '../provider.ts';
+import { createGatewayApiRouter, HTTP_ROUTE } from './router.ts';
+
+export const gatewayapi: ProviderDescriptor = {
+  name: 'gatewayapi',
+  summary:
+    'HTTPRoute `<svc>` (gateway.networking.k8s.io/v1) splitting between `<svc>-primary` and `<svc>-canary`',
+  resources: [
+    {
+      type: HTTP_ROUTE,
+      verbs: ['create', 'patch'],
+      optional: true,
+      why: 'the HTTPRoute <svc> (server-side apply)',
+    },
+  ],
+  capabilities: {
+    weights: true,
+    headerMatch: true,
+    cookieMatch: true,
+    queryMatch: true,
+    sourceLabelsMatch: false,
+    mirror: true,
+    sessionAffinity: false,
+    blueGreen: true,
+  },
+  builtinQueries: APP_HISTOGRAM_QUERIES,
+  // The HTTPRoute Weir writes is named after the apex Service.
+  templateVariables: (spec) => ({ route: spec.service.name ?? spec.targetRef.name }),
+  createRouter: createGatewayApiRouter,
+};

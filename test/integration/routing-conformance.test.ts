@@ -1,0 +1,378 @@
+// The routing conformance suite: every provider with a descriptor (src/routing/<name>/) passes the
+// same scenarios on the real API server (Gateway API CRDs from ../shared/crds/gateway-api), each
+// result read back from the stored objects: init at 100/0, every step's routes, A/B match and
+// mirroring where the descriptor says they are supported (and refused, naming the field, where not),
+// promotion back to 100/0, rollback, revertOnDeletion, drift repaired (routes edited by hand, the
+// routing object deleted) within one reconcile with a DriftRepaired event, the primary Deployment
+// deleted (PrimaryRepaired), an object the API server refuses reported as Ready=False, and weight
+// verification where the provider reports it.
+// A provider is added by one row in ROWS.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Kube, Ref } from '../../src/kube/client.ts';
+import type { Capabilities } from '../../src/routing/provider.ts';
+import { descriptorOf } from '../../src/routing/registry.ts';
+import { startWorld, recordChanges, type World } from '../cluster/canary-world.ts';
+import { waitFor } from '../cluster/proc.ts';
+import { apexServiceRoutes, httpRouteRoutes, type StoredRoutes } from '../cluster/route-weights.ts';
+
+interface Row {
+  provider: 'kubernetes' | 'gatewayapi';
+  /** Short prefix for object names. */
+  short: string;
+  /** spec.service fields the provider needs besides the port. */
+  service: Record<string, unknown>;
+  /** The analysis of the promoted run, and the routes read back at each of its steps, in order. */
+  run: Record<string, unknown>;
+  steps: StoredRoutes[];
+  /** Routes seen once the run is under way, when an abort rolls it back. */
+  rollbackAt?: StoredRoutes;
+  /** Reads the routes from the stored routing object(s). */
+  read(kube: Kube, ns: string, name: string): Promise<StoredRoutes | undefined>;
+  /** Edits the routes by hand, as a person with kubectl would. */
+  editRoutes(kube: Kube, ns: string, name: string): Promise<void>;
+  /** The object that carries the routes (deleted by hand in the drift test). */
+  routeObject(ns: string, name: string): Ref;
+  /** spec fields that make the API server refuse the routing object, and how the message names it. */
+  refused: { spec: Record<string, unknown>; names: RegExp };
+  /** Writes a parent status on the routing object (weight verification), where the provider reads one. */
+  reportAccepted?(kube: Kube, ns: string, name: string, accepted: boolean | 'none'): Promise<void>;
+}
+
+const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
+
+const ROWS: Row[] = [
+  {
+    provider: 'kubernetes',
+    short: 'k8s',
+    service: {},
+    run: { iterations: 2 },
+    steps: ['100/0'],
+    read: apexServiceRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'v1', kind: 'Service', namespace: ns, name },
+        { spec: { selector: { app: name } } },
+      );
+    },
+    routeObject: (ns, name) => ({ apiVersion: 'v1', kind: 'Service', namespace: ns, name }),
+    refused: {
+      spec: { service: { port: 8080, apex: { labels: { tier: 'not a label value!' } } } },
+      names: /Service/,
+    },
+  },
+  {
+    provider: 'gatewayapi',
+    short: 'gw',
+    service: { gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: httpRouteRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { ...HTTP_ROUTE, namespace: ns, name },
+        {
+          spec: {
+            rules: [
+              {
+                backendRefs: [
+                  { name: `${name}-primary`, port: 8080, weight: 50 },
+                  { name: `${name}-canary`, port: 8080, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({ ...HTTP_ROUTE, namespace: ns, name }),
+    refused: {
+      spec: {
+        service: {
+          port: 8080,
+          gatewayRefs: [{ name: 'public', namespace: 'gateway' }],
+          hosts: ['Not_A_Host'],
+        },
+      },
+      names: /HTTPRoute/,
+    },
+    reportAccepted: async (kube, ns, name, accepted) => {
+      const route = await kube.get<{ metadata: { generation?: number } } & Record<string, never>>({
+        ...HTTP_ROUTE,
+        namespace: ns,
+        name,
+      });
+      const parents =
+        accepted === 'none'
+          ? []
+          : [
+              {
+                parentRef: { name: 'public', namespace: 'gateway' },
+                controllerName: 'example.com/conformance-gateway',
+                conditions: [
+                  {
+                    type: 'Accepted',
+                    status: accepted ? 'True' : 'False',
+                    reason: accepted ? 'Accepted' : 'Pending',
+                    message: 'set by the conformance suite',
+                    lastTransitionTime: new Date().toISOString(),
+                    observedGeneration: route?.metadata.generation ?? 1,
+                  },
+                ],
+              },
+            ];
+      await kube.patchStatus(
+        {
+          ...HTTP_ROUTE,
+          namespace: ns,
+          name,
+          group: 'gateway.networking.k8s.io',
+          version: 'v1',
+          plural: 'httproutes',
+        },
+        { parents },
+      );
+    },
+  },
+];
+
+/** A/B, mirroring and source labels: the analysis asking for each, and the field a refusal names. */
+const OPTIONAL_FEATURES: Array<{
+  needs: keyof Capabilities;
+  analysis: Record<string, unknown>;
+  field: string;
+  seen: string;
+}> = [
+  {
+    needs: 'headerMatch',
+    analysis: { iterations: 2, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
+    field: 'spec.analysis.match[0].headers.x-canary',
+    seen: '100/0 match',
+  },
+  {
+    needs: 'mirror',
+    analysis: { iterations: 2, mirror: true, mirrorWeight: 30 },
+    field: 'spec.analysis.mirror',
+    seen: '100/0 mirror',
+  },
+];
+
+let w: World;
+before(async () => {
+  w = await startWorld('routing-conf');
+});
+after(async () => w?.stop());
+
+function canaryOf(
+  row: Row,
+  name: string,
+  analysis: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
+) {
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name },
+    spec: {
+      provider: row.provider,
+      targetRef: { kind: 'Deployment', name },
+      service: { port: 8080, ...row.service },
+      ...spec,
+      analysis: { interval: '10s', threshold: 2, ...analysis },
+    },
+  };
+}
+
+async function initialized(
+  row: Row,
+  name: string,
+  analysis: Record<string, unknown>,
+  spec?: Record<string, unknown>,
+) {
+  await w.deploy(name, `example.com/${name}:1.0.0`);
+  await w.apply(canaryOf(row, name, analysis, spec));
+  await w.waitPhase(name, 'Initialized', 90_000);
+}
+
+const routesOf = (row: Row, name: string) => row.read(w.kube, w.ns, name);
+
+async function waitRoutes(row: Row, name: string, want: StoredRoutes, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `${row.provider} ${name} routes ${want}`,
+    async () => (await routesOf(row, name)) === want,
+    timeoutMs,
+  );
+}
+
+async function waitEvent(name: string, reason: string, text: RegExp): Promise<string> {
+  const e = await waitFor(
+    `event ${reason} ${text} for ${name}`,
+    async () => (await w.events(name)).find((x) => x.reason === reason && text.test(x.message)),
+    30_000,
+  );
+  return e.message;
+}
+
+/** No DriftRepaired event: Weir never takes its own writes for drift. */
+async function noDrift(name: string): Promise<void> {
+  const drift = (await w.events(name)).filter((e) => e.reason === 'DriftRepaired');
+  assert.deepEqual(drift, [], 'nobody touched the routes');
+}
+
+async function waitNotReady(name: string, text: RegExp): Promise<string> {
+  const c = await waitFor(
+    `Canary ${name} Ready=False matching ${text}`,
+    async () => {
+      const c = await w.canary(name);
+      const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
+      return ready?.status === 'False' && text.test(ready.message ?? '') ? ready : undefined;
+    },
+    60_000,
+  );
+  return c.message ?? '';
+}
+
+for (const row of ROWS) {
+  const caps = descriptorOf(row.provider)!.capabilities;
+  const n = (scenario: string) => `${row.short}-${scenario}`;
+
+  describe(`provider ${row.provider}`, { concurrency: true }, () => {
+    test('init at 100/0, every step read back from the stored object, promotion back to 100/0', async () => {
+      const name = n('run');
+      await initialized(row, name, row.run);
+      assert.equal(await routesOf(row, name), '100/0');
+      const seen = recordChanges(() => routesOf(row, name));
+      await w.setImage(name, `example.com/${name}:2.0.0`);
+      const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
+      assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
+      assert.deepEqual(await seen.stop(), row.steps);
+      assert.equal(await w.image(`${name}-primary`), `example.com/${name}:2.0.0`);
+      await noDrift(name);
+    });
+
+    for (const f of OPTIONAL_FEATURES) {
+      if (caps[f.needs]) {
+        test(`${f.needs}: routes show it during the run, 100/0 after promotion`, async () => {
+          const name = n(f.needs.toLowerCase());
+          await initialized(row, name, f.analysis);
+          const seen = recordChanges(() => routesOf(row, name));
+          await w.setImage(name, `example.com/${name}:2.0.0`);
+          const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
+          assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
+          const values = await seen.stop();
+          assert.ok(values.includes(f.seen), `${f.seen} in ${JSON.stringify(values)}`);
+          assert.equal(values[values.length - 1], '100/0');
+          await noDrift(name);
+        });
+      } else {
+        test(`${f.needs} is refused: Ready=False naming ${f.field}, nothing written`, async () => {
+          const name = n(f.needs.toLowerCase());
+          await w.deploy(name, `example.com/${name}:1.0.0`);
+          await w.apply(canaryOf(row, name, f.analysis));
+          const msg = await waitNotReady(name, new RegExp(f.field.replace(/[[\].]/g, '\\$&')));
+          assert.match(msg, new RegExp(`provider ${row.provider} does not support`));
+          assert.equal(await w.deployment(`${name}-primary`), undefined, 'nothing applied');
+        });
+      }
+    }
+
+    test('rollback: an aborted run goes back to 100/0 and the primary keeps the old version', async () => {
+      const name = n('abort');
+      await initialized(row, name, { ...row.run, ...(row.run.iterations ? { iterations: 5 } : {}) });
+      await w.setImage(name, `example.com/${name}:2.0.0`);
+      await w.waitPhase(name, 'Progressing', 60_000);
+      if (row.rollbackAt) await waitRoutes(row, name, row.rollbackAt, 60_000);
+      await w.patchCanary(name, { metadata: { annotations: { 'weir.dev/abort': 'conformance' } } });
+      const done = await w.waitPhase(name, 'Failed', 60_000);
+      assert.match(done.status?.message ?? '', /aborted by user/);
+      assert.equal(await routesOf(row, name), '100/0');
+      assert.equal(await w.image(`${name}-primary`), `example.com/${name}:1.0.0`);
+    });
+
+    test('revertOnDeletion: deleting the Canary hands the apex Service back to the target', async () => {
+      const name = n('revert');
+      await initialized(row, name, row.run, { revertOnDeletion: true });
+      await w.kube.remove({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: w.ns, name });
+      await waitFor(
+        `Canary ${name} gone`,
+        async () =>
+          !(await w.kube.get({ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: w.ns, name })),
+        90_000,
+      );
+      assert.equal((await w.deployment(name))?.spec.replicas, 2, 'the target got its replicas back');
+      assert.equal(
+        await apexServiceRoutes(w.kube, w.ns, name),
+        '0/100',
+        'the apex Service selects the target',
+      );
+    });
+
+    test('drift: routes edited by hand and the routing object deleted are restored, with an event', async () => {
+      const name = n('drift');
+      await initialized(row, name, row.run);
+      await row.editRoutes(w.kube, w.ns, name);
+      await waitRoutes(row, name, '100/0');
+      const edited = await waitEvent(name, 'DriftRepaired', new RegExp(`${name}`));
+      assert.match(edited, /changed|routed/);
+      await w.kube.remove(row.routeObject(w.ns, name));
+      await waitEvent(name, 'DriftRepaired', /deleted/);
+      await waitRoutes(row, name, '100/0');
+      // The primary Deployment deleted: copied back from the promoted revision (PrimaryRepaired).
+      await w.kube.remove({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: w.ns,
+        name: `${name}-primary`,
+      });
+      await waitEvent(name, 'PrimaryRepaired', new RegExp(`${name}-primary`));
+      await waitFor(`${name}-primary back`, async () => !!(await w.deployment(`${name}-primary`)), 30_000);
+      const c = await w.canary(name);
+      assert.notEqual(c.status?.phase, 'Failed', 'the repairs failed nothing');
+    });
+
+    test('an object the API server refuses is reported as Ready=False naming it', async () => {
+      const name = n('refused');
+      await w.deploy(name, `example.com/${name}:1.0.0`);
+      await w.apply(canaryOf(row, name, row.run, row.refused.spec));
+      const msg = await waitNotReady(name, row.refused.names);
+      assert.match(msg, new RegExp(name));
+    });
+
+    if (row.reportAccepted) {
+      const report = row.reportAccepted;
+      test('weight verification: a parent that has not accepted the route holds the step', async () => {
+        const name = n('verify');
+        await initialized(row, name, row.run);
+        await report(w.kube, w.ns, name, false);
+        await w.setImage(name, `example.com/${name}:2.0.0`);
+        const held = await waitFor(
+          `Canary ${name} holding for the routes`,
+          async () => {
+            const c = await w.canary(name);
+            return /waiting for the routes to be taken: parent gateway\/public reports Accepted=False/.test(
+              c.status?.message ?? '',
+            )
+              ? c
+              : undefined;
+          },
+          60_000,
+        );
+        assert.equal(held.status?.canaryWeight ?? 0, 0);
+        assert.equal(await routesOf(row, name), '100/0', 'no step while the parent has not accepted');
+        await report(w.kube, w.ns, name, true);
+        await waitRoutes(row, name, row.steps[1]!, 60_000);
+        // Accepted at an older generation than the route now has: held again, until no parent reports.
+        await waitFor(
+          `Canary ${name} holding for generation`,
+          async () =>
+            /accepted generation \d+, not the current/.test((await w.canary(name)).status?.message ?? ''),
+          60_000,
+        );
+        await report(w.kube, w.ns, name, 'none');
+        const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
+        assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
+      });
+    }
+  });
+}
