@@ -227,9 +227,9 @@ export class CanaryController {
     const routesPending = ctx.router.pendingRoutes?.(ctx.route);
     if (routesPending) obs.routesPending = routesPending;
     const decision = this.decideOffWorker(ctx, obs, log);
-    // Pending alerts minus those this process delivered: their removal rides on this reconcile's write.
-    const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
     if (!decision) {
+      // Pending alerts minus those this process delivered (their removal is written here).
+      const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
       await this.writePendingAlerts(obj, pending);
       this.sendPendingAlerts(ctx, pending, log);
       return untilDeadline(ctx, obs.now);
@@ -255,6 +255,8 @@ export class CanaryController {
     recordGitRevision(status, ctx);
     if (Object.keys(ctx.checksums).length) status.trackedConfigs = ctx.checksums;
     else delete status.trackedConfigs;
+    // Settled after the actions, so an alert delivered (and removed) meanwhile is not written back.
+    const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
     const alerts = this.recordAlerts(ctx, status, decision, pending, log);
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
       const written = await deps.kube.patchStatus(
