@@ -124,6 +124,30 @@ export function createKube(kc: KubeConfig): Kube {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const describe = (o: Ref) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+  /** Patches the status subresource of a custom object; resolves to the new resourceVersion. */
+  const patchStatusAs = async (
+    ref: Ref & { plural: string; group: string; version: string },
+    body: unknown,
+    strategy: PatchStrategy,
+  ): Promise<string | undefined> => {
+    try {
+      const updated = (await custom.patchNamespacedCustomObjectStatus(
+        {
+          group: ref.group,
+          version: ref.version,
+          namespace: ref.namespace ?? '',
+          plural: ref.plural,
+          name: ref.name,
+          body,
+          fieldManager: FIELD_MANAGER,
+        },
+        setHeaderOptions('Content-Type', strategy),
+      )) as { metadata?: { resourceVersion?: string } } | undefined;
+      return updated?.metadata?.resourceVersion;
+    } catch (err) {
+      throw wrap(`patch status of ${describe(ref)}`, err);
+    }
+  };
   return {
     kc,
     objects,
@@ -167,44 +191,8 @@ export function createKube(kc: KubeConfig): Kube {
         throw wrap(`patch ${describe(ref)}`, err);
       }
     },
-    async patchStatus(ref, status) {
-      try {
-        const updated = (await custom.patchNamespacedCustomObjectStatus(
-          {
-            group: ref.group,
-            version: ref.version,
-            namespace: ref.namespace ?? '',
-            plural: ref.plural,
-            name: ref.name,
-            body: { status },
-            fieldManager: FIELD_MANAGER,
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        )) as { metadata?: { resourceVersion?: string } } | undefined;
-        return updated?.metadata?.resourceVersion;
-      } catch (err) {
-        throw wrap(`patch status of ${describe(ref)}`, err);
-      }
-    },
-    async jsonPatchStatus(ref, ops) {
-      try {
-        const updated = (await custom.patchNamespacedCustomObjectStatus(
-          {
-            group: ref.group,
-            version: ref.version,
-            namespace: ref.namespace ?? '',
-            plural: ref.plural,
-            name: ref.name,
-            body: ops,
-            fieldManager: FIELD_MANAGER,
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        )) as { metadata?: { resourceVersion?: string } } | undefined;
-        return updated?.metadata?.resourceVersion;
-      } catch (err) {
-        throw wrap(`patch status of ${describe(ref)}`, err);
-      }
-    },
+    patchStatus: (ref, status) => patchStatusAs(ref, { status }, PatchStrategy.MergePatch),
+    jsonPatchStatus: (ref, ops) => patchStatusAs(ref, ops, PatchStrategy.JsonPatch),
     async remove(ref) {
       try {
         await objects.delete(header(ref), undefined, undefined, undefined, undefined, 'Background');
