@@ -57,6 +57,10 @@ function refOf(obj: CanaryObject) {
     uid: obj.metadata.uid!,
   };
 }
+/** The Canary's status subresource, for Kube.patchStatus and Kube.jsonPatchStatus. */
+function statusRefOf(at: { namespace?: string; name: string }) {
+  return { ...RESOURCES.canary, group: GROUP, version: VERSION, namespace: at.namespace, name: at.name };
+}
 /** Set on a Canary's target by GitSync (src/gitsync/apply.ts). */
 const GIT_REVISION_ANNOTATION = 'weir.dev/git-revision';
 /**
@@ -259,17 +263,7 @@ export class CanaryController {
     const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
     const alerts = this.recordAlerts(ctx, status, decision, pending, log);
     if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
-      const written = await deps.kube.patchStatus(
-        {
-          ...RESOURCES.canary,
-          group: GROUP,
-          version: VERSION,
-          plural: 'canaries',
-          namespace: ctx.view.namespace,
-          name: ctx.view.name,
-        },
-        nullMissing(obj.status, status),
-      );
+      const written = await deps.kube.patchStatus(statusRefOf(ctx.view), nullMissing(obj.status, status));
       this.noteOwnWrite(obj, written);
       if (alerts.length) failpoint('after-status-write'); // chaos tests only: die before sending them
     }
@@ -324,17 +318,9 @@ export class CanaryController {
    */
   private async writePendingAlerts(obj: CanaryObject, pending: PendingAlert[]): Promise<void> {
     if (samePending(obj.status?.pendingAlerts, pending)) return;
-    const written = await this.deps.kube.patchStatus(
-      {
-        ...RESOURCES.canary,
-        group: GROUP,
-        version: VERSION,
-        plural: 'canaries',
-        namespace: obj.metadata.namespace,
-        name: obj.metadata.name,
-      },
-      { pendingAlerts: pending.length ? pending : null },
-    );
+    const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
+      pendingAlerts: pending.length ? pending : null,
+    });
     this.noteOwnWrite(obj, written);
   }
 
@@ -361,20 +347,10 @@ export class CanaryController {
    */
   private async removeDelivered(ctx: CanaryContext, id: string, log: Logger): Promise<void> {
     try {
-      const written = await this.deps.kube.jsonPatchStatus(
-        {
-          ...RESOURCES.canary,
-          group: GROUP,
-          version: VERSION,
-          plural: 'canaries',
-          namespace: ctx.view.namespace,
-          name: ctx.view.name,
-        },
-        [
-          { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
-          { op: 'remove', path: '/status/pendingAlerts/0' },
-        ],
-      );
+      const written = await this.deps.kube.jsonPatchStatus(statusRefOf(ctx.view), [
+        { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
+        { op: 'remove', path: '/status/pendingAlerts/0' },
+      ]);
       this.noteDirectWrite(ctx.key, written);
     } catch (err) {
       log.debug({ id, err: describeError(err) }, 'delivered alert left to the next status write');
@@ -529,17 +505,10 @@ export class CanaryController {
       lastTransitionTime: now,
       observedGeneration: obj.metadata.generation ?? 0,
     });
-    const written = await this.deps.kube.patchStatus(
-      {
-        ...RESOURCES.canary,
-        group: GROUP,
-        version: VERSION,
-        plural: 'canaries',
-        namespace: obj.metadata.namespace,
-        name: obj.metadata.name,
-      },
-      { conditions: conds, message: `${reason}: ${message}` },
-    );
+    const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
+      conditions: conds,
+      message: `${reason}: ${message}`,
+    });
     this.noteOwnWrite(obj, written);
     await this.deps.recorder.record(refOf(obj), 'Warning', reason, message);
   }
