@@ -7,10 +7,9 @@
 // sends afterwards, can reach the server).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoordinationV1Api } from '@kubernetes/client-node';
-import { projectRoot } from '../cluster/cluster.ts';
 import { startWorld } from '../cluster/canary-world.ts';
-import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
+import { leaseReader, startReplica } from '../cluster/leader-replica.ts';
+import { waitFor, type Managed } from '../cluster/proc.ts';
 import { startTcpProxy } from '../cluster/tcp-proxy.ts';
 import type { Release } from './invariants.ts';
 import { closeOut, record, setupApp, ship, tally, type Scenario } from './kit.ts';
@@ -41,37 +40,21 @@ export const leaderPartition: Scenario = {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(api.port) });
     const w = await startWorld('chaos-leader', { controller: 'child', cluster, deferController: true });
     const procs: Managed[] = [];
-    const leases = cluster.kc.makeApiClient(CoordinationV1Api);
-    const holder = async () =>
-      (await leases.readNamespacedLease({ name: 'weir-controller', namespace: w.ns }).catch(() => undefined))
-        ?.spec?.holderIdentity;
+    const lease = leaseReader(cluster.kc, w.ns);
+    const holder = async () => (await lease())?.holderIdentity;
     const start = (id: string, kubeconfig: string) => {
-      const p = startProcess(
-        `controller-${id}`,
-        process.execPath,
-        [
-          join(projectRoot, 'bin', 'weir.js'),
-          'controller',
-          '--kubeconfig',
-          kubeconfig,
-          '--leader-elect',
-          '--lease-namespace',
-          w.ns,
-        ],
-        {
-          logDir: join(w.logFile, '..'),
-          env: {
-            ...process.env,
-            POD_NAME: id,
-            WEIR_NAMESPACE: w.ns,
-            WEIR_LISTEN: '127.0.0.1:0',
-            WEIR_PROMETHEUS_ADDRESS: w.prom.url,
-            WEIR_SLACK_URL: w.slack.url,
-            WEIR_LOG_LEVEL: 'debug',
-            WEIR_WORKERS: '2',
-          },
+      const p = startReplica({
+        id,
+        kubeconfig,
+        ns: w.ns,
+        logDir: join(w.logFile, '..'),
+        env: {
+          WEIR_PROMETHEUS_ADDRESS: w.prom.url,
+          WEIR_SLACK_URL: w.slack.url,
+          WEIR_LOG_LEVEL: 'debug',
+          WEIR_WORKERS: '2',
         },
-      );
+      });
       procs.push(p);
       return p;
     };

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CoordinationV1Api } from '@kubernetes/client-node';
 import { createKube } from '../../src/kube/client.ts';
-import { createNamespace, projectRoot, sharedCluster } from '../cluster/cluster.ts';
-import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
+import { createNamespace, sharedCluster } from '../cluster/cluster.ts';
+import { leaseReader, startReplica } from '../cluster/leader-replica.ts';
+import { waitFor, type Managed } from '../cluster/proc.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parse, stringify } from 'yaml';
@@ -22,29 +22,7 @@ after(async () => {
 });
 
 function startController(kubeconfig: string, ns: string, id: string, logDir: string): Managed {
-  const p = startProcess(
-    `controller-${id}`,
-    process.execPath,
-    [
-      join(projectRoot, 'bin', 'weir.js'),
-      'controller',
-      '--kubeconfig',
-      kubeconfig,
-      '--leader-elect',
-      '--lease-namespace',
-      ns,
-    ],
-    {
-      logDir,
-      env: {
-        ...process.env,
-        POD_NAME: id,
-        WEIR_NAMESPACE: ns,
-        WEIR_LISTEN: '127.0.0.1:0',
-        WEIR_LOG_LEVEL: 'info',
-      },
-    },
-  );
+  const p = startReplica({ id, kubeconfig, ns, logDir });
   procs.push(p);
   return p;
 }
@@ -52,43 +30,10 @@ function startController(kubeconfig: string, ns: string, id: string, logDir: str
 test('only the lease holder acts; a killed leader is replaced', { timeout: 120_000 }, async () => {
   const cluster = await sharedCluster();
   const ns = await createNamespace(cluster, 'leader');
-  const leases = cluster.kc.makeApiClient(CoordinationV1Api);
   const logDir = mkdtempSync(join(tmpdir(), 'weir-leader-'));
-  const start = (id: string) => {
-    const p = startProcess(
-      `controller-${id}`,
-      process.execPath,
-      [
-        join(projectRoot, 'bin', 'weir.js'),
-        'controller',
-        '--kubeconfig',
-        cluster.kubeconfigPath,
-        '--leader-elect',
-        '--lease-namespace',
-        ns,
-      ],
-      {
-        logDir,
-        env: {
-          ...process.env,
-          POD_NAME: id,
-          WEIR_NAMESPACE: ns,
-          WEIR_LISTEN: '127.0.0.1:0',
-          WEIR_LOG_LEVEL: 'info',
-        },
-      },
-    );
-    procs.push(p);
-    return p;
-  };
-  const holder = async () => {
-    try {
-      return (await leases.readNamespacedLease({ name: 'weir-controller', namespace: ns })).spec
-        ?.holderIdentity;
-    } catch {
-      return undefined;
-    }
-  };
+  const start = (id: string) => startController(cluster.kubeconfigPath, ns, id, logDir);
+  const lease = leaseReader(cluster.kc, ns);
+  const holder = async () => (await lease())?.holderIdentity;
   const a = start('replica-a');
   const first = await waitFor('a lease holder', holder, 30_000);
   assert.equal(first, 'replica-a');
@@ -158,7 +103,6 @@ test('only the lease holder acts; a killed leader is replaced', { timeout: 120_0
 test('a leader whose API requests hang steps down by its renew deadline', { timeout: 150_000 }, async () => {
   const cluster = await sharedCluster();
   const ns = await createNamespace(cluster, 'partition');
-  const leases = cluster.kc.makeApiClient(CoordinationV1Api);
   const logDir = mkdtempSync(join(tmpdir(), 'weir-partition-'));
   const api = new URL(cluster.server);
   const proxy = await startTcpProxy({ host: api.hostname, port: Number(api.port) });
@@ -170,13 +114,7 @@ test('a leader whose API requests hang steps down by its renew deadline', { time
   for (const c of config.clusters) c.cluster.server = `https://${proxy.address}`;
   const proxied = join(logDir, 'kubeconfig-proxied');
   writeFileSync(proxied, stringify(config), { mode: 0o600 });
-  const lease = async () => {
-    try {
-      return (await leases.readNamespacedLease({ name: 'weir-controller', namespace: ns })).spec;
-    } catch {
-      return undefined;
-    }
-  };
+  const lease = leaseReader(cluster.kc, ns);
 
   const a = startController(proxied, ns, 'partitioned', logDir);
   await waitFor(
