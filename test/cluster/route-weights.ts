@@ -2,14 +2,15 @@
 // tests to assert each step and by the demo's load generator to split requests.
 import type { Kube } from '../../src/kube/client.ts';
 
-type Route = { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } };
+type Rule = { backendRefs?: Array<{ name: string; weight?: number }>; filters?: Array<{ type: string }> };
 
-export async function httpRouteWeights(
+/** The HTTPRoute's rules and the weights of its default (last) rule; undefined without rules. */
+async function defaultRule(
   kube: Kube,
   namespace: string,
   name: string,
-): Promise<{ primary: number; canary: number } | undefined> {
-  const r = await kube.get<Route & Record<string, never>>({
+): Promise<{ rules: Rule[]; last: Rule; primary: number; canary: number } | undefined> {
+  const r = await kube.get<{ spec?: { rules?: Rule[] } } & Record<string, never>>({
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     namespace,
@@ -19,20 +20,20 @@ export async function httpRouteWeights(
   const last = rules[rules.length - 1];
   if (!last) return undefined;
   const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
-  return { primary: w(`${name}-primary`), canary: w(`${name}-canary`) };
+  return { rules, last, primary: w(`${name}-primary`), canary: w(`${name}-canary`) };
+}
+
+export async function httpRouteWeights(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<{ primary: number; canary: number } | undefined> {
+  const d = await defaultRule(kube, namespace, name);
+  return d && { primary: d.primary, canary: d.canary };
 }
 
 /** Routes as a string read from the stored objects: `90/10`, `100/0 match`, `100/0 mirror`. */
 export type StoredRoutes = string;
-
-type FullRoute = {
-  spec?: {
-    rules?: Array<{
-      backendRefs?: Array<{ name: string; weight?: number }>;
-      filters?: Array<{ type: string }>;
-    }>;
-  };
-};
 
 /** The HTTPRoute `<name>` (gatewayapi): default rule weights, `match` when A/B rules precede it. */
 export async function httpRouteRoutes(
@@ -40,21 +41,13 @@ export async function httpRouteRoutes(
   namespace: string,
   name: string,
 ): Promise<StoredRoutes | undefined> {
-  const r = await kube.get<FullRoute & Record<string, never>>({
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    namespace,
-    name,
-  });
-  const rules = r?.spec?.rules ?? [];
-  const last = rules[rules.length - 1];
-  if (!last) return undefined;
-  const w = (n: string) => last.backendRefs?.find((b) => b.name === n)?.weight ?? 0;
+  const d = await defaultRule(kube, namespace, name);
+  if (!d) return undefined;
   const extra = [
-    ...(rules.length > 1 ? ['match'] : []),
-    ...(last.filters?.some((f) => f.type === 'RequestMirror') ? ['mirror'] : []),
+    ...(d.rules.length > 1 ? ['match'] : []),
+    ...(d.last.filters?.some((f) => f.type === 'RequestMirror') ? ['mirror'] : []),
   ];
-  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
+  return [`${d.primary}/${d.canary}`, ...extra].join(' ');
 }
 
 /** The apex Service `<name>` (kubernetes): selecting the primary's pods is 100/0, the target's 0/100. */
