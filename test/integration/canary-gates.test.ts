@@ -2,12 +2,13 @@
 // that holds the run in WaitingPromotion until it answers 200, and a progress deadline that fails a
 // run whose canary pods never become ready. Both run concurrently in one world.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
+import { readJson } from '../cluster/json-body.ts';
 
 let w: World;
 before(async () => {
@@ -46,16 +47,6 @@ async function startGate(): Promise<{ url: string; calls: GateCall[]; open(): vo
     },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
 }
 
 describe('runs that wait', { concurrency: true }, () => {

@@ -8,7 +8,7 @@
 //   before that new revision was analysed.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,7 @@ import type { V1Service } from '@kubernetes/client-node';
 import type { Obj } from '../../src/kube/client.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
+import { readJson } from '../cluster/json-body.ts';
 
 let w: World;
 before(async () => {
@@ -62,16 +63,6 @@ async function startGate(answerAfterMs: number, status = 200, answered = Infinit
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
 }
 
 const canaryRef = (name: string) => ({
