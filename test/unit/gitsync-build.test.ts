@@ -3,10 +3,9 @@
 // broken YAML (file and line named), duplicates, missing identity, invalid Weir objects, unknown
 // kinds, symlinks and paths leaving the repository, alias bombs and oversized files.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import {
   DEFAULT_LIMITS,
   build,
@@ -15,25 +14,11 @@ import {
   type BuildResult,
   type Desired,
 } from '../../src/gitsync/build.ts';
+import { cm, tempRepos } from '../fixtures/temp-repo.ts';
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function repo(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'weir-build-'));
-  dirs.push(root);
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, rel)), { recursive: true });
-    await writeFile(join(root, rel), text);
-  }
-  return root;
-}
+const repo = tempRepos('weir-build-');
 
 const opts = { namespace: 'team', scopeOf: wellKnownScope };
-const cm = (name: string, extra = '') =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${extra}data:\n  k: v\n`;
 
 function objects(r: BuildResult): Desired[] {
   assert.ok(r.ok, r.ok ? '' : describeProblems(r.problems));

@@ -3,29 +3,15 @@
 // neither runs out of memory nor leaks the outside file's keys into a status message), and a
 // kustomization over the per-file or total byte limit, or not a regular file, is refused too.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { DEFAULT_LIMITS, build, describeProblems, wellKnownScope } from '../../src/gitsync/build.ts';
+import { cm, tempRepos } from '../fixtures/temp-repo.ts';
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function repo(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'weir-kust-'));
-  dirs.push(root);
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, rel)), { recursive: true });
-    await writeFile(join(root, rel), text);
-  }
-  return root;
-}
+const repo = tempRepos('weir-kust-');
 
 const opts = { namespace: 'team', scopeOf: wellKnownScope };
-const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  k: v\n`;
 
 async function refused(root: string, path: string, limits = DEFAULT_LIMITS): Promise<string> {
   const r = await build(root, path, opts, limits);
