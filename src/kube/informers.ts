@@ -59,7 +59,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
             >,
           onLoaded: (ns, name) => {
             const obj = this.lw.get(name, ns);
-            if (obj) for (const h of this.handlers) h(obj, 'update');
+            if (obj) this.emit(obj, 'update');
           },
           onError: (ns, name, err) =>
             log.warn(
