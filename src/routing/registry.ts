@@ -4,9 +4,10 @@ import type { ProviderName } from '../api/canary.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
 import { gatewayapi } from './gatewayapi/index.ts';
 import { kubernetes } from './kubernetes/index.ts';
+import { istio } from './istio/index.ts';
 import type { ProviderDescriptor, ProviderResource } from './provider.ts';
 
-const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi];
+const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi, istio];
 
 export const PROVIDER_DESCRIPTORS: ReadonlyMap<string, ProviderDescriptor> = new Map(
   PROVIDER_LIST.map((d) => [d.name, d]),

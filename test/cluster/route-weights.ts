@@ -73,3 +73,24 @@ export async function apexServiceRoutes(
   if (!app) return undefined;
   return app === `${name}-primary` ? '100/0' : app === name ? '0/100' : `selector ${app}`;
 }
+
+/** The VirtualService `<name>` (istio): last http rule's weights by host, `match`/`mirror` as stored. */
+export async function virtualServiceRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Rule = { route?: Array<{ destination?: { host?: string }; weight?: number }>; mirror?: unknown };
+  const vs = await kube.get<{ spec?: { http?: Rule[] } } & Record<string, never>>({
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    namespace,
+    name,
+  });
+  const http = vs?.spec?.http ?? [];
+  const last = http[http.length - 1];
+  if (!last) return undefined;
+  const w = (host: string) => last.route?.find((d) => d.destination?.host === host)?.weight ?? 0;
+  const extra = [...(http.length > 1 ? ['match'] : []), ...(last.mirror ? ['mirror'] : [])];
+  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
+}

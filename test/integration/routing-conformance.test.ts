@@ -10,14 +10,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Kube, Ref } from '../../src/kube/client.ts';
+import type { ProviderName } from '../../src/api/canary.ts';
 import type { Capabilities } from '../../src/routing/provider.ts';
 import { descriptorOf } from '../../src/routing/registry.ts';
 import { startWorld, recordChanges, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
-import { apexServiceRoutes, httpRouteRoutes, type StoredRoutes } from '../cluster/route-weights.ts';
+import {
+  apexServiceRoutes,
+  httpRouteRoutes,
+  virtualServiceRoutes,
+  type StoredRoutes,
+} from '../cluster/route-weights.ts';
 
 interface Row {
-  provider: 'kubernetes' | 'gatewayapi';
+  provider: ProviderName;
   /** Short prefix for object names. */
   short: string;
   /** spec.service fields the provider needs besides the port. */
@@ -135,6 +141,46 @@ const ROWS: Row[] = [
       );
     },
   },
+  {
+    provider: 'istio',
+    short: 'ist',
+    service: {
+      gateways: ['public-gateway.istio-system.svc.cluster.local'],
+      hosts: ['app.example.com'],
+      timeout: '15s',
+      retries: { attempts: 3, perTryTimeout: '5s', retryOn: 'gateway-error,connect-failure' },
+      headers: { request: { add: { 'x-envoy-upstream-rq-timeout-ms': '15000' } } },
+    },
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: virtualServiceRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', namespace: ns, name },
+        {
+          spec: {
+            http: [
+              {
+                route: [
+                  { destination: { host: `${name}-primary` }, weight: 50 },
+                  { destination: { host: `${name}-canary` }, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      namespace: ns,
+      name,
+    }),
+    // Istio's schema: an http timeout must be a duration of at least 1ms (Weir's schema takes 0s).
+    refused: { spec: { service: { port: 8080, timeout: '0s' } }, names: /VirtualService/ },
+  },
 ];
 
 /** A/B, mirroring and source labels: the analysis asking for each, and the field a refusal names. */
@@ -155,6 +201,12 @@ const OPTIONAL_FEATURES: Array<{
     analysis: { iterations: 2, mirror: true, mirrorWeight: 30 },
     field: 'spec.analysis.mirror',
     seen: '100/0 mirror',
+  },
+  {
+    needs: 'sourceLabelsMatch',
+    analysis: { iterations: 2, match: [{ sourceLabels: { app: 'frontend' } }] },
+    field: 'spec.analysis.match[0].sourceLabels',
+    seen: '100/0 match',
   },
 ];
 

@@ -54,6 +54,14 @@ Leases (leader election) are granted by a Role in the release namespace only (se
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [list, watch, create, patch]
+{{- /* routing: the VirtualService <svc> (server-side apply). */}}
+- apiGroups: [networking.istio.io]
+  resources: [virtualservices]
+  verbs: [list, watch, create, patch]
+{{- /* routing: the DestinationRules <svc>-primary and <svc>-canary (server-side apply). */}}
+- apiGroups: [networking.istio.io]
+  resources: [destinationrules]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
