@@ -5,9 +5,11 @@ import { cacheKeyOf } from '../kube/resources.ts';
 import { gatewayapi } from './gatewayapi/index.ts';
 import { kubernetes } from './kubernetes/index.ts';
 import { istio } from './istio/index.ts';
+import { traefik } from './traefik/index.ts';
+import { contour } from './contour/index.ts';
 import type { ProviderDescriptor, ProviderResource } from './provider.ts';
 
-const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi, istio];
+const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi, istio, traefik, contour];
 
 export const PROVIDER_DESCRIPTORS: ReadonlyMap<string, ProviderDescriptor> = new Map(
   PROVIDER_LIST.map((d) => [d.name, d]),

@@ -94,3 +94,44 @@ export async function virtualServiceRoutes(
   const extra = [...(http.length > 1 ? ['match'] : []), ...(last.mirror ? ['mirror'] : [])];
   return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
 }
+
+/** The TraefikService `<name>` (traefik): weights of its weighted services (a missing entry is 0). */
+export async function traefikServiceRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Ts = { spec?: { weighted?: { services?: Array<{ name: string; weight?: number }> } } };
+  const r = await kube.get<Ts & Record<string, never>>({
+    apiVersion: 'traefik.io/v1alpha1',
+    kind: 'TraefikService',
+    namespace,
+    name,
+  });
+  const services = r?.spec?.weighted?.services;
+  if (!services) return undefined;
+  const w = (n: string) => services.find((s) => s.name === n)?.weight ?? 0;
+  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+}
+
+/** The HTTPProxy `<name>` (contour): last route's weights, `match` when A/B routes precede it. */
+export async function httpProxyRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Proxy = { spec?: { routes?: Array<{ services?: Array<{ name: string; weight?: number }> }> } };
+  const r = await kube.get<Proxy & Record<string, never>>({
+    apiVersion: 'projectcontour.io/v1',
+    kind: 'HTTPProxy',
+    namespace,
+    name,
+  });
+  const routes = r?.spec?.routes ?? [];
+  const last = routes[routes.length - 1];
+  if (!last) return undefined;
+  const w = (n: string) => last.services?.find((s) => s.name === n)?.weight ?? 0;
+  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...(routes.length > 1 ? ['match'] : [])].join(
+    ' ',
+  );
+}

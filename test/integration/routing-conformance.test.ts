@@ -17,7 +17,9 @@ import { startWorld, recordChanges, type World } from '../cluster/canary-world.t
 import { waitFor } from '../cluster/proc.ts';
 import {
   apexServiceRoutes,
+  httpProxyRoutes,
   httpRouteRoutes,
+  traefikServiceRoutes,
   virtualServiceRoutes,
   type StoredRoutes,
 } from '../cluster/route-weights.ts';
@@ -39,8 +41,11 @@ interface Row {
   editRoutes(kube: Kube, ns: string, name: string): Promise<void>;
   /** The object that carries the routes (deleted by hand in the drift test). */
   routeObject(ns: string, name: string): Ref;
-  /** spec fields that make the API server refuse the routing object, and how the message names it. */
-  refused: { spec: Record<string, unknown>; names: RegExp };
+  /**
+   * spec fields that make the API server refuse the routing object, and how the message names it;
+   * absent where the object's schema refuses nothing Weir writes that the Services would not refuse first.
+   */
+  refused?: { spec: Record<string, unknown>; names: RegExp };
   /** Writes a parent status on the routing object (weight verification), where the provider reads one. */
   reportAccepted?(kube: Kube, ns: string, name: string, accepted: boolean | 'none'): Promise<void>;
 }
@@ -180,6 +185,76 @@ const ROWS: Row[] = [
     }),
     // Istio's schema: an http timeout must be a duration of at least 1ms (Weir's schema takes 0s).
     refused: { spec: { service: { port: 8080, timeout: '0s' } }, names: /VirtualService/ },
+  },
+  {
+    provider: 'traefik',
+    short: 'tfk',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: traefikServiceRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'traefik.io/v1alpha1', kind: 'TraefikService', namespace: ns, name },
+        {
+          spec: {
+            weighted: {
+              services: [
+                { name: `${name}-primary`, port: 8080, weight: 50 },
+                { name: `${name}-canary`, port: 8080, weight: 50 },
+              ],
+            },
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'traefik.io/v1alpha1',
+      kind: 'TraefikService',
+      namespace: ns,
+      name,
+    }),
+    // No `refused`: TraefikService's schema constrains nothing Weir writes there (names, ports,
+    // weights ≥ 0, the apex metadata the apex Service would refuse first).
+  },
+  {
+    provider: 'contour',
+    short: 'ctr',
+    service: { timeout: '15s', retries: { attempts: 3, perTryTimeout: '5s', retryOn: '5xx,reset' } },
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: httpProxyRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'projectcontour.io/v1', kind: 'HTTPProxy', namespace: ns, name },
+        {
+          spec: {
+            routes: [
+              {
+                conditions: [{ prefix: '/' }],
+                services: [
+                  { name: `${name}-primary`, port: 8080, weight: 50 },
+                  { name: `${name}-canary`, port: 8080, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      namespace: ns,
+      name,
+    }),
+    // retryPolicy.retryOn is an enum of Envoy's retry conditions in Contour's schema.
+    refused: {
+      spec: { service: { port: 8080, retries: { attempts: 2, retryOn: 'when-it-rains' } } },
+      names: /HTTPProxy/,
+    },
   },
 ];
 
@@ -383,13 +458,15 @@ for (const row of ROWS) {
       assert.notEqual(c.status?.phase, 'Failed', 'the repairs failed nothing');
     });
 
-    test('an object the API server refuses is reported as Ready=False naming it', async () => {
-      const name = n('refused');
-      await w.deploy(name, `example.com/${name}:1.0.0`);
-      await w.apply(canaryOf(row, name, row.run, row.refused.spec));
-      const msg = await waitNotReady(name, row.refused.names);
-      assert.match(msg, new RegExp(name));
-    });
+    const refused = row.refused;
+    if (refused)
+      test('an object the API server refuses is reported as Ready=False naming it', async () => {
+        const name = n('refused');
+        await w.deploy(name, `example.com/${name}:1.0.0`);
+        await w.apply(canaryOf(row, name, row.run, refused.spec));
+        const msg = await waitNotReady(name, refused.names);
+        assert.match(msg, new RegExp(name));
+      });
 
     if (row.reportAccepted) {
       const report = row.reportAccepted;

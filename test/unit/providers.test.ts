@@ -64,7 +64,7 @@ test('providers without a descriptor are not supported yet; with one, they have 
     }
     for (const m of ['request-success-rate', 'request-duration']) assert.ok(builtinQuery(p, m));
   }
-  for (const p of ['kubernetes', 'gatewayapi', 'istio'])
+  for (const p of ['kubernetes', 'gatewayapi', 'istio', 'traefik', 'contour'])
     assert.ok(PROVIDER_DESCRIPTORS.has(p), `${p} registered`);
 });
 

@@ -62,6 +62,14 @@ Leases (leader election) are granted by a Role in the release namespace only (se
 - apiGroups: [networking.istio.io]
   resources: [destinationrules]
   verbs: [list, watch, create, patch]
+{{- /* routing: the TraefikService <svc> (server-side apply). */}}
+- apiGroups: [traefik.io]
+  resources: [traefikservices]
+  verbs: [list, watch, create, patch]
+{{- /* routing: the HTTPProxy <svc> (server-side apply). */}}
+- apiGroups: [projectcontour.io]
+  resources: [httpproxies]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
