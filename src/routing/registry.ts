@@ -7,9 +7,10 @@ import { kubernetes } from './kubernetes/index.ts';
 import { istio } from './istio/index.ts';
 import { traefik } from './traefik/index.ts';
 import { contour } from './contour/index.ts';
+import { nginx } from './nginx/index.ts';
 import type { ProviderDescriptor, ProviderResource } from './provider.ts';
 
-const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi, istio, traefik, contour];
+const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi, istio, traefik, contour, nginx];
 
 export const PROVIDER_DESCRIPTORS: ReadonlyMap<string, ProviderDescriptor> = new Map(
   PROVIDER_LIST.map((d) => [d.name, d]),

@@ -135,3 +135,23 @@ export async function httpProxyRoutes(
     ' ',
   );
 }
+
+/** The canary Ingress `<name>-canary` (nginx): `canary-weight`, `match` when by-header/cookie is set. */
+export async function nginxIngressRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  const ing = await kube.get<Record<string, never>>({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    namespace,
+    name: `${name}-canary`,
+  });
+  if (!ing) return undefined;
+  const a = (ing as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {};
+  const p = 'nginx.ingress.kubernetes.io';
+  const w = Number(a[`${p}/canary-weight`] ?? '0');
+  const match = a[`${p}/canary-by-header`] !== undefined || a[`${p}/canary-by-cookie`] !== undefined;
+  return [`${100 - w}/${w}`, ...(match ? ['match'] : [])].join(' ');
+}

@@ -19,6 +19,7 @@ import {
   apexServiceRoutes,
   httpProxyRoutes,
   httpRouteRoutes,
+  nginxIngressRoutes,
   traefikServiceRoutes,
   virtualServiceRoutes,
   type StoredRoutes,
@@ -46,6 +47,10 @@ interface Row {
    * absent where the object's schema refuses nothing Weir writes that the Services would not refuse first.
    */
   refused?: { spec: Record<string, unknown>; names: RegExp };
+  /** Objects the user writes before the Canary (nginx: the Ingress of spec.ingressRef). */
+  setup?(kube: Kube, ns: string, name: string): Promise<void>;
+  /** spec fields besides service and analysis the provider needs (nginx: ingressRef). */
+  spec?(name: string): Record<string, unknown>;
   /** Writes a parent status on the routing object (weight verification), where the provider reads one. */
   reportAccepted?(kube: Kube, ns: string, name: string, accepted: boolean | 'none'): Promise<void>;
 }
@@ -256,6 +261,51 @@ const ROWS: Row[] = [
       names: /HTTPProxy/,
     },
   },
+  {
+    provider: 'nginx',
+    short: 'ngx',
+    service: {},
+    // The user's Ingress, named like the target, sends app.example.com to the apex Service.
+    setup: async (kube, ns, name) => {
+      await kube.apply({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name, namespace: ns, annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } },
+        spec: {
+          ingressClassName: 'nginx',
+          rules: [
+            {
+              host: 'app.example.com',
+              http: {
+                paths: [
+                  { path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 8080 } } } },
+                ],
+              },
+            },
+          ],
+        },
+      });
+    },
+    spec: (name) => ({ ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name } }),
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: nginxIngressRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ns, name: `${name}-canary` },
+        { metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '50' } } },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace: ns,
+      name: `${name}-canary`,
+    }),
+    // No `refused`: the canary Ingress is the user's Ingress (already accepted) with other
+    // backends and annotations, which the API server does not constrain.
+  },
 ];
 
 /** A/B, mirroring and source labels: the analysis asking for each, and the field a refusal names. */
@@ -305,6 +355,7 @@ function canaryOf(
       provider: row.provider,
       targetRef: { kind: 'Deployment', name },
       service: { port: 8080, ...row.service },
+      ...row.spec?.(name),
       ...spec,
       analysis: { interval: '10s', threshold: 2, ...analysis },
     },
@@ -317,9 +368,15 @@ async function initialized(
   analysis: Record<string, unknown>,
   spec?: Record<string, unknown>,
 ) {
-  await w.deploy(name, `example.com/${name}:1.0.0`);
+  await deploy(row, name);
   await w.apply(canaryOf(row, name, analysis, spec));
   await w.waitPhase(name, 'Initialized', 90_000);
+}
+
+/** The target Deployment, and what the user writes besides it (the row's setup). */
+async function deploy(row: Row, name: string): Promise<void> {
+  await row.setup?.(w.kube, w.ns, name);
+  await w.deploy(name, `example.com/${name}:1.0.0`);
 }
 
 const routesOf = (row: Row, name: string) => row.read(w.kube, w.ns, name);
@@ -395,7 +452,7 @@ for (const row of ROWS) {
       } else {
         test(`${f.needs} is refused: Ready=False naming ${f.field}, nothing written`, async () => {
           const name = n(f.needs.toLowerCase());
-          await w.deploy(name, `example.com/${name}:1.0.0`);
+          await deploy(row, name);
           await w.apply(canaryOf(row, name, f.analysis));
           const msg = await waitNotReady(name, new RegExp(f.field.replace(/[[\].]/g, '\\$&')));
           assert.match(msg, new RegExp(`provider ${row.provider} does not support`));
@@ -462,7 +519,7 @@ for (const row of ROWS) {
     if (refused)
       test('an object the API server refuses is reported as Ready=False naming it', async () => {
         const name = n('refused');
-        await w.deploy(name, `example.com/${name}:1.0.0`);
+        await deploy(row, name);
         await w.apply(canaryOf(row, name, row.run, refused.spec));
         const msg = await waitNotReady(name, refused.names);
         assert.match(msg, new RegExp(name));

@@ -70,6 +70,10 @@ Leases (leader election) are granted by a Role in the release namespace only (se
 - apiGroups: [projectcontour.io]
   resources: [httpproxies]
   verbs: [list, watch, create, patch]
+{{- /* routing: reads the Ingress of spec.ingressRef, writes the Ingress <ingress>-canary (server-side apply). */}}
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
