@@ -55,6 +55,8 @@ if (files.some((f) => f.startsWith('test/integration'))) {
       join(root, '..', 'shared', 'crds', 'gateway-api'),
       // Routing providers' CRDs (the conformance suite and the examples' dry run need them).
       join(root, '..', 'shared', 'crds', 'istio'),
+      // TrafficSplit v1alpha1 (smi, linkerd): ../shared/crds/smi serves only v1alpha4.
+      join(root, 'test', 'fixtures', 'crds', 'smi'),
       join(root, '..', 'shared', 'crds', 'traefik'),
       join(root, '..', 'shared', 'crds', 'contour'),
     ],

@@ -155,3 +155,22 @@ export async function nginxIngressRoutes(
   const match = a[`${p}/canary-by-header`] !== undefined || a[`${p}/canary-by-cookie`] !== undefined;
   return [`${100 - w}/${w}`, ...(match ? ['match'] : [])].join(' ');
 }
+
+/** The TrafficSplit `<name>` (smi, linkerd): its backends' weights (v1alpha1 Quantities). */
+export async function trafficSplitRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Ts = { spec?: { backends?: Array<{ service: string; weight?: number | string }> } };
+  const r = await kube.get<Ts & Record<string, never>>({
+    apiVersion: 'split.smi-spec.io/v1alpha1',
+    kind: 'TrafficSplit',
+    namespace,
+    name,
+  });
+  const backends = r?.spec?.backends;
+  if (!backends) return undefined;
+  const w = (n: string) => Number(backends.find((b) => b.service === n)?.weight ?? 0);
+  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+}

@@ -21,6 +21,7 @@ import {
   httpRouteRoutes,
   nginxIngressRoutes,
   traefikServiceRoutes,
+  trafficSplitRoutes,
   virtualServiceRoutes,
   type StoredRoutes,
 } from '../cluster/route-weights.ts';
@@ -56,6 +57,21 @@ interface Row {
 }
 
 const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
+const TRAFFIC_SPLIT = { apiVersion: 'split.smi-spec.io/v1alpha1', kind: 'TrafficSplit' };
+
+async function editTrafficSplit(kube: Kube, ns: string, name: string): Promise<void> {
+  await kube.mergePatch(
+    { ...TRAFFIC_SPLIT, namespace: ns, name },
+    {
+      spec: {
+        backends: [
+          { service: `${name}-canary`, weight: 50 },
+          { service: `${name}-primary`, weight: 50 },
+        ],
+      },
+    },
+  );
+}
 
 const ROWS: Row[] = [
   {
@@ -305,6 +321,30 @@ const ROWS: Row[] = [
     }),
     // No `refused`: the canary Ingress is the user's Ingress (already accepted) with other
     // backends and annotations, which the API server does not constrain.
+  },
+  {
+    provider: 'smi',
+    short: 'smi',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: trafficSplitRoutes,
+    editRoutes: editTrafficSplit,
+    routeObject: (ns, name) => ({ ...TRAFFIC_SPLIT, namespace: ns, name }),
+    // No `refused`: TrafficSplit's schema constrains nothing Weir writes there.
+  },
+  {
+    provider: 'linkerd',
+    short: 'l5d',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: trafficSplitRoutes,
+    editRoutes: editTrafficSplit,
+    routeObject: (ns, name) => ({ ...TRAFFIC_SPLIT, namespace: ns, name }),
+    // No `refused`: TrafficSplit's schema constrains nothing Weir writes there.
   },
 ];
 

@@ -74,6 +74,10 @@ Leases (leader election) are granted by a Role in the release namespace only (se
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
   verbs: [get, list, watch, create, patch, delete]
+{{- /* routing: the TrafficSplit <svc> (server-side apply). */}}
+- apiGroups: [split.smi-spec.io]
+  resources: [trafficsplits]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

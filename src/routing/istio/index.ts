@@ -8,6 +8,11 @@ import { createIstioRouter, DESTINATION_RULE, VIRTUAL_SERVICE } from './router.t
 const CANARY_WORKLOAD =
   'reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload=~"{{ target }}"';
 
+export const ISTIO_QUERIES: ProviderDescriptor['builtinQueries'] = {
+  'request-success-rate': `sum(rate(istio_requests_total{${CANARY_WORKLOAD},response_code!~"5.*"}[{{ interval }}])) / sum(rate(istio_requests_total{${CANARY_WORKLOAD}}[{{ interval }}])) * 100`,
+  'request-duration': `histogram_quantile(0.99,sum(rate(istio_request_duration_milliseconds_bucket{${CANARY_WORKLOAD}}[{{ interval }}])) by (le))`,
+};
+
 export const istio: ProviderDescriptor = {
   name: 'istio',
   summary:
@@ -36,9 +41,6 @@ export const istio: ProviderDescriptor = {
     sessionAffinity: false,
     blueGreen: true,
   },
-  builtinQueries: {
-    'request-success-rate': `sum(rate(istio_requests_total{${CANARY_WORKLOAD},response_code!~"5.*"}[{{ interval }}])) / sum(rate(istio_requests_total{${CANARY_WORKLOAD}}[{{ interval }}])) * 100`,
-    'request-duration': `histogram_quantile(0.99,sum(rate(istio_request_duration_milliseconds_bucket{${CANARY_WORKLOAD}}[{{ interval }}])) by (le))`,
-  },
+  builtinQueries: ISTIO_QUERIES,
   createRouter: createIstioRouter,
 };
