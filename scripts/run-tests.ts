@@ -50,7 +50,16 @@ if (files.some((f) => f.startsWith('test/integration'))) {
   if (build.status !== 0) process.exit(build.status ?? 1);
   const t0 = Date.now();
   const cluster = await startCluster({
-    crds: [join(root, 'crds'), join(root, '..', 'shared', 'crds', 'gateway-api')],
+    crds: [
+      join(root, 'crds'),
+      join(root, '..', 'shared', 'crds', 'gateway-api'),
+      // Routing providers' CRDs (the conformance suite and the examples' dry run need them).
+      join(root, '..', 'shared', 'crds', 'istio'),
+      // TrafficSplit v1alpha1 (smi, linkerd): ../shared/crds/smi serves only v1alpha4.
+      join(root, 'test', 'fixtures', 'crds', 'smi'),
+      join(root, '..', 'shared', 'crds', 'traefik'),
+      join(root, '..', 'shared', 'crds', 'contour'),
+    ],
   });
   console.log(
     `shared cluster ready in ${Date.now() - t0} ms (${cluster.kubeconfigPath}; logs in ${cluster.logDir})`,
@@ -70,6 +79,8 @@ const child = spawn(
     '--test-force-exit',
     `--test-timeout=${process.env.WEIR_TEST_TIMEOUT_MS ?? '600000'}`,
     '--test-reporter=spec',
+    // `npm test -- <file> --test-name-pattern=<re>` runs only the matching tests of those files.
+    ...args.filter((a) => a.startsWith('--test-name-pattern=')),
     ...files,
   ],
   { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] },

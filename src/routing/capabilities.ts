@@ -67,6 +67,7 @@ export function capabilityProblems(spec: CanarySpec, provider: string): Capabili
     const hint = d.capabilities.weights ? '' : ': it does blue/green only, use analysis.iterations';
     problems.push({ path: ask.path, message: `provider ${d.name} does not support ${ask.what}${hint}` });
   }
+  problems.push(...(d.refuses?.(spec) ?? []));
   // Without weights the only strategy left is blue/green: iterations are required.
   if (!d.capabilities.weights && spec.analysis.iterations === undefined)
     problems.push({

@@ -54,5 +54,10 @@ export interface ProviderDescriptor {
    * values are Kubernetes names.
    */
   templateVariables?: (spec: CanarySpec) => Record<string, string>;
+  /**
+   * Limits the capability flags cannot say (e.g. nginx: one header and one cookie at most), as
+   * problems naming the field; checked with the capabilities.
+   */
+  refuses?: (spec: CanarySpec) => Array<{ path: string; message: string }>;
   createRouter: RouterFactory;
 }

@@ -4,9 +4,24 @@ import type { ProviderName } from '../api/canary.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
 import { gatewayapi } from './gatewayapi/index.ts';
 import { kubernetes } from './kubernetes/index.ts';
+import { istio } from './istio/index.ts';
+import { smi } from './smi/index.ts';
+import { linkerd } from './linkerd/index.ts';
+import { traefik } from './traefik/index.ts';
+import { contour } from './contour/index.ts';
+import { nginx } from './nginx/index.ts';
 import type { ProviderDescriptor, ProviderResource } from './provider.ts';
 
-const PROVIDER_LIST: readonly ProviderDescriptor[] = [kubernetes, gatewayapi];
+const PROVIDER_LIST: readonly ProviderDescriptor[] = [
+  kubernetes,
+  gatewayapi,
+  istio,
+  traefik,
+  contour,
+  nginx,
+  smi,
+  linkerd,
+];
 
 export const PROVIDER_DESCRIPTORS: ReadonlyMap<string, ProviderDescriptor> = new Map(
   PROVIDER_LIST.map((d) => [d.name, d]),
@@ -43,7 +58,7 @@ export function providerResources(): Array<ProviderResource & { key: string }> {
               ...had,
               verbs: [...new Set([...had.verbs, ...r.verbs])],
               optional: !!had.optional && !!r.optional,
-              why: `${had.why}; ${r.why}`,
+              why: had.why.split('; ').includes(r.why) ? had.why : `${had.why}; ${r.why}`,
             }
           : { ...r, key },
       );

@@ -66,3 +66,104 @@ export async function apexServiceRoutes(
   if (!app) return undefined;
   return app === `${name}-primary` ? '100/0' : app === name ? '0/100' : `selector ${app}`;
 }
+
+/** The VirtualService `<name>` (istio): last http rule's weights by host, `match`/`mirror` as stored. */
+export async function virtualServiceRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Rule = { route?: Array<{ destination?: { host?: string }; weight?: number }>; mirror?: unknown };
+  const vs = await kube.get<{ spec?: { http?: Rule[] } } & Record<string, never>>({
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    namespace,
+    name,
+  });
+  const http = vs?.spec?.http ?? [];
+  const last = http[http.length - 1];
+  if (!last) return undefined;
+  const w = (host: string) => last.route?.find((d) => d.destination?.host === host)?.weight ?? 0;
+  const extra = [...(http.length > 1 ? ['match'] : []), ...(last.mirror ? ['mirror'] : [])];
+  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
+}
+
+/** The TraefikService `<name>` (traefik): weights of its weighted services (a missing entry is 0). */
+export async function traefikServiceRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Ts = { spec?: { weighted?: { services?: Array<{ name: string; weight?: number }> } } };
+  const r = await kube.get<Ts & Record<string, never>>({
+    apiVersion: 'traefik.io/v1alpha1',
+    kind: 'TraefikService',
+    namespace,
+    name,
+  });
+  const services = r?.spec?.weighted?.services;
+  if (!services) return undefined;
+  const w = (n: string) => services.find((s) => s.name === n)?.weight ?? 0;
+  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+}
+
+/** The HTTPProxy `<name>` (contour): last route's weights, `match` when A/B routes precede it. */
+export async function httpProxyRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Proxy = { spec?: { routes?: Array<{ services?: Array<{ name: string; weight?: number }> }> } };
+  const r = await kube.get<Proxy & Record<string, never>>({
+    apiVersion: 'projectcontour.io/v1',
+    kind: 'HTTPProxy',
+    namespace,
+    name,
+  });
+  const routes = r?.spec?.routes ?? [];
+  const last = routes[routes.length - 1];
+  if (!last) return undefined;
+  const w = (n: string) => last.services?.find((s) => s.name === n)?.weight ?? 0;
+  return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...(routes.length > 1 ? ['match'] : [])].join(
+    ' ',
+  );
+}
+
+/** The canary Ingress `<name>-canary` (nginx): `canary-weight`, `match` when by-header/cookie is set. */
+export async function nginxIngressRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  const ing = await kube.get<Record<string, never>>({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    namespace,
+    name: `${name}-canary`,
+  });
+  if (!ing) return undefined;
+  const a = (ing as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {};
+  const p = 'nginx.ingress.kubernetes.io';
+  const w = Number(a[`${p}/canary-weight`] ?? '0');
+  const match = a[`${p}/canary-by-header`] !== undefined || a[`${p}/canary-by-cookie`] !== undefined;
+  return [`${100 - w}/${w}`, ...(match ? ['match'] : [])].join(' ');
+}
+
+/** The TrafficSplit `<name>` (smi, linkerd): its backends' weights (v1alpha1 Quantities). */
+export async function trafficSplitRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Ts = { spec?: { backends?: Array<{ service: string; weight?: number | string }> } };
+  const r = await kube.get<Ts & Record<string, never>>({
+    apiVersion: 'split.smi-spec.io/v1alpha1',
+    kind: 'TrafficSplit',
+    namespace,
+    name,
+  });
+  const backends = r?.spec?.backends;
+  if (!backends) return undefined;
+  const w = (n: string) => Number(backends.find((b) => b.service === n)?.weight ?? 0);
+  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+}

@@ -219,12 +219,12 @@ describe('controller hardening', { concurrency: true }, () => {
   test('an invalid spec with the finalizer: the Canary still goes away', async () => {
     const name = 'invalid';
     await w.deploy(name, 'example.com/invalid:1.0.0');
-    // The API server takes it; Weir refuses it (no router for contour yet: pick another provider
-    // Weir lacks if contour gets one).
+    // The API server takes it; Weir refuses it (traefik cannot mirror: a capability refusal, which
+    // stays invalid whichever providers get registered later).
     const c = gatewayCanary(
       name,
-      { metrics: undefined, stepWeight: 50, maxWeight: 50 },
-      { provider: 'contour', revertOnDeletion: true },
+      { metrics: undefined, stepWeight: 50, maxWeight: 50, mirror: true },
+      { provider: 'traefik', revertOnDeletion: true },
     );
     await w.apply({ ...c, metadata: { name, finalizers: ['weir.dev/finalizer'] } });
     await waitFor(

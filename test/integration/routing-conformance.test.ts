@@ -10,14 +10,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Kube, Ref } from '../../src/kube/client.ts';
+import type { ProviderName } from '../../src/api/canary.ts';
 import type { Capabilities } from '../../src/routing/provider.ts';
 import { descriptorOf } from '../../src/routing/registry.ts';
 import { startWorld, recordChanges, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
-import { apexServiceRoutes, httpRouteRoutes, type StoredRoutes } from '../cluster/route-weights.ts';
+import {
+  apexServiceRoutes,
+  httpProxyRoutes,
+  httpRouteRoutes,
+  nginxIngressRoutes,
+  traefikServiceRoutes,
+  trafficSplitRoutes,
+  virtualServiceRoutes,
+  type StoredRoutes,
+} from '../cluster/route-weights.ts';
 
 interface Row {
-  provider: 'kubernetes' | 'gatewayapi';
+  provider: ProviderName;
   /** Short prefix for object names. */
   short: string;
   /** spec.service fields the provider needs besides the port. */
@@ -33,13 +43,35 @@ interface Row {
   editRoutes(kube: Kube, ns: string, name: string): Promise<void>;
   /** The object that carries the routes (deleted by hand in the drift test). */
   routeObject(ns: string, name: string): Ref;
-  /** spec fields that make the API server refuse the routing object, and how the message names it. */
-  refused: { spec: Record<string, unknown>; names: RegExp };
+  /**
+   * spec fields that make the API server refuse the routing object, and how the message names it;
+   * absent where the object's schema refuses nothing Weir writes that the Services would not refuse first.
+   */
+  refused?: { spec: Record<string, unknown>; names: RegExp };
+  /** Objects the user writes before the Canary (nginx: the Ingress of spec.ingressRef). */
+  setup?(kube: Kube, ns: string, name: string): Promise<void>;
+  /** spec fields besides service and analysis the provider needs (nginx: ingressRef). */
+  spec?(name: string): Record<string, unknown>;
   /** Writes a parent status on the routing object (weight verification), where the provider reads one. */
   reportAccepted?(kube: Kube, ns: string, name: string, accepted: boolean | 'none'): Promise<void>;
 }
 
 const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
+const TRAFFIC_SPLIT = { apiVersion: 'split.smi-spec.io/v1alpha1', kind: 'TrafficSplit' };
+
+async function editTrafficSplit(kube: Kube, ns: string, name: string): Promise<void> {
+  await kube.mergePatch(
+    { ...TRAFFIC_SPLIT, namespace: ns, name },
+    {
+      spec: {
+        backends: [
+          { service: `${name}-canary`, weight: 50 },
+          { service: `${name}-primary`, weight: 50 },
+        ],
+      },
+    },
+  );
+}
 
 const ROWS: Row[] = [
   {
@@ -135,6 +167,185 @@ const ROWS: Row[] = [
       );
     },
   },
+  {
+    provider: 'istio',
+    short: 'ist',
+    service: {
+      gateways: ['public-gateway.istio-system.svc.cluster.local'],
+      hosts: ['app.example.com'],
+      timeout: '15s',
+      retries: { attempts: 3, perTryTimeout: '5s', retryOn: 'gateway-error,connect-failure' },
+      headers: { request: { add: { 'x-envoy-upstream-rq-timeout-ms': '15000' } } },
+    },
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: virtualServiceRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', namespace: ns, name },
+        {
+          spec: {
+            http: [
+              {
+                route: [
+                  { destination: { host: `${name}-primary` }, weight: 50 },
+                  { destination: { host: `${name}-canary` }, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      namespace: ns,
+      name,
+    }),
+    // Istio's schema: an http timeout must be a duration of at least 1ms (Weir's schema takes 0s).
+    refused: { spec: { service: { port: 8080, timeout: '0s' } }, names: /VirtualService/ },
+  },
+  {
+    provider: 'traefik',
+    short: 'tfk',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: traefikServiceRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'traefik.io/v1alpha1', kind: 'TraefikService', namespace: ns, name },
+        {
+          spec: {
+            weighted: {
+              services: [
+                { name: `${name}-primary`, port: 8080, weight: 50 },
+                { name: `${name}-canary`, port: 8080, weight: 50 },
+              ],
+            },
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'traefik.io/v1alpha1',
+      kind: 'TraefikService',
+      namespace: ns,
+      name,
+    }),
+    // No `refused`: TraefikService's schema constrains nothing Weir writes there (names, ports,
+    // weights ≥ 0, the apex metadata the apex Service would refuse first).
+  },
+  {
+    provider: 'contour',
+    short: 'ctr',
+    service: { timeout: '15s', retries: { attempts: 3, perTryTimeout: '5s', retryOn: '5xx,reset' } },
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: httpProxyRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'projectcontour.io/v1', kind: 'HTTPProxy', namespace: ns, name },
+        {
+          spec: {
+            routes: [
+              {
+                conditions: [{ prefix: '/' }],
+                services: [
+                  { name: `${name}-primary`, port: 8080, weight: 50 },
+                  { name: `${name}-canary`, port: 8080, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      namespace: ns,
+      name,
+    }),
+    // retryPolicy.retryOn is an enum of Envoy's retry conditions in Contour's schema.
+    refused: {
+      spec: { service: { port: 8080, retries: { attempts: 2, retryOn: 'when-it-rains' } } },
+      names: /HTTPProxy/,
+    },
+  },
+  {
+    provider: 'nginx',
+    short: 'ngx',
+    service: {},
+    // The user's Ingress, named like the target, sends app.example.com to the apex Service.
+    setup: async (kube, ns, name) => {
+      await kube.apply({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name, namespace: ns, annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } },
+        spec: {
+          ingressClassName: 'nginx',
+          rules: [
+            {
+              host: 'app.example.com',
+              http: {
+                paths: [
+                  { path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 8080 } } } },
+                ],
+              },
+            },
+          ],
+        },
+      });
+    },
+    spec: (name) => ({ ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name } }),
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: nginxIngressRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ns, name: `${name}-canary` },
+        { metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '50' } } },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace: ns,
+      name: `${name}-canary`,
+    }),
+    // No `refused`: the canary Ingress is the user's Ingress (already accepted) with other
+    // backends and annotations, which the API server does not constrain.
+  },
+  {
+    provider: 'smi',
+    short: 'smi',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: trafficSplitRoutes,
+    editRoutes: editTrafficSplit,
+    routeObject: (ns, name) => ({ ...TRAFFIC_SPLIT, namespace: ns, name }),
+    // No `refused`: TrafficSplit's schema constrains nothing Weir writes there.
+  },
+  {
+    provider: 'linkerd',
+    short: 'l5d',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: trafficSplitRoutes,
+    editRoutes: editTrafficSplit,
+    routeObject: (ns, name) => ({ ...TRAFFIC_SPLIT, namespace: ns, name }),
+    // No `refused`: TrafficSplit's schema constrains nothing Weir writes there.
+  },
 ];
 
 /** A/B, mirroring and source labels: the analysis asking for each, and the field a refusal names. */
@@ -155,6 +366,12 @@ const OPTIONAL_FEATURES: Array<{
     analysis: { iterations: 2, mirror: true, mirrorWeight: 30 },
     field: 'spec.analysis.mirror',
     seen: '100/0 mirror',
+  },
+  {
+    needs: 'sourceLabelsMatch',
+    analysis: { iterations: 2, match: [{ sourceLabels: { app: 'frontend' } }] },
+    field: 'spec.analysis.match[0].sourceLabels',
+    seen: '100/0 match',
   },
 ];
 
@@ -178,6 +395,7 @@ function canaryOf(
       provider: row.provider,
       targetRef: { kind: 'Deployment', name },
       service: { port: 8080, ...row.service },
+      ...row.spec?.(name),
       ...spec,
       analysis: { interval: '10s', threshold: 2, ...analysis },
     },
@@ -190,9 +408,15 @@ async function initialized(
   analysis: Record<string, unknown>,
   spec?: Record<string, unknown>,
 ) {
-  await w.deploy(name, `example.com/${name}:1.0.0`);
+  await deploy(row, name);
   await w.apply(canaryOf(row, name, analysis, spec));
   await w.waitPhase(name, 'Initialized', 90_000);
+}
+
+/** The target Deployment, and what the user writes besides it (the row's setup). */
+async function deploy(row: Row, name: string): Promise<void> {
+  await row.setup?.(w.kube, w.ns, name);
+  await w.deploy(name, `example.com/${name}:1.0.0`);
 }
 
 const routesOf = (row: Row, name: string) => row.read(w.kube, w.ns, name);
@@ -268,7 +492,7 @@ for (const row of ROWS) {
       } else {
         test(`${f.needs} is refused: Ready=False naming ${f.field}, nothing written`, async () => {
           const name = n(f.needs.toLowerCase());
-          await w.deploy(name, `example.com/${name}:1.0.0`);
+          await deploy(row, name);
           await w.apply(canaryOf(row, name, f.analysis));
           const msg = await waitNotReady(name, new RegExp(f.field.replace(/[[\].]/g, '\\$&')));
           assert.match(msg, new RegExp(`provider ${row.provider} does not support`));
@@ -331,13 +555,15 @@ for (const row of ROWS) {
       assert.notEqual(c.status?.phase, 'Failed', 'the repairs failed nothing');
     });
 
-    test('an object the API server refuses is reported as Ready=False naming it', async () => {
-      const name = n('refused');
-      await w.deploy(name, `example.com/${name}:1.0.0`);
-      await w.apply(canaryOf(row, name, row.run, row.refused.spec));
-      const msg = await waitNotReady(name, row.refused.names);
-      assert.match(msg, new RegExp(name));
-    });
+    const refused = row.refused;
+    if (refused)
+      test('an object the API server refuses is reported as Ready=False naming it', async () => {
+        const name = n('refused');
+        await deploy(row, name);
+        await w.apply(canaryOf(row, name, row.run, refused.spec));
+        const msg = await waitNotReady(name, refused.names);
+        assert.match(msg, new RegExp(name));
+      });
 
     if (row.reportAccepted) {
       const report = row.reportAccepted;

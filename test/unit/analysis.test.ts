@@ -198,7 +198,7 @@ describe('built-in queries', () => {
 
   test('unknown metric or provider is INVALID_SPEC', () => {
     throwsCode(() => builtinQuery('gatewayapi', 'error-rate'), 'INVALID_SPEC', /not a built-in.*templateRef/);
-    throwsCode(() => builtinQuery('istio', 'request-success-rate'), 'INVALID_SPEC', /provider istio/);
+    throwsCode(() => builtinQuery('skipper', 'request-success-rate'), 'INVALID_SPEC', /provider skipper/);
     throwsCode(() => builtinQuery('__proto__', 'request-duration'), 'INVALID_SPEC');
     throwsCode(() => builtinQuery('gatewayapi', 'constructor'), 'INVALID_SPEC');
   });
@@ -582,7 +582,7 @@ function deps(providers: AnalysisDeps['providers']): AnalysisDeps {
   };
 }
 
-const input = (s: CanarySpec, provider: 'gatewayapi' | 'kubernetes' | 'istio' = 'gatewayapi') => ({
+const input = (s: CanarySpec, provider: 'gatewayapi' | 'kubernetes' | 'skipper' = 'gatewayapi') => ({
   spec: s,
   name: 'web',
   namespace: 'prod',
@@ -678,7 +678,7 @@ describe('runAnalysis', () => {
     );
   });
 
-  const errors: Array<[string, Record<string, unknown>, 'gatewayapi' | 'istio', () => never, RegExp]> = [
+  const errors: Array<[string, Record<string, unknown>, 'gatewayapi' | 'skipper', () => never, RegExp]> = [
     [
       'a query error',
       { name: 'request-success-rate', thresholdRange: { min: 99 } },
@@ -737,9 +737,9 @@ describe('runAnalysis', () => {
     [
       'a built-in without a query for the routing provider',
       { name: 'request-success-rate', thresholdRange: { min: 99 } },
-      'istio',
+      'skipper',
       () => assert.fail('not queried'),
-      /^metric request-success-rate failed \(invalid spec\): built-in metric request-success-rate is not available for provider istio/,
+      /^metric request-success-rate failed \(invalid spec\): built-in metric request-success-rate is not available for provider skipper/,
     ],
   ];
   for (const [what, metric, routing, answer, msg] of errors) {

@@ -54,6 +54,30 @@ Leases (leader election) are granted by a Role in the release namespace only (se
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [list, watch, create, patch]
+{{- /* routing: the VirtualService <svc> (server-side apply). */}}
+- apiGroups: [networking.istio.io]
+  resources: [virtualservices]
+  verbs: [list, watch, create, patch]
+{{- /* routing: the DestinationRules <svc>-primary and <svc>-canary (server-side apply). */}}
+- apiGroups: [networking.istio.io]
+  resources: [destinationrules]
+  verbs: [list, watch, create, patch]
+{{- /* routing: the TraefikService <svc> (server-side apply). */}}
+- apiGroups: [traefik.io]
+  resources: [traefikservices]
+  verbs: [list, watch, create, patch]
+{{- /* routing: the HTTPProxy <svc> (server-side apply). */}}
+- apiGroups: [projectcontour.io]
+  resources: [httpproxies]
+  verbs: [list, watch, create, patch]
+{{- /* routing: reads the Ingress of spec.ingressRef, writes the Ingress <ingress>-canary (server-side apply). */}}
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch, create, patch, delete]
+{{- /* routing: the TrafficSplit <svc> (server-side apply). */}}
+- apiGroups: [split.smi-spec.io]
+  resources: [trafficsplits]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
