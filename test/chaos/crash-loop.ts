@@ -60,6 +60,8 @@ export const crashLoop: Scenario = {
       const problems: string[] = [];
       const recoveryMs: number[] = [];
       let kills = 0;
+      /** When each controller died (epoch ms), failpoint or SIGKILL: what explains a duplicate alert. */
+      const killTimes: number[] = [];
       let failpointKills = 0;
       let window = '';
       // Evidence that the failpoint hit the window: a primary already on the new template while
@@ -104,6 +106,7 @@ export const crashLoop: Scenario = {
         const proc = w.controllerProcess()!;
         await Promise.race([proc.exited, shipping]);
         if (proc.child.signalCode !== 'SIGKILL') return false;
+        killTimes.push(Date.now());
         kills++;
         failpointKills++;
         return true;
@@ -126,6 +129,7 @@ export const crashLoop: Scenario = {
           const gap = env.rng.int(size.gapMs[0], size.gapMs[1]);
           await Promise.race([delay(gap), shipping]);
           if (finished) break;
+          killTimes.push(Date.now());
           await w.killController();
           kills++;
           const down = env.rng.int(size.downMs[0], size.downMs[1]);
@@ -140,7 +144,7 @@ export const crashLoop: Scenario = {
         problems.push(`controller restart failed: ${err.message}`);
       });
       await Promise.all([shipping, chaos]);
-      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases, killTimes);
       violations.unshift(...problems);
       if (failpointKills < 2)
         violations.push(

@@ -135,6 +135,8 @@ export async function closeOut(
   rec: NamespaceRecorder,
   plans: CanaryPlan[],
   releases: Release[],
+  /** When the scenario SIGKILLed a controller (epoch ms): explains an alert delivered twice. */
+  kills: number[] = [],
 ): Promise<{ violations: string[]; watchGaps: number }> {
   const want = expectedAlerts({ plans, releases });
   await waitFor(
@@ -165,6 +167,7 @@ export async function closeOut(
         primaryImages: Object.fromEntries(history.primaryImages),
         targets: Object.fromEntries(history.targets),
         slack: w.slack.messages.map((m) => ({ at: m.receivedAt, text: m.text })),
+        kills: kills.map((k) => new Date(k)),
       },
       null,
       1,
@@ -177,6 +180,7 @@ export async function closeOut(
     history,
     finalPhases,
     slack: w.slack.messages,
+    kills,
   });
   return { violations, watchGaps: history.gaps };
 }

@@ -16,6 +16,8 @@ export interface StatusSample {
   lastPromotedSpec?: string;
   metrics: Array<{ name: string; result?: string; value?: number; message?: string }>;
   message?: string;
+  /** status.pendingAlerts (the alert outbox): alerts recorded with a transition, not yet removed. */
+  pending?: Array<{ id: string; message: string }>;
 }
 
 export interface History {
@@ -80,6 +82,9 @@ export function recordNamespace(kc: KubeConfig, ns: string): NamespaceRecorder {
         ...(m.value !== undefined ? { value: m.value } : {}),
         ...(m.message ? { message: m.message } : {}),
       })),
+      ...(s.pendingAlerts?.length
+        ? { pending: s.pendingAlerts.map((p) => ({ id: p.id, message: p.message })) }
+        : {}),
     };
     const key = ({ at, ...rest }: StatusSample) => (void at, JSON.stringify(rest));
     push(history.statuses, o.metadata?.name ?? '', sample, (a, b) => key(a) === key(b));

@@ -8,8 +8,8 @@ import type { History, StatusSample } from '../chaos/recorder.ts';
 import type { SlackMessage } from '../cluster/slack-capture.ts';
 
 const ns = 'chaos-x';
-const msg = (text: string): SlackMessage => ({
-  receivedAt: new Date(),
+const msg = (text: string, at = Date.now()): SlackMessage => ({
+  receivedAt: new Date(at),
   payload: { text },
   text,
   contentType: 'application/json',
@@ -63,7 +63,7 @@ test('each broken rule is reported', () => {
     ['repeated step', (i) => i.history.weights.set('app', [0, 25, 50, 25, 50, 0]), /weight went 50 -> 25/],
     ['non-terminal', (i) => i.finalPhases.set('app', 'Progressing'), /left in phase Progressing/],
     ['duplicate alert', (i) => i.slack.push(i.slack[1]!), /2 "promotion finished" alerts for 1/],
-    ['missing alert', (i) => i.slack.pop(), /0 "promotion finished" alerts for 1/],
+    ['missing alert', (i) => i.slack.pop(), /0 "promotion finished" alerts for 1 transitions \(lost\)/],
     [
       'promotion on faulty data',
       (i) =>
@@ -86,6 +86,50 @@ test('each broken rule is reported', () => {
       `${what}: ${JSON.stringify(found)}`,
     );
   }
+});
+
+const PROMOTED = 'Canary analysis completed successfully, promotion finished';
+
+/**
+ * The clean run whose "promotion finished" alert stays in status.pendingAlerts from t=200 to t=500
+ * (its removal recorded then), captured at `captures` (ms), with the controller killed at `kills`.
+ */
+function outbox(captures: number[], kills: number[]): InvariantInput {
+  const i = clean();
+  const samples = i.history.statuses.get('app')!;
+  const done = samples.pop()!;
+  samples.forEach((s, k) => (s.at = k * 10));
+  samples.push({ ...done, at: 200, pending: [{ id: 'p2', message: PROMOTED }] }, { ...done, at: 500 });
+  i.slack = [i.slack[0]!, ...captures.map((at) => msg(`app.${ns}: ${PROMOTED}`, at))];
+  i.kills = kills;
+  return i;
+}
+
+test('alerts are delivered at least once: a duplicate passes only when a kill explains it', () => {
+  // Captured at 250, killed at 300 with the alert still pending: the next controller sends it again.
+  assert.deepEqual(checkInvariants(outbox([250, 400], [300])), []);
+  const unexplained: Array<[string, InvariantInput]> = [
+    ['no kill', outbox([250, 400], [])],
+    ['killed before the first capture', outbox([250, 400], [240])],
+    ['killed after the removal was recorded', outbox([250, 600], [550])],
+    ['killed before the alert was pending', outbox([250, 400], [150])],
+    ['one kill, two extra copies', outbox([250, 400, 450], [300])],
+  ];
+  for (const [what, input] of unexplained)
+    assert.deepEqual(
+      checkInvariants(input),
+      [
+        `app: ${input.slack.length - 1} "promotion finished" alerts for 1 transitions (${input.slack.length - 2} extra, ${what === 'one kill, two extra copies' ? 1 : 0} explained by a kill)`,
+      ],
+      what,
+    );
+  // Two kills while it was pending (captured before each): two extra copies explained.
+  assert.deepEqual(checkInvariants(outbox([250, 350, 450], [300, 400])), []);
+  // A kill never excuses a lost alert.
+  assert.match(
+    checkInvariants(outbox([], [300])).join('\n'),
+    /0 "promotion finished" alerts for 1 transitions \(lost\)/,
+  );
 });
 
 test('the PRNG replays from its seed; --seed wins over the environment', () => {
