@@ -16,6 +16,7 @@ import {
 import { waitFor } from '../cluster/proc.ts';
 
 const sharedCrdDir = resolve(projectRoot, '..', 'shared', 'crds');
+const fixtureCrdDir = resolve(projectRoot, 'test', 'fixtures', 'crds');
 
 /**
  * CRD names declared in the YAML files themselves, independent of what the harness reports. Parse
@@ -24,16 +25,22 @@ const sharedCrdDir = resolve(projectRoot, '..', 'shared', 'crds');
  * metadata.name come out right either way.
  */
 function crdNamesInFiles(dir: string): string[] {
+  return yamlFilesIn(dir).flatMap(crdNamesInFile).sort();
+}
+
+function yamlFilesIn(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => join(dir, f));
+}
+
+function crdNamesInFile(file: string): string[] {
   const names: string[] = [];
-  for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
-    /\.ya?ml$/.test(f),
-  )) {
-    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      const obj = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
-      if (obj?.kind === 'CustomResourceDefinition' && obj.metadata?.name) names.push(obj.metadata.name);
-    }
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const obj = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+    if (obj?.kind === 'CustomResourceDefinition' && obj.metadata?.name) names.push(obj.metadata.name);
   }
-  return names.sort();
+  return names;
 }
 
 test(
@@ -43,9 +50,14 @@ test(
     const cluster = await sharedCluster();
     const expected = crdNamesInFiles(sharedCrdDir);
     assert.ok(expected.length > 0, `no CRDs found under ${sharedCrdDir}`);
-
-    const applied = await applyCrds(cluster, [sharedCrdDir]);
-    assert.deepEqual([...applied].sort(), expected);
+    // The harness installs its own version of a few CRDs (test/fixtures/crds: SMI's TrafficSplit at
+    // v1alpha1, which Flagger's providers write, where ../shared/crds/smi serves only v1alpha4). The
+    // API server refuses to drop a stored version, so those files are not re-applied here; their
+    // CRDs must still be Established (below).
+    const replaced = new Set(crdNamesInFiles(fixtureCrdDir));
+    const files = yamlFilesIn(sharedCrdDir).filter((f) => !crdNamesInFile(f).some((n) => replaced.has(n)));
+    const applied = await applyCrds(cluster, files);
+    assert.deepEqual([...applied, ...expected.filter((n) => replaced.has(n))].sort(), expected);
 
     const api = cluster.kc.makeApiClient(ApiextensionsV1Api);
     for (const name of expected) {

@@ -35,6 +35,34 @@ const CONTROLLER_RULES = [
     resources: ['httproutes'],
     verbs: ['list', 'watch', 'create', 'patch'],
   },
+  // The routing providers' objects (src/routing/<name>/index.ts; the chart's rules are generated).
+  {
+    apiGroups: ['networking.istio.io'],
+    resources: ['virtualservices'],
+    verbs: ['list', 'watch', 'create', 'patch'],
+  },
+  {
+    apiGroups: ['networking.istio.io'],
+    resources: ['destinationrules'],
+    verbs: ['list', 'watch', 'create', 'patch'],
+  },
+  { apiGroups: ['traefik.io'], resources: ['traefikservices'], verbs: ['list', 'watch', 'create', 'patch'] },
+  {
+    apiGroups: ['projectcontour.io'],
+    resources: ['httpproxies'],
+    verbs: ['list', 'watch', 'create', 'patch'],
+  },
+  // nginx: get reads the user's Ingress (spec.ingressRef); delete removes <ingress>-canary on revert.
+  {
+    apiGroups: ['networking.k8s.io'],
+    resources: ['ingresses'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
+  {
+    apiGroups: ['split.smi-spec.io'],
+    resources: ['trafficsplits'],
+    verbs: ['list', 'watch', 'create', 'patch'],
+  },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];
 const LEASE_RULES = [
