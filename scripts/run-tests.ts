@@ -46,7 +46,12 @@ let stop = async (): Promise<void> => {};
 if (files.some((f) => f.startsWith('test/integration'))) {
   requireCommand('prometheus', 'prometheus');
   requireCommand('git', 'git');
-  const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh')], { stdio: 'inherit' });
+  // Traefik is the longest cold build; only the data-plane tests need it and podinfo.
+  const tools = ['etcd', 'kubernetes', 'kwok', 'helm'];
+  if (files.some((f) => f.includes('dataplane'))) tools.push('traefik', 'podinfo');
+  const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh'), ...tools], {
+    stdio: 'inherit',
+  });
   if (build.status !== 0) process.exit(build.status ?? 1);
   const t0 = Date.now();
   const cluster = await startCluster({

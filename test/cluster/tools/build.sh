@@ -3,7 +3,9 @@
 # caches them under ~/.cache/weir/<component>-<version>/bin. A second run with the same versions is a
 # no-op. Each tool builds in its own throw-away consumer module so dependency versions never mix.
 #
-#   test/cluster/tools/build.sh [component ...]     components: etcd kubernetes kwok helm (default: all four)
+#   test/cluster/tools/build.sh [component ...]
+#     components: etcd kubernetes kwok helm traefik podinfo (default: all)
+#   Independent builds run two at a time (Traefik, the largest, starts first) so a cold run overlaps them.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,6 +84,53 @@ build_helm() {
   rm -rf "$work"; touch "$dir/.complete"
 }
 
-components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
-for c in "${components[@]}"; do "build_$c"; done
+build_traefik() {
+  local dir="$CACHE/traefik-$TRAEFIK_VERSION"
+  have "$dir" && { log "traefik $TRAEFIK_VERSION cached"; return; }
+  log "building traefik $TRAEFIK_VERSION (first time only, ~15-30 min on 2 cores)"
+  local work; work="$(mktemp -d)"
+  local gomod
+  gomod="$(go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')"
+  # Traefik's go.mod replaces forks (gorilla/mux, go-http-auth, minheap) and excludes one broken
+  # version; a consumer module must carry the same lines. Read them from its go.mod, never type them.
+  {
+    echo "module weir.local/traefik"
+    echo "go $(sed -n 's/^go \(.*\)/\1/p' "$gomod")"
+    echo "require github.com/traefik/traefik/v3 $TRAEFIK_VERSION"
+    sed -n '/^replace (/,/^)/p' "$gomod"
+    grep '^exclude ' "$gomod" || true
+  } > "$work/go.mod"
+  local pv=github.com/traefik/traefik/v3/pkg/version
+  (cd "$work" && go build -trimpath -ldflags "-s -w -X $pv.Version=$TRAEFIK_VERSION" \
+      -o "$dir/bin/traefik" github.com/traefik/traefik/v3/cmd/traefik)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+build_podinfo() {
+  local dir="$CACHE/podinfo-$PODINFO_VERSION"
+  have "$dir" && { log "podinfo $PODINFO_VERSION cached"; return; }
+  log "building podinfo $PODINFO_VERSION (first time only, ~2 min)"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/stefanprodan/podinfo/cmd/podinfo@$PODINFO_VERSION"
+  touch "$dir/.complete"
+}
+
+components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(traefik etcd kubernetes kwok helm podinfo)
+# Two lanes: Traefik alone in one (it is the longest), everything else in order in the other. Go's
+# build cache is safe to share between concurrent builds.
+# One build per tool at a time across processes (parallel `npm test` runs): a second caller waits,
+# then finds it cached.
+mkdir -p "$CACHE"
+run_lane() { local c; for c in "$@"; do (flock 9; "build_$c") 9>"$CACHE/.$c.lock"; done; }
+lane_a=(); lane_b=()
+for c in "${components[@]}"; do
+  if [[ $c == traefik ]]; then lane_a+=("$c"); else lane_b+=("$c"); fi
+done
+pid_a=""
+if ((${#lane_a[@]})) && ((${#lane_b[@]})); then
+  run_lane "${lane_a[@]}" & pid_a=$!
+  run_lane "${lane_b[@]}"
+  wait "$pid_a"
+else
+  run_lane "${lane_a[@]}" "${lane_b[@]}"
+fi
 log "done: $CACHE"
