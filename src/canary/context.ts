@@ -127,6 +127,7 @@ export function buildContext(
     canary: names.canaryService,
     selector,
     owner,
+    ...(obj.metadata.annotations ? { annotations: obj.metadata.annotations } : {}),
   };
   const view: CanaryView = {
     name: obj.metadata.name,

@@ -17,6 +17,8 @@ export interface RouteTarget {
   /** Label key/value that select the target's pods; the primary's value is suffixed -primary. */
   selector: { key: string; value: string };
   owner: V1OwnerReference;
+  /** The Canary's own annotations (kuma reads Flagger's `kuma.io/mesh` there). */
+  annotations?: Record<string, string>;
 }
 
 export interface Router {
