@@ -116,6 +116,89 @@ const GatewayRef = Obj({
   port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 });
 
+const StringMatch = Obj(
+  {
+    exact: Type.Optional(Type.String({ maxLength: 1024 })),
+    prefix: Type.Optional(Type.String({ maxLength: 1024 })),
+    suffix: Type.Optional(Type.String({ maxLength: 1024 })),
+    regex: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  {
+    rules: [
+      {
+        rule: '[has(self.exact), has(self.prefix), has(self.suffix), has(self.regex)].filter(x, x).size() == 1',
+        message: 'a match sets exactly one of exact, prefix, suffix or regex',
+      },
+    ],
+  },
+);
+
+// Istio's HTTPMatchRequest as Flagger's spec.service.match carries it (suffix becomes a regex).
+const ServiceMatch = Obj({
+  name: Type.Optional(Type.String({ maxLength: 253 })),
+  uri: Type.Optional(StringMatch),
+  scheme: Type.Optional(StringMatch),
+  method: Type.Optional(StringMatch),
+  authority: Type.Optional(StringMatch),
+  headers: Type.Optional(MapOf(StringMatch, 16)),
+  withoutHeaders: Type.Optional(MapOf(StringMatch, 16)),
+  queryParams: Type.Optional(MapOf(StringMatch, 16)),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  sourceLabels: Type.Optional(StringMap()),
+  ignoreUriCase: Type.Optional(Type.Boolean()),
+});
+
+const Strings = (max: number) => Type.Array(Type.String({ maxLength: 256 }), { maxItems: max });
+
+/** spec.service fields only the istio provider honours (others refuse them, naming the field). */
+const IstioServiceFields = {
+  match: Type.Optional(
+    Type.Array(ServiceMatch, {
+      minItems: 1,
+      maxItems: 16,
+      description:
+        'istio: match conditions of every VirtualService rule (OR-ed); with appProtocol tcp only port.',
+    }),
+  ),
+  rewrite: Type.Optional(
+    Obj(
+      {
+        uri: Type.Optional(Type.String({ maxLength: 1024 })),
+        authority: Type.Optional(Type.String({ maxLength: 253 })),
+      },
+      { description: 'istio: rewrite of the URI (or the matched prefix) and Host before forwarding.' },
+    ),
+  ),
+  corsPolicy: Type.Optional(
+    Obj(
+      {
+        allowOrigins: Type.Optional(Type.Array(StringMatch, { maxItems: 32 })),
+        allowOrigin: Type.Optional(Strings(32)),
+        allowMethods: Type.Optional(Strings(16)),
+        allowHeaders: Type.Optional(Strings(64)),
+        exposeHeaders: Type.Optional(Strings(64)),
+        maxAge: Type.Optional(Duration()),
+        allowCredentials: Type.Optional(Type.Boolean()),
+      },
+      { description: 'istio: the VirtualService CORS policy.' },
+    ),
+  ),
+  trafficPolicy: Type.Optional(
+    Type.Unsafe<Record<string, unknown>>({
+      type: 'object',
+      'x-kubernetes-preserve-unknown-fields': true,
+      description:
+        "istio: Istio's TrafficPolicy, copied to both DestinationRules (Istio's schema checks it when they are written).",
+    }),
+  ),
+  delegation: Type.Optional(
+    Type.Boolean({
+      description:
+        'istio: a VirtualService without hosts and gateways, for delegation from a parent VirtualService.',
+    }),
+  ),
+};
+
 const Service = Obj(
   {
     name: Type.Optional(
@@ -152,22 +235,15 @@ const Service = Obj(
     apex: Type.Optional(Meta),
     primary: Type.Optional(Meta),
     canary: Type.Optional(Meta),
-  },
-  { description: 'Services Weir generates: `<name>` (apex), `<name>-primary`, `<name>-canary`.' },
-);
-
-const StringMatch = Obj(
-  {
-    exact: Type.Optional(Type.String({ maxLength: 1024 })),
-    prefix: Type.Optional(Type.String({ maxLength: 1024 })),
-    suffix: Type.Optional(Type.String({ maxLength: 1024 })),
-    regex: Type.Optional(Type.String({ maxLength: 1024 })),
+    ...IstioServiceFields,
   },
   {
+    description: 'Services Weir generates: `<name>` (apex), `<name>-primary`, `<name>-canary`.',
     rules: [
       {
-        rule: '[has(self.exact), has(self.prefix), has(self.suffix), has(self.regex)].filter(x, x).size() == 1',
-        message: 'a match sets exactly one of exact, prefix, suffix or regex',
+        rule: '!has(self.delegation) || !self.delegation || ((!has(self.hosts) || size(self.hosts) == 0) && (!has(self.gateways) || size(self.gateways) == 0))',
+        message: 'delegation: a delegate VirtualService has no hosts or gateways (the parent has them)',
+        fieldPath: '.delegation',
       },
     ],
   },
@@ -270,6 +346,47 @@ const Step = Obj(
 
 const weighted = 'has(self.stepWeight) || has(self.stepWeights) || has(self.steps)';
 
+// Flagger's cookie-based session affinity (istio): a user sent to the canary once stays there.
+const CookieToken = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 64, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description });
+const CookieAttr = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: '^[^;\\s]+$', description });
+
+const SessionAffinity = Obj(
+  {
+    cookieName: CookieToken(
+      'Cookie set on responses from the canary; requests carrying it go to the canary.',
+    ),
+    primaryCookieName: Type.Optional(
+      CookieToken(
+        'Cookie set on responses from the primary (for one analysis interval); requests carrying it stay there.',
+      ),
+    ),
+    maxAge: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 31536000,
+        description: 'Max-Age of the canary cookie in seconds; 86400 if unset.',
+      }),
+    ),
+    domain: Type.Optional(CookieAttr('Domain attribute of the cookies.')),
+    path: Type.Optional(CookieAttr('Path attribute of the cookies.')),
+    httpOnly: Type.Optional(Type.Boolean()),
+    secure: Type.Optional(Type.Boolean()),
+    sameSite: Type.Optional(StringEnum(['Strict', 'Lax', 'None'] as const)),
+    partitioned: Type.Optional(Type.Boolean()),
+  },
+  {
+    rules: [
+      {
+        rule: '!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName',
+        message: 'primaryCookieName must differ from cookieName',
+        fieldPath: '.primaryCookieName',
+      },
+    ],
+  },
+);
+
 const Analysis = Obj(
   {
     interval: PromDuration({
@@ -321,6 +438,7 @@ const Analysis = Obj(
     ),
     mirror: Type.Optional(Type.Boolean()),
     mirrorWeight: Type.Optional(Weight('Percent of traffic mirrored.')),
+    sessionAffinity: Type.Optional(SessionAffinity),
     primaryReadyThreshold: Type.Integer({
       minimum: 1,
       maximum: 100,
@@ -399,6 +517,11 @@ const Analysis = Obj(
         rule: '!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)',
         message: 'mirrorWeight needs mirror: true',
         fieldPath: '.mirrorWeight',
+      },
+      {
+        rule: `!has(self.sessionAffinity) || ${weighted}`,
+        message: 'sessionAffinity works with weighted steps: stepWeight+maxWeight, stepWeights or steps',
+        fieldPath: '.sessionAffinity',
       },
     ],
   },

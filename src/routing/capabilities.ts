@@ -2,8 +2,8 @@
 // (its descriptor). The same check runs in `weir lint` (after schema validation) and in the
 // controller (Ready=False), so a Canary is refused the same way in both, naming the field.
 import type { CanarySpec } from '../api/canary.ts';
-import type { Capabilities } from './provider.ts';
-import { descriptorOf, notSupportedMessage } from './registry.ts';
+import { SERVICE_OPTIONS, type Capabilities } from './provider.ts';
+import { descriptorOf, notSupportedMessage, PROVIDER_DESCRIPTORS } from './registry.ts';
 
 export interface CapabilityProblem {
   /** Field path from the object's root, e.g. `spec.analysis.mirror`. */
@@ -48,6 +48,8 @@ function asks(spec: CanarySpec): Ask[] {
       });
   });
   if (a.mirror) out.push({ path: 'spec.analysis.mirror', needs: 'mirror', what: 'traffic mirroring' });
+  if (a.sessionAffinity)
+    out.push({ path: 'spec.analysis.sessionAffinity', needs: 'sessionAffinity', what: 'session affinity' });
   const strategyFree = !a.stepWeight && !a.stepWeights && !a.steps && !a.match;
   if (a.iterations !== undefined && strategyFree)
     out.push({ path: 'spec.analysis.iterations', needs: 'blueGreen', what: 'blue/green' });
@@ -66,6 +68,16 @@ export function capabilityProblems(spec: CanarySpec, provider: string): Capabili
     if (d.capabilities[ask.needs]) continue;
     const hint = d.capabilities.weights ? '' : ': it does blue/green only, use analysis.iterations';
     problems.push({ path: ask.path, message: `provider ${d.name} does not support ${ask.what}${hint}` });
+  }
+  for (const field of SERVICE_OPTIONS) {
+    const v = spec.service[field];
+    if (v === undefined || v === false || d.serviceOptions?.includes(field)) continue;
+    const by = [...PROVIDER_DESCRIPTORS.values()].filter((p) => p.serviceOptions?.includes(field));
+    const hint = by.length ? ` (only ${by.map((p) => p.name).join(', ')})` : '';
+    problems.push({
+      path: `spec.service.${field}`,
+      message: `provider ${d.name} does not support spec.service.${field}${hint}`,
+    });
   }
   problems.push(...(d.refuses?.(spec) ?? []));
   // Without weights the only strategy left is blue/green: iterations are required.

@@ -33,13 +33,17 @@ export interface Capabilities {
   sourceLabelsMatch: boolean;
   /** analysis.mirror (mirrorWeight with it). */
   mirror: boolean;
-  /** analysis.sessionAffinity (no provider of Weir's implements it yet). */
+  /** analysis.sessionAffinity (cookie-based, Flagger's). */
   sessionAffinity: boolean;
   /** analysis.iterations without match: all users on primary, testers on `<svc>-canary`. */
   blueGreen: boolean;
 }
 
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
+
+/** spec.service fields only some providers honour; the others refuse them, naming the field. */
+export const SERVICE_OPTIONS = ['match', 'rewrite', 'corsPolicy', 'trafficPolicy', 'delegation'] as const;
+export type ServiceOption = (typeof SERVICE_OPTIONS)[number];
 
 export interface ProviderDescriptor {
   name: ProviderName;
@@ -59,5 +63,7 @@ export interface ProviderDescriptor {
    * problems naming the field; checked with the capabilities.
    */
   refuses?: (spec: CanarySpec) => Array<{ path: string; message: string }>;
+  /** The SERVICE_OPTIONS this provider honours (none when absent). */
+  serviceOptions?: readonly ServiceOption[];
   createRouter: RouterFactory;
 }
