@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startCluster } from '../test/cluster/cluster.ts';
+import { insideRunNetns, reexecInRunNetns } from '../test/cluster/netns.ts';
 
 const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -41,9 +42,10 @@ if (!files.length) {
   process.exit(1);
 }
 
-const env = { ...process.env };
-let stop = async (): Promise<void> => {};
-if (files.some((f) => f.startsWith('test/integration'))) {
+const integration = files.some((f) => f.startsWith('test/integration'));
+// Set-up happens outside the run's network namespace (the Go builds need the module proxy); the
+// cluster and every test run inside it, in a re-exec of this script with the same arguments.
+if (integration && !insideRunNetns()) {
   requireCommand('prometheus', 'prometheus');
   requireCommand('git', 'git');
   // Traefik is the longest cold build; only the data-plane tests need it and podinfo.
@@ -53,6 +55,12 @@ if (files.some((f) => f.startsWith('test/integration'))) {
     stdio: 'inherit',
   });
   if (build.status !== 0) process.exit(build.status ?? 1);
+}
+if (!insideRunNetns()) process.exit(await reexecInRunNetns(import.meta.filename, args));
+
+const env = { ...process.env };
+let stop = async (): Promise<void> => {};
+if (integration) {
   const t0 = Date.now();
   const cluster = await startCluster({
     crds: [
