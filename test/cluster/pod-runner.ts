@@ -48,7 +48,7 @@ export interface PodRunner {
   pods(): RunningPod[];
   /** The running pod `namespace/name` (by pod name alone if unique), undefined if none. */
   pod(name: string, namespace?: string): RunningPod | undefined;
-  /** Waits until the pod's process runs and answers HTTP on its port (podinfo's /readyz). */
+  /** Waits until the pod's process runs and answers HTTP on its port (any status). */
   waitForPod(namespace: string, name: string, timeoutMs?: number): Promise<RunningPod>;
   /** Stops the watch and every process (SIGTERM; podinfo drains ~3 s; SIGKILL after 8 s). */
   stop(): Promise<void>;
@@ -166,9 +166,10 @@ export async function startPodRunner(opts: PodRunnerOptions): Promise<PodRunner>
         async () => {
           const p = find(name, namespace);
           if (!p) return undefined;
+          // Any answer will do: a pod started with --unready or --unhealthy still serves.
           const res = await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(2000) });
           await res.body?.cancel();
-          return res.ok ? p : undefined;
+          return p;
         },
         timeoutMs,
         100,
