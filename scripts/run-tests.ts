@@ -50,7 +50,7 @@ if (integration && !insideRunNetns()) {
   requireCommand('git', 'git');
   // Traefik is the longest cold build; only the data-plane tests need it and podinfo.
   const tools = ['etcd', 'kubernetes', 'kwok', 'helm'];
-  if (files.some((f) => f.includes('dataplane'))) tools.push('traefik', 'podinfo');
+  if (files.some((f) => f.includes('dataplane'))) tools.push('traefik', 'podinfo', 'prometheus');
   const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh'), ...tools], {
     stdio: 'inherit',
   });

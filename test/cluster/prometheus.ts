@@ -6,11 +6,18 @@
 // labels such as `pod` and `namespace` that Kubernetes service discovery would attach.
 // A target change reaches the scrape loop within ~5-6 s: Prometheus 2.42 batches discovery updates
 // every 5 s and has no flag to shorten that, so wait with `waitForTargetUp`, not a sleep.
+//
+// With `kubernetesPods`, a second job discovers pods the way a cluster's Prometheus does:
+// kubernetes_sd_configs (role pod) against the API server with a ServiceAccount token and the CA,
+// keeping Running pods annotated `prometheus.io/scrape: "true"`, scraping their IP on the port of
+// `prometheus.io/port` (path `prometheus.io/path`, default /metrics), labelled `namespace` and `pod`.
+// Pod IPs answer only inside the run's network namespace (netns.ts).
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { binPath } from './cluster.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitFor, type Managed } from './proc.ts';
 
@@ -23,8 +30,30 @@ export interface ScrapeTarget {
   metricsPath?: string;
 }
 
+/** Where kubernetes_sd_configs reads pods from: see api-credentials.ts for a token with `pods` list/watch. */
+export interface KubernetesPodsSd {
+  /** API server URL. */
+  server: string;
+  /** File holding a bearer token allowed to list and watch pods. */
+  tokenFile: string;
+  /** PEM file of the API server's CA. */
+  caFile: string;
+  /** Namespaces to discover pods in; default all. */
+  namespaces?: string[];
+  /** The job label of discovered pods; default `kubernetes-pods`. */
+  job?: string;
+}
+
+/** RBAC rules kubernetes_sd_configs (role pod) needs. */
+export const POD_SD_RULES = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }];
+
 export interface StartPrometheusOptions {
   targets?: ScrapeTarget[];
+  /**
+   * Also discover annotated pods through the API server (kubernetes_sd_configs, role pod). Runs the
+   * Prometheus built by tools/build.sh (Debian's has no Kubernetes discovery).
+   */
+  kubernetesPods?: KubernetesPodsSd;
   /** scrape and rule-evaluation interval; default '1s' */
   scrapeInterval?: string;
   /** where prometheus.log goes; default: inside the instance's temp dir (removed on stop) */
@@ -85,7 +114,10 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   let targets = [...(opts.targets ?? [])];
   try {
     await writeTargets(dir, targets);
-    await writeFile(join(dir, 'prometheus.yml'), renderConfig(dir, opts.scrapeInterval ?? '1s'));
+    await writeFile(
+      join(dir, 'prometheus.yml'),
+      renderConfig(dir, opts.scrapeInterval ?? '1s', opts.kubernetesPods),
+    );
     const { proc, url } = await launch(dir, opts);
 
     // Writes are serialised (they share one temp file) and each writes the latest list, so
@@ -138,7 +170,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   }
 }
 
-function renderConfig(dir: string, interval: string): string {
+function renderConfig(dir: string, interval: string, pods?: KubernetesPodsSd): string {
   // JSON is valid YAML; no templating of user strings into YAML syntax.
   return JSON.stringify(
     {
@@ -148,11 +180,49 @@ function renderConfig(dir: string, interval: string): string {
           job_name: 'weir-test',
           file_sd_configs: [{ files: [join(dir, SD_FILE)], refresh_interval: '1s' }],
         },
+        ...(pods ? [podScrapeConfig(pods)] : []),
       ],
     },
     null,
     2,
   );
+}
+
+/** The usual `kubernetes-pods` job of a cluster's Prometheus (annotation-driven), as Flagger's docs use. */
+function podScrapeConfig(pods: KubernetesPodsSd): Record<string, unknown> {
+  const meta = '__meta_kubernetes_pod_';
+  return {
+    job_name: pods.job ?? 'kubernetes-pods',
+    kubernetes_sd_configs: [
+      {
+        role: 'pod',
+        api_server: pods.server,
+        authorization: { credentials_file: pods.tokenFile },
+        tls_config: { ca_file: pods.caFile },
+        ...(pods.namespaces ? { namespaces: { names: pods.namespaces } } : {}),
+      },
+    ],
+    relabel_configs: [
+      { source_labels: [`${meta}annotation_prometheus_io_scrape`], action: 'keep', regex: 'true' },
+      { source_labels: [`${meta}phase`], action: 'keep', regex: 'Running' },
+      // One target per pod: the annotated port on the pod IP, whatever container ports it declares.
+      {
+        source_labels: ['__address__', `${meta}annotation_prometheus_io_port`],
+        action: 'replace',
+        regex: '([^:]+)(?::\\d+)?;(\\d+)',
+        replacement: '$1:$2',
+        target_label: '__address__',
+      },
+      {
+        source_labels: [`${meta}annotation_prometheus_io_path`],
+        action: 'replace',
+        regex: '(.+)',
+        target_label: '__metrics_path__',
+      },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+      { source_labels: [`${meta}name`], target_label: 'pod' },
+    ],
+  };
 }
 
 /** Atomic replace (write + rename), as Prometheus' file_sd docs ask, so it never reads half a file. */
@@ -174,7 +244,7 @@ async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc
     const url = `http://127.0.0.1:${port}`;
     const proc = startProcess(
       'prometheus',
-      opts.binary ?? 'prometheus',
+      prometheusBinary(opts),
       [
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--web.listen-address=127.0.0.1:${port}`,
@@ -210,6 +280,15 @@ async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc
     if (attempt < 3 && /address already in use/i.test(log)) continue;
     throw new Error(`prometheus exited before ready\n--- ${proc.logFile} (tail) ---\n${log}`);
   }
+}
+
+/**
+ * The installed `prometheus` (Debian's, without Kubernetes discovery) unless kubernetes_sd is asked
+ * for: then the build at PROMETHEUS_VERSION (tools/build.sh prometheus), which has it.
+ */
+function prometheusBinary(opts: StartPrometheusOptions): string {
+  if (opts.binary) return opts.binary;
+  return opts.kubernetesPods ? binPath('prometheus', 'prometheus') : 'prometheus';
 }
 
 /** True once the process has exited (including a spawn failure such as a missing binary). */

@@ -4,7 +4,7 @@
 # no-op. Each tool builds in its own throw-away consumer module so dependency versions never mix.
 #
 #   test/cluster/tools/build.sh [component ...]
-#     components: etcd kubernetes kwok helm traefik podinfo (default: all)
+#     components: etcd kubernetes kwok helm traefik podinfo prometheus (default: all)
 #   Independent builds run two at a time (Traefik, the largest, starts first) so a cold run overlaps them.
 set -euo pipefail
 
@@ -114,7 +114,29 @@ build_podinfo() {
   touch "$dir/.complete"
 }
 
-components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(traefik etcd kubernetes kwok helm podinfo)
+build_prometheus() {
+  local dir="$CACHE/prometheus-$PROMETHEUS_VERSION"
+  have "$dir" && { log "prometheus $PROMETHEUS_VERSION cached"; return; }
+  log "building prometheus $PROMETHEUS_VERSION (first time only, ~5-10 min on 2 cores)"
+  local work; work="$(mktemp -d)"
+  # Debian's prometheus package leaves Kubernetes service discovery out; the data-plane tests need it.
+  # Prometheus' own build tags keep only file, http and kubernetes discovery (no cloud SDKs to build).
+  # The module is v0.<minor*100+…>; its VERSION file holds the release (3.x) the binary reports.
+  local info src
+  info="$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_VERSION")"
+  src="$(sed -n 's/.*"Dir": "\(.*\)",/\1/p' <<<"$info")"
+  {
+    echo "module weir.local/prometheus"
+    echo "go $(sed -n 's/^go \(.*\)/\1/p' "$src/go.mod")"
+    echo "require github.com/prometheus/prometheus $PROMETHEUS_VERSION"
+  } > "$work/go.mod"
+  (cd "$work" && go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(cat "$src/VERSION")" \
+      -o "$dir/bin/prometheus" github.com/prometheus/prometheus/cmd/prometheus)
+  rm -rf "$work"; touch "$dir/.complete"
+}
+
+components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(traefik etcd kubernetes kwok helm podinfo prometheus)
 # Two lanes: Traefik alone in one (it is the longest), everything else in order in the other. Go's
 # build cache is safe to share between concurrent builds.
 # One build per tool at a time across processes (parallel `npm test` runs): a second caller waits,
