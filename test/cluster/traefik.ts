@@ -137,16 +137,18 @@ export async function startTraefik(opts: StartTraefikOptions): Promise<Traefik> 
     });
     const started = await launch(opts, credentials, id);
     proc = started.proc;
-    await waitFor(
+    const accepted = await waitFor(
       `GatewayClass ${gatewayClassName} Accepted by Traefik`,
       async () => {
-        if (proc!.child.exitCode !== null) throw new Error(`traefik exited:\n${proc!.tail()}`);
-        return conditionTrue(await kube.get(gatewayClassRef(gatewayClassName)), 'Accepted');
+        // waitFor retries on a throw: an exit is a result, so it ends the wait at once.
+        if (proc!.child.exitCode !== null || proc!.child.signalCode !== null) return 'exited';
+        return conditionTrue(await kube.get(gatewayClassRef(gatewayClassName)), 'Accepted') && 'accepted';
       },
       opts.startTimeoutMs ?? 60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- ${proc!.logFile} (tail) ---\n${proc!.tail()}`);
-    });
+    ).catch((err: Error) => err.message);
+    if (accepted !== 'accepted') {
+      throw new Error(`traefik: ${accepted}\n--- ${proc.logFile} (tail) ---\n${proc.tail()}`);
+    }
     return {
       url: `http://127.0.0.1:${started.webPort}`,
       port: started.webPort,
