@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { createKube, type Kube } from '../../src/kube/client.ts';
-import { serviceAccountCredentials, type ApiCredentials } from '../cluster/api-credentials.ts';
 import { createNamespace, projectRoot, sharedCluster, type Cluster } from '../cluster/cluster.ts';
+import { startDataPlane, type DataPlane } from '../cluster/data-plane.ts';
 import { percent, runLoad, share, type LoadOptions, type LoadResult } from '../cluster/load.ts';
-import { startPodRunner, type PodRunner } from '../cluster/pod-runner.ts';
 import { waitFor } from '../cluster/proc.ts';
-import { POD_SD_RULES, startPrometheus, type PrometheusInstance } from '../cluster/prometheus.ts';
-import { createGateway, startTraefik, waitForHTTPRouteAccepted, type Traefik } from '../cluster/traefik.ts';
+import type { PrometheusInstance } from '../cluster/prometheus.ts';
+import { waitForHTTPRouteAccepted, type Traefik } from '../cluster/traefik.ts';
 
 const HOST = 'app.dataplane.test';
 const PRIMARY_TAG = '6.0.0';
@@ -27,10 +26,9 @@ const TOLERANCE = 5;
 let cluster: Cluster;
 let kube: Kube;
 let ns: string;
-let runner: PodRunner | undefined;
-let traefik: Traefik | undefined;
-let prom: PrometheusInstance | undefined;
-let promCreds: ApiCredentials | undefined;
+let dp: DataPlane | undefined;
+let traefik: Traefik;
+let prom: PrometheusInstance;
 
 before(async () => {
   cluster = await sharedCluster();
@@ -38,20 +36,13 @@ before(async () => {
   ns = await createNamespace(cluster, 'dataplane-proxy');
   const logDir = join(process.env.WEIR_TEST_LOG_DIR ?? join(projectRoot, '.weir', 'test-logs'), ns);
   mkdirSync(logDir, { recursive: true });
-  runner = await startPodRunner({ kubeconfigPath: cluster.kubeconfigPath, namespaces: [ns], logDir });
-  traefik = await startTraefik({ kubeconfigPath: cluster.kubeconfigPath, namespaces: [ns], logDir });
-  promCreds = await serviceAccountCredentials(cluster.kc, {
-    name: 'prometheus',
+  dp = await startDataPlane({
+    kubeconfigPath: cluster.kubeconfigPath,
     namespace: ns,
-    rules: POD_SD_RULES,
-    dir: logDir,
-  });
-  prom = await startPrometheus({
-    kubernetesPods: { ...promCreds, namespaces: [ns] },
-    targets: [{ job: 'traefik', address: traefik.metricsAddress }],
     logDir,
+    gatewayName: 'gw',
   });
-  await createGateway(cluster.kc, traefik, { namespace: ns, name: 'gw' });
+  ({ traefik, prometheus: prom } = dp);
   await Promise.all([
     deployPodinfo('app-primary', PRIMARY_TAG, 2),
     deployPodinfo('app-canary', CANARY_TAG, 1),
@@ -59,10 +50,7 @@ before(async () => {
 });
 
 after(async () => {
-  await prom?.stop();
-  await traefik?.stop();
-  await runner?.stop();
-  await promCreds?.revoke();
+  await dp?.stop();
 });
 
 /** A Deployment of `replicas` podinfo pods (scraped through their annotations) and its Service. */
@@ -120,7 +108,7 @@ const weighted = (primary: number, canary: number) => ({
 });
 
 const load = (extra: Partial<LoadOptions> = {}): Promise<LoadResult> =>
-  runLoad({ url: traefik!.url, host: HOST, count: REQUESTS, rps: 100, timeoutMs: 30_000, ...extra });
+  runLoad({ url: traefik.url, host: HOST, count: REQUESTS, rps: 100, timeoutMs: 30_000, ...extra });
 
 const isCanary = (r: { tag?: string }) => r.tag === CANARY_TAG;
 const isPrimary = (r: { tag?: string }) => r.tag === PRIMARY_TAG;
@@ -199,7 +187,7 @@ test('a header match routes every matching request to the canary and no other', 
 });
 
 test('Prometheus discovers the pods through kubernetes_sd and scrapes podinfo and Traefik', async () => {
-  const p = prom!;
+  const p = prom;
   const pods = await waitFor(
     'three podinfo pods scraped with namespace and pod labels',
     async () => {
@@ -264,7 +252,7 @@ test('TraefikService weighted 80/20 behind an IngressRoute splits real requests 
     kind: 'IngressRoute',
     metadata: { name: 'app', namespace: ns },
     spec: {
-      entryPoints: [traefik!.entryPoint],
+      entryPoints: [traefik.entryPoint],
       routes: [
         { match: `Host(\`${host}\`)`, kind: 'Rule', services: [{ name: 'app', kind: 'TraefikService' }] },
       ],
