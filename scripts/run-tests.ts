@@ -72,6 +72,9 @@ if (integration) {
       join(root, 'test', 'fixtures', 'crds', 'smi'),
       join(root, '..', 'shared', 'crds', 'traefik'),
       join(root, '..', 'shared', 'crds', 'contour'),
+      join(root, '..', 'shared', 'crds', 'apisix'),
+      join(root, '..', 'shared', 'crds', 'kuma'),
+      join(root, '..', 'shared', 'crds', 'gloo'),
     ],
   });
   console.log(

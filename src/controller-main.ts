@@ -21,6 +21,7 @@ const OWN = [
   'metricTemplate',
   'alertProvider',
   'deployment',
+  'daemonSet',
   'service',
   'configMap',
   'secret',

@@ -38,6 +38,10 @@ export function builtinQuery(provider: string, metric: string): string {
 }
 
 /** Query template variables the provider adds (`{{ route }}`…) for this Canary. */
-export function providerVariables(provider: string, spec: CanarySpec): Record<string, string> {
-  return descriptorOf(provider)?.templateVariables?.(spec) ?? {};
+export function providerVariables(
+  provider: string,
+  spec: CanarySpec,
+  namespace?: string,
+): Record<string, string> {
+  return descriptorOf(provider)?.templateVariables?.(spec, namespace) ?? {};
 }

@@ -80,7 +80,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
     service: input.spec.service.name ?? input.spec.targetRef.name,
     interval: metric.interval ?? input.spec.analysis.interval,
     variables: metric.templateVariables ?? {},
-    provider: providerVariables(input.provider, input.spec),
+    provider: providerVariables(input.provider, input.spec, input.namespace),
   };
   // A templateRef wins over the built-in of the same name, as in Flagger.
   if (!metric.templateRef) {

@@ -26,6 +26,9 @@ export const PROVIDERS = [
   'traefik',
   'contour',
   'skipper',
+  'apisix',
+  'kuma',
+  'gloo',
 ] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
@@ -60,19 +63,25 @@ export type Phase = (typeof PHASES)[number];
 
 const Weight = (description: string) => Type.Integer({ minimum: 0, maximum: 100, description });
 
+export const TARGET_KINDS = ['Deployment', 'DaemonSet'] as const;
+export type TargetKindName = (typeof TARGET_KINDS)[number];
+
 const TargetRef = Obj(
   {
     apiVersion: Type.Optional(Type.String({ default: 'apps/v1', maxLength: 64 })),
-    kind: StringEnum(['Deployment'] as const, { description: 'Kind of the target; Deployment.' }),
+    kind: StringEnum(TARGET_KINDS, {
+      description:
+        'Kind of the target: Deployment, or DaemonSet (parked by a nodeSelector while idle; no autoscalerRef).',
+    }),
     name: Type.String({
       minLength: 1,
       maxLength: 55,
       pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
       description:
-        'Name of the Deployment (at most 55 characters, so that `<name>-primary` is a valid name).',
+        'Name of the Deployment or DaemonSet (at most 55 characters, so that `<name>-primary` is a valid name).',
     }),
   },
-  { description: 'The Deployment that users edit; Weir copies it to `<name>-primary`.' },
+  { description: 'The workload that users edit; Weir copies it to `<name>-primary`.' },
 );
 
 const AutoscalerRef = Obj(
@@ -97,6 +106,28 @@ const IngressRef = Obj(
     name: Name(),
   },
   { description: 'The Ingress to clone as `<ingress>-canary` (nginx, skipper).' },
+);
+
+const RouteRef = Obj(
+  {
+    apiVersion: Type.Optional(Type.String({ default: 'apisix.apache.org/v2', maxLength: 64 })),
+    kind: StringEnum(['ApisixRoute'] as const),
+    name: Name(),
+  },
+  { description: 'The ApisixRoute to clone as `<route>-<svc>-canary` (apisix).' },
+);
+
+const UpstreamRef = Obj(
+  {
+    apiVersion: Type.Optional(Type.String({ default: 'gloo.solo.io/v1', maxLength: 64 })),
+    kind: Type.Optional(StringEnum(['Upstream'] as const)),
+    name: Name(),
+    namespace: Type.Optional(Name()),
+  },
+  {
+    description:
+      "gloo: a Gloo Upstream (default: in the Canary's namespace) whose connection settings the `-primary` and `-canary` Upstreams copy.",
+  },
 );
 
 const Meta = Obj({ labels: Type.Optional(StringMap()), annotations: Type.Optional(StringMap()) });
@@ -532,6 +563,8 @@ export const CanarySpec = Obj(
     targetRef: TargetRef,
     autoscalerRef: Type.Optional(AutoscalerRef),
     ingressRef: Type.Optional(IngressRef),
+    routeRef: Type.Optional(RouteRef),
+    upstreamRef: Type.Optional(UpstreamRef),
     provider: Type.Optional(
       StringEnum(PROVIDERS, {
         description: 'Routing provider; defaults to the controller flag --default-provider.',
@@ -555,9 +588,21 @@ export const CanarySpec = Obj(
   {
     rules: [
       {
+        rule: "!has(self.autoscalerRef) || self.targetRef.kind == 'Deployment'",
+        message: 'a DaemonSet target has no replicas for an autoscaler to own; remove autoscalerRef',
+        fieldPath: '.autoscalerRef',
+        reason: 'FieldValueForbidden',
+      },
+      {
         rule: "!has(self.provider) || !(self.provider in ['nginx', 'skipper']) || has(self.ingressRef)",
         message: 'provider nginx and skipper need ingressRef',
         fieldPath: '.ingressRef',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: "!has(self.provider) || self.provider != 'apisix' || has(self.routeRef)",
+        message: 'provider apisix needs routeRef',
+        fieldPath: '.routeRef',
         reason: 'FieldValueRequired',
       },
     ],

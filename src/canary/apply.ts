@@ -14,10 +14,10 @@ import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
 import type { Caches, CanaryContext } from './context.ts';
 import type { Action } from './model.ts';
-import { primaryDeployment, revisionFor, services } from './targets.ts';
+import { primaryWorkload, revisionFor, services } from './targets.ts';
+import type { Workload } from './workloads.ts';
 
 export const FINALIZER = 'weir.dev/finalizer';
-const SCALE_MANAGER = 'weir-scale';
 
 export interface ApplyDeps {
   kube: Kube;
@@ -50,10 +50,11 @@ async function applyCopy(deps: ApplyDeps, obj: Record<string, unknown>): Promise
   await deps.kube.apply(obj as never);
 }
 
-/** The primary keeps its own replica count; an HPA, when present, owns it. */
+/** The primary keeps its own replica count; an HPA, when present, owns it; a DaemonSet has none. */
 function primaryReplicas(ctx: CanaryContext): number | undefined {
-  if (ctx.view.spec.autoscalerRef) return undefined;
-  return ctx.primary?.spec?.replicas ?? ctx.target.spec?.replicas ?? 1;
+  if (ctx.view.spec.autoscalerRef || ctx.workload.kind !== 'Deployment') return undefined;
+  const replicas = (d: Workload | undefined) => (d as V1Deployment | undefined)?.spec?.replicas;
+  return replicas(ctx.primary) ?? replicas(ctx.target) ?? 1;
 }
 
 function restoreReplicas(ctx: CanaryContext, deps: ApplyDeps): number {
@@ -61,7 +62,8 @@ function restoreReplicas(ctx: CanaryContext, deps: ApplyDeps): number {
   const hpa = ref
     ? (deps.caches.hpa?.get(ctx.view.namespace, ref.name) as V1HorizontalPodAutoscaler | undefined)
     : undefined;
-  return Math.max(1, ctx.primary?.spec?.replicas ?? hpa?.spec?.minReplicas ?? 1);
+  const primary = ctx.primary as V1Deployment | undefined;
+  return Math.max(1, primary?.spec?.replicas ?? hpa?.spec?.minReplicas ?? 1);
 }
 
 /** A copy must equal its source: ensure()'s subset test would keep keys deleted from the source. */
@@ -132,7 +134,7 @@ function snapshot(ctx: CanaryContext, deps: ApplyDeps) {
     return seen.get(key);
   };
   const target =
-    (deps.caches.deployment?.get(ns, ctx.names.target) as V1Deployment | undefined) ?? ctx.target;
+    (deps.caches[ctx.workload.cache]?.get(ns, ctx.names.target) as Workload | undefined) ?? ctx.target;
   const { revision } = revisionFor(
     target,
     (n) => read('ConfigMap', n),
@@ -213,10 +215,11 @@ async function promotePrimary(
   return undefined;
 }
 
-/** The primary Deployment for the target's current template and configs. */
+/** The primary Deployment or DaemonSet for the target's current template and configs. */
 function desiredPrimary(ctx: CanaryContext) {
   const replicas = primaryReplicas(ctx);
-  return primaryDeployment({
+  return primaryWorkload({
+    kind: ctx.workload,
     target: ctx.target,
     names: ctx.names,
     revision: ctx.revision,
@@ -224,19 +227,6 @@ function desiredPrimary(ctx: CanaryContext) {
     owner: ctx.owner,
     ...(replicas !== undefined ? { replicas } : {}),
   });
-}
-
-async function scaleCanary(ctx: CanaryContext, deps: ApplyDeps, replicas: number): Promise<void> {
-  if ((ctx.target as V1Deployment).spec?.replicas === replicas) return;
-  await deps.kube.apply(
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: ctx.names.target, namespace: ctx.view.namespace },
-      spec: { replicas },
-    },
-    SCALE_MANAGER,
-  );
 }
 
 /**
@@ -257,7 +247,12 @@ export async function applyAction(
     case 'promotePrimary':
       return promotePrimary(ctx, deps, analysedRevision);
     case 'scaleCanary':
-      await scaleCanary(ctx, deps, action.replicas === 0 ? 0 : restoreReplicas(ctx, deps));
+      await ctx.workload.scale(
+        deps.kube,
+        ctx.target,
+        ctx.view.namespace,
+        action.replicas === 0 ? 0 : restoreReplicas(ctx, deps),
+      );
       break;
     case 'setTraffic':
       await ctx.router.setRoutes(ctx.route, action.traffic);

@@ -3,15 +3,15 @@
 // AlertProviders. The informers keep no content (src/kube/content.ts); asking for all of them at the
 // start of a reconcile starts their reads together and throws LOADING before anything is decided, so
 // a reconcile never stops half-way, and analysis and alerts later find their credentials in memory.
-import type { V1Deployment } from '@kubernetes/client-node';
 import type { CanarySpec } from '../api/canary.ts';
 import { isWeirError } from '../errors.ts';
 import type { Caches } from './context.ts';
 import { referencedConfigs } from './targets.ts';
+import type { Workload } from './workloads.ts';
 
 type Want = { cache: 'configMap' | 'secret'; namespace: string; name: string };
 
-export function contentWanted(ns: string, spec: CanarySpec, target: V1Deployment, caches: Caches): Want[] {
+export function contentWanted(ns: string, spec: CanarySpec, target: Workload, caches: Caches): Want[] {
   const refs = referencedConfigs(target.spec?.template?.spec);
   const out: Want[] = [];
   for (const name of refs.configMaps)

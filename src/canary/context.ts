@@ -1,5 +1,5 @@
 // Everything one reconcile of one Canary needs, read from the informer caches (no API calls).
-import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import type { CanarySpec, CanaryStatus, ProviderName } from '../api/canary.ts';
 import { validateObject, formatProblems } from '../api/validate.ts';
 import { WeirError } from '../errors.ts';
@@ -16,13 +16,13 @@ import { checkReferences, type ReferencePolicy } from './references.ts';
 import { readRequests } from './requests.ts';
 import {
   namesOf,
-  readyPercent,
   revisionFor,
   selectorOf,
   REVISION_ANNOTATION,
   type Names,
   type Tracked,
 } from './targets.ts';
+import { workloadKindOf, type Workload, type WorkloadKind } from './workloads.ts';
 
 /**
  * Informer caches: the controller's own kinds by RESOURCES key, the routing providers' by
@@ -44,8 +44,10 @@ export interface CanaryContext {
   names: Names;
   provider: ProviderName;
   descriptor: ProviderDescriptor;
-  target: V1Deployment;
-  primary?: V1Deployment;
+  /** What the target is (Deployment or DaemonSet) and how that kind is built, read and parked. */
+  workload: WorkloadKind;
+  target: Workload;
+  primary?: Workload;
   selector: { key: string; value: string };
   tracked: Tracked;
   revision: string;
@@ -104,13 +106,17 @@ export function buildContext(
       `Canary ${ns}/${obj.metadata.name}: ${refused.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     );
   const names = namesOf(spec);
-  const target = caches.deployment?.get(ns, names.target) as V1Deployment | undefined;
+  const workload = workloadKindOf(spec.targetRef.kind);
+  const target = caches[workload.cache]?.get(ns, names.target) as Workload | undefined;
   if (!target)
     throw new WeirError(
       'NOT_FOUND',
-      `Canary ${ns}/${obj.metadata.name}: spec.targetRef: Deployment ${ns}/${names.target} not found`,
+      `Canary ${ns}/${obj.metadata.name}: spec.targetRef: ${workload.kind} ${ns}/${names.target} not found`,
     );
-  const selector = selectorOf(target);
+  const unfit = workload.problem(target);
+  if (unfit)
+    throw new WeirError('INVALID_SPEC', `Canary ${ns}/${obj.metadata.name}: spec.targetRef: ${unfit}`);
+  const selector = selectorOf(target, workload.kind);
   // The informers keep no Secret/ConfigMap data: hold what this reconcile reads (throws LOADING,
   // a requeue, while a first read is in flight), so nothing is computed from a stripped object.
   holdContent(contentWanted(ns, spec, target, caches), caches);
@@ -143,8 +149,9 @@ export function buildContext(
     names,
     provider,
     descriptor,
+    workload,
     target,
-    primary: caches.deployment?.get(ns, names.primary) as V1Deployment | undefined,
+    primary: caches[workload.cache]?.get(ns, names.primary) as Workload | undefined,
     selector,
     tracked,
     revision,
@@ -163,7 +170,7 @@ export function observe(ctx: CanaryContext, now: Date): Observations {
     revision: ctx.revision,
     primary: {
       exists: !!primary,
-      readyPercent: readyPercent(primary),
+      readyPercent: ctx.workload.readyPercent(primary),
       // The pod template's annotation: what the primary's pods run (written with the template).
       revision:
         primary?.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] ??
@@ -171,8 +178,8 @@ export function observe(ctx: CanaryContext, now: Date): Observations {
     },
     canary: {
       exists: true,
-      readyPercent: readyPercent(ctx.target),
-      scaledToZero: ctx.target.spec?.replicas === 0,
+      readyPercent: ctx.workload.readyPercent(ctx.target),
+      scaledToZero: ctx.workload.scaledToZero(ctx.target),
     },
     requests: readRequests(ctx.obj.metadata.annotations),
     gates: {},

@@ -99,7 +99,7 @@ export class CanaryController {
     this.gatherer = new Gatherer({ onDone: (key) => this.queue.add(key), log: deps.log });
   }
 
-  /** Maps informer events to Canary keys: the Canary itself, its Deployments, configs and routes. */
+  /** Maps informer events to Canary keys: the Canary itself, its workloads, configs and routes. */
   watch(): void {
     const { caches } = this.deps;
     const enqueue = (o: Obj) => this.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
@@ -113,6 +113,7 @@ export class CanaryController {
       }
     };
     caches.deployment?.on(byTarget);
+    caches.daemonSet?.on(byTarget);
     const byNamespace = (o: Obj) => {
       for (const c of caches.canary?.list(o.metadata?.namespace) ?? []) enqueue(c);
     };

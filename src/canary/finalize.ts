@@ -1,19 +1,21 @@
 // Deleting a Canary. Without revertOnDeletion, owner references remove what Weir created. With it
-// (finalizer), Weir first gives the user's Deployment its replicas back, waits for it to be ready,
-// points the apex Service and the routing object at it and detaches them from the Canary, then lets
-// the deletion finish: no request is dropped on the way out.
+// (finalizer), Weir first gives the user's Deployment its replicas back (a DaemonSet: its nodes, by
+// removing the parking nodeSelector), waits for it to be ready, points the apex Service and the
+// routing object at it and detaches them from the Canary, then lets the deletion finish: no request
+// is dropped on the way out.
 //
 // Deletion never hangs: it is handled before anything else a reconcile checks, a Canary whose target
 // is gone or whose spec is invalid has nothing to revert (the finalizer goes at once), and the wait
 // for the target is bounded (progressDeadlineSeconds, at most MAX_REVERT_WAIT_S); past it Weir hands
 // traffic over anyway, records a Warning Event and lets the deletion finish.
+import type { V1Deployment } from '@kubernetes/client-node';
 import { describeError, isWeirError } from '../errors.ts';
 import type { Kube } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../log.ts';
 import { FINALIZER } from './apply.ts';
 import type { Caches, CanaryContext, CanaryObject } from './context.ts';
-import { readyPercent, services } from './targets.ts';
+import { services } from './targets.ts';
 
 export interface FinalizeDeps {
   kube: Kube;
@@ -124,33 +126,27 @@ async function revertOrGiveUp(
   return undefined;
 }
 
-/** The replicas the target gets back: the primary's (at least 1). */
+/** The replicas the target gets back: the primary's (at least 1; a DaemonSet has none to copy). */
 function replicasBack(ctx: CanaryContext): number {
-  return Math.max(1, ctx.primary?.spec?.replicas ?? 1);
+  return Math.max(1, (ctx.primary as V1Deployment | undefined)?.spec?.replicas ?? 1);
 }
 
 /** What the revert still waits for, or undefined when the target is scaled back and ready. */
 function awaited(ctx: CanaryContext): string | undefined {
+  const { workload, target } = ctx;
   const replicas = replicasBack(ctx);
-  if (ctx.target.spec?.replicas !== replicas)
+  if (workload.kind !== 'Deployment') {
+    if (workload.scaledToZero(target))
+      return `waiting for ${ctx.names.target} to leave its parking nodeSelector`;
+  } else if ((target as V1Deployment).spec?.replicas !== replicas)
     return `waiting for ${ctx.names.target} to scale to ${replicas}`;
-  const ready = readyPercent(ctx.target);
+  const ready = workload.readyPercent(target);
   return ready < 100 ? `waiting for ${ctx.names.target} to be ready (${ready}% ready)` : undefined;
 }
 
-/** Gives the target its replicas back; returns what is still awaited, or undefined when it is ready. */
+/** Gives the target its pods back; returns what is still awaited, or undefined when it is ready. */
 async function scaleTargetBack(ctx: CanaryContext, deps: FinalizeDeps): Promise<string | undefined> {
-  const replicas = replicasBack(ctx);
-  if (ctx.target.spec?.replicas !== replicas)
-    await deps.kube.apply(
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: ctx.names.target, namespace: ctx.view.namespace },
-        spec: { replicas },
-      },
-      'weir-scale',
-    );
+  await ctx.workload.scale(deps.kube, ctx.target, ctx.view.namespace, replicasBack(ctx));
   return awaited(ctx);
 }
 
@@ -161,7 +157,7 @@ async function handTrafficBack(ctx: CanaryContext, deps: FinalizeDeps): Promise<
   delete apex!.metadata!.ownerReferences;
   await deps.kube.apply(apex!);
   await ctx.router.finalize(ctx.route);
-  deps.log.info('revertOnDeletion: traffic handed back to the target Deployment');
+  deps.log.info(`revertOnDeletion: traffic handed back to the target ${ctx.workload.kind}`);
 }
 
 async function warn(obj: CanaryObject, deps: FinalizeDeps, reason: string, message: string): Promise<void> {

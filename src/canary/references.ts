@@ -41,6 +41,8 @@ export function refusedReferences(
   (spec.analysis.alerts ?? []).forEach((a, i) => {
     refuse(`spec.analysis.alerts[${i}].providerRef.namespace`, 'AlertProvider', a.providerRef);
   });
+  // gloo: the -primary/-canary Upstreams copy the referenced Upstream's TLS and connection settings.
+  if (spec.upstreamRef) refuse('spec.upstreamRef.namespace', 'Upstream', spec.upstreamRef);
   return out;
 }
 

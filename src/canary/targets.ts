@@ -1,18 +1,13 @@
-// What Weir builds from the user's Deployment: the `-primary` Deployment (selector label value
+// What Weir builds from the user's Deployment or DaemonSet: the `-primary` copy (selector label value
 // suffixed `-primary`), the apex/primary/canary Services, `-primary` copies of the ConfigMaps and
 // Secrets the pod template uses (the primary's pod spec rewritten to them), an HPA copy, and the
-// revision hash of template + config data. Builders here are pure; apply.ts writes them.
+// revision hash of template + config data. Builders here are pure; apply.ts writes them. What differs
+// between the two kinds is in workloads.ts.
 import { createHash } from 'node:crypto';
-import type {
-  V1ConfigMap,
-  V1Deployment,
-  V1OwnerReference,
-  V1PodSpec,
-  V1Secret,
-  V1Service,
-} from '@kubernetes/client-node';
+import type { V1ConfigMap, V1OwnerReference, V1PodSpec, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { CanarySpec } from '../api/canary.ts';
 import { WeirError } from '../errors.ts';
+import { userTemplate, type Workload, type WorkloadKind } from './workloads.ts';
 
 export const REVISION_ANNOTATION = 'weir.dev/revision';
 export const TRACKING_ANNOTATION = 'weir.dev/config-tracking';
@@ -38,13 +33,13 @@ export function namesOf(spec: CanarySpec): Names {
 }
 
 /** The label that selects the target's pods (Flagger's order: app, name, app.kubernetes.io/name). */
-export function selectorOf(target: V1Deployment): { key: string; value: string } {
+export function selectorOf(target: Workload, kind = 'Deployment'): { key: string; value: string } {
   const labels = target.spec?.selector?.matchLabels ?? {};
   const key = SELECTOR_KEYS.find((k) => labels[k]) ?? Object.keys(labels)[0];
   if (!key) {
     throw new WeirError(
       'INVALID_SPEC',
-      `Deployment ${target.metadata?.name} has no spec.selector.matchLabels to copy for the primary`,
+      `${kind} ${target.metadata?.name} has no spec.selector.matchLabels to copy for the primary`,
     );
   }
   return { key, value: labels[key]! };
@@ -113,9 +108,12 @@ export function configChecksums(configs: {
   return out;
 }
 
-/** Hash of the pod template and the data of every tracked config: a new value means a new revision. */
-export function revisionOf(target: V1Deployment, checksums: Record<string, string>): string {
-  return digest({ template: target.spec?.template ?? {}, configs: checksums });
+/**
+ * Hash of the pod template and the data of every tracked config: a new value means a new revision.
+ * A DaemonSet's parking nodeSelector (workloads.ts) is no part of it.
+ */
+export function revisionOf(target: Workload, checksums: Record<string, string>): string {
+  return digest({ template: userTemplate(target) ?? {}, configs: checksums });
 }
 
 function sortKeys(v: unknown): unknown {
@@ -131,7 +129,7 @@ function sortKeys(v: unknown): unknown {
 
 /** The revision of a target as the controller computes it: tracked configs, their checksums, the hash. */
 export function revisionFor(
-  target: V1Deployment,
+  target: Workload,
   getCm: (n: string) => V1ConfigMap | undefined,
   getSecret: (n: string) => V1Secret | undefined,
 ): { tracked: Tracked; checksums: Record<string, string>; revision: string } {
@@ -171,7 +169,8 @@ export function rewriteConfigRefs(pod: V1PodSpec, tracked: Tracked): V1PodSpec {
 }
 
 export interface PrimaryInput {
-  target: V1Deployment;
+  kind: WorkloadKind;
+  target: Workload;
   names: Names;
   revision: string;
   tracked: Tracked;
@@ -180,9 +179,10 @@ export interface PrimaryInput {
   replicas?: number;
 }
 
-export function primaryDeployment(p: PrimaryInput): V1Deployment & { apiVersion: string; kind: string } {
-  const { key, value } = selectorOf(p.target);
-  const template = structuredClone(p.target.spec!.template);
+/** The `-primary` Deployment or DaemonSet for the target's current template and configs. */
+export function primaryWorkload(p: PrimaryInput): Workload & { apiVersion: string; kind: string } {
+  const { key, value } = selectorOf(p.target, p.kind.kind);
+  const template = structuredClone(userTemplate(p.target)!);
   // The revision covers tracked config data: a config-only change must still replace the primary's
   // pods, since envFrom/env values are read only when a container starts.
   template.metadata = {
@@ -193,7 +193,7 @@ export function primaryDeployment(p: PrimaryInput): V1Deployment & { apiVersion:
   template.spec = rewriteConfigRefs(template.spec!, p.tracked);
   return {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
+    kind: p.kind.kind,
     metadata: {
       name: p.names.primary,
       namespace: p.target.metadata!.namespace,
@@ -206,11 +206,9 @@ export function primaryDeployment(p: PrimaryInput): V1Deployment & { apiVersion:
       ownerReferences: [p.owner],
     },
     spec: {
-      ...(p.replicas !== undefined ? { replicas: p.replicas } : {}),
+      ...p.kind.primarySpec(p.target, p.replicas),
       selector: { matchLabels: { [key]: `${value}-primary` } },
       template,
-      ...(p.target.spec?.strategy ? { strategy: p.target.spec.strategy } : {}),
-      ...(p.target.spec?.minReadySeconds ? { minReadySeconds: p.target.spec.minReadySeconds } : {}),
     },
   };
 }
@@ -253,16 +251,6 @@ export function services(
   ];
 }
 
-/** Percent of the Deployment's desired pods that are updated and available (0 while a rollout is pending). */
-export function readyPercent(d: V1Deployment | undefined): number {
-  if (!d) return 0;
-  const desired = d.spec?.replicas ?? 1;
-  if (desired === 0) return 0;
-  if ((d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return 0;
-  const ready = Math.min(d.status?.updatedReplicas ?? 0, d.status?.availableReplicas ?? 0);
-  return Math.floor((100 * ready) / desired);
-}
-
-export function imagesOf(d: V1Deployment | undefined): string {
+export function imagesOf(d: Workload | undefined): string {
   return (d?.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '').join(', ');
 }

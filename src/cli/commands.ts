@@ -158,16 +158,21 @@ export function convertCommand(run: Run): Command {
     )
     .requiredOption('-f, --filename <path...>', 'manifest file(s), or - for stdin')
     .option('--strict', 'exit 65 when anything could not be converted as it was')
+    .option(
+      '--provider <name>',
+      "Flagger's -mesh-provider (Helm meshProvider): written into Canaries that set no spec.provider",
+    )
     .addHelpText(
       'after',
       '\nThe converted objects go to stdout as YAML; what was not carried over is listed on stderr.\n' +
         examples(
           'weir convert -f flagger-canary.yaml > weir-canary.yaml',
+          'weir convert --provider istio -f flagger-canaries.yaml',
           'weir convert -f rollout.yaml -f analysis-templates.yaml | weir lint -f -',
           'kubectl get canaries.flagger.app -o yaml | weir convert -f -',
         ),
     )
-    .action(async (flags: { filename: string[]; strict?: boolean }) =>
+    .action(async (flags: { filename: string[]; strict?: boolean; provider?: string }) =>
       run((await import('./convert/index.ts')).runConvert(flags)),
     );
 }

@@ -9,6 +9,7 @@ export interface ResourceType {
 
 export const RESOURCES = {
   deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
+  daemonSet: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' },
   service: { apiVersion: 'v1', kind: 'Service', plural: 'services' },
   configMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
   secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' },

@@ -39,6 +39,22 @@ export interface Capabilities {
   blueGreen: boolean;
 }
 
+/**
+ * Weighted splitting and blue/green, nothing else: what a router that only sets two weights can do
+ * (Flagger's routers of that kind ignore `match` and would send everyone to the canary).
+ */
+export const WEIGHTS_ONLY: Capabilities = {
+  weights: true,
+  headerMatch: false,
+  cookieMatch: false,
+  queryMatch: false,
+  sourceLabelsMatch: false,
+  mirror: false,
+  sessionAffinity: false,
+  // Blue/green needs no more than weights: 100/0 during the iterations, then promotion.
+  blueGreen: true,
+};
+
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
 
 /** spec.service fields only some providers honour; the others refuse them, naming the field. */
@@ -54,10 +70,10 @@ export interface ProviderDescriptor {
   /** Query templates of the built-in metrics (rendered like a MetricTemplate's query). */
   builtinQueries: Record<BuiltinMetric, string>;
   /**
-   * Variables this provider adds to query templates (`{{ route }}`…), from the Canary's spec;
-   * values are Kubernetes names.
+   * Variables this provider adds to query templates (`{{ route }}`…), from the Canary's spec and
+   * namespace (given when known); values are Kubernetes names or derived from them.
    */
-  templateVariables?: (spec: CanarySpec) => Record<string, string>;
+  templateVariables?: (spec: CanarySpec, namespace?: string) => Record<string, string>;
   /**
    * Limits the capability flags cannot say (e.g. nginx: one header and one cookie at most), as
    * problems naming the field; checked with the capabilities.

@@ -10,6 +10,10 @@ import { linkerd } from './linkerd/index.ts';
 import { traefik } from './traefik/index.ts';
 import { contour } from './contour/index.ts';
 import { nginx } from './nginx/index.ts';
+import { skipper } from './skipper/index.ts';
+import { apisix } from './apisix/index.ts';
+import { kuma } from './kuma/index.ts';
+import { gloo } from './gloo/index.ts';
 import type { ProviderDescriptor, ProviderResource } from './provider.ts';
 
 const PROVIDER_LIST: readonly ProviderDescriptor[] = [
@@ -21,6 +25,10 @@ const PROVIDER_LIST: readonly ProviderDescriptor[] = [
   nginx,
   smi,
   linkerd,
+  skipper,
+  apisix,
+  kuma,
+  gloo,
 ];
 
 export const PROVIDER_DESCRIPTORS: ReadonlyMap<string, ProviderDescriptor> = new Map(

@@ -148,6 +148,11 @@ export interface WorldOptions {
   deferController?: boolean;
   /** The cluster to work in (default: the shared one), e.g. one whose API server a test restarts. */
   cluster?: Cluster;
+  /**
+   * Starts the Prometheus the controller queries, once the namespace exists (default: one fed through
+   * file_sd, scraping every 1 s), e.g. the real data plane's (data-plane.ts). The world stops it.
+   */
+  prometheus?: (ns: string, logDir: string) => Promise<PrometheusInstance>;
 }
 
 export async function startWorld(prefix: string, opts: WorldOptions = {}): Promise<World> {
@@ -155,10 +160,12 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
   const ns = await createNamespace(cluster, prefix);
   const kube = createKube(cluster.kc);
   const apps = cluster.kc.makeApiClient(AppsV1Api);
-  const prom = await startPrometheus({ scrapeInterval: '1s' });
-  const slack = await startSlackCapture();
   const logDir = join(process.env.WEIR_TEST_LOG_DIR ?? join(projectRoot, '.weir', 'test-logs'), ns);
   mkdirSync(logDir, { recursive: true });
+  const prom = opts.prometheus
+    ? await opts.prometheus(ns, logDir)
+    : await startPrometheus({ scrapeInterval: '1s' });
+  const slack = await startSlackCapture();
   const logFile = join(logDir, 'controller.log');
   const exporters: AppExporter[] = [];
   const env = {

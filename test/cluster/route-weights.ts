@@ -67,13 +67,20 @@ export async function apexServiceRoutes(
   return app === `${name}-primary` ? '100/0' : app === name ? '0/100' : `selector ${app}`;
 }
 
-/** The VirtualService `<name>` (istio): last http rule's weights by host, `match`/`mirror` as stored. */
+/**
+ * The VirtualService `<name>` (istio): last http rule's weights by host, `match`/`mirror` as stored
+ * (`match`: a rule before it other than the session-affinity cookie rules, named `weir-…`).
+ */
 export async function virtualServiceRoutes(
   kube: Kube,
   namespace: string,
   name: string,
 ): Promise<StoredRoutes | undefined> {
-  type Rule = { route?: Array<{ destination?: { host?: string }; weight?: number }>; mirror?: unknown };
+  type Rule = {
+    name?: string;
+    route?: Array<{ destination?: { host?: string }; weight?: number }>;
+    mirror?: unknown;
+  };
   const vs = await kube.get<{ spec?: { http?: Rule[] } } & Record<string, never>>({
     apiVersion: 'networking.istio.io/v1beta1',
     kind: 'VirtualService',
@@ -84,7 +91,8 @@ export async function virtualServiceRoutes(
   const last = http[http.length - 1];
   if (!last) return undefined;
   const w = (host: string) => last.route?.find((d) => d.destination?.host === host)?.weight ?? 0;
-  const extra = [...(http.length > 1 ? ['match'] : []), ...(last.mirror ? ['mirror'] : [])];
+  const ab = http.slice(0, -1).some((r) => !r.name?.startsWith('weir-'));
+  const extra = [...(ab ? ['match'] : []), ...(last.mirror ? ['mirror'] : [])];
   return [`${w(`${name}-primary`)}/${w(`${name}-canary`)}`, ...extra].join(' ');
 }
 
@@ -165,5 +173,44 @@ export async function trafficSplitRoutes(
   const backends = r?.spec?.backends;
   if (!backends) return undefined;
   const w = (n: string) => Number(backends.find((b) => b.service === n)?.weight ?? 0);
+  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+}
+
+/** The canary Ingress `<name>-canary` (skipper): its `zalando.org/backend-weights`. */
+export async function skipperIngressRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  const ing = await kube.get<{ metadata?: { annotations?: Record<string, string> } } & Record<string, never>>(
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace,
+      name: `${name}-canary`,
+    },
+  );
+  const raw = ing?.metadata?.annotations?.['zalando.org/backend-weights'];
+  if (!raw) return undefined;
+  const w = JSON.parse(raw) as Record<string, number>;
+  return `${w[`${name}-primary`] ?? 0}/${w[`${name}-canary`] ?? 0}`;
+}
+
+/** The ApisixRoute `<name>-<name>-canary` (apisix, spec.routeRef `<name>`): its backends' weights. */
+export async function apisixRouteRoutes(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<StoredRoutes | undefined> {
+  type Route = { spec?: { http?: Array<{ backends?: Array<{ serviceName: string; weight?: number }> }> } };
+  const r = await kube.get<Route & Record<string, never>>({
+    apiVersion: 'apisix.apache.org/v2',
+    kind: 'ApisixRoute',
+    namespace,
+    name: `${name}-${name}-canary`,
+  });
+  const backends = r?.spec?.http?.[0]?.backends;
+  if (!backends) return undefined;
+  const w = (n: string) => backends.find((b) => b.serviceName === n)?.weight ?? 0;
   return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
 }

@@ -63,6 +63,18 @@ const CONTROLLER_RULES = [
     resources: ['trafficsplits'],
     verbs: ['list', 'watch', 'create', 'patch'],
   },
+  // kuma: delete removes the MeshHTTPRoute on revert. gloo: the Upstreams and the RouteTable.
+  {
+    apiGroups: ['kuma.io'],
+    resources: ['meshhttproutes'],
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+  },
+  { apiGroups: ['gloo.solo.io'], resources: ['upstreams'], verbs: ['list', 'watch', 'create', 'patch'] },
+  {
+    apiGroups: ['gateway.solo.io'],
+    resources: ['routetables'],
+    verbs: ['list', 'watch', 'create', 'patch'],
+  },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];
 const LEASE_RULES = [

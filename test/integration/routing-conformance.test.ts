@@ -20,11 +20,14 @@ import {
   httpProxyRoutes,
   httpRouteRoutes,
   nginxIngressRoutes,
+  skipperIngressRoutes,
+  apisixRouteRoutes,
   traefikServiceRoutes,
   trafficSplitRoutes,
   virtualServiceRoutes,
   type StoredRoutes,
 } from '../cluster/route-weights.ts';
+import { meshHttpRouteRoutes, routeTableRoutes } from '../cluster/route-weights-kuma-gloo.ts';
 
 interface Row {
   provider: ProviderName;
@@ -58,6 +61,38 @@ interface Row {
 
 const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' };
 const TRAFFIC_SPLIT = { apiVersion: 'split.smi-spec.io/v1alpha1', kind: 'TrafficSplit' };
+const MESH_HTTP_ROUTE = { apiVersion: 'kuma.io/v1alpha1', kind: 'MeshHTTPRoute' };
+const GLOO_UPSTREAM = { apiVersion: 'gloo.solo.io/v1', kind: 'Upstream' };
+const ROUTE_TABLE = { apiVersion: 'gateway.solo.io/v1', kind: 'RouteTable' };
+const APISIX_ROUTE = { apiVersion: 'apisix.apache.org/v2', kind: 'ApisixRoute' };
+
+/** The user's Ingress (nginx, skipper: spec.ingressRef), sending app.example.com to the apex Service. */
+async function userIngress(
+  kube: Kube,
+  ns: string,
+  name: string,
+  ingressClassName: string,
+  annotations: Record<string, string> = {},
+): Promise<void> {
+  await kube.apply({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name, namespace: ns, annotations },
+    spec: {
+      ingressClassName,
+      rules: [
+        {
+          host: 'app.example.com',
+          http: {
+            paths: [
+              { path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 8080 } } } },
+            ],
+          },
+        },
+      ],
+    },
+  });
+}
 
 async function editTrafficSplit(kube: Kube, ns: string, name: string): Promise<void> {
   await kube.mergePatch(
@@ -282,26 +317,8 @@ const ROWS: Row[] = [
     short: 'ngx',
     service: {},
     // The user's Ingress, named like the target, sends app.example.com to the apex Service.
-    setup: async (kube, ns, name) => {
-      await kube.apply({
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'Ingress',
-        metadata: { name, namespace: ns, annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } },
-        spec: {
-          ingressClassName: 'nginx',
-          rules: [
-            {
-              host: 'app.example.com',
-              http: {
-                paths: [
-                  { path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 8080 } } } },
-                ],
-              },
-            },
-          ],
-        },
-      });
-    },
+    setup: (kube, ns, name) =>
+      userIngress(kube, ns, name, 'nginx', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
     spec: (name) => ({ ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name } }),
     run: { stepWeights: [20, 50] },
     steps: ['100/0', '80/20', '50/50', '100/0'],
@@ -346,9 +363,166 @@ const ROWS: Row[] = [
     routeObject: (ns, name) => ({ ...TRAFFIC_SPLIT, namespace: ns, name }),
     // No `refused`: TrafficSplit's schema constrains nothing Weir writes there.
   },
+  {
+    provider: 'skipper',
+    short: 'skp',
+    service: {},
+    // The user's Ingress, named like the target, sends app.example.com to the apex Service.
+    setup: (kube, ns, name) =>
+      userIngress(kube, ns, name, 'skipper', { 'zalando.org/skipper-predicate': 'Method("GET")' }),
+    spec: (name) => ({ ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name } }),
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: skipperIngressRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ns, name: `${name}-canary` },
+        {
+          metadata: {
+            annotations: {
+              'zalando.org/backend-weights': JSON.stringify({
+                [`${name}-canary`]: 50,
+                [`${name}-primary`]: 50,
+              }),
+            },
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace: ns,
+      name: `${name}-canary`,
+    }),
+    // No `refused`: the canary Ingress is the user's Ingress (already accepted) with other
+    // backends and annotations, which the API server does not constrain.
+  },
+  {
+    provider: 'apisix',
+    short: 'apx',
+    service: {},
+    // The user's ApisixRoute, named like the target, sends app.example.com to the apex Service.
+    setup: async (kube, ns, name) => {
+      await kube.apply({
+        ...APISIX_ROUTE,
+        metadata: { name, namespace: ns },
+        spec: {
+          http: [
+            {
+              name: 'main',
+              match: { hosts: ['app.example.com'], paths: ['/*'] },
+              backends: [{ serviceName: name, servicePort: 8080 }],
+            },
+          ],
+        },
+      });
+    },
+    spec: (name) => ({ routeRef: { apiVersion: 'apisix.apache.org/v2', kind: 'ApisixRoute', name } }),
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: apisixRouteRoutes,
+    editRoutes: async (kube, ns, name) => {
+      await kube.mergePatch(
+        { ...APISIX_ROUTE, namespace: ns, name: `${name}-${name}-canary` },
+        {
+          spec: {
+            http: [
+              {
+                name: 'main',
+                match: { hosts: ['app.example.com'], paths: ['/*'] },
+                priority: 10000,
+                backends: [
+                  { serviceName: `${name}-primary`, servicePort: 8080, weight: 50 },
+                  { serviceName: `${name}-canary`, servicePort: 8080, weight: 50 },
+                ],
+              },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({ ...APISIX_ROUTE, namespace: ns, name: `${name}-${name}-canary` }),
+    // No `refused`: the canary ApisixRoute is the user's route (already accepted) with other
+    // backends and a priority, which the API server does not constrain.
+  },
+  {
+    provider: 'kuma',
+    short: 'kma',
+    service: {},
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: meshHttpRouteRoutes,
+    editRoutes: async (kube, ns, name) => {
+      const backend = (n: string) => ({
+        kind: 'MeshService',
+        labels: { 'kuma.io/display-name': n, 'k8s.kuma.io/namespace': ns },
+        port: 8080,
+        weight: 50,
+      });
+      const rule = {
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        default: { backendRefs: [backend(`${name}-primary`), backend(`${name}-canary`)] },
+      };
+      await kube.mergePatch(
+        { ...MESH_HTTP_ROUTE, namespace: ns, name },
+        {
+          spec: {
+            to: [
+              { targetRef: { kind: 'MeshService', labels: { 'kuma.io/display-name': name } }, rules: [rule] },
+            ],
+          },
+        },
+      );
+    },
+    routeObject: (ns, name) => ({ ...MESH_HTTP_ROUTE, namespace: ns, name }),
+    // No `refused`: MeshHTTPRoute's schema constrains nothing Weir writes there from the spec
+    // (ports are 1..65535 in Weir's schema too; names and labels are the Services').
+  },
+  {
+    provider: 'gloo',
+    short: 'glo',
+    service: {},
+    // The user's Gloo Upstream whose settings the -primary/-canary Upstreams copy (spec.upstreamRef).
+    setup: async (kube, ns, name) => {
+      await kube.apply({
+        ...GLOO_UPSTREAM,
+        metadata: { name: `${name}-base`, namespace: ns, labels: { team: 'conformance' } },
+        spec: {
+          kube: { serviceName: name, serviceNamespace: ns, servicePort: 8080 },
+          connectionConfig: { maxRequestsPerConnection: 10 },
+          loadBalancerConfig: { roundRobin: {} },
+        },
+      });
+    },
+    spec: (name) => ({ upstreamRef: { name: `${name}-base` } }),
+    run: { stepWeights: [20, 50] },
+    steps: ['100/0', '80/20', '50/50', '100/0'],
+    rollbackAt: '80/20',
+    read: routeTableRoutes,
+    editRoutes: async (kube, ns, name) => {
+      const to = (role: string) => ({
+        destination: { upstream: { name: `${ns}-${name}-${role}upstream-8080`, namespace: ns } },
+        weight: 50,
+      });
+      await kube.mergePatch(
+        { ...ROUTE_TABLE, namespace: ns, name },
+        { spec: { routes: [{ routeAction: { multi: { destinations: [to('primary'), to('canary')] } } }] } },
+      );
+    },
+    routeObject: (ns, name) => ({ ...ROUTE_TABLE, namespace: ns, name }),
+    // No `refused`: the RouteTable and Upstream schemas constrain nothing Weir writes there
+    // (weights 0..100, names, and settings copied from an Upstream the API server accepted).
+  },
 ];
 
-/** A/B, mirroring and source labels: the analysis asking for each, and the field a refusal names. */
+/**
+ * A/B, mirroring, source labels and session affinity: the analysis asking for each, and the field a
+ * refusal names.
+ */
 const OPTIONAL_FEATURES: Array<{
   needs: keyof Capabilities;
   analysis: Record<string, unknown>;
@@ -372,6 +546,12 @@ const OPTIONAL_FEATURES: Array<{
     analysis: { iterations: 2, match: [{ sourceLabels: { app: 'frontend' } }] },
     field: 'spec.analysis.match[0].sourceLabels',
     seen: '100/0 match',
+  },
+  {
+    needs: 'sessionAffinity',
+    analysis: { stepWeights: [20, 50], sessionAffinity: { cookieName: 'weir-canary' } },
+    field: 'spec.analysis.sessionAffinity',
+    seen: '80/20',
   },
 ];
 

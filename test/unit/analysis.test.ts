@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { CanarySpec } from '../../src/api/canary.ts';
+import type { CanarySpec, ProviderName } from '../../src/api/canary.ts';
 import type { MetricTemplateSpec } from '../../src/api/metric-template.ts';
 import { validateObject } from '../../src/api/validate.ts';
 import { builtinQuery } from '../../src/analysis/builtin.ts';
@@ -24,6 +24,9 @@ import { METRIC_PROVIDERS } from '../../src/analysis/registry.ts';
 import { escapeQuoted, renderQuery } from '../../src/analysis/render.ts';
 import { isWeirError, WeirError, type ErrorCode } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
+
+/** A provider without a descriptor (Flagger's appmesh, which Weir's schema does not take). */
+const UNROUTED = 'appmesh' as ProviderName;
 
 const CTX: QueryContext = {
   name: 'web',
@@ -198,7 +201,7 @@ describe('built-in queries', () => {
 
   test('unknown metric or provider is INVALID_SPEC', () => {
     throwsCode(() => builtinQuery('gatewayapi', 'error-rate'), 'INVALID_SPEC', /not a built-in.*templateRef/);
-    throwsCode(() => builtinQuery('skipper', 'request-success-rate'), 'INVALID_SPEC', /provider skipper/);
+    throwsCode(() => builtinQuery(UNROUTED, 'request-success-rate'), 'INVALID_SPEC', /provider appmesh/);
     throwsCode(() => builtinQuery('__proto__', 'request-duration'), 'INVALID_SPEC');
     throwsCode(() => builtinQuery('gatewayapi', 'constructor'), 'INVALID_SPEC');
   });
@@ -582,7 +585,7 @@ function deps(providers: AnalysisDeps['providers']): AnalysisDeps {
   };
 }
 
-const input = (s: CanarySpec, provider: 'gatewayapi' | 'kubernetes' | 'skipper' = 'gatewayapi') => ({
+const input = (s: CanarySpec, provider: ProviderName = 'gatewayapi') => ({
   spec: s,
   name: 'web',
   namespace: 'prod',
@@ -678,7 +681,7 @@ describe('runAnalysis', () => {
     );
   });
 
-  const errors: Array<[string, Record<string, unknown>, 'gatewayapi' | 'skipper', () => never, RegExp]> = [
+  const errors: Array<[string, Record<string, unknown>, ProviderName, () => never, RegExp]> = [
     [
       'a query error',
       { name: 'request-success-rate', thresholdRange: { min: 99 } },
@@ -737,9 +740,9 @@ describe('runAnalysis', () => {
     [
       'a built-in without a query for the routing provider',
       { name: 'request-success-rate', thresholdRange: { min: 99 } },
-      'skipper',
+      UNROUTED,
       () => assert.fail('not queried'),
-      /^metric request-success-rate failed \(invalid spec\): built-in metric request-success-rate is not available for provider skipper/,
+      /^metric request-success-rate failed \(invalid spec\): built-in metric request-success-rate is not available for provider appmesh/,
     ],
   ];
   for (const [what, metric, routing, answer, msg] of errors) {

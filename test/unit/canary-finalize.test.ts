@@ -7,6 +7,7 @@ import { FINALIZER } from '../../src/canary/apply.ts';
 import type { CanaryContext, CanaryObject } from '../../src/canary/context.ts';
 import { finalizeCanary } from '../../src/canary/finalize.ts';
 import { namesOf } from '../../src/canary/targets.ts';
+import { WORKLOAD_KINDS } from '../../src/canary/workloads.ts';
 import type { CanarySpec } from '../../src/api/canary.ts';
 import { WeirError } from '../../src/errors.ts';
 import type { Kube } from '../../src/kube/client.ts';
@@ -96,6 +97,7 @@ function stuckContext(): CanaryContext {
     obj: canary(),
     view: { name: 'app', namespace: 'shop', generation: 1, spec, status: {}, annotations: {} },
     names: namesOf(spec),
+    workload: WORKLOAD_KINDS.Deployment,
     target,
     primary: { spec: { replicas: 2 } } as V1Deployment,
     selector: { key: 'app', value: 'app' },

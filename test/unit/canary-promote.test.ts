@@ -7,6 +7,7 @@ import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { applyAction, REVISION_MOVED } from '../../src/canary/apply.ts';
 import type { Caches, CanaryContext } from '../../src/canary/context.ts';
 import { namesOf, revisionFor } from '../../src/canary/targets.ts';
+import { WORKLOAD_KINDS } from '../../src/canary/workloads.ts';
 import type { CanarySpec } from '../../src/api/canary.ts';
 import type { Kube } from '../../src/kube/client.ts';
 
@@ -67,6 +68,7 @@ function world() {
     view: { name: 'app', namespace: ns, generation: 1, spec, status: {}, annotations: {} },
     names: namesOf(spec),
     provider: 'gatewayapi',
+    workload: WORKLOAD_KINDS.Deployment,
     target,
     selector: { key: 'app', value: 'app' },
     tracked,

@@ -25,6 +25,10 @@ function convert(...docs: Json[]): { objects: Json[]; notes: string[] } {
   return { objects: r.objects, notes: r.notes.list.map(formatNote) };
 }
 
+/** What Flagger's -mesh-provider gave Canaries without spec.provider is unknown here: noted. */
+const NO_PROVIDER = (name: string) =>
+  `Canary/${name}: spec.provider: not set: Flagger took it from its -mesh-provider flag, Weir from the controller's --default-provider; pass weir convert --provider to write it`;
+
 const specOf = (o: Json | undefined) => (o?.spec ?? {}) as Json;
 
 test('Flagger: provider versions map to Weir provider names', () => {
@@ -61,6 +65,7 @@ test('Flagger: canaryAnalysis, a short interval and stepWeight without maxWeight
   assert.deepEqual(analysis, { interval: '10s', threshold: 2, stepWeight: 25, maxWeight: 100 });
   assert.deepEqual(validateObject(objects[0]).problems, []);
   assert.deepEqual(notes, [
+    NO_PROVIDER('app'),
     'Canary/app: spec.canaryAnalysis: renamed to spec.analysis',
     "Canary/app: spec.canaryAnalysis.interval: 5s is below Weir's minimum; set to 10s",
     'Canary/app: spec.canaryAnalysis.maxWeight: not set: Flagger’s default 100 written explicitly (Weir requires it with stepWeight)',
@@ -105,7 +110,12 @@ test('Flagger: objects Weir cannot express are reported, not converted', () => {
     flaggerCanary({ analysis: { interval: '1m', threshold: 1, iterations: 1 } }, 'ds'),
     {
       ...flaggerCanary({ analysis: { interval: '1m', threshold: 1, iterations: 1 } }, 'ds'),
-      spec: { targetRef: { kind: 'DaemonSet', name: 'ds' }, service: { port: 80 }, analysis: {} },
+      spec: {
+        provider: 'knative',
+        targetRef: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'ds' },
+        service: { port: 80 },
+        analysis: {},
+      },
     },
     {
       apiVersion: 'flagger.app/v1beta1',
@@ -135,10 +145,58 @@ test('Flagger: objects Weir cannot express are reported, not converted', () => {
   );
   assert.equal(specOf(objects[1]).type, 'slack');
   assert.deepEqual(notes, [
-    'Canary/ds: spec.targetRef.kind: DaemonSet targets are not supported (Deployment only); Canary not converted',
+    NO_PROVIDER('ds'),
+    'Canary/ds: spec.targetRef.kind: Service targets are not supported (Deployment or DaemonSet); Canary not converted',
     'AlertProvider/chat: spec.type: gchat is not supported (slack, msteams, discord, webhook); AlertProvider not converted',
     'AlertProvider/rc: spec.type: rocket mapped to slack (Rocket.Chat accepts Slack webhook payloads)',
     'MetricTemplate/ingress-errors: spec.query: {{ ingress }} is not a Weir template variable (name, namespace, target, service, interval, variables.X): edit the query',
+  ]);
+});
+
+test("Flagger: --provider (Flagger's -mesh-provider) is written where spec.provider is not set", () => {
+  const analysis = { interval: '1m', threshold: 1, iterations: 2 };
+  const r = convertDocuments(
+    [flaggerCanary({ analysis }), flaggerCanary({ provider: 'contour', analysis }, 'other')],
+    { provider: 'gatewayapi:v1beta1' },
+  );
+  assert.deepEqual(
+    r.objects.map((o) => specOf(o).provider),
+    ['gatewayapi', 'contour'],
+  );
+  assert.deepEqual(r.notes.list, []);
+});
+
+test('Flagger: a DaemonSet target converts; its autoscalerRef and name-matching built-ins are noted', () => {
+  const analysis = {
+    interval: '1m',
+    threshold: 1,
+    iterations: 2,
+    metrics: [
+      { name: 'request-success-rate', thresholdRange: { min: 99 } },
+      { name: 'latency', templateRef: { name: 'latency' }, thresholdRange: { max: 500 } },
+    ],
+  };
+  const ds = (provider: string) => ({
+    ...flaggerCanary({}, 'ds'),
+    spec: {
+      provider,
+      targetRef: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds' },
+      autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'ds' },
+      service: { port: 80 },
+      analysis,
+    },
+  });
+  const { objects, notes } = convert(ds('kubernetes'));
+  assert.deepEqual(specOf(objects[0]).targetRef, { kind: 'DaemonSet', name: 'ds' });
+  assert.equal(specOf(objects[0]).autoscalerRef, undefined);
+  assert.deepEqual(validateObject(objects[0]).problems, []);
+  assert.deepEqual(notes, [
+    'Canary/ds: spec.autoscalerRef: a DaemonSet has no replicas for an autoscaler; left out',
+    "Canary/ds: spec.analysis.metrics[0]: built-in request-success-rate selects pods named like a Deployment's (<target>-<hash>-<id>), which for a DaemonSet are the primary's (<target>-primary-<id>), not the canary's (<target>-<id>): for a DaemonSet target use a MetricTemplate that selects <target>-<id> pods",
+  ]);
+  // Istio's built-ins select the workload by name (destination_workload): nothing to note.
+  assert.deepEqual(convert(ds('istio')).notes, [
+    'Canary/ds: spec.autoscalerRef: a DaemonSet has no replicas for an autoscaler; left out',
   ]);
 });
 

@@ -1,74 +1,65 @@
 // Flagger flagger.app/v1beta1 -> weir.dev/v1alpha1. Weir's field names follow Flagger's, so most of
 // a Canary, MetricTemplate or AlertProvider is carried as is; what differs is mapped here (provider
 // names with versions, the deprecated metric `threshold` and inline `query`, header lists, alert
-// provider types) and everything else is noted.
+// provider types) and everything else is noted. Fields carried as they are follow Weir's schema
+// (a field the Canary schema has is copied), so a provider's field added there converts too.
+import { PROVIDERS as WEIR_PROVIDERS, TARGET_KINDS, CanarySpec } from '../../api/canary.ts';
 import { API_VERSION } from '../../api/kinds.ts';
 import { parseDuration } from '../../canary/strategy.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
+import { daemonSetNotes } from './workload-notes.ts';
 
 type Json = Record<string, unknown>;
 
 export const FLAGGER_API = 'flagger.app/v1beta1';
 
-const PROVIDERS: Record<string, string> = {
-  kubernetes: 'kubernetes',
-  istio: 'istio',
-  linkerd: 'linkerd',
-  nginx: 'nginx',
-  contour: 'contour',
-  skipper: 'skipper',
-  traefik: 'traefik',
+/** Flagger's provider names (its -mesh-provider values) that differ from Weir's. */
+const RENAMED: Record<string, string> = {
   'gatewayapi:v1': 'gatewayapi',
   'gatewayapi:v1beta1': 'gatewayapi',
-  gatewayapi: 'gatewayapi',
   'smi:v1alpha1': 'smi',
   'smi:v1alpha2': 'smi',
   'smi:v1alpha3': 'smi',
-  smi: 'smi',
   osm: 'smi',
 };
 
+/** Weir's name for a Flagger provider, or undefined when Weir's schema has no such provider. */
+export function weirProvider(flagger: string): string | undefined {
+  const name = RENAMED[flagger] ?? flagger;
+  return (WEIR_PROVIDERS as readonly string[]).includes(name) ? name : undefined;
+}
+
 const BUILTIN = ['request-success-rate', 'request-duration'];
 
-const SERVICE_FIELDS = [
-  'name',
-  'port',
-  'portName',
-  'targetPort',
-  'appProtocol',
-  'hosts',
-  'gateways',
-  'gatewayRefs',
-  'headers',
-  'timeout',
-  'retries',
-  'apex',
-  'primary',
-  'canary',
-];
+const schemaKeys = (o: unknown): string[] => Object.keys(obj(obj(o).properties));
+const SPEC = obj(CanarySpec as unknown);
+const SERVICE_FIELDS = schemaKeys(obj(SPEC.properties).service);
+/** Analysis fields copied as they are (the others are converted below). */
+const ANALYSIS_COPIED = schemaKeys(obj(SPEC.properties).analysis).filter(
+  (k) => !['interval', 'metrics', 'webhooks', 'alerts', 'match', 'steps'].includes(k),
+);
+/** References to provider objects (apisix routeRef, gloo upstreamRef…), copied as they are. */
+const SPEC_REFS = schemaKeys(SPEC).filter(
+  (k) => k.endsWith('Ref') && !['targetRef', 'autoscalerRef', 'ingressRef'].includes(k),
+);
 
-const ANALYSIS_COPIED = [
-  'threshold',
-  'maxWeight',
-  'stepWeight',
-  'stepWeights',
-  'stepWeightPromotion',
-  'iterations',
-  'mirror',
-  'mirrorWeight',
-  'primaryReadyThreshold',
-  'canaryReadyThreshold',
-];
+export interface FlaggerOptions {
+  /**
+   * The provider Flagger ran with (its -mesh-provider flag, Helm value meshProvider), written into
+   * Canaries that do not name one.
+   */
+  provider?: string;
+}
 
 const MIN_INTERVAL_S = 10;
 
 const seconds = (d: string): number => parseDuration(d) / 1000;
 
 /** Converts one Flagger object; returns the Weir objects it becomes (none when it cannot be converted). */
-export function convertFlagger(input: Json, notes: Notes): Json[] {
+export function convertFlagger(input: Json, notes: Notes, opts: FlaggerOptions = {}): Json[] {
   switch (input.kind) {
     case 'Canary':
-      return canary(input, notes);
+      return canary(input, notes, opts);
     case 'MetricTemplate':
       return metricTemplate(input, notes);
     case 'AlertProvider':
@@ -83,7 +74,7 @@ export function convertFlagger(input: Json, notes: Notes): Json[] {
   }
 }
 
-function canary(input: Json, notes: Notes): Json[] {
+function canary(input: Json, notes: Notes, opts: FlaggerOptions): Json[] {
   const src = sourceOf(input);
   const spec = obj(input.spec);
   const name = String(obj(input.metadata).name);
@@ -97,6 +88,7 @@ function canary(input: Json, notes: Notes): Json[] {
       'targetRef',
       'autoscalerRef',
       'ingressRef',
+      ...SPEC_REFS,
       'service',
       'analysis',
       'canaryAnalysis',
@@ -108,26 +100,16 @@ function canary(input: Json, notes: Notes): Json[] {
     'spec',
   );
   const target = obj(spec.targetRef);
-  if (target.kind !== 'Deployment') {
+  if (!(TARGET_KINDS as readonly unknown[]).includes(target.kind)) {
     notes.add(
       src,
       'spec.targetRef.kind',
-      `${String(target.kind)} targets are not supported (Deployment only); Canary not converted`,
+      `${String(target.kind)} targets are not supported (${TARGET_KINDS.join(' or ')}); Canary not converted`,
     );
     return [];
   }
-  const w: Json = { targetRef: { kind: 'Deployment', name: target.name } };
-  if (spec.provider !== undefined) {
-    const p = PROVIDERS[String(spec.provider)];
-    if (p) w.provider = p;
-    else
-      notes.add(
-        src,
-        'spec.provider',
-        `${String(spec.provider)} is not supported by Weir; the controller's --default-provider applies`,
-      );
-    if (spec.provider === 'osm') notes.add(src, 'spec.provider', 'osm mapped to smi (SMI TrafficSplit)');
-  }
+  const w: Json = { targetRef: { kind: target.kind, name: target.name } };
+  providerOf(spec, src, opts, notes, w);
   if (spec.metricsServer)
     notes.add(
       src,
@@ -136,7 +118,9 @@ function canary(input: Json, notes: Notes): Json[] {
     );
   if (isObject(spec.autoscalerRef)) {
     const a = spec.autoscalerRef;
-    if (a.kind === 'HorizontalPodAutoscaler') {
+    if (target.kind === 'DaemonSet')
+      notes.add(src, 'spec.autoscalerRef', 'a DaemonSet has no replicas for an autoscaler; left out');
+    else if (a.kind === 'HorizontalPodAutoscaler') {
       w.autoscalerRef = compact({
         kind: a.kind,
         name: a.name,
@@ -151,6 +135,7 @@ function canary(input: Json, notes: Notes): Json[] {
       );
   }
   if (isObject(spec.ingressRef)) w.ingressRef = { kind: 'Ingress', name: spec.ingressRef.name };
+  for (const key of SPEC_REFS) if (isObject(spec[key])) w[key] = spec[key];
   w.service = service(obj(spec.service), src, notes);
   const analysisKey = spec.analysis ? 'analysis' : 'canaryAnalysis';
   if (!spec.analysis && spec.canaryAnalysis)
@@ -169,6 +154,7 @@ function canary(input: Json, notes: Notes): Json[] {
         `${pds} is outside 10..86400; set to ${String(w.progressDeadlineSeconds)}`,
       );
   }
+  if (target.kind === 'DaemonSet') daemonSetNotes(w, src, notes);
   out.push(...templates);
   out.push({
     apiVersion: API_VERSION,
@@ -177,6 +163,30 @@ function canary(input: Json, notes: Notes): Json[] {
     spec: w,
   });
   return out;
+}
+
+/** spec.provider: Flagger's name mapped to Weir's, else the --provider given to `weir convert`. */
+function providerOf(spec: Json, src: string, opts: FlaggerOptions, notes: Notes, w: Json): void {
+  if (spec.provider === undefined) {
+    const p = opts.provider && weirProvider(opts.provider);
+    if (p) w.provider = p;
+    else
+      notes.add(
+        src,
+        'spec.provider',
+        "not set: Flagger took it from its -mesh-provider flag, Weir from the controller's --default-provider; pass weir convert --provider to write it",
+      );
+    return;
+  }
+  const p = weirProvider(String(spec.provider));
+  if (p) w.provider = p;
+  else
+    notes.add(
+      src,
+      'spec.provider',
+      `${String(spec.provider)} is not supported by Weir; the controller's --default-provider applies`,
+    );
+  if (spec.provider === 'osm') notes.add(src, 'spec.provider', 'osm mapped to smi (SMI TrafficSplit)');
 }
 
 function service(s: Json, src: string, notes: Notes): Json {

@@ -7,7 +7,7 @@ import { API_VERSION } from '../../api/kinds.ts';
 import { validateObject } from '../../api/validate.ts';
 import { WeirError } from '../../errors.ts';
 import { ARGO_API, convertRollout } from './argo.ts';
-import { convertFlagger, FLAGGER_API } from './flagger.ts';
+import { convertFlagger, FLAGGER_API, weirProvider, type FlaggerOptions } from './flagger.ts';
 import { formatNote, Notes, obj, sourceOf } from './notes.ts';
 
 type Json = Record<string, unknown>;
@@ -17,12 +17,12 @@ export interface Conversion {
   notes: Notes;
 }
 
-export function convertDocuments(docs: Json[]): Conversion {
+export function convertDocuments(docs: Json[], opts: FlaggerOptions = {}): Conversion {
   const notes = new Notes();
   const objects: Json[] = [];
   for (const d of docs) {
     const api = String(d.apiVersion);
-    if (api === FLAGGER_API) objects.push(...convertFlagger(d, notes));
+    if (api === FLAGGER_API) objects.push(...convertFlagger(d, notes, opts));
     else if (api === ARGO_API && d.kind === 'Rollout') objects.push(...convertRollout(d, docs, notes));
     else if (api === ARGO_API && /AnalysisTemplate$/.test(String(d.kind))) {
       // Converted through the Rollouts that reference them; an unreferenced one is noted.
@@ -71,7 +71,9 @@ export function toYaml(objects: Json[]): string {
 }
 
 /** `weir convert`: YAML on stdout, notes on stderr; returns the exit code. */
-export function runConvert(flags: { filename: string[]; strict?: boolean }): number {
+export function runConvert(flags: { filename: string[]; strict?: boolean; provider?: string }): number {
+  if (flags.provider !== undefined && !weirProvider(flags.provider))
+    throw new WeirError('INVALID_SPEC', `--provider: ${flags.provider} is not a provider Weir knows`);
   const docs: Json[] = [];
   for (const f of flags.filename) {
     let text: string;
@@ -82,7 +84,10 @@ export function runConvert(flags: { filename: string[]; strict?: boolean }): num
     }
     docs.push(...parseManifests(text, f === '-' ? '<stdin>' : f));
   }
-  const { objects, notes } = convertDocuments(docs);
+  const { objects, notes } = convertDocuments(
+    docs,
+    flags.provider !== undefined ? { provider: flags.provider } : {},
+  );
   if (objects.length) console.log(toYaml(objects));
   if (notes.list.length) {
     console.error(`weir convert: ${notes.list.length} thing(s) not converted as they were:`);

@@ -2,7 +2,8 @@
 // cookie for A/B; no mirroring, as Flagger's nginx router).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { ProviderDescriptor } from '../provider.ts';
-import { createNginxRouter, INGRESS, userIngressName } from './router.ts';
+import { CANARY_INGRESS_RESOURCE, userIngressName } from '../clone-router.ts';
+import { createNginxRouter } from './router.ts';
 
 // ingress-nginx's own metrics of the canary Ingress' series (`canary!=""`), token-exact from Flagger
 // v1.44 pkg/metrics/observers/nginx.go. The duration is a mean (sum/count) in ms, not a p99.
@@ -44,13 +45,7 @@ export const nginx: ProviderDescriptor = {
   name: 'nginx',
   summary:
     'Ingress `<ingress>-canary` (networking.k8s.io/v1), a copy of spec.ingressRef pointing at `<svc>-canary`, with ingress-nginx canary annotations',
-  resources: [
-    {
-      type: INGRESS,
-      verbs: ['get', 'create', 'patch', 'delete'],
-      why: 'reads the Ingress of spec.ingressRef, writes the Ingress <ingress>-canary (server-side apply)',
-    },
-  ],
+  resources: [CANARY_INGRESS_RESOURCE],
   capabilities: {
     weights: true,
     headerMatch: true,

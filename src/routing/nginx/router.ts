@@ -5,16 +5,17 @@
 // ingress-nginx sends the rest of the host's traffic through it to the apex Service (the primary).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
-import { isSubset } from '../../kube/compare.ts';
-import type { ResourceType } from '../../kube/resources.ts';
 import type { Traffic } from '../../canary/model.ts';
-import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
-
-export const INGRESS: ResourceType = {
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'Ingress',
-  plural: 'ingresses',
-};
+import type { RouteTarget } from '../router.ts';
+import {
+  apexPathsOf,
+  canaryIngressName,
+  cloneMetadata,
+  createCloneRouter,
+  INGRESS,
+  type IngressSpec,
+  userIngressName,
+} from '../clone-router.ts';
 
 /** Flagger's default `-ingress-annotations-prefix`. */
 export const PREFIX = 'nginx.ingress.kubernetes.io';
@@ -28,15 +29,6 @@ const A = {
 };
 
 type StringMatch = { exact?: string; regex?: string; prefix?: string; suffix?: string };
-type Backend = { service?: { name?: string } };
-type IngressSpec = { rules?: Array<{ http?: { paths?: Array<{ backend?: Backend }> } }> };
-
-/** The user's Ingress name (spec.ingressRef, required for nginx by the schema). */
-export function userIngressName(spec: CanarySpec): string {
-  return spec.ingressRef?.name ?? spec.targetRef.name;
-}
-
-export const canaryIngressName = (spec: CanarySpec) => `${userIngressName(spec)}-canary`;
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -68,45 +60,24 @@ export function matchAnnotations(spec: CanarySpec): Record<string, string> {
 
 /** The user's spec with every backend naming the apex Service switched to `<svc>-canary`. */
 export function canarySpecOf(user: Obj, t: RouteTarget): IngressSpec {
-  const spec = structuredClone((user.spec ?? {}) as IngressSpec);
-  let found = false;
-  for (const rule of spec.rules ?? [])
-    for (const path of rule.http?.paths ?? [])
-      if (path.backend?.service?.name === t.apex) {
-        path.backend.service.name = t.canary;
-        found = true;
-      }
-  if (!found)
-    throw new Error(
-      `Ingress ${t.namespace}/${user.metadata?.name} (spec.ingressRef) has no backend for Service ${t.apex}`,
-    );
+  const { spec, apex } = apexPathsOf(user, t);
+  for (const { path } of apex) path.backend.service.name = t.canary;
   return spec;
 }
 
 export function desiredCanaryIngress(user: Obj, t: RouteTarget, traffic: Traffic): Obj {
-  const meta = managedMeta(t);
-  // The user's annotations minus their own canary keys and kubectl's copy of the whole object.
-  const kept = Object.fromEntries(
-    Object.entries(user.metadata?.annotations ?? {}).filter(
-      ([k]) => !k.startsWith(`${PREFIX}/canary`) && k !== 'kubectl.kubernetes.io/last-applied-configuration',
-    ),
-  );
+  // The user's annotations minus their own canary keys.
+  const metadata = cloneMetadata(user, t, canaryIngressName(t.spec), (k) => k.startsWith(`${PREFIX}/canary`));
+  metadata.annotations = {
+    ...metadata.annotations,
+    [A.canary]: 'true',
+    [A.weight]: String(traffic.canary),
+    ...(traffic.match ? matchAnnotations(t.spec) : {}),
+  };
   return {
     apiVersion: INGRESS.apiVersion,
     kind: INGRESS.kind,
-    metadata: {
-      name: canaryIngressName(t.spec),
-      namespace: t.namespace,
-      labels: { ...user.metadata?.labels, ...meta.labels },
-      annotations: {
-        ...kept,
-        ...meta.annotations,
-        [A.canary]: 'true',
-        [A.weight]: String(traffic.canary),
-        ...(traffic.match ? matchAnnotations(t.spec) : {}),
-      },
-      ownerReferences: [t.owner],
-    },
+    metadata,
     spec: canarySpecOf(user, t) as Record<string, unknown>,
   };
 }
@@ -121,60 +92,13 @@ export function readIngressTraffic(obj: Obj): Traffic {
   return traffic;
 }
 
-export const createNginxRouter: RouterFactory = ({ kube, cached }) => {
-  const current = (t: RouteTarget) => cached(INGRESS, t.namespace, canaryIngressName(t.spec));
-  const user = (t: RouteTarget): Obj => {
-    const name = userIngressName(t.spec);
-    const obj = cached(INGRESS, t.namespace, name);
-    if (!obj) throw new Error(`Ingress ${t.namespace}/${name} (spec.ingressRef) not found`);
-    return obj;
-  };
-  const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
-    const desired = desiredCanaryIngress(user(t), t, traffic);
-    const now = current(t);
-    const stored = now && readIngressTraffic(now);
-    if (
-      now &&
-      stored &&
-      stored.canary === traffic.canary &&
-      !!stored.match === !!traffic.match &&
-      isSubset(desired.spec, now.spec) &&
-      isSubset(desired.metadata?.annotations, now.metadata?.annotations) &&
-      isSubset(desired.metadata?.labels, now.metadata?.labels)
-    )
-      return false;
-    await kube.apply(desired);
-    return true;
-  };
-  const router: Router = {
-    async reconcile(t) {
-      const now = current(t);
-      return apply(t, now ? readIngressTraffic(now) : { primary: 100, canary: 0 });
-    },
-    async setRoutes(t, traffic) {
-      // ingress-nginx has no mirroring (the descriptor refuses it): weights and A/B only.
-      await apply(t, {
-        primary: traffic.primary,
-        canary: traffic.canary,
-        ...(traffic.match ? { match: true } : {}),
-      });
-    },
-    getRoutes(t) {
-      const obj = current(t);
-      return obj ? readIngressTraffic(obj) : undefined;
-    },
-    objects: (t) => [{ type: INGRESS, name: canaryIngressName(t.spec) }],
-    async finalize(t) {
-      // revertOnDeletion: without the canary Ingress, ingress-nginx sends everything through the
-      // user's Ingress to the apex Service (now selecting the target's pods). Flagger leaves it in
-      // place at weight 0; it is owned by the Canary and would go with it anyway.
-      await kube.remove({
-        apiVersion: INGRESS.apiVersion,
-        kind: INGRESS.kind,
-        namespace: t.namespace,
-        name: canaryIngressName(t.spec),
-      });
-    },
-  };
-  return router;
-};
+// Without the canary Ingress (revertOnDeletion deletes it; Flagger leaves it at weight 0),
+// ingress-nginx sends everything through the user's Ingress to the apex Service.
+export const createNginxRouter = createCloneRouter({
+  type: INGRESS,
+  field: 'spec.ingressRef',
+  source: userIngressName,
+  name: (t) => canaryIngressName(t.spec),
+  desired: desiredCanaryIngress,
+  read: readIngressTraffic,
+});

@@ -1,5 +1,5 @@
 // Provider `smi`: an SMI TrafficSplit (v1alpha1) with weighted backends; canary and blue/green.
-import type { ProviderDescriptor } from '../provider.ts';
+import { WEIGHTS_ONLY, type ProviderDescriptor } from '../provider.ts';
 import { ISTIO_QUERIES } from '../istio/index.ts';
 import { createSmiRouter, TRAFFIC_SPLIT } from './router.ts';
 
@@ -12,17 +12,8 @@ export const SMI_RESOURCES: ProviderDescriptor['resources'] = [
   },
 ];
 
-export const SMI_CAPABILITIES: ProviderDescriptor['capabilities'] = {
-  weights: true,
-  // Flagger's SMI router ignores match, which would send everyone to the canary: refused.
-  headerMatch: false,
-  cookieMatch: false,
-  queryMatch: false,
-  sourceLabelsMatch: false,
-  mirror: false,
-  sessionAffinity: false,
-  blueGreen: true,
-};
+// Flagger's SMI router ignores match, which would send everyone to the canary: refused.
+export const SMI_CAPABILITIES: ProviderDescriptor['capabilities'] = WEIGHTS_ONLY;
 
 export const smi: ProviderDescriptor = {
   name: 'smi',

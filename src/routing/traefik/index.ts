@@ -1,5 +1,5 @@
 // Provider `traefik`: TraefikService weights; no A/B, no mirroring (Flagger's traefik router has neither).
-import type { ProviderDescriptor } from '../provider.ts';
+import { WEIGHTS_ONLY, type ProviderDescriptor } from '../provider.ts';
 import { createTraefikRouter, TRAEFIK_SERVICE } from './router.ts';
 
 // Traefik's own service metrics for the `<target>-canary` Service, as its kubernetescrd provider
@@ -19,18 +19,8 @@ export const traefik: ProviderDescriptor = {
       why: 'the TraefikService <svc> (server-side apply)',
     },
   ],
-  capabilities: {
-    weights: true,
-    // Flagger's traefik router ignores match and would send everyone to the canary: refused here.
-    headerMatch: false,
-    cookieMatch: false,
-    queryMatch: false,
-    sourceLabelsMatch: false,
-    mirror: false,
-    sessionAffinity: false,
-    // Blue/green needs no more than weights: 100/0 during the iterations, then promotion.
-    blueGreen: true,
-  },
+  // Flagger's traefik router ignores match and would send everyone to the canary: refused here.
+  capabilities: WEIGHTS_ONLY,
   builtinQueries: {
     'request-success-rate': `sum(rate(traefik_service_request_duration_seconds_bucket{${CANARY_SERVICE},code!~"5..",le="+Inf"}[{{ interval }}])) / sum(rate(traefik_service_request_duration_seconds_bucket{${CANARY_SERVICE},le="+Inf"}[{{ interval }}])) * 100`,
     'request-duration': `histogram_quantile(0.99,sum(rate(traefik_service_request_duration_seconds_bucket{${CANARY_SERVICE}}[{{ interval }}])) by (le)) * 1000`,
