@@ -27,8 +27,16 @@ fi
 # npm records the installed tree in node_modules/.package-lock.json; a lock file changed since means stale.
 stamp=node_modules/.weir-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
-  say "installing npm dependencies with npm ci (about 1 minute)"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" >"$stamp"
+fresh() { [[ -f $stamp && "$(cat "$stamp")" == "$want" ]]; }
+if ! fresh; then
+  # npm ci deletes node_modules first: two runs at once (a test and the demo) must not both do it,
+  # nor one while the other already runs from it. The second waits, then finds the tree fresh.
+  exec 8>"${TMPDIR:-/tmp}/weir-npm-ci-$(pwd | sha256sum | cut -c1-12).lock"
+  flock 8
+  if ! fresh; then
+    say "installing npm dependencies with npm ci (about 1 minute)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" >"$stamp"
+  fi
+  flock -u 8
 fi
