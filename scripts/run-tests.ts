@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startCluster } from '../test/cluster/cluster.ts';
 import { insideRunNetns, reexecInRunNetns } from '../test/cluster/netns.ts';
+import { startBackgroundBuild } from '../test/cluster/tool-build.ts';
 
 const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -43,15 +44,21 @@ if (!files.length) {
 }
 
 const integration = files.some((f) => f.startsWith('test/integration'));
+// Traefik is the longest cold build, and only the data-plane tests (and the demo's) need it, podinfo
+// and the Prometheus build: those tests go last, so the rest run while those tools still build.
+const needsDataPlane = (f: string): boolean => f.includes('dataplane') || f.includes('demo.test');
+files = [...files.filter((f) => !needsDataPlane(f)), ...files.filter(needsDataPlane)];
 // Set-up happens outside the run's network namespace (the Go builds need the module proxy); the
 // cluster and every test run inside it, in a re-exec of this script with the same arguments.
 if (integration && !insideRunNetns()) {
   requireCommand('prometheus', 'prometheus');
   requireCommand('git', 'git');
-  // Traefik is the longest cold build; only the data-plane tests need it and podinfo.
-  const tools = ['etcd', 'kubernetes', 'kwok', 'helm'];
-  if (files.some((f) => f.includes('dataplane'))) tools.push('traefik', 'podinfo', 'prometheus');
-  const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh'), ...tools], {
+  // The data-plane tools build in the background; test/cluster/tool-build.ts's awaitBin waits for them.
+  if (files.some(needsDataPlane)) {
+    Object.assign(process.env, startBackgroundBuild(['traefik', 'podinfo', 'prometheus']));
+  }
+  const controlPlane = ['etcd', 'kubernetes', 'kwok', 'helm'];
+  const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh'), ...controlPlane], {
     stdio: 'inherit',
   });
   if (build.status !== 0) process.exit(build.status ?? 1);

@@ -86,7 +86,7 @@ export interface StartOptions {
   nodes?: number;
 }
 
-type Component = 'etcd' | 'kubernetes' | 'kwok' | 'helm' | 'traefik' | 'podinfo' | 'prometheus';
+export type Component = 'etcd' | 'kubernetes' | 'kwok' | 'helm' | 'traefik' | 'podinfo' | 'prometheus';
 
 /** Path of a cached binary built by `npm run tools`, at the version pinned in tools/versions.env. */
 export function binPath(component: Component, name: string): string {

@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { binPath } from './cluster.ts';
+import { awaitBin } from './tool-build.ts';
 import { KWOK_NODE_ANNOTATION } from './components.ts';
 import { assertRunNetns } from './netns.ts';
 import { loadKubeConfig } from './pki.ts';
@@ -61,7 +61,7 @@ interface Entry {
 
 export async function startPodRunner(opts: PodRunnerOptions): Promise<PodRunner> {
   assertRunNetns('traffic to pod IPs');
-  const bin = opts.podinfoBin ?? binPath('podinfo', 'podinfo');
+  const bin = opts.podinfoBin ?? (await awaitBin('podinfo', 'podinfo'));
   mkdirSync(opts.logDir, { recursive: true });
   const kc = loadKubeConfig(opts.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);

@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { binPath } from './cluster.ts';
+import { awaitBin } from './tool-build.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitFor, type Managed } from './proc.ts';
 
@@ -239,12 +239,13 @@ async function writeTargets(dir: string, targets: ScrapeTarget[]): Promise<void>
 /** Starts the binary; retries on a new port if another process grabbed the one we picked. */
 async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc: Managed; url: string }> {
   const logDir = opts.logDir ?? dir;
+  const binary = await prometheusBinary(opts);
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const proc = startProcess(
       'prometheus',
-      prometheusBinary(opts),
+      binary,
       [
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--web.listen-address=127.0.0.1:${port}`,
@@ -286,9 +287,9 @@ async function launch(dir: string, opts: StartPrometheusOptions): Promise<{ proc
  * The installed `prometheus` (Debian's, without Kubernetes discovery) unless kubernetes_sd is asked
  * for: then the build at PROMETHEUS_VERSION (tools/build.sh prometheus), which has it.
  */
-function prometheusBinary(opts: StartPrometheusOptions): string {
+async function prometheusBinary(opts: StartPrometheusOptions): Promise<string> {
   if (opts.binary) return opts.binary;
-  return opts.kubernetesPods ? binPath('prometheus', 'prometheus') : 'prometheus';
+  return opts.kubernetesPods ? await awaitBin('prometheus', 'prometheus') : 'prometheus';
 }
 
 /** True once the process has exited (including a spawn failure such as a missing binary). */

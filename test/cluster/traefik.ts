@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
 import { createKube, type Kube } from '../../src/kube/client.ts';
 import { serviceAccountCredentials, type ApiCredentials } from './api-credentials.ts';
-import { binPath } from './cluster.ts';
+import { awaitBin } from './tool-build.ts';
 import { assertRunNetns } from './netns.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitFor, type Managed } from './proc.ts';
@@ -209,6 +209,7 @@ async function launch(
   creds: ApiCredentials,
   id: string,
 ): Promise<{ proc: Managed; webPort: number; metricsPort: number }> {
+  const bin = await awaitBin('traefik', 'traefik');
   // Traefik prefers $KUBECONFIG and in-cluster variables over its flags: never let them leak in.
   const env = { ...process.env };
   for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete env[k];
@@ -216,12 +217,10 @@ async function launch(
     const webPort = await freePort();
     let metricsPort = await freePort();
     while (metricsPort === webPort) metricsPort = await freePort();
-    const proc = startProcess(
-      'traefik',
-      binPath('traefik', 'traefik'),
-      traefikArgs(creds, opts, id, webPort, metricsPort),
-      { logDir: opts.logDir, env },
-    );
+    const proc = startProcess('traefik', bin, traefikArgs(creds, opts, id, webPort, metricsPort), {
+      logDir: opts.logDir,
+      env,
+    });
     const ping = `http://127.0.0.1:${metricsPort}/ping`;
     const outcome = await waitFor(
       `traefik ${ping}`,
