@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startCluster } from '../test/cluster/cluster.ts';
 import { insideRunNetns, reexecInRunNetns } from '../test/cluster/netns.ts';
-import { startBackgroundBuild } from '../test/cluster/tool-build.ts';
+import { awaitBin, startBackgroundBuild } from '../test/cluster/tool-build.ts';
 
 const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -45,9 +45,13 @@ if (!files.length) {
 
 const integration = files.some((f) => f.startsWith('test/integration'));
 // Traefik is the longest cold build, and only the data-plane tests (and the demo's) need it, podinfo
-// and the Prometheus build: those tests go last, so the rest run while those tools still build.
+// and the Prometheus build: those files wait for those tools while the rest already run.
 const needsDataPlane = (f: string): boolean => f.includes('dataplane') || f.includes('demo.test');
-files = [...files.filter((f) => !needsDataPlane(f)), ...files.filter(needsDataPlane)];
+const DATA_PLANE_TOOLS = [
+  ['traefik', 'traefik'],
+  ['podinfo', 'podinfo'],
+  ['prometheus', 'prometheus'],
+] as const;
 // Set-up happens outside the run's network namespace (the Go builds need the module proxy); the
 // cluster and every test run inside it, in a re-exec of this script with the same arguments.
 if (integration && !insideRunNetns()) {
@@ -55,7 +59,7 @@ if (integration && !insideRunNetns()) {
   requireCommand('git', 'git');
   // The data-plane tools build in the background; test/cluster/tool-build.ts's awaitBin waits for them.
   if (files.some(needsDataPlane)) {
-    Object.assign(process.env, startBackgroundBuild(['traefik', 'podinfo', 'prometheus']));
+    Object.assign(process.env, startBackgroundBuild(DATA_PLANE_TOOLS.map(([tool]) => tool)));
   }
   const controlPlane = ['etcd', 'kubernetes', 'kwok', 'helm'];
   const build = spawnSync('bash', [join(root, 'test/cluster/tools/build.sh'), ...controlPlane], {
@@ -91,38 +95,78 @@ if (integration) {
   stop = () => cluster.stop();
 }
 
-const child = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${process.env.WEIR_TEST_CONCURRENCY ?? '4'}`,
-    // A file whose tests are done exits even if a handle leaked, and no test hangs the run forever.
-    '--test-force-exit',
-    `--test-timeout=${process.env.WEIR_TEST_TIMEOUT_MS ?? '600000'}`,
-    '--test-reporter=spec',
-    // `npm test -- <file> --test-name-pattern=<re>` runs only the matching tests of those files.
-    ...args.filter((a) => a.startsWith('--test-name-pattern=')),
-    ...files,
-  ],
-  { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] },
-);
-// The spec reporter's closing summary (ℹ pass N …) gives the counts; keep the tail to read it.
-let tail = '';
-child.stdout.on('data', (chunk: Buffer) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-20_000);
-});
-const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+interface RunResult {
+  code: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** One node test-runner process over `list`; its output streams through, its counts come back. */
+async function runNodeTests(list: string[], concurrency: number): Promise<RunResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      // A file whose tests are done exits even if a handle leaked, and no test hangs the run forever.
+      '--test-force-exit',
+      `--test-timeout=${process.env.WEIR_TEST_TIMEOUT_MS ?? '600000'}`,
+      '--test-reporter=spec',
+      // `npm test -- <file> --test-name-pattern=<re>` runs only the matching tests of those files.
+      ...args.filter((a) => a.startsWith('--test-name-pattern=')),
+      ...list,
+    ],
+    { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] },
+  );
+  // The spec reporter's closing summary (ℹ pass N …) gives the counts; keep the tail to read it.
+  let tail = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    tail = (tail + chunk.toString()).slice(-20_000);
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  const count = (key: string) => Number(tail.match(new RegExp(`^ℹ ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
+  return {
+    code,
+    passed: count('pass'),
+    failed: count('fail') + count('cancelled'),
+    skipped: count('skipped'),
+  };
+}
+
+/**
+ * The data-plane files, once Traefik, podinfo and Prometheus are built (a cold build may still run in
+ * the background: waiting here, not in a test hook, keeps the per-test timeout meaningful).
+ */
+async function runDataPlaneTests(list: string[]): Promise<RunResult> {
+  try {
+    for (const [tool, bin] of DATA_PLANE_TOOLS) await awaitBin(tool, bin);
+  } catch (err) {
+    console.error(`data-plane tests not run: ${(err as Error).message}`);
+    return { code: 1, passed: 0, failed: list.length, skipped: 0 };
+  }
+  return runNodeTests(list, 1);
+}
+
+// The data-plane files run one at a time beside the others (heavy: proxy, Prometheus, pods, load).
+const dataPlaneFiles = files.filter(needsDataPlane);
+const otherFiles = files.filter((f) => !needsDataPlane(f));
+const concurrency = Number(process.env.WEIR_TEST_CONCURRENCY ?? '4') - (dataPlaneFiles.length ? 1 : 0);
+const results = await Promise.all([
+  otherFiles.length ? runNodeTests(otherFiles, Math.max(1, concurrency)) : undefined,
+  dataPlaneFiles.length ? runDataPlaneTests(dataPlaneFiles) : undefined,
+]);
 await stop();
 
-const count = (key: string) => Number(tail.match(new RegExp(`^ℹ ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
-const [passed, failed, skipped, cancelled] = ['pass', 'fail', 'skipped', 'cancelled'].map(count) as [
-  number,
-  number,
-  number,
-  number,
-];
-console.log(`\ntests: ${passed} passed, ${failed + cancelled} failed, ${skipped} skipped`);
-process.exit(code !== 0 || failed + cancelled > 0 || passed === 0 ? 1 : 0);
+const total = { code: 0, passed: 0, failed: 0, skipped: 0 };
+for (const r of results.filter((x): x is RunResult => x !== undefined)) {
+  total.code ||= r.code;
+  total.passed += r.passed;
+  total.failed += r.failed;
+  total.skipped += r.skipped;
+}
+console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(total.code !== 0 || total.failed > 0 || total.passed === 0 ? 1 : 0);
