@@ -1,5 +1,5 @@
 // Reads the weights of an HTTPRoute's default (last) rule as Weir wrote them: used by end-to-end
-// tests to assert each step and by the demo's load generator to split requests.
+// tests to assert each step.
 import type { Kube } from '../../src/kube/client.ts';
 
 type Rule = { backendRefs?: Array<{ name: string; weight?: number }>; filters?: Array<{ type: string }> };
@@ -176,41 +176,49 @@ export async function trafficSplitRoutes(
   return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
 }
 
-/** The canary Ingress `<name>-canary` (skipper): its `zalando.org/backend-weights`. */
+/**
+ * The canary Ingress `<ingress>-canary` (skipper): its `zalando.org/backend-weights` for the apex
+ * Service `<service>` (default: named like the Ingress).
+ */
 export async function skipperIngressRoutes(
   kube: Kube,
   namespace: string,
-  name: string,
+  ingress: string,
+  service = ingress,
 ): Promise<StoredRoutes | undefined> {
   const ing = await kube.get<{ metadata?: { annotations?: Record<string, string> } } & Record<string, never>>(
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
       namespace,
-      name: `${name}-canary`,
+      name: `${ingress}-canary`,
     },
   );
   const raw = ing?.metadata?.annotations?.['zalando.org/backend-weights'];
   if (!raw) return undefined;
   const w = JSON.parse(raw) as Record<string, number>;
-  return `${w[`${name}-primary`] ?? 0}/${w[`${name}-canary`] ?? 0}`;
+  return `${w[`${service}-primary`] ?? 0}/${w[`${service}-canary`] ?? 0}`;
 }
 
-/** The ApisixRoute `<name>-<name>-canary` (apisix, spec.routeRef `<name>`): its backends' weights. */
+/**
+ * The ApisixRoute `<route>-<service>-canary` (apisix, spec.routeRef `<route>`, apex Service
+ * `<service>`, default: named like the route): its backends' weights.
+ */
 export async function apisixRouteRoutes(
   kube: Kube,
   namespace: string,
-  name: string,
+  route: string,
+  service = route,
 ): Promise<StoredRoutes | undefined> {
   type Route = { spec?: { http?: Array<{ backends?: Array<{ serviceName: string; weight?: number }> }> } };
   const r = await kube.get<Route & Record<string, never>>({
     apiVersion: 'apisix.apache.org/v2',
     kind: 'ApisixRoute',
     namespace,
-    name: `${name}-${name}-canary`,
+    name: `${route}-${service}-canary`,
   });
   const backends = r?.spec?.http?.[0]?.backends;
   if (!backends) return undefined;
   const w = (n: string) => backends.find((b) => b.serviceName === n)?.weight ?? 0;
-  return `${w(`${name}-primary`)}/${w(`${name}-canary`)}`;
+  return `${w(`${service}-primary`)}/${w(`${service}-canary`)}`;
 }

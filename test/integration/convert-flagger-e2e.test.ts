@@ -16,10 +16,13 @@ import { after, before, describe, test } from 'node:test';
 import type { Kube } from '../../src/kube/client.ts';
 import { startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
+import { meshHttpRouteRoutes, routeTableRoutes } from '../cluster/route-weights-kuma-gloo.ts';
 import {
+  apisixRouteRoutes,
   httpProxyRoutes,
   httpRouteRoutes,
   nginxIngressRoutes,
+  skipperIngressRoutes,
   traefikServiceRoutes,
   virtualServiceRoutes,
   type StoredRoutes,
@@ -42,7 +45,7 @@ interface Suite {
   read?: (
     kube: Kube,
     ns: string,
-    refs: { apex: string; ingress?: string },
+    refs: { apex: string; ingress?: string; route?: string },
   ) => Promise<StoredRoutes | undefined>;
 }
 
@@ -51,8 +54,8 @@ const byApex =
   (kube, ns, refs) =>
     r(kube, ns, refs.apex);
 
-// Providers still to be registered (skipper, kuma, apisix, gloo) have no `read`: their rows assert
-// the refusal. Give them a reader when their descriptor lands in src/routing/registry.ts.
+// A provider still to be registered would have no `read`: its rows assert the refusal. Every provider
+// of Flagger's suite has a descriptor in src/routing/registry.ts now.
 const SUITES: Suite[] = [
   { dir: 'istio', meshProvider: 'istio', provider: 'istio', read: byApex(virtualServiceRoutes) },
   {
@@ -69,10 +72,20 @@ const SUITES: Suite[] = [
   },
   { dir: 'contour', meshProvider: 'contour', provider: 'contour', read: byApex(httpProxyRoutes) },
   { dir: 'traefik', meshProvider: 'traefik', provider: 'traefik', read: byApex(traefikServiceRoutes) },
-  { dir: 'skipper', meshProvider: 'skipper', provider: 'skipper' },
-  { dir: 'kuma', meshProvider: 'kuma', provider: 'kuma' },
-  { dir: 'apisix', meshProvider: 'apisix', provider: 'apisix' },
-  { dir: 'gloo', meshProvider: 'gloo', provider: 'gloo' },
+  {
+    dir: 'skipper',
+    meshProvider: 'skipper',
+    provider: 'skipper',
+    read: (kube, ns, refs) => skipperIngressRoutes(kube, ns, refs.ingress!, refs.apex),
+  },
+  { dir: 'kuma', meshProvider: 'kuma', provider: 'kuma', read: byApex(meshHttpRouteRoutes) },
+  {
+    dir: 'apisix',
+    meshProvider: 'apisix',
+    provider: 'apisix',
+    read: (kube, ns, refs) => apisixRouteRoutes(kube, ns, refs.route!, refs.apex),
+  },
+  { dir: 'gloo', meshProvider: 'gloo', provider: 'gloo', read: byApex(routeTableRoutes) },
 ];
 
 interface Row {
@@ -210,6 +223,7 @@ describe('Flagger e2e Canaries converted by weir convert', { concurrency: true }
       const refs = {
         apex: String(service.name ?? target),
         ...(spec.ingressRef ? { ingress: String((spec.ingressRef as Json).name) } : {}),
+        ...(spec.routeRef ? { route: String((spec.routeRef as Json).name) } : {}),
       };
       await waitFor(
         `${row.file}: ${suite.provider} routes 100/0`,
