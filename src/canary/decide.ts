@@ -253,13 +253,29 @@ function progressing(run: Run): void {
   if (promote && !(first && promote.full)) run.handled('promote');
   const rollbackHook = run.gate('rollback');
   if (rollbackHook?.ok) return rollback(run, 'rollback webhook requested it');
-  if (!analysisPasses(run)) return;
+  const unanalysed = first || heldBeforeTraffic(run);
+  if (!analysisPasses(run, unanalysed)) return;
   if (userPaused) {
     status.message = 'Paused: by user (analysis keeps running)';
     run.madeProgress();
     return;
   }
-  advance(run, promote, first);
+  advance(run, promote, unanalysed);
+}
+
+/**
+ * A weighted run still at weight 0 behind a confirm-traffic-increase gate (closed at the first step):
+ * the canary has no traffic, so its metric checks could only say "no data" and would roll back a run
+ * that merely waits for its gate. Such ticks query no metrics, as Flagger skips analysis while no
+ * traffic is routed to the canary.
+ */
+function heldBeforeTraffic(run: Run): boolean {
+  const { spec } = run.view;
+  return (
+    strategyOf(spec) === 'canary' &&
+    (run.status.canaryWeight ?? 0) === 0 &&
+    !!spec.analysis.webhooks?.some((w) => w.type === 'confirm-traffic-increase')
+  );
 }
 
 /**
@@ -288,22 +304,25 @@ function deadlineRollback(run: Run, awaited: string): void {
   rollback(run, `Progress deadline exceeded (${run.view.spec.progressDeadlineSeconds}s): ${awaited}`);
 }
 
-/** One analysis tick: pre-rollout hooks on the first, then rollout hooks and metrics. */
-function analysisPasses(run: Run): boolean {
+/**
+ * One analysis tick: pre-rollout hooks on the first, then rollout hooks, and metrics unless the tick
+ * is `unanalysed` (the first, or held before any traffic: see heldBeforeTraffic).
+ */
+function analysisPasses(run: Run, unanalysed: boolean): boolean {
   const { status, obs, view } = run;
   const first = !status.lastAnalysisTime;
   const checks: Array<GateResult | undefined> = [
     ...(first ? [run.gate('pre-rollout')] : []),
     run.gate('rollout'),
   ];
-  if (!first && view.spec.analysis.metrics?.length && !obs.metrics) run.needMetrics = true;
+  if (!unanalysed && view.spec.analysis.metrics?.length && !obs.metrics) run.needMetrics = true;
   if (checks.includes(undefined) || run.needMetrics) return false;
   status.lastAnalysisTime = run.now;
   run.requeueAfterMs = Math.min(run.requeueAfterMs, parseDuration(view.spec.analysis.interval));
   const failures = checks
     .filter((c): c is { ok: false; message: string } => !!c && !c.ok)
     .map((c) => c.message);
-  if (!first && obs.metrics) {
+  if (!unanalysed && obs.metrics) {
     status.metrics = obs.metrics.map((m) => ({ ...m, time: run.now }));
     failures.push(...obs.metrics.filter((m) => m.result !== 'Successful').map((m) => m.message));
   }

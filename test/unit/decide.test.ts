@@ -508,6 +508,35 @@ describe('gates, pauses and user requests', () => {
     assert.match(d.status.message ?? '', /confirm-traffic-increase/);
   });
 
+  test('a confirm-traffic-increase gate closed at weight 0 queries no metrics: no traffic, no failed checks', () => {
+    const w = world(
+      canary({
+        stepWeight: 10,
+        maxWeight: 50,
+        threshold: 2,
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+        webhooks: [{ name: 'g', type: 'confirm-traffic-increase', url: 'http://g/' }],
+      }),
+      initialized,
+    );
+    // What Prometheus answers for a canary without traffic.
+    w.metrics = [{ name: 'request-success-rate', result: 'NoData', message: 'no data' }];
+    w.revision = 'rev2';
+    w.gates['confirm-traffic-increase'] = { ok: false, message: 'closed' };
+    step(w);
+    for (let i = 0; i < 4; i++) {
+      const d = tick(w);
+      assert.equal(d.status.phase, 'Progressing', d.status.message);
+      assert.equal(d.status.canaryWeight, 0);
+    }
+    assert.equal(w.asked.metrics, 0, 'no metric query while the canary has no traffic');
+    assert.equal(w.view.status.failedChecks ?? 0, 0);
+    w.gates['confirm-traffic-increase'] = { ok: true };
+    assert.equal(tick(w).status.canaryWeight, 10);
+    assert.equal(tick(w).status.failedChecks, 1, 'at weight 10 the checks run again');
+    assert.equal(w.asked.metrics, 1);
+  });
+
   test('explicit steps: timed pause, manual pause released by promote', () => {
     const w = world(
       canary({
