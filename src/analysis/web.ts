@@ -109,6 +109,7 @@ function valueOf(b: Backend, a: Answer, path: string | undefined): number {
 }
 
 function bareNumber(b: Backend, a: Answer): number {
+  if (typeof a.json === 'boolean') return a.json ? 1 : 0;
   const text = a.text.trim();
   if (text === '' || !Number.isFinite(Number(text))) {
     throw new WeirError(
