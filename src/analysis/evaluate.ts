@@ -49,6 +49,7 @@ async function runMetric(
 ): Promise<MetricResult> {
   const log = deps.log.child({ metric: metric.name });
   let plan: Plan | undefined;
+  let backend: string | undefined;
   try {
     plan = planMetric(metric, input, deps);
     const factories = deps.providers ?? METRIC_PROVIDERS;
@@ -61,12 +62,13 @@ async function runMetric(
       defaultTimeoutMs: deps.defaultTimeoutMs,
       log,
     });
+    backend = provider.name;
     const value = await provider.query(plan.query);
     const result = checkThreshold(metric.name, value, metric.thresholdRange, plan.unit);
     log.debug({ value, result: result.result }, result.message);
     return result;
   } catch (err) {
-    const result = failure(metric, err, plan?.query);
+    const result = failure(metric, err, plan?.query, backend);
     log.warn({ err: redactCredentials(describeError(err)), result: result.result }, result.message);
     return result;
   }
@@ -132,7 +134,7 @@ export function checkThreshold(
 
 const CAUSES: Partial<Record<ErrorCode, string>> = {
   METRIC_QUERY: 'query error',
-  METRIC_HTTP: 'Prometheus unreachable or HTTP error',
+  METRIC_HTTP: 'unreachable or HTTP error',
   METRIC_TIMEOUT: 'timeout',
   TEMPLATE: 'template error',
   NOT_FOUND: 'missing object',
@@ -140,7 +142,12 @@ const CAUSES: Partial<Record<ErrorCode, string>> = {
   INVALID_SPEC: 'invalid spec',
 };
 
-function failure(metric: MetricCheck, err: unknown, query: string | undefined): MetricResult {
+function failure(
+  metric: MetricCheck,
+  err: unknown,
+  query: string | undefined,
+  backend = 'metrics backend',
+): MetricResult {
   const { min, max } = metric.thresholdRange;
   const base = {
     name: metric.name,
@@ -155,7 +162,8 @@ function failure(metric: MetricCheck, err: unknown, query: string | undefined): 
       : `metric ${metric.name} returned no data for query ${q}: the canary may be receiving no traffic`;
     return { ...base, result: 'NoData', message };
   }
-  const cause = isWeirError(err) ? (CAUSES[err.code] ?? err.code) : 'unexpected error';
+  let cause = isWeirError(err) ? (CAUSES[err.code] ?? err.code) : 'unexpected error';
+  if (isWeirError(err, 'METRIC_HTTP')) cause = `${backend} ${cause}`;
   // WeirError messages already carry the detail; their transport causes stay in the log.
   const detail = isWeirError(err) ? err.message : describeError(err);
   const where = q ? ` for query ${q}` : '';

@@ -6,6 +6,8 @@ import type { Logger } from '../log.ts';
 
 export interface MetricProvider {
   readonly type: string;
+  /** The backend as users know it ("Prometheus", "Datadog"), for status messages. */
+  readonly name?: string;
   query(query: string): Promise<number>;
 }
 

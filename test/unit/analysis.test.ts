@@ -341,7 +341,7 @@ describe('Prometheus provider', () => {
       'METRIC_QUERY',
       /matrix/,
     ],
-    ['a non-numeric value', { body: vector('abc') }, 'METRIC_QUERY', /not a number: abc/],
+    ['a non-numeric value', { body: vector('abc') }, 'METRIC_QUERY', /not a number: "abc"/],
     [
       '400 bad_data',
       {

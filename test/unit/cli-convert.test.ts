@@ -348,3 +348,171 @@ test('Inputs that are neither Flagger nor Argo are listed, Weir objects pass thr
     'ConfigMap/cfg: v1 is neither Flagger nor Argo Rollouts; left out (apply it as it is if still needed)',
   ]);
 });
+
+const argoTemplate = (metrics: Json[]): Json[] => [
+  {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'app', namespace: 'web' },
+    spec: {
+      selector: { matchLabels: { app: 'app' } },
+      template: {
+        metadata: { labels: { app: 'app' } },
+        spec: { containers: [{ name: 'app', image: 'app:1' }] },
+      },
+      strategy: {
+        canary: { steps: [{ setWeight: 50 }], analysis: { templates: [{ templateName: 'checks' }] } },
+      },
+    },
+  },
+  {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'checks' },
+    spec: { metrics },
+  },
+];
+
+const templatesOf = (objects: Json[]) =>
+  Object.fromEntries(
+    objects
+      .filter((o) => o.kind === 'MetricTemplate')
+      .map((o) => [String((o.metadata as Json).name), o.spec as Json]),
+  );
+
+test('Argo: web, datadog, newrelic, cloudwatch and graphite metrics become valid MetricTemplates; influxdb (Flux) is noted', () => {
+  const cond = { successCondition: 'result < 5' };
+  const { objects, notes } = convert(
+    ...argoTemplate([
+      {
+        name: 'slo',
+        ...cond,
+        provider: {
+          web: {
+            url: 'https://slo.test/api',
+            jsonPath: '{$.rate}',
+            jsonBody: { w: '5m' },
+            timeoutSeconds: 10,
+            headers: [
+              { key: 'X-Team', value: 'a' },
+              { key: 'Authorization', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+            ],
+          },
+        },
+      },
+      { name: 'dd', ...cond, provider: { datadog: { query: 'avg:errors{app:app}', interval: '10m' } } },
+      {
+        name: 'nr',
+        ...cond,
+        provider: {
+          newrelic: {
+            profile: 'nr-creds',
+            query: "SELECT count(*) FROM Transaction WHERE appName = '{{ args.app }}'",
+          },
+        },
+      },
+      {
+        name: 'cw',
+        ...cond,
+        provider: {
+          cloudwatch: {
+            interval: '15m',
+            metricDataQueries: [{ id: 'm', expression: 'SELECT AVG(Latency) FROM "AWS/ELB"' }],
+          },
+        },
+      },
+      {
+        name: 'gr',
+        ...cond,
+        provider: { graphite: { address: 'http://graphite.test', query: 'target=sumSeries(app.errors)' } },
+      },
+      { name: 'ix', ...cond, provider: { influxdb: { profile: 'influx', query: 'from(bucket: "b")' } } },
+    ]),
+  );
+  const t = templatesOf(objects);
+  assert.deepEqual(t['checks-slo'], {
+    provider: {
+      type: 'web',
+      method: 'POST',
+      body: '{"w":"5m"}',
+      jsonPath: '{$.rate}',
+      headers: { 'X-Team': 'a' },
+      timeout: '10s',
+    },
+    query: 'https://slo.test/api',
+  });
+  assert.deepEqual(t['checks-dd']?.provider, {
+    type: 'datadog',
+    secretRef: { name: 'datadog' },
+    lookback: '10m',
+  });
+  assert.deepEqual(t['checks-nr'], {
+    provider: { type: 'newrelic', secretRef: { name: 'nr-creds' } },
+    query: "SELECT count(*) FROM Transaction WHERE appName = '{{ variables.app }}'",
+  });
+  assert.deepEqual(t['checks-cw'], {
+    provider: {
+      type: 'cloudwatch',
+      region: 'us-east-1',
+      secretRef: { name: 'aws-cloudwatch' },
+      lookback: '15m',
+    },
+    query: '[{"id":"m","expression":"SELECT AVG(Latency) FROM \\"AWS/ELB\\""}]',
+  });
+  assert.deepEqual(t['checks-gr'], {
+    provider: { type: 'graphite', address: 'http://graphite.test' },
+    query: 'target=sumSeries(app.errors)',
+  });
+  assert.equal(t['checks-ix'], undefined);
+  const text = notes.join('\n');
+  assert.match(text, /headers: header Authorization takes its value from a Secret/);
+  assert.match(text, /provider\.influxdb: .*Flux.*not converted/);
+  assert.match(text, /provider\.cloudwatch: .*us-east-1 was written, set yours/);
+  for (const o of objects.filter((x) => x.kind === 'MetricTemplate'))
+    assert.deepEqual(
+      validateObject({ ...o, metadata: { ...(o.metadata as Json), namespace: 'web' } }).problems,
+      [],
+      JSON.stringify(o),
+    );
+});
+
+test('Flagger: graphite, datadog, newrelic and cloudwatch MetricTemplates convert; influxdb (Flux) is noted', () => {
+  const tpl = (name: string, provider: Json, query = 'q'): Json => ({
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'MetricTemplate',
+    metadata: { name, namespace: 'web' },
+    spec: { provider, query },
+  });
+  const { objects, notes } = convert(
+    tpl('gr', { type: 'graphite', address: 'http://graphite.test', secretRef: { name: 'g' } }, 'target=x'),
+    tpl('dd', { type: 'datadog', address: 'https://api.datadoghq.eu', secretRef: { name: 'd' } }),
+    tpl('nr', { type: 'newrelic', address: 'https://insights-api.newrelic.com', secretRef: { name: 'n' } }),
+    tpl('cw', { type: 'cloudwatch', address: 'monitoring.eu-west-1.amazonaws.com' }, '[{"Id":"e"}]'),
+    tpl('ix', { type: 'influxdb', address: 'http://influx.test' }),
+  );
+  const t = templatesOf(objects);
+  assert.deepEqual(t.gr?.provider, {
+    type: 'graphite',
+    address: 'http://graphite.test',
+    secretRef: { name: 'g' },
+  });
+  assert.deepEqual(t.dd?.provider, {
+    type: 'datadog',
+    address: 'https://api.datadoghq.eu',
+    secretRef: { name: 'd' },
+  });
+  assert.deepEqual(
+    t.nr?.provider,
+    { type: 'newrelic', secretRef: { name: 'n' } },
+    'the Insights address is not NerdGraph',
+  );
+  assert.deepEqual(t.cw?.provider, {
+    type: 'cloudwatch',
+    region: 'eu-west-1',
+    secretRef: { name: 'aws-cloudwatch' },
+  });
+  assert.equal(t.ix, undefined);
+  assert.match(notes.join('\n'), /MetricTemplate\/nr: spec\.provider: .*personal-api-key/);
+  assert.match(notes.join('\n'), /MetricTemplate\/ix: spec\.provider\.type: .*Flux.*not converted/);
+  for (const o of objects) assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
+});

@@ -336,6 +336,18 @@ spec:
     histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{namespace="{{ namespace }}", pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[{{ interval }}])) by (le))
 ---
 apiVersion: weir.dev/v1alpha1
+kind: MetricTemplate
+metadata:
+  name: dd-errors
+spec:
+  provider:
+    type: datadog
+    address: https://api.datadoghq.com
+    secretRef:
+      name: datadog
+  query: sum:requests.error.rate{service:podinfo}
+---
+apiVersion: weir.dev/v1alpha1
 kind: AlertProvider
 metadata:
   name: on-call
@@ -427,7 +439,6 @@ spec:
   progressDeadlineSeconds: 60`,
   );
   assert.deepEqual(notes, [
-    'MetricTemplate/dd-errors: spec.provider.type: datadog is not supported (prometheus only); MetricTemplate not converted',
     'AlertProvider/on-call: spec.proxy: not supported by Weir; left out',
     'Canary/podinfo: spec.metricsServer: per-Canary Prometheus is not supported: set the controller flag --prometheus-address or use a MetricTemplate address',
     'Canary/podinfo: spec.service.portDiscovery: not supported by Weir; left out',
@@ -486,6 +497,15 @@ spec:
   query: histogram_quantile({{ variables.quantile }}, sum(rate(http_request_duration_seconds_bucket{service="{{ variables.service-name }}"}[5m])) by (le))
 ---
 apiVersion: weir.dev/v1alpha1
+kind: MetricTemplate
+metadata:
+  name: success-rate-smoke
+spec:
+  provider:
+    type: web
+  query: http://smoke.test/check
+---
+apiVersion: weir.dev/v1alpha1
 kind: Canary
 metadata:
   name: rollouts-demo
@@ -508,7 +528,7 @@ spec:
       - pause:
           duration: 2m
       - setWeight: 80
-    threshold: 3
+    threshold: 1
     interval: 30s
     metrics:
       - name: success-rate
@@ -525,7 +545,12 @@ spec:
           name: success-rate-latency
         templateVariables:
           quantile: "0.95"
-          service-name: rollouts-demo-canary.default.svc.cluster.local`,
+          service-name: rollouts-demo-canary.default.svc.cluster.local
+      - name: smoke
+        thresholdRange:
+          min: 1
+        templateRef:
+          name: success-rate-smoke`,
   );
   assert.deepEqual(notes, [
     'Service/rollouts-demo-stable: v1 is neither Flagger nor Argo Rollouts; left out (apply it as it is if still needed)',
@@ -534,7 +559,6 @@ spec:
     'Rollout/rollouts-demo: spec.strategy.canary.trafficRouting.plugins: Weir generates the HTTPRoute <name>: set spec.service.gatewayRefs to its Gateway',
     'Rollout/rollouts-demo: spec.strategy.canary.steps[6]: setCanaryScale step is not supported; left out',
     'Rollout/rollouts-demo: spec.strategy.canary.analysis.startingStep: not supported by Weir; left out',
-    'AnalysisTemplate/success-rate: spec.metrics[2].provider: web provider is not supported (prometheus only); metric smoke not converted',
-    "Rollout/rollouts-demo: metrics have different failureLimits (2, 3); the Canary's one analysis.threshold is 3",
+    "Rollout/rollouts-demo: metrics have different failureLimits (2, 3, 0); the Canary's one analysis.threshold is 1",
   ]);
 });

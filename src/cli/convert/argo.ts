@@ -1,10 +1,12 @@
 // Argo Rollouts -> Weir. A Rollout becomes the Deployment it describes (or, with workloadRef, the
-// Deployment it already points at) plus a Canary with `steps`; the Prometheus metrics of the
-// AnalysisTemplates it references become MetricTemplates, with successCondition/failureCondition
+// Deployment it already points at) plus a Canary with `steps`; the metrics of the AnalysisTemplates it
+// references (prometheus, web, datadog, newrelic, cloudwatch, graphite: metric-providers.ts) become
+// MetricTemplates, with successCondition/failureCondition
 // turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Weir analyses during the
 // whole run, so step-level and background analysis both become Canary metrics.
 import { API_VERSION } from '../../api/kinds.ts';
 import { parseDuration } from '../../canary/strategy.ts';
+import { fromArgo } from './metric-providers.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
 
 type Json = Record<string, unknown>;
@@ -24,6 +26,9 @@ export function conditionRange(
   expr: string,
   kind: 'success' | 'failure',
 ): { min?: number; max?: number } | undefined {
+  // A boolean result (a web provider's `{$.healthy}`) is 1 or 0 in Weir.
+  const bool = /^\s*result\s*==\s*(true|false)\s*$/.exec(expr)?.[1];
+  if (bool) return (bool === 'true') === (kind === 'success') ? { min: 1 } : { max: 0 };
   const range: { min?: number; max?: number } = {};
   for (const part of expr.split('&&').map((p) =>
     p
@@ -341,26 +346,13 @@ function metricsOf(
     arr(tspec.metrics).forEach((raw, i) => {
       const m = obj(raw);
       const at = `spec.metrics[${i}]`;
-      const prom = obj(obj(m.provider).prometheus);
-      if (!prom.query) {
-        notes.add(
-          tsrc,
-          `${at}.provider`,
-          `${Object.keys(obj(m.provider)).join(', ')} provider is not supported (prometheus only); metric ${String(m.name)} not converted`,
-        );
-        return;
-      }
+      const converted = fromArgo(m.provider, tsrc, at, notes);
+      if (!converted) return;
       notes.rest(
         tsrc,
         m,
         ['name', 'provider', 'successCondition', 'failureCondition', 'interval', 'failureLimit'],
         at,
-      );
-      notes.rest(
-        tsrc,
-        prom,
-        ['address', 'query', 'headers', 'insecure', 'timeout'],
-        `${at}.provider.prometheus`,
       );
       const range = {
         ...(typeof m.failureCondition === 'string' ? conditionRange(m.failureCondition, 'failure') : {}),
@@ -376,34 +368,19 @@ function metricsOf(
       }
       const tname = dnsName([ref.templateName, String(m.name)], 253);
       const variables = new Set<string>();
-      const query = String(prom.query).replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (_, v: string) => {
+      const query = converted.query.replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (_, v: string) => {
         variables.add(v);
         return `{{ variables.${v} }}`;
       });
       for (const other of query.matchAll(/\{\{\s*([^{}]*?)\s*\}\}/g))
         if (!/^variables\./.test(other[1]!))
-          notes.add(
-            tsrc,
-            `${at}.provider.prometheus.query`,
-            `{{ ${other[1]} }} has no Weir equivalent: edit the query`,
-          );
+          notes.add(tsrc, converted.queryField, `{{ ${other[1]} }} has no Weir equivalent: edit the query`);
       out.push({
         apiVersion: API_VERSION,
         kind: 'MetricTemplate',
         metadata: compact({ name: tname, namespace: obj(tpl.metadata).namespace ?? ns }),
         spec: {
-          provider: compact({
-            type: 'prometheus',
-            address:
-              typeof prom.address === 'string' && /^https?:\/\//.test(prom.address)
-                ? prom.address
-                : undefined,
-            insecureSkipVerify: prom.insecure,
-            timeout: typeof prom.timeout === 'number' ? `${prom.timeout}s` : undefined,
-            headers: Array.isArray(prom.headers)
-              ? Object.fromEntries(prom.headers.map((h) => [String(obj(h).key), String(obj(h).value)]))
-              : undefined,
-          }),
+          provider: converted.provider,
           query,
         },
       });

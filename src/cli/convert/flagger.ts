@@ -6,6 +6,7 @@
 import { PROVIDERS as WEIR_PROVIDERS, TARGET_KINDS, CanarySpec } from '../../api/canary.ts';
 import { API_VERSION } from '../../api/kinds.ts';
 import { parseDuration } from '../../canary/strategy.ts';
+import { fromFlagger } from './metric-providers.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
 import { daemonSetNotes } from './workload-notes.ts';
 
@@ -318,21 +319,10 @@ function metricTemplate(input: Json, notes: Notes): Json[] {
   const spec = obj(input.spec);
   const p = obj(spec.provider);
   notes.rest(src, spec, ['provider', 'query'], 'spec');
-  if (p.type !== 'prometheus') {
-    notes.add(
-      src,
-      'spec.provider.type',
-      `${String(p.type)} is not supported (prometheus only); MetricTemplate not converted`,
-    );
-    return [];
-  }
   notes.rest(src, p, ['type', 'address', 'secretRef', 'insecureSkipVerify', 'headers'], 'spec.provider');
-  const provider: Json = compact({
-    type: 'prometheus',
-    address: p.address,
-    secretRef: isObject(p.secretRef) ? { name: p.secretRef.name } : undefined,
-    insecureSkipVerify: p.insecureSkipVerify,
-  });
+  const converted = fromFlagger(p, String(spec.query ?? ''), src, notes);
+  if (!converted) return [];
+  const provider = converted.provider;
   if (isObject(p.headers)) {
     // Flagger's headers are lists of values (http.Header); Weir's are single strings.
     provider.headers = Object.fromEntries(
