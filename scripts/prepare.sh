@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up shared by `npm test` and `npm run demo`: everything a fresh machine with only Node.js, Go and
 # the package registries lacks, each step skipped when already done, each announced with a time estimate.
-#   1. Debian packages: prometheus, git, tmux, iproute2 (ip), util-linux (unshare)   (~1 min, root only)
+#   1. Debian packages: prometheus, git, tmux, iproute2 (ip), util-linux (unshare), and the metric
+#      backends influxdb, victoria-metrics, graphite-carbon, graphite-web        (~2 min, root only)
 #   2. node_modules: `npm ci` when missing or older than package-lock.json               (~1 min)
 # The Go-built tools come after, from the script that knows which it needs (test/cluster/tools/build.sh
 # prints per tool whether it is cached or how long its cold build takes).
@@ -10,15 +11,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[prepare] %s\n' "$*" >&2; }
 
 need=()
-for pair in prometheus:prometheus git:git tmux:tmux ip:iproute2 unshare:util-linux; do
+# The metric-provider tests run the real InfluxDB 1.x, VictoriaMetrics and Graphite servers.
+for pair in prometheus:prometheus git:git tmux:tmux ip:iproute2 unshare:util-linux \
+  influxd:influxdb victoria-metrics:victoria-metrics carbon-cache:graphite-carbon; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
+[[ -d /usr/lib/python3/dist-packages/graphite ]] || need+=(graphite-web)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     say "missing Debian packages: ${need[*]}. Run as root: apt-get update && apt-get install -y ${need[*]}"
     exit 69
   fi
-  say "installing Debian packages ${need[*]} (about 1 minute)"
+  say "installing Debian packages ${need[*]} (about 1-2 minutes)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
