@@ -21,6 +21,8 @@ const CONTROLLER_RULES = [
   { apiGroups: ['weir.dev'], resources: ['gitsyncs'], verbs: ['list', 'watch', 'patch'] },
   { apiGroups: ['weir.dev'], resources: ['gitsyncs/status'], verbs: ['patch'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'create', 'patch'] },
+  // A DaemonSet target: its -primary copy is applied, the target parked by a nodeSelector patch.
+  { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['list', 'watch', 'create', 'patch'] },
   { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create', 'patch'] },
   // get: ConfigMaps are cached without data; the ones in use are read (src/kube/content.ts).
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
@@ -62,6 +64,12 @@ const CONTROLLER_RULES = [
     apiGroups: ['split.smi-spec.io'],
     resources: ['trafficsplits'],
     verbs: ['list', 'watch', 'create', 'patch'],
+  },
+  // apisix: get reads the user's ApisixRoute (spec.routeRef); delete removes its -canary copy on revert.
+  {
+    apiGroups: ['apisix.apache.org'],
+    resources: ['apisixroutes'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
   },
   // kuma: delete removes the MeshHTTPRoute on revert. gloo: the Upstreams and the RouteTable.
   {
