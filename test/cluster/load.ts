@@ -24,6 +24,11 @@ export interface LoadOptions {
   timeoutMs: number;
   /** Bound of one request; default 5 s. */
   requestTimeoutMs?: number;
+  /**
+   * Ends the schedule early (background load during analysis): no request starts once it aborts,
+   * those in flight still finish and count.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LoadResponse {
@@ -83,9 +88,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   try {
     for (let i = 0; i < opts.count; i++) {
       const due = t0 + (i * 1000) / opts.rps;
-      if (due >= deadline) break;
+      if (due >= deadline || opts.signal?.aborted) break;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (opts.signal?.aborted) break;
       const timeout = Math.min(opts.requestTimeoutMs ?? 5000, deadline - Date.now());
       pending.push(get(target, headers, agent, Math.max(timeout, 1)));
     }

@@ -1,0 +1,165 @@
+// Weir's A/B and blue/green runs on the real data plane (issue 11): the HTTPRoutes Weir writes, served
+// by real Traefik to real podinfo pods. A/B: every request with the header or the cookie reaches the
+// canary and no other does. Blue/green: no ordinary request reaches the new version until promotion,
+// then every one does. A confirm-promotion gate holds each run until it has been measured.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { percent, share, type LoadResult } from '../cluster/load.ts';
+import { waitFor } from '../cluster/proc.ts';
+import { httpRouteRoutes } from '../cluster/route-weights.ts';
+import { waitForHTTPRouteAccepted } from '../cluster/traefik.ts';
+import {
+  assertAnswers,
+  by,
+  canaryOn,
+  initialized,
+  measure,
+  measurePromoted,
+  NEW,
+  OLD,
+  releasePodinfo,
+  startGate,
+  startKit,
+  untilServed,
+  waitServing,
+  type Gate,
+  type Kit,
+} from './dataplane-kit.ts';
+
+let k: Kit;
+before(async () => {
+  k = await startKit('dataplane-strategies');
+});
+after(async () => k?.stop());
+
+const host = (name: string) => `${name}.dataplane.test`;
+const promotionGate = (gate: Gate) => [
+  { name: 'measured', type: 'confirm-promotion', url: gate.url, timeout: '5s' },
+];
+
+/** Opens the promotion gate; afterwards the promoted primary answers every request. */
+async function promotedEverywhere(name: string, gate: Gate, headers: Record<string, string> = {}) {
+  gate.open();
+  await k.w.waitPhase(name, 'Succeeded', 120_000);
+  return measurePromoted(k, name, host(name), 1, headers);
+}
+
+test(
+  'A/B (gatewayapi): every request with the header or the cookie reaches the canary, no other does',
+  { timeout: 240_000 },
+  async () => {
+    const name = 'ab';
+    const gate = await startGate(k.dp.traefik);
+    try {
+      await initialized(
+        k,
+        name,
+        host(name),
+        canaryOn(k, 'gatewayapi', name, host(name), {
+          iterations: 2,
+          // A browser separates cookies with `; `: the regex allows the space.
+          match: [
+            { headers: { 'x-canary': { exact: 'insider' } } },
+            { headers: { cookie: { regex: '^(.*?;\\s*)?(canary=always)(;.*)?$' } } },
+          ],
+          webhooks: promotionGate(gate),
+        }),
+      );
+      await releasePodinfo(k, name, NEW);
+      await waitServing(k, name, 'canary', NEW);
+      await waitFor(
+        `${name}: A/B rules written`,
+        async () => (await httpRouteRoutes(k.w.kube, k.w.ns, name)) === '100/0 match',
+        60_000,
+        250,
+      );
+      await waitForHTTPRouteAccepted(k.w.kube, k.w.ns, name);
+      await untilServed(
+        k,
+        `${name}: the header rule serving`,
+        host(name),
+        (r) => r.responses.every(by(name, 'canary')),
+        { headers: { 'x-canary': 'insider' } },
+      );
+      const [header, cookie, others, otherCookie] = await Promise.all([
+        measure(k, host(name), 200, { headers: { 'x-canary': 'insider' } }),
+        measure(k, host(name), 200, { cookies: { session: 'x', canary: 'always' } }),
+        measure(k, host(name), 200, { headers: { 'x-canary': 'someone-else' } }),
+        measure(k, host(name), 200, { cookies: { canary: 'never' } }),
+      ]);
+      assert.equal(
+        await httpRouteRoutes(k.w.kube, k.w.ns, name),
+        '100/0 match',
+        'the A/B routes held while measured',
+      );
+      const canary = by(name, 'canary');
+      console.log(
+        `A/B: header → ${percent(header, canary)}, cookie → ${percent(cookie, canary)}, other header → ${percent(others, canary)}, other cookie → ${percent(otherCookie, canary)} requests answered by ${NEW}`,
+      );
+      for (const r of [header, cookie, others, otherCookie]) assertAnswers(r, name, OLD);
+      assert.equal(share(header, canary), 1, 'every request with the header reached the canary');
+      assert.equal(share(cookie, canary), 1, 'every request with the cookie reached the canary');
+      assert.equal(share(others, canary), 0, 'no request with another header reached the canary');
+      assert.equal(share(otherCookie, canary), 0, 'no request with another cookie reached the canary');
+
+      const promoted = await promotedEverywhere(name, gate, { 'x-canary': 'insider' });
+      console.log(
+        `A/B after promotion: ${percent(promoted, (x) => x.tag === NEW)} requests answered by ${NEW}`,
+      );
+    } finally {
+      await gate.stop();
+    }
+  },
+);
+
+test(
+  'blue/green (gatewayapi): no ordinary request reaches the canary until promotion, then all reach 6.0.1',
+  { timeout: 240_000 },
+  async () => {
+    const name = 'bluegreen';
+    const gate = await startGate(k.dp.traefik);
+    try {
+      await initialized(
+        k,
+        name,
+        host(name),
+        canaryOn(k, 'gatewayapi', name, host(name), {
+          iterations: 2,
+          webhooks: promotionGate(gate),
+        }),
+      );
+      const weights = k.w.recordWeights(name);
+      await releasePodinfo(k, name, NEW);
+      const [canaryPod] = await waitServing(k, name, 'canary', NEW);
+      // The new version is up and answers when asked directly: 0% below is routing, not absence.
+      const direct = (await (await fetch(canaryPod!.url)).json()) as { message?: string };
+      assert.equal(direct.message, NEW, 'the canary pod answers 6.0.1 on its own IP');
+
+      // Users' requests from the start of the run until the analysis is done and waits for promotion.
+      const batches: LoadResult[] = [];
+      const deadline = Date.now() + 120_000;
+      for (let waiting = false; !waiting && Date.now() < deadline && batches.length < 120;) {
+        waiting = (await k.w.canary(name)).status?.phase === 'WaitingPromotion';
+        batches.push(await measure(k, host(name), 100));
+      }
+      const status = (await k.w.canary(name)).status;
+      assert.equal(status?.phase, 'WaitingPromotion', 'the analysis ran its iterations and waits');
+      const sent = batches.reduce((n, b) => n + b.sent, 0);
+      const reached = batches.reduce((n, b) => n + b.responses.filter(by(name, 'canary')).length, 0);
+      console.log(
+        `blue/green: ${reached} of ${sent} requests (${batches.length} batches, ${status?.iterations} iterations) answered by ${NEW} before promotion`,
+      );
+      for (const b of batches) assertAnswers(b, name, OLD);
+      assert.equal(reached, 0, 'no ordinary request reached the canary before promotion');
+      assert.ok(sent >= 400, `at least 400 requests measured (${sent})`);
+
+      const promoted = await promotedEverywhere(name, gate);
+      assert.deepEqual(await weights.stop(), [0], 'the HTTPRoute never gave the canary weight');
+      console.log(
+        `blue/green after promotion: ${percent(promoted, (x) => x.tag === NEW)} requests answered by ${NEW}`,
+      );
+    } finally {
+      await gate.stop();
+    }
+  },
+);
