@@ -1,10 +1,8 @@
 // What the end-to-end tests of Weir on the real data plane share (dataplane-rollout and
 // dataplane-strategies): a canary world whose controller analyses the data plane's Prometheus,
-// podinfo Deployments and releases, waits for pods that really serve and for Traefik to have loaded
-// what Weir wrote, a one-step gate, and measurements of who answered through Traefik.
+// podinfo Deployments and releases, waits for pods that really serve, and measurements of who
+// answered through Traefik. Holding a run while it is measured: dataplane-gate.ts.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { startWorld, type World } from '../cluster/canary-world.ts';
 import { sharedCluster } from '../cluster/cluster.ts';
@@ -19,8 +17,6 @@ import {
 } from '../cluster/load.ts';
 import type { RunningPod } from '../cluster/pod-runner.ts';
 import { waitFor } from '../cluster/proc.ts';
-import { httpRouteRoutes, traefikServiceRoutes } from '../cluster/route-weights.ts';
-import { waitForHTTPRouteAccepted, type Traefik } from '../cluster/traefik.ts';
 
 export const PODINFO = 'ghcr.io/stefanprodan/podinfo';
 /** The running release and the new one: podinfo answers with the tag (pod runner), so every answer says which. */
@@ -305,127 +301,4 @@ export async function waitServing(
     timeoutMs,
     250,
   );
-}
-
-/** Traefik's count of configuration reloads (a route Weir wrote is served once a reload follows it). */
-export async function traefikReloads(traefik: Traefik): Promise<number> {
-  const res = await fetch(traefik.metricsUrl, { signal: AbortSignal.timeout(5_000) });
-  const m = /^traefik_config_reloads_total\s+(\S+)$/m.exec(await res.text());
-  return m ? Number(m[1]) : 0;
-}
-
-/** The canary weight Weir wrote into the provider's object (`<primary>/<canary>[ match|mirror]`). */
-export async function storedCanaryWeight(
-  k: Kit,
-  provider: 'gatewayapi' | 'traefik',
-  name: string,
-): Promise<number | undefined> {
-  const read = provider === 'gatewayapi' ? httpRouteRoutes : traefikServiceRoutes;
-  const routes = await read(k.w.kube, k.w.ns, name);
-  const canary = routes?.split(' ')[0]?.split('/')[1];
-  return canary === undefined ? undefined : Number(canary);
-}
-
-/**
- * Lets Weir take exactly the next step to `weight` through `gate`, then waits until Traefik serves it:
- * the weight written, accepted (HTTPRoute status; a TraefikService has none) and a configuration
- * reload after the gate said yes (Traefik reloads asynchronously after reading the object).
- */
-export async function takeStep(
-  k: Kit,
-  provider: 'gatewayapi' | 'traefik',
-  name: string,
-  weight: number,
-  gate: Gate,
-  timeoutMs = 60_000,
-): Promise<void> {
-  gate.open();
-  try {
-    const outcome = await waitFor(
-      `canary weight ${weight} written for ${name}`,
-      async () => {
-        if ((await storedCanaryWeight(k, provider, name)) === weight) return 'written';
-        // A run that failed its checks never takes the step: say why now rather than time out.
-        const status = (await k.w.canary(name)).status;
-        return status?.phase === 'Failed' && `Failed: ${status.message}`;
-      },
-      timeoutMs,
-      250,
-    );
-    if (outcome !== 'written') throw new Error(`${name} rolled back before weight ${weight}: ${outcome}`);
-  } finally {
-    // Ticks are 10 s apart: closing within 250 ms of the write lets one step through, never two.
-    gate.close();
-  }
-  if (provider === 'gatewayapi') await waitForHTTPRouteAccepted(k.w.kube, k.w.ns, name, timeoutMs);
-  await waitFor(
-    `Traefik reloaded after weight ${weight} of ${name}`,
-    async () => {
-      const before = gate.reloadsAtGrant();
-      return before !== undefined && (await traefikReloads(k.dp.traefik)) > before;
-    },
-    timeoutMs,
-    100,
-  );
-}
-
-// ---------------------------------------------------------------------------------------------------
-// A webhook gate (confirm-traffic-increase, confirm-promotion) the test opens when it has measured
-
-export interface Gate {
-  url: string;
-  /** Answers 200 until close(); 403 otherwise. */
-  open(): void;
-  close(): void;
-  /** Traefik's reload count sampled at the first 200 since open() (before Weir wrote the weight). */
-  reloadsAtGrant(): number | undefined;
-  /** Calls answered so far, by status. */
-  calls: Record<number, number>;
-  stop(): Promise<void>;
-}
-
-/**
- * Holds the run until the test has measured what it serves: as confirm-traffic-increase Weir asks it
- * before every weight increase, so a step cannot move while its split is measured however slow the
- * machine; as confirm-promotion it holds the last state until the test lets promotion start.
- */
-export async function startGate(traefik: Traefik): Promise<Gate> {
-  let isOpen = false;
-  let reloads: number | undefined;
-  let sampling = false;
-  const calls: Record<number, number> = {};
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      void (async () => {
-        const status = isOpen ? 200 : 403;
-        if (status === 200 && !sampling) {
-          sampling = true;
-          // A failed sample is taken again at the next 200 (Weir asks again at its next tick).
-          reloads = await traefikReloads(traefik).catch(() => {
-            sampling = false;
-            return undefined;
-          });
-        }
-        calls[status] = (calls[status] ?? 0) + 1;
-        res.writeHead(status, { 'content-type': 'text/plain' }).end(isOpen ? 'go' : 'measuring');
-      })();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    open() {
-      reloads = undefined;
-      sampling = false;
-      isOpen = true;
-    },
-    close() {
-      isOpen = false;
-    },
-    reloadsAtGrant: () => reloads,
-    calls,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

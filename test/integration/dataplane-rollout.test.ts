@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { percent, share, type LoadResult } from '../cluster/load.ts';
+import { waitFor } from '../cluster/proc.ts';
+import { waitForHTTPRouteAccepted } from '../cluster/traefik.ts';
+import { startGate, storedCanaryWeight, takeStep } from './dataplane-gate.ts';
 import {
   assertAnswers,
   assertSplit,
@@ -22,15 +25,10 @@ import {
   OLD,
   releasePodinfo,
   startKit,
-  startGate,
-  storedCanaryWeight,
-  takeStep,
   untilServed,
   waitServing,
   type Kit,
 } from './dataplane-kit.ts';
-import { waitFor } from '../cluster/proc.ts';
-import { waitForHTTPRouteAccepted } from '../cluster/traefik.ts';
 
 let k: Kit;
 before(async () => {

@@ -8,6 +8,7 @@ import { percent, share, type LoadResult } from '../cluster/load.ts';
 import { waitFor } from '../cluster/proc.ts';
 import { httpRouteRoutes } from '../cluster/route-weights.ts';
 import { waitForHTTPRouteAccepted } from '../cluster/traefik.ts';
+import { startGate, type Gate } from './dataplane-gate.ts';
 import {
   assertAnswers,
   by,
@@ -18,11 +19,9 @@ import {
   NEW,
   OLD,
   releasePodinfo,
-  startGate,
   startKit,
   untilServed,
   waitServing,
-  type Gate,
   type Kit,
 } from './dataplane-kit.ts';
 
