@@ -8,7 +8,8 @@ import { describeError, isWeirError, WeirError, type ErrorCode } from '../errors
 import type { Logger } from '../log.ts';
 import { redactCredentials } from '../redact.ts';
 import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric, providerVariables } from './builtin.ts';
-import type { MetricProviderFactory, QueryContext } from './provider.ts';
+import { noDataMessage, type NoDataDiagnosis, type NoDataHints } from './no-data.ts';
+import type { MetricProvider, MetricProviderFactory, QueryContext } from './provider.ts';
 import { METRIC_PROVIDERS } from './registry.ts';
 import { renderQuery } from './render.ts';
 
@@ -40,6 +41,7 @@ interface Plan {
   provider: MetricTemplateSpec['provider'];
   secret?: Record<string, string>;
   unit: string;
+  hints: NoDataHints;
 }
 
 async function runMetric(
@@ -50,6 +52,7 @@ async function runMetric(
   const log = deps.log.child({ metric: metric.name });
   let plan: Plan | undefined;
   let backend: string | undefined;
+  let diagnosis: NoDataDiagnosis | undefined;
   try {
     plan = planMetric(metric, input, deps);
     const factories = deps.providers ?? METRIC_PROVIDERS;
@@ -63,15 +66,37 @@ async function runMetric(
       log,
     });
     backend = provider.name;
-    const value = await provider.query(plan.query);
-    const result = checkThreshold(metric.name, value, metric.thresholdRange, plan.unit);
-    log.debug({ value, result: result.result }, result.message);
-    return result;
+    const startedAt = Date.now();
+    try {
+      const value = await provider.query(plan.query);
+      const result = checkThreshold(metric.name, value, metric.thresholdRange, plan.unit);
+      log.debug({ value, result: result.result }, result.message);
+      return result;
+    } catch (err) {
+      diagnosis = await diagnose(provider, err, plan, startedAt);
+      throw err;
+    }
   } catch (err) {
-    const result = failure(metric, err, plan?.query, backend);
+    const result = failure(metric, err, plan?.query, backend, diagnosis);
     log.warn({ err: redactCredentials(describeError(err)), result: result.result }, result.message);
     return result;
   }
+}
+
+/**
+ * Why a query returned no data, when its provider can tell: at most once per metric and tick, only
+ * for an empty or NaN result (an infinite value is data), never rejecting.
+ */
+async function diagnose(
+  provider: MetricProvider,
+  err: unknown,
+  plan: Plan,
+  startedAt: number,
+): Promise<NoDataDiagnosis | undefined> {
+  if (!provider.diagnoseNoData || !isWeirError(err, 'METRIC_NO_DATA') || /Inf$/.test(err.message)) {
+    return undefined;
+  }
+  return provider.diagnoseNoData(plan.query, { ...plan.hints, startedAt }).catch(() => undefined);
 }
 
 function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDeps): Plan {
@@ -84,11 +109,12 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
     variables: metric.templateVariables ?? {},
     provider: providerVariables(input.provider, input.spec, input.namespace),
   };
+  const hints = { namespace: ctx.namespace, workloads: [ctx.target, ctx.service] };
   // A templateRef wins over the built-in of the same name, as in Flagger.
   if (!metric.templateRef) {
     const query = renderQuery(builtinQuery(input.provider, metric.name), ctx);
     const unit = isBuiltinMetric(metric.name) ? BUILTIN_UNITS[metric.name] : '';
-    return { query, provider: { type: 'prometheus' }, unit };
+    return { query, provider: { type: 'prometheus' }, unit, hints };
   }
   const ns = metric.templateRef.namespace ?? input.namespace;
   const template = deps.getTemplate(ns, metric.templateRef.name);
@@ -96,7 +122,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
     throw new WeirError('NOT_FOUND', `MetricTemplate ${ns}/${metric.templateRef.name} not found`);
   const query = renderQuery(template.query, ctx);
   const secretRef = template.provider.secretRef;
-  if (!secretRef) return { query, provider: template.provider, unit: '' };
+  if (!secretRef) return { query, provider: template.provider, unit: '', hints };
   // The secret lives next to the template that references it.
   const secret = deps.getSecret(ns, secretRef.name);
   if (!secret) {
@@ -105,7 +131,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
       `Secret ${ns}/${secretRef.name} of MetricTemplate ${ns}/${metric.templateRef.name} not found`,
     );
   }
-  return { query, provider: template.provider, secret, unit: '' };
+  return { query, provider: template.provider, secret, unit: '', hints };
 }
 
 /** Compares a value with thresholdRange (bounds inclusive): below min or above max fails. */
@@ -147,6 +173,7 @@ function failure(
   err: unknown,
   query: string | undefined,
   backend = 'metrics backend',
+  diagnosis?: NoDataDiagnosis,
 ): MetricResult {
   const { min, max } = metric.thresholdRange;
   const base = {
@@ -159,8 +186,9 @@ function failure(
     // An infinite value is data of a kind (e.g. every observation above the largest bucket): say so.
     const message = /Inf$/.test(err.message)
       ? `metric ${metric.name} returned no finite value (${err.message}) for query ${q}`
-      : `metric ${metric.name} returned no data for query ${q}: the canary may be receiving no traffic`;
-    return { ...base, result: 'NoData', message };
+      : noDataMessage(metric.name, q ?? '', diagnosis);
+    // Label values quoted by the diagnosis come from the backend: redacted like any answer.
+    return { ...base, result: 'NoData', message: redactCredentials(message) };
   }
   let cause = isWeirError(err) ? (CAUSES[err.code] ?? err.code) : 'unexpected error';
   if (isWeirError(err, 'METRIC_HTTP')) cause = `${backend} ${cause}`;

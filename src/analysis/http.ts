@@ -125,8 +125,11 @@ export interface Answer {
 /** One request, bounded as a whole by the backend's timeout; transport failures become WeirErrors. */
 export async function send(b: Backend, req: AxiosRequestConfig): Promise<Answer> {
   try {
-    // The signal bounds the whole exchange; axios' `timeout` alone is a socket idle timeout.
-    const res = await b.http.request<string>({ ...req, signal: AbortSignal.timeout(b.timeoutMs) });
+    // The signal bounds the whole exchange; axios' `timeout` alone is a socket idle timeout. A
+    // caller's own signal (a deadline shared by several requests) can only shorten it.
+    const own = AbortSignal.timeout(b.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([own, req.signal as AbortSignal]) : own;
+    const res = await b.http.request<string>({ ...req, signal });
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
     return { status: res.status, text, json: parseJson(text) };
   } catch (err) {

@@ -9,7 +9,8 @@
 //
 // Anything that speaks Prometheus' query API (VictoriaMetrics, Thanos, Mimir) reuses this reader
 // through promApiProvider with its own name.
-import { WeirError } from '../errors.ts';
+import { describeError, WeirError } from '../errors.ts';
+import { redactCredentials } from '../redact.ts';
 import {
   backendOf,
   finiteValue,
@@ -21,7 +22,8 @@ import {
   type Answer,
   type Backend,
 } from './http.ts';
-import type { MetricProviderFactory } from './provider.ts';
+import { diagnoseNoData, type NoDataDiagnosis, type VectorSample } from './no-data.ts';
+import type { MetricProviderFactory, NoDataContext } from './provider.ts';
 
 export { parseAddress, type ParsedAddress as PrometheusAddress } from './http.ts';
 
@@ -46,10 +48,39 @@ export function promApiProvider(name: string, type: string): MetricProviderFacto
         const started = Date.now();
         const answer = await send(backend, { method: 'GET', url });
         log.debug({ status: answer.status, ms: Date.now() - started }, `${type} query`);
-        return parseAnswer(backend, answer);
+        return singleValue(successData(backend, answer));
+      },
+      async diagnoseNoData(query: string, ctx: NoDataContext): Promise<NoDataDiagnosis | undefined> {
+        const budgetMs = backend.timeoutMs - (Date.now() - ctx.startedAt);
+        if (budgetMs < MIN_DIAGNOSIS_MS) return undefined;
+        const signal = AbortSignal.timeout(budgetMs);
+        const run = (promql: string): Promise<VectorSample[]> => vectorQuery(backend, promql, signal);
+        try {
+          return await diagnoseNoData(query, ctx, run, name);
+        } catch (err) {
+          // A failed diagnosis leaves the plain "no data" message; the query's result stands.
+          log.debug({ err: redactCredentials(describeError(err)) }, `${type} no-data diagnosis failed`);
+          return undefined;
+        }
       },
     };
   };
+}
+
+/** Below this much of the timeout left, a diagnosis would only time out. */
+const MIN_DIAGNOSIS_MS = 200;
+
+/** An instant query whose result must be a vector (the diagnosis' count queries). */
+async function vectorQuery(b: Backend, query: string, signal: AbortSignal): Promise<VectorSample[]> {
+  const url = `${b.address}/api/v1/query?${new URLSearchParams({ query })}`;
+  const data = successData(b, await send(b, { method: 'GET', url, signal }));
+  if (data.resultType !== 'vector' || !Array.isArray(data.result)) {
+    throw new WeirError('METRIC_QUERY', `query returned a ${data.resultType}, expected a vector`);
+  }
+  return (data.result as Array<{ metric?: Record<string, string>; value?: unknown[] }>).map((r) => ({
+    labels: r.metric ?? {},
+    value: Number(r.value?.[1]),
+  }));
 }
 
 export const createPrometheusProvider = promApiProvider('Prometheus', 'prometheus');
@@ -64,7 +95,7 @@ interface PromSuccess {
   data: { resultType: string; result: unknown };
 }
 
-function parseAnswer(b: Backend, a: Answer): number {
+function successData(b: Backend, a: Answer): PromSuccess['data'] {
   const body = a.json;
   if (isObject(body) && body.status === 'error')
     return promError(b.name, a.status, body as unknown as PromError);
@@ -72,7 +103,7 @@ function parseAnswer(b: Backend, a: Answer): number {
   if (!isObject(body) || body.status !== 'success' || !isObject(body.data)) {
     throw shapeError(b, a, 'a Prometheus API response');
   }
-  return singleValue((body as unknown as PromSuccess).data);
+  return (body as unknown as PromSuccess).data;
 }
 
 function promError(name: string, status: number, body: PromError): never {

@@ -3,12 +3,25 @@
 // query), METRIC_HTTP (transport or HTTP status), METRIC_TIMEOUT.
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import type { Logger } from '../log.ts';
+import type { NoDataDiagnosis, NoDataHints } from './no-data.ts';
 
 export interface MetricProvider {
   readonly type: string;
   /** The backend as users know it ("Prometheus", "Datadog"), for status messages. */
   readonly name?: string;
   query(query: string): Promise<number>;
+  /**
+   * Why `query` returned no data, for backends that can be asked (Prometheus' query API). Bounded
+   * by the provider's timeout counted from `startedAt`, when the query was sent, so that query and
+   * diagnosis together fit the time the controller allows a metric. Resolves undefined when it
+   * cannot tell; never rejects.
+   */
+  diagnoseNoData?(query: string, ctx: NoDataContext): Promise<NoDataDiagnosis | undefined>;
+}
+
+export interface NoDataContext extends NoDataHints {
+  /** Date.now() when the query that returned no data was sent. */
+  startedAt: number;
 }
 
 export interface MetricProviderOptions {
