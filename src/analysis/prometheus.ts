@@ -7,6 +7,9 @@
 // the URL at once and sent as HTTP Basic auth; every message and log line shows the address without
 // them, so they never reach a status, an Event, a log or an alert.
 //
+// When a query returns no data, diagnoseNoData asks the same backend why (no-data.ts), within what
+// is left of the timeout.
+//
 // Anything that speaks Prometheus' query API (VictoriaMetrics, Thanos, Mimir) reuses this reader
 // through promApiProvider with its own name.
 import { describeError, WeirError } from '../errors.ts';

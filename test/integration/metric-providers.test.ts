@@ -60,6 +60,25 @@ describe('victoriametrics against victoria-metrics', () => {
     await rejects(query(spec(), 'sum(', creds), 'METRIC_QUERY', /VictoriaMetrics rejected the query/);
   });
 
+  test('no data is diagnosed through the same API: metric not found, then the namespace', async () => {
+    const provider = METRIC_PROVIDERS.victoriametrics!({
+      spec: spec(),
+      secret: creds,
+      defaultTimeoutMs: 10_000,
+      log: silentLogger(),
+    });
+    const diagnose = (q: string) =>
+      provider.diagnoseNoData!(q, { namespace: 'staging', workloads: ['web'], startedAt: Date.now() });
+    assert.deepEqual(await diagnose('sum(http_errorz_total{namespace="staging"})'), {
+      cause: 'metric-missing',
+      detail:
+        'VictoriaMetrics has no series of http_errorz_total in the last 1h: check the metric name and that VictoriaMetrics scrapes the app',
+    });
+    const ns = await diagnose('sum(http_errors_total{namespace="staging"})');
+    assert.equal(ns?.cause, 'namespace-mismatch');
+    assert.match(ns.detail, /no series has namespace="staging" \(namespace values there: prod\)/);
+  });
+
   test('a wrong password is METRIC_HTTP 401, without the password', async () => {
     const wrong = { ...creds, password: 'not-the-pa55word' };
     const msg = await rejects(query(spec(), 'up', wrong), 'METRIC_HTTP', /^HTTP 401 from VictoriaMetrics/);

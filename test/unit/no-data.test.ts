@@ -92,11 +92,10 @@ interface FakeSeries {
 
 function matches(labels: Record<string, string>, m: LabelMatcher): boolean {
   const v = labels[m.label] ?? '';
-  const re = new RegExp(`^(?:${m.value})$`);
   if (m.op === '=') return v === m.value;
   if (m.op === '!=') return v !== m.value;
-  if (m.op === '=~') return re.test(v);
-  return !re.test(v);
+  const re = new RegExp(`^(?:${m.value})$`);
+  return m.op === '=~' ? re.test(v) : !re.test(v);
 }
 
 /**
@@ -256,6 +255,21 @@ describe('diagnoseNoData', () => {
     assert.equal(await diagnoseNoData('vector(1) / 0', HINTS, none.run, 'P'), undefined);
     assert.equal(await diagnoseNoData('m{a="1"', HINTS, none.run, 'P'), undefined);
     assert.deepEqual(none.sent, []);
+  });
+
+  test('an escaped value stays one matcher in every diagnosis query (no PromQL of its own)', async () => {
+    const attack = renderQuery('max(up{job="self", team="{{ variables.team }}"})', {
+      ...CTX,
+      variables: { team: 'x\\"}) or vector(1) #' },
+    });
+    const { run, sent } = fakeBackend([{ labels: { __name__: 'up', job: 'self' }, samplesInRange: 1 }]);
+    const got = await diagnoseNoData(attack, HINTS, run, 'P');
+    assert.equal(got?.cause, 'label-mismatch');
+    const team = vectorSelectors(attack)[0]!.matchers[1]!;
+    assert.equal(team.value, 'x\\"}) or vector(1) #');
+    for (const q of sent.filter((x) => x.includes('team='))) {
+      assert.deepEqual(vectorSelectors(q)[0]?.matchers.at(-1), team, q);
+    }
   });
 
   test('a failing diagnosis query rejects (the provider then keeps the plain message)', async () => {
