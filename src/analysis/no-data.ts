@@ -259,11 +259,13 @@ const CAUSE_NAMES: Record<NoDataCause, string> = {
   'series-present': 'no traffic',
 };
 
-/** The NoData result's message: the cause first, then the query; the plain hint without a diagnosis. */
+/**
+ * The NoData result's message. Diagnosed, the cause comes first and the (long) query last, so that
+ * an Event cut at 1024 characters still says why; undiagnosed, the plain hint.
+ */
 export function noDataMessage(metric: string, query: string, diagnosis?: NoDataDiagnosis): string {
-  if (!diagnosis || diagnosis.cause === 'series-present') {
-    const hint = diagnosis?.detail ?? 'the canary may be receiving no traffic';
-    return `metric ${metric} returned no data for query ${query}: ${hint}`;
+  if (!diagnosis) {
+    return `metric ${metric} returned no data for query ${query}: the canary may be receiving no traffic`;
   }
   return `metric ${metric} returned no data (${CAUSE_NAMES[diagnosis.cause]}): ${diagnosis.detail}; query: ${query}`;
 }

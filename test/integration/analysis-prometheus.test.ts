@@ -151,7 +151,10 @@ test('a canary whose traffic stopped gives NoData over a short interval (0/0 is 
     { name: 'request-success-rate', interval: '3s', thresholdRange: { min: 99 } },
   ]);
   assert.equal(r?.result, 'NoData', r?.message);
-  assert.match(r.message, /may be receiving no traffic$/);
+  assert.match(
+    r.message,
+    /\(no traffic\): its series exist and carry samples, so the canary may be receiving no traffic; query: /,
+  );
 });
 
 test('a stopped Prometheus gives Error, never Successful', async () => {

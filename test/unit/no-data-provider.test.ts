@@ -136,7 +136,7 @@ describe('no-data diagnosis through the Prometheus provider', () => {
     assert.equal(r.result, 'NoData');
     assert.match(
       r.message,
-      /: its series exist and carry samples, so the canary may be receiving no traffic$/,
+      /^metric request-success-rate returned no data \(no traffic\): its series exist and carry samples, so the canary may be receiving no traffic; query: 100 \* /,
     );
   });
 
