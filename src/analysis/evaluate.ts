@@ -3,7 +3,7 @@
 // query, Prometheus down) becomes that metric's Error/NoData result; runAnalysis itself never throws.
 import type { CanarySpec, MetricCheck, ProviderName } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
-import type { MetricResult } from '../canary/model.ts';
+import type { MetricResult } from '../vocab/metric-result.ts';
 import { describeError, isWeirError, WeirError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { redactCredentials } from '../redact.ts';

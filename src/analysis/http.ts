@@ -7,7 +7,7 @@
 // the base URL the user wrote, with any userinfo already taken out by parseAddress.
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import { WeirError } from '../errors.ts';
 import { REDACTED, redactCredentials } from '../redact.ts';
 import type { MetricProviderOptions } from './provider.ts';

@@ -23,7 +23,7 @@ import {
   type Answer,
   type Backend,
 } from './http.ts';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import type { MetricProviderFactory } from './provider.ts';
 
 export const createWebProvider: MetricProviderFactory = (opts) => {

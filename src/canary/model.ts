@@ -2,6 +2,11 @@
 // Observations from informer caches and probes, calls decide(), and applies the Actions it returns.
 import type { CanarySpec, CanaryStatus, WebhookType } from '../api/canary.ts';
 
+import type { MetricResult } from '../vocab/metric-result.ts';
+import type { Traffic } from '../vocab/traffic.ts';
+
+export type { MetricResult, Traffic };
+
 export interface CanaryView {
   name: string;
   namespace: string;
@@ -23,16 +28,6 @@ export interface PodsObservation {
 }
 
 export type GateResult = { ok: true } | { ok: false; message: string };
-
-export interface MetricResult {
-  name: string;
-  /** Successful: within range. Failed: out of range. NoData: empty/NaN. Error: query failed. */
-  result: 'Successful' | 'Failed' | 'NoData' | 'Error';
-  value?: number;
-  min?: number;
-  max?: number;
-  message: string;
-}
 
 export interface UserRequests {
   promote?: { id: string; full: boolean };
@@ -58,8 +53,6 @@ export interface Observations {
    */
   routesPending?: string;
 }
-
-export type Traffic = { primary: number; canary: number; match?: boolean; mirror?: boolean };
 
 export type AlertKind =
   'initialized' | 'new-revision' | 'waiting-approval' | 'promoted' | 'rolled-back' | 'restarted';

@@ -1,6 +1,10 @@
 // How a run moves traffic, per strategy. Pure: given the spec and the run's counters, what comes next.
 import type { Analysis, CanarySpec } from '../api/canary.ts';
-import type { Traffic } from './model.ts';
+import { parseDuration } from '../vocab/duration.ts';
+import type { Traffic } from '../vocab/traffic.ts';
+
+// Kept for the engine's own modules; other layers import it from src/vocab/duration.ts.
+export { parseDuration };
 
 export type Strategy = 'canary' | 'steps' | 'ab' | 'bluegreen';
 
@@ -76,14 +80,4 @@ export function totalSteps(spec: CanarySpec): number {
     default:
       return a.iterations ?? 1;
   }
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go duration (`1m30s`, `500ms`) to milliseconds; the schema guarantees the shape. */
-export function parseDuration(d: string): number {
-  let total = 0;
-  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
-    total += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
-  return total;
 }

@@ -6,7 +6,7 @@
 import type { V1ConfigMap, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { CanaryObject } from '../canary/context.ts';
 import { REQUEST } from '../canary/requests.ts';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import { referencedConfigs, revisionFor } from '../canary/targets.ts';
 import { DURATION_PATTERN } from '../api/schema-kit.ts';
 import { WeirError } from '../errors.ts';

@@ -12,7 +12,7 @@ import type { GitSyncSpec, GitSyncStatus } from '../api/gitsync.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { formatProblems, validateObject } from '../api/validate.ts';
 import type { Caches, CanaryObject } from '../canary/context.ts';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import type { Config } from '../config.ts';
 import { describeError } from '../errors.ts';
 import type { Kube, Obj } from '../kube/client.ts';

@@ -4,7 +4,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { GitSyncSpec } from '../api/gitsync.ts';
 import type { CanaryObject } from '../canary/context.ts';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ApplyError, applyAll, type AppliedRecord, type ApplyReport, type InventoryEntry } from './apply.ts';

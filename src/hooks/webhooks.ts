@@ -3,7 +3,7 @@
 import axios from 'axios';
 import type { Webhook, WebhookType } from '../api/canary.ts';
 import type { GateResult } from '../canary/model.ts';
-import { parseDuration } from '../canary/strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import type { Logger } from '../log.ts';
 
 export interface WebhookPayload {

@@ -5,7 +5,7 @@ import type { CanarySpec } from '../api/canary.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import type { ResourceType } from '../kube/resources.ts';
 import type { Logger } from '../log.ts';
-import type { Traffic } from '../canary/model.ts';
+import type { Traffic } from '../vocab/traffic.ts';
 
 export interface RouteTarget {
   name: string; // canary

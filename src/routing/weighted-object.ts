@@ -1,9 +1,9 @@
 // What a router that keeps its routes in one stored object decides the same way for every provider
-// (kuma, gloo): the routes to keep on reconcile, whether the stored object already says what is
-// wanted (so steady state makes no API call), and the refusal of a 0/0 split.
+// (kuma, gloo, contour, traefik): the routes to keep on reconcile, whether the stored object already
+// says what is wanted (so steady state makes no API call), and the refusal of a 0/0 split.
 import type { Obj } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
-import type { Traffic } from '../canary/model.ts';
+import type { Traffic } from '../vocab/traffic.ts';
 
 /** Reconcile keeps the stored routes; a new object (or one without weights, 0/0) starts at 100/0. */
 export function routesToKeep(stored: Traffic | undefined): Traffic {

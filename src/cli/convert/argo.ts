@@ -5,7 +5,7 @@
 // turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Weir analyses during the
 // whole run, so step-level and background analysis both become Canary metrics.
 import { API_VERSION } from '../../api/kinds.ts';
-import { parseDuration } from '../../canary/strategy.ts';
+import { parseDuration } from '../../vocab/duration.ts';
 import { fromArgo } from './metric-providers.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
 

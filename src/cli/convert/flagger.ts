@@ -5,7 +5,7 @@
 // (a field the Canary schema has is copied), so a provider's field added there converts too.
 import { PROVIDERS as WEIR_PROVIDERS, TARGET_KINDS, CanarySpec } from '../../api/canary.ts';
 import { API_VERSION } from '../../api/kinds.ts';
-import { parseDuration } from '../../canary/strategy.ts';
+import { parseDuration } from '../../vocab/duration.ts';
 import { fromFlagger } from './metric-providers.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
 import { daemonSetNotes } from './workload-notes.ts';

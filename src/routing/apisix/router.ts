@@ -7,7 +7,7 @@
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget } from '../router.ts';
 import { cloneMetadata, createCloneRouter } from '../clone-router.ts';
 

@@ -5,10 +5,10 @@
 // spec.service.timeout and .retries become the routes' timeoutPolicy and retryPolicy.
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
-import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
+import { alreadyStored, refuseNoWeight } from '../weighted-object.ts';
 
 export const HTTP_PROXY: ResourceType = {
   apiVersion: 'projectcontour.io/v1',
@@ -129,23 +129,11 @@ export function proxyNotTaken(proxy: Obj | undefined): string | undefined {
 export const createContourRouter: RouterFactory = ({ kube, cached }) => {
   const current = (t: RouteTarget) => cached(HTTP_PROXY, t.namespace, t.apex);
   const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
-    if (traffic.primary === 0 && traffic.canary === 0)
-      throw new Error(`HTTPProxy ${t.namespace}/${t.apex}: refusing to route 0/0`);
+    refuseNoWeight(`HTTPProxy ${t.namespace}/${t.apex}`, traffic);
     const desired = desiredProxy(t, traffic);
     const now = current(t);
     const stored = now && readProxyTraffic(now, t);
-    // The subset test alone would keep an A/B route Weir no longer wants: the routes read back
-    // must say the same too.
-    if (
-      now &&
-      stored &&
-      stored.primary === traffic.primary &&
-      stored.canary === traffic.canary &&
-      !!stored.match === !!traffic.match &&
-      isSubset(desired.spec, now.spec) &&
-      isSubset(desired.metadata?.labels, now.metadata?.labels)
-    )
-      return false;
+    if (alreadyStored(now, stored, desired, traffic)) return false;
     await kube.apply(desired);
     return true;
   };

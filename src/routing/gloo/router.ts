@@ -10,7 +10,7 @@ import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
 import { valueOrRegex } from '../string-match.ts';
 import { alreadyStored, refuseNoWeight, routesToKeep } from '../weighted-object.ts';

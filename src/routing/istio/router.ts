@@ -3,7 +3,7 @@
 // takes istiod's Reconciled status (where it reports one) as weight verification.
 import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget, Router, RouterFactory } from '../router.ts';
 import { nextCookies, storedCookies } from './session-affinity.ts';
 import {

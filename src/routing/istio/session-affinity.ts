@@ -10,8 +10,8 @@
 import { randomInt } from 'node:crypto';
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
-import type { Traffic } from '../../canary/model.ts';
-import { parseDuration } from '../../canary/strategy.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
+import { parseDuration } from '../../vocab/duration.ts';
 import { escapeRegex, type HttpMatch } from './match.ts';
 
 type SessionAffinity = NonNullable<CanarySpec['analysis']['sessionAffinity']>;

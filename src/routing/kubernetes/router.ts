@@ -4,7 +4,7 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { WeirError } from '../../errors.ts';
 import { RESOURCES } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget, Router, RouterFactory } from '../router.ts';
 
 export const createKubernetesRouter: RouterFactory = ({ kube, cached }) => {

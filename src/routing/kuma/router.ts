@@ -7,7 +7,7 @@
 // from Kubernetes Services (`kuma.io/display-name`, `k8s.kuma.io/namespace`).
 import type { Obj } from '../../kube/client.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
 import { alreadyStored, refuseNoWeight, routesToKeep } from '../weighted-object.ts';
 

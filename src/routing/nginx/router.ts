@@ -5,7 +5,7 @@
 // ingress-nginx sends the rest of the host's traffic through it to the apex Service (the primary).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget } from '../router.ts';
 import {
   apexPathsOf,

@@ -6,7 +6,7 @@
 // 0, which switches the copy off and leaves the host to the user's Ingress (the apex Service, the
 // primary). The user's Ingress is never modified.
 import type { Obj } from '../../kube/client.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget } from '../router.ts';
 import {
   apexPathsOf,

@@ -3,10 +3,10 @@
 // canary entry is present only while it has weight (Traefik's weights are relative, so a single
 // primary entry is 100/0). The user's IngressRoute points at the TraefikService; Weir never touches it.
 import type { Obj } from '../../kube/client.ts';
-import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../canary/model.ts';
+import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
+import { alreadyStored, refuseNoWeight } from '../weighted-object.ts';
 
 export const TRAEFIK_SERVICE: ResourceType = {
   apiVersion: 'traefik.io/v1alpha1',
@@ -53,21 +53,11 @@ export function readTraefikTraffic(obj: Obj | undefined, t: RouteTarget): Traffi
 export const createTraefikRouter: RouterFactory = ({ kube, cached }) => {
   const current = (t: RouteTarget) => cached(TRAEFIK_SERVICE, t.namespace, t.apex);
   const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
-    if (traffic.primary === 0 && traffic.canary === 0)
-      throw new Error(`TraefikService ${t.namespace}/${t.apex}: refusing to route 0/0`);
+    refuseNoWeight(`TraefikService ${t.namespace}/${t.apex}`, traffic);
     const desired = desiredTraefikService(t, traffic);
     const now = current(t);
-    // The subset test alone would keep a canary entry Weir no longer wants: the weights must match too.
     const stored = now && readTraefikTraffic(now, t);
-    if (
-      now &&
-      stored &&
-      stored.primary === traffic.primary &&
-      stored.canary === traffic.canary &&
-      isSubset(desired.spec, now.spec) &&
-      isSubset(desired.metadata?.labels, now.metadata?.labels)
-    )
-      return false;
+    if (alreadyStored(now, stored, desired, traffic)) return false;
     await kube.apply(desired);
     return true;
   };

@@ -1,0 +1,11 @@
+// One metric check's outcome, as analysis produces it and the engine, status and alerts read it.
+
+export interface MetricResult {
+  name: string;
+  /** Successful: within range. Failed: out of range. NoData: empty/NaN. Error: query failed. */
+  result: 'Successful' | 'Failed' | 'NoData' | 'Error';
+  value?: number;
+  min?: number;
+  max?: number;
+  message: string;
+}
