@@ -45,3 +45,17 @@ export function providerVariables(
 ): Record<string, string> {
   return descriptorOf(provider)?.templateVariables?.(spec, namespace) ?? {};
 }
+
+/** Providers whose built-in queries can be rendered for the primary (`compare` on a built-in). */
+export function providersMeasuringPrimary(): string[] {
+  return supportedProviders().filter((p) => descriptorOf(p)?.builtinsMeasurePrimary);
+}
+
+/** Why a built-in metric with `compare` is refused on `provider`. */
+export function builtinCompareRefusal(provider: string, metric: string): string {
+  return (
+    `compare: provider ${provider}'s built-in ${metric} selects the canary by a name the primary does ` +
+    `not share, so it cannot be measured for the primary (built-ins support compare on: ` +
+    `${providersMeasuringPrimary().join(', ')}); use a MetricTemplate whose query selects pods by {{ target }}`
+  );
+}

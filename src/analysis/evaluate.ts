@@ -12,6 +12,10 @@ import { noDataMessage, type NoDataDiagnosis, type NoDataHints } from './no-data
 import type { MetricProvider, MetricProviderFactory, QueryContext } from './provider.ts';
 import { METRIC_PROVIDERS } from './registry.ts';
 import { renderQuery } from './render.ts';
+import { comparePrimary } from './compare.ts';
+import { fmt, formatValue } from './format.ts';
+import { builtinCompareRefusal } from './builtin.ts';
+import { descriptorOf } from '../routing/registry.ts';
 
 export interface AnalysisInput {
   spec: CanarySpec;
@@ -35,14 +39,24 @@ export async function runAnalysis(input: AnalysisInput, deps: AnalysisDeps): Pro
   return Promise.all(metrics.map((m) => runMetric(m, input, deps)));
 }
 
-/** What to run for one metric: the rendered query and the provider that runs it. */
-interface Plan {
+/** One query of a metric and what the no-data diagnosis needs to know about it. */
+interface Side {
   query: string;
+  hints: NoDataHints;
+}
+
+/** What to run for one metric: the rendered queries and the provider that runs them. */
+interface Plan {
+  canary: Side;
+  /** The same query rendered for the primary's pods, for a metric with `compare`. */
+  primary?: Side;
   provider: MetricTemplateSpec['provider'];
   secret?: Record<string, string>;
   unit: string;
-  hints: NoDataHints;
 }
+
+/** A value, or why there is none. */
+type Measured = { value: number } | { err: unknown; diagnosis?: NoDataDiagnosis };
 
 async function runMetric(
   metric: MetricCheck,
@@ -52,77 +66,110 @@ async function runMetric(
   const log = deps.log.child({ metric: metric.name });
   let plan: Plan | undefined;
   let backend: string | undefined;
-  let diagnosis: NoDataDiagnosis | undefined;
   try {
     plan = planMetric(metric, input, deps);
-    const factories = deps.providers ?? METRIC_PROVIDERS;
-    const factory = Object.hasOwn(factories, plan.provider.type) ? factories[plan.provider.type] : undefined;
-    if (!factory) throw new WeirError('CONFIG', `no metric provider of type ${plan.provider.type}`);
-    const provider = factory({
-      spec: plan.provider,
-      ...(plan.secret ? { secret: plan.secret } : {}),
-      ...(deps.defaultAddress ? { defaultAddress: deps.defaultAddress } : {}),
-      defaultTimeoutMs: deps.defaultTimeoutMs,
-      log,
-    });
+    const provider = createProvider(plan, deps, log);
     backend = provider.name;
-    const startedAt = Date.now();
-    try {
-      const value = await provider.query(plan.query);
-      const result = checkThreshold(metric.name, value, metric.thresholdRange, plan.unit);
-      log.debug({ value, result: result.result }, result.message);
-      return result;
-    } catch (err) {
-      diagnosis = await diagnose(provider, err, plan, startedAt);
-      throw err;
+    // Both at once: together they take no longer than one query, the time a metric is allowed.
+    const [canary, primary] = await Promise.all([
+      measure(provider, plan.canary),
+      plan.primary && measure(provider, plan.primary),
+    ]);
+    if ('err' in canary) {
+      const result = failure(metric, canary.err, plan.canary.query, backend, canary.diagnosis);
+      return report(result, log, canary.err);
     }
-  } catch (err) {
-    const result = failure(metric, err, plan?.query, backend, diagnosis);
-    log.warn({ err: redactCredentials(describeError(err)), result: result.result }, result.message);
+    if (primary && 'err' in primary) {
+      const q = plan.primary!.query;
+      return report(failure(metric, primary.err, q, backend, primary.diagnosis, 'primary'), log, primary.err);
+    }
+    const result = judge(metric, canary.value, primary?.value, plan.unit);
+    log.debug({ value: canary.value, primaryValue: primary?.value, result: result.result }, result.message);
     return result;
+  } catch (err) {
+    return report(failure(metric, err, plan?.canary.query, backend), log, err);
+  }
+}
+
+function report(result: MetricResult, log: Logger, err: unknown): MetricResult {
+  log.warn({ err: redactCredentials(describeError(err)), result: result.result }, result.message);
+  return result;
+}
+
+function createProvider(plan: Plan, deps: AnalysisDeps, log: Logger): MetricProvider {
+  const factories = deps.providers ?? METRIC_PROVIDERS;
+  const factory = Object.hasOwn(factories, plan.provider.type) ? factories[plan.provider.type] : undefined;
+  if (!factory) throw new WeirError('CONFIG', `no metric provider of type ${plan.provider.type}`);
+  return factory({
+    spec: plan.provider,
+    ...(plan.secret ? { secret: plan.secret } : {}),
+    ...(deps.defaultAddress ? { defaultAddress: deps.defaultAddress } : {}),
+    defaultTimeoutMs: deps.defaultTimeoutMs,
+    log,
+  });
+}
+
+async function measure(provider: MetricProvider, side: Side): Promise<Measured> {
+  const startedAt = Date.now();
+  try {
+    return { value: await provider.query(side.query) };
+  } catch (err) {
+    return { err, diagnosis: await diagnose(provider, err, side, startedAt) };
   }
 }
 
 /**
- * Why a query returned no data, when its provider can tell: at most once per metric and tick, only
+ * Why a query returned no data, when its provider can tell: at most once per query and tick, only
  * for an empty or NaN result (an infinite value is data), never rejecting.
  */
 async function diagnose(
   provider: MetricProvider,
   err: unknown,
-  plan: Plan,
+  side: Side,
   startedAt: number,
 ): Promise<NoDataDiagnosis | undefined> {
   if (!provider.diagnoseNoData || !isWeirError(err, 'METRIC_NO_DATA') || /Inf$/.test(err.message)) {
     return undefined;
   }
-  return provider.diagnoseNoData(plan.query, { ...plan.hints, startedAt }).catch(() => undefined);
+  return provider.diagnoseNoData(side.query, { ...side.hints, startedAt }).catch(() => undefined);
 }
 
 function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDeps): Plan {
+  const target = input.spec.targetRef.name;
   const ctx: QueryContext = {
     name: input.name,
     namespace: input.namespace,
-    target: input.spec.targetRef.name,
-    service: input.spec.service.name ?? input.spec.targetRef.name,
+    target,
+    primary: `${target}-primary`,
+    service: input.spec.service.name ?? target,
     interval: metric.interval ?? input.spec.analysis.interval,
     variables: metric.templateVariables ?? {},
     provider: providerVariables(input.provider, input.spec, input.namespace),
   };
-  const hints = { namespace: ctx.namespace, workloads: [ctx.target, ctx.service] };
   // A templateRef wins over the built-in of the same name, as in Flagger.
   if (!metric.templateRef) {
-    const query = renderQuery(builtinQuery(input.provider, metric.name), ctx);
+    const template = builtinQuery(input.provider, metric.name);
+    if (metric.compare && !descriptorOf(input.provider)?.builtinsMeasurePrimary) {
+      throw new WeirError('INVALID_SPEC', builtinCompareRefusal(input.provider, metric.name));
+    }
     const unit = isBuiltinMetric(metric.name) ? BUILTIN_UNITS[metric.name] : '';
-    return { query, provider: { type: 'prometheus' }, unit, hints };
+    return { ...renderSides(template, ctx, metric), provider: { type: 'prometheus' }, unit };
   }
   const ns = metric.templateRef.namespace ?? input.namespace;
   const template = deps.getTemplate(ns, metric.templateRef.name);
   if (!template)
     throw new WeirError('NOT_FOUND', `MetricTemplate ${ns}/${metric.templateRef.name} not found`);
-  const query = renderQuery(template.query, ctx);
+  const sides = renderSides(template.query, ctx, metric);
+  if (sides.primary?.query === sides.canary.query) {
+    throw new WeirError(
+      'TEMPLATE',
+      `compare: the query of MetricTemplate ${ns}/${metric.templateRef.name} is the same for the canary ` +
+        `and the primary; select the pods with {{ target }}, which is ${ctx.primary} when the query ` +
+        `is rendered for the primary`,
+    );
+  }
   const secretRef = template.provider.secretRef;
-  if (!secretRef) return { query, provider: template.provider, unit: '', hints };
+  if (!secretRef) return { ...sides, provider: template.provider, unit: '' };
   // The secret lives next to the template that references it.
   const secret = deps.getSecret(ns, secretRef.name);
   if (!secret) {
@@ -131,7 +178,48 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
       `Secret ${ns}/${secretRef.name} of MetricTemplate ${ns}/${metric.templateRef.name} not found`,
     );
   }
-  return { query, provider: template.provider, secret, unit: '', hints };
+  return { ...sides, provider: template.provider, secret, unit: '' };
+}
+
+/**
+ * The query for the canary and, with `compare`, the same query for the primary: `{{ target }}`
+ * becomes `<target>-primary`, so every selector built on it selects the primary's pods instead.
+ */
+function renderSides(
+  template: string,
+  ctx: QueryContext,
+  metric: MetricCheck,
+): Pick<Plan, 'canary' | 'primary'> {
+  const side = (c: QueryContext, who: 'canary' | 'primary'): Side => ({
+    query: renderQuery(template, c),
+    hints: { namespace: c.namespace, workloads: [c.target, c.service], side: who },
+  });
+  const canary = side(ctx, 'canary');
+  if (!metric.compare) return { canary };
+  return { canary, primary: side({ ...ctx, target: ctx.primary }, 'primary') };
+}
+
+/** The verdict: the fixed range first (it names an absolute limit), then the primary. */
+function judge(metric: MetricCheck, value: number, primary: number | undefined, unit: string): MetricResult {
+  const fixed = metric.thresholdRange && checkThreshold(metric.name, value, metric.thresholdRange, unit);
+  if (primary === undefined || !metric.compare) {
+    // The schema requires thresholdRange or compare, and compare always measures the primary.
+    if (!fixed)
+      throw new WeirError('INVALID_SPEC', `metric ${metric.name} has no thresholdRange and no compare`);
+    return fixed;
+  }
+  if (fixed?.result === 'Failed') return { ...fixed, primaryValue: primary };
+  const { passed, detail } = comparePrimary(value, primary, metric.compare.primary, unit);
+  const versus = `vs primary ${fmt(primary)}${unit}: ${detail}`;
+  return {
+    ...fixed,
+    name: metric.name,
+    value,
+    primaryValue: primary,
+    result: passed ? 'Successful' : 'Failed',
+    message:
+      passed && fixed ? `${fixed.message}; ${versus}` : `${metric.name} ${fmt(value)}${unit} ${versus}`,
+  };
 }
 
 /** Compares a value with thresholdRange (bounds inclusive): below min or above max fails. */
@@ -174,8 +262,11 @@ function failure(
   query: string | undefined,
   backend = 'metrics backend',
   diagnosis?: NoDataDiagnosis,
+  side: 'canary' | 'primary' = 'canary',
 ): MetricResult {
-  const { min, max } = metric.thresholdRange;
+  const { min, max } = metric.thresholdRange ?? {};
+  // The primary's query failing leaves the canary unjudged: the message says whose query it was.
+  const what = side === 'primary' ? `${metric.name} for the primary` : metric.name;
   const base = {
     name: metric.name,
     ...(min !== undefined ? { min } : {}),
@@ -185,8 +276,8 @@ function failure(
   if (isWeirError(err, 'METRIC_NO_DATA')) {
     // An infinite value is data of a kind (e.g. every observation above the largest bucket): say so.
     const message = /Inf$/.test(err.message)
-      ? `metric ${metric.name} returned no finite value (${err.message}) for query ${q}`
-      : noDataMessage(metric.name, q ?? '', diagnosis);
+      ? `metric ${what} returned no finite value (${err.message}) for query ${q}`
+      : noDataMessage(what, q ?? '', diagnosis, side);
     // Label values quoted by the diagnosis come from the backend: redacted like any answer.
     return { ...base, result: 'NoData', message: redactCredentials(message) };
   }
@@ -200,7 +291,7 @@ function failure(
     result: 'Error',
     // Providers already keep credentials out of their errors; this is the last line of defence
     // before the status, Events and alerts.
-    message: redactCredentials(`metric ${metric.name} failed (${cause}): ${detail}${where}`),
+    message: redactCredentials(`metric ${what} failed (${cause}): ${detail}${where}`),
   };
 }
 
@@ -208,16 +299,4 @@ function failure(
 function oneLine(query: string): string {
   const s = query.replace(/\s+/g, ' ').trim();
   return s.length > 1000 ? `${s.slice(0, 1000)}…` : s;
-}
-
-/** At most 4 significant digits (2 decimals from 100 up); enough to read, not noise. */
-function fmt(v: number): string {
-  if (Number.isInteger(v)) return String(v);
-  return String(Math.abs(v) >= 100 ? Number(v.toFixed(2)) : Number(v.toPrecision(4)));
-}
-
-/** Never print a failing value so rounded that it looks equal to its limit (98.99996 vs min 99). */
-function formatValue(v: number, limit: number): string {
-  const s = fmt(v);
-  return s === fmt(limit) && v !== limit ? String(v) : s;
 }

@@ -33,6 +33,8 @@ export interface NoDataHints {
   namespace: string;
   /** The canary's workload and service names, which pod selectors are built from. */
   workloads: string[];
+  /** Whose pods the query selects: the canary's (default) or, for compare, the primary's. */
+  side?: 'canary' | 'primary';
 }
 
 export interface VectorSample {
@@ -123,9 +125,9 @@ async function diagnoseSelector(
     prefix = [...prefix, m];
     if (await exists(s, prefix, run)) continue;
     const values = await labelValues(s, before, m.label, run);
-    return mismatch(s, before, m, values, backend);
+    return mismatch(s, before, m, values, backend, hints.side);
   }
-  return samplesFinding(s, run);
+  return samplesFinding(s, run, hints.side);
 }
 
 /** __name__ matchers first, then namespace, pod and other matchers, each group in query order. */
@@ -173,12 +175,16 @@ async function labelValues(
   return [...new Set(found.map((x) => x.labels[label] ?? ''))].filter(Boolean).sort();
 }
 
-async function samplesFinding(s: VectorSelector, run: InstantVectorQuery): Promise<NoDataDiagnosis> {
+async function samplesFinding(
+  s: VectorSelector,
+  run: InstantVectorQuery,
+  side = 'canary',
+): Promise<NoDataDiagnosis> {
   const full = selectorText(s);
   if (!s.range) {
     // An instant selector sees the newest sample within the query lookback (5m by default).
     const found = await run(`count(${full}${s.modifiers ? ` ${s.modifiers}` : ''})`);
-    if (found.some((x) => x.value > 0)) return present();
+    if (found.some((x) => x.value > 0)) return present(side);
     return {
       cause: 'no-samples',
       detail:
@@ -189,7 +195,7 @@ async function samplesFinding(s: VectorSelector, run: InstantVectorQuery): Promi
   const found = await run(`max(count_over_time(${narrowed(s, s.matchers, s.range)}))`);
   const samples = Math.max(0, ...found.map((x) => x.value));
   const needed = s.fn && TWO_SAMPLE_FUNCTIONS.has(s.fn) ? 2 : 1;
-  if (samples >= needed) return present();
+  if (samples >= needed) return present(side);
   const carry = samples === 0 ? 'no sample' : `only ${samples} sample`;
   const why = needed === 2 ? `, and ${s.fn}() needs 2` : '';
   return {
@@ -201,10 +207,10 @@ async function samplesFinding(s: VectorSelector, run: InstantVectorQuery): Promi
   };
 }
 
-function present(): NoDataDiagnosis {
+function present(side: string): NoDataDiagnosis {
   return {
     cause: 'series-present',
-    detail: 'its series exist and carry samples, so the canary may be receiving no traffic',
+    detail: `its series exist and carry samples, so the ${side} may be receiving no traffic`,
   };
 }
 
@@ -221,6 +227,7 @@ function mismatch(
   m: LabelMatcher & { role: Role },
   values: string[],
   backend: string,
+  side = 'canary',
 ): NoDataDiagnosis {
   const of = selectorText({ name: s.name, matchers: before });
   const seen = listValues(m.label, values);
@@ -236,7 +243,7 @@ function mismatch(
     return {
       cause: 'pod-mismatch',
       detail:
-        `no series of ${of} has ${m.text}, the canary's pods (${seen}): check that ${backend} ` +
+        `no series of ${of} has ${m.text}, the ${side}'s pods (${seen}): check that ${backend} ` +
         `scrapes those pods with that label and that they have served requests`,
     };
   }
@@ -263,9 +270,14 @@ const CAUSE_NAMES: Record<NoDataCause, string> = {
  * The NoData result's message. Diagnosed, the cause comes first and the (long) query last, so that
  * an Event cut at 1024 characters still says why; undiagnosed, the plain hint.
  */
-export function noDataMessage(metric: string, query: string, diagnosis?: NoDataDiagnosis): string {
+export function noDataMessage(
+  metric: string,
+  query: string,
+  diagnosis?: NoDataDiagnosis,
+  side = 'canary',
+): string {
   if (!diagnosis) {
-    return `metric ${metric} returned no data for query ${query}: the canary may be receiving no traffic`;
+    return `metric ${metric} returned no data for query ${query}: the ${side} may be receiving no traffic`;
   }
   return `metric ${metric} returned no data (${CAUSE_NAMES[diagnosis.cause]}): ${diagnosis.detail}; query: ${query}`;
 }

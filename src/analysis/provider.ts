@@ -40,7 +40,13 @@ export type MetricProviderFactory = (opts: MetricProviderOptions) => MetricProvi
 export interface QueryContext {
   name: string; // canary name
   namespace: string;
-  target: string; // targetRef.name
+  /**
+   * Whose pods the query measures: targetRef.name for the canary; `<target>-primary` when a metric
+   * with `compare` is rendered a second time for the primary.
+   */
+  target: string;
+  /** The primary's workload, `<target>-primary`, in both renderings. */
+  primary: string;
   service: string; // apex service name
   interval: string; // Go duration, e.g. 1m
   variables: Record<string, string>;

@@ -11,7 +11,7 @@
 //   `…{{ v }}…`  raw string: nothing can be escaped there, so a value with a backtick is refused
 //   # …{{ v }}   comment: a value with a line break (which would end the comment) is refused
 //   elsewhere    `variables.X` may only be a name, number or duration ([A-Za-z0-9_:.]+), e.g. in
-//                `[{{ variables.window }}]`; name, namespace, target, service and interval are
+//                `[{{ variables.window }}]`; name, namespace, target, primary, service and interval are
 //                Kubernetes names and durations that the schema already restricts, and so are the
 //                routing provider's variables (its descriptor's templateVariables, e.g. `route`).
 // A value in a regex matcher (=~, !~) stays a regular expression: templates that must match a value
@@ -19,7 +19,7 @@
 import { WeirError } from '../errors.ts';
 import type { QueryContext } from './provider.ts';
 
-const PLAIN = ['name', 'namespace', 'target', 'service', 'interval'] as const;
+const PLAIN = ['name', 'namespace', 'target', 'primary', 'service', 'interval'] as const;
 type Plain = (typeof PLAIN)[number];
 
 const VARIABLE = /^variables\.([A-Za-z0-9_-]+)$/;

@@ -300,6 +300,35 @@ const ThresholdRange = Obj(
   },
 );
 
+// Bounds on the canary's value against the primary's, from the same query rendered for the primary.
+// Differences are in the metric's own unit (points for a percentage); ratios are canary / primary.
+const Bound = (description: string) => Type.Optional(Type.Number({ minimum: 0, description }));
+const PrimaryComparison = Obj(
+  {
+    maxIncrease: Bound('Fails when the canary is more than this above the primary (error rate, latency).'),
+    maxDecrease: Bound('Fails when the canary is more than this below the primary (success rate).'),
+    maxRatio: Bound('Fails when canary / primary exceeds this, e.g. 1.2: at most 20% above the primary.'),
+    minRatio: Bound('Fails when canary / primary is below this, e.g. 0.9: at most 10% below the primary.'),
+  },
+  {
+    rules: [
+      {
+        rule: 'has(self.maxIncrease) || has(self.maxDecrease) || has(self.maxRatio) || has(self.minRatio)',
+        message: 'compare.primary needs maxIncrease, maxDecrease, maxRatio or minRatio',
+      },
+      {
+        rule: '!has(self.minRatio) || !has(self.maxRatio) || self.minRatio <= self.maxRatio',
+        message: 'compare.primary.minRatio must not exceed maxRatio',
+        fieldPath: '.minRatio',
+      },
+    ],
+  },
+);
+const Compare = Obj(
+  { primary: PrimaryComparison },
+  { description: 'Judge the canary against the primary, measured by the same query for the primary pods.' },
+);
+
 const Metric = Obj(
   {
     name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
@@ -308,13 +337,20 @@ const Metric = Obj(
         description: 'Range used in the query as {{ interval }} (1s to 24h); defaults to analysis.interval.',
       }),
     ),
-    thresholdRange: ThresholdRange,
+    thresholdRange: Type.Optional(ThresholdRange),
+    compare: Type.Optional(Compare),
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
   },
   {
     rules: [
       durationRange('interval', '1s', '24h'),
+      {
+        rule: 'has(self.thresholdRange) || has(self.compare)',
+        message: 'a metric needs thresholdRange, compare or both',
+        fieldPath: '.thresholdRange',
+        reason: 'FieldValueRequired',
+      },
       {
         rule: `self.name in ['${['request-success-rate', 'request-duration'].join("', '")}'] || has(self.templateRef)`,
         message:
@@ -612,6 +648,9 @@ export const CanarySpec = Obj(
 const MetricStatus = Obj({
   name: Type.String(),
   value: Type.Optional(Type.Number()),
+  primaryValue: Type.Optional(
+    Type.Number({ description: "The primary's value, for a metric with compare." }),
+  ),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
   result: StringEnum(['Successful', 'Failed', 'NoData', 'Error'] as const),
@@ -694,4 +733,5 @@ export type CanarySpec = Static<typeof CanarySpec>;
 export type CanaryStatus = Static<typeof CanaryStatus>;
 export type Analysis = Static<typeof Analysis>;
 export type MetricCheck = Static<typeof Metric>;
+export type PrimaryComparison = Static<typeof PrimaryComparison>;
 export type Webhook = Static<typeof Webhook>;

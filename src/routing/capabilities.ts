@@ -2,8 +2,9 @@
 // (its descriptor). The same check runs in `weir lint` (after schema validation) and in the
 // controller (Ready=False), so a Canary is refused the same way in both, naming the field.
 import type { CanarySpec } from '../api/canary.ts';
-import { SERVICE_OPTIONS, type Capabilities } from './provider.ts';
+import { SERVICE_OPTIONS, type Capabilities, type ProviderDescriptor } from './provider.ts';
 import { descriptorOf, notSupportedMessage, PROVIDER_DESCRIPTORS } from './registry.ts';
+import { builtinCompareRefusal, isBuiltinMetric } from '../analysis/builtin.ts';
 
 export interface CapabilityProblem {
   /** Field path from the object's root, e.g. `spec.analysis.mirror`. */
@@ -56,6 +57,21 @@ function asks(spec: CanarySpec): Ask[] {
   return out;
 }
 
+/** Built-in metrics with `compare` on a provider whose built-ins cannot be rendered for the primary. */
+function builtinCompareProblems(spec: CanarySpec, d: ProviderDescriptor): CapabilityProblem[] {
+  if (d.builtinsMeasurePrimary) return [];
+  return (spec.analysis.metrics ?? []).flatMap((m, i) =>
+    m.compare && !m.templateRef && isBuiltinMetric(m.name)
+      ? [
+          {
+            path: `spec.analysis.metrics[${i}].compare`,
+            message: builtinCompareRefusal(d.name, m.name).replace(/^compare: /, ''),
+          },
+        ]
+      : [],
+  );
+}
+
 /** Problems of `spec` on `provider`: not supported at all, or asking for what it cannot do. */
 export function capabilityProblems(spec: CanarySpec, provider: string): CapabilityProblem[] {
   const d = descriptorOf(provider);
@@ -79,7 +95,7 @@ export function capabilityProblems(spec: CanarySpec, provider: string): Capabili
       message: `provider ${d.name} does not support spec.service.${field}${hint}`,
     });
   }
-  problems.push(...(d.refuses?.(spec) ?? []));
+  problems.push(...(d.refuses?.(spec) ?? []), ...builtinCompareProblems(spec, d));
   // Without weights the only strategy left is blue/green: iterations are required.
   if (!d.capabilities.weights && spec.analysis.iterations === undefined)
     problems.push({

@@ -70,6 +70,13 @@ export interface ProviderDescriptor {
   /** Query templates of the built-in metrics (rendered like a MetricTemplate's query). */
   builtinQueries: Record<BuiltinMetric, string>;
   /**
+   * The built-in queries select the canary by `{{ target }}` as its workload name alone (pods
+   * `<target>-<hash>-<id>`, workload label `<target>`), so rendered with `<target>-primary` as target
+   * they measure the primary: a built-in metric may use `compare`. Providers whose selectors name the
+   * canary otherwise (`<service>-canary` clusters, the canary Ingress) leave it out and refuse it.
+   */
+  builtinsMeasurePrimary?: boolean;
+  /**
    * Variables this provider adds to query templates (`{{ route }}`…), from the Canary's spec and
    * namespace (given when known); values are Kubernetes names or derived from them.
    */

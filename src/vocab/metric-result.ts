@@ -5,6 +5,8 @@ export interface MetricResult {
   /** Successful: within range. Failed: out of range. NoData: empty/NaN. Error: query failed. */
   result: 'Successful' | 'Failed' | 'NoData' | 'Error';
   value?: number;
+  /** The primary's value, for a metric judged against the primary (`compare`). */
+  primaryValue?: number;
   min?: number;
   max?: number;
   message: string;

@@ -32,6 +32,7 @@ const CTX: QueryContext = {
   name: 'web',
   namespace: 'prod',
   target: 'app',
+  primary: 'app-primary',
   service: 'app-svc',
   interval: '2m',
   variables: { route: '/api', 'some-key_2': 'x' },

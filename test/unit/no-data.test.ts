@@ -15,7 +15,15 @@ import { renderQuery } from '../../src/analysis/render.ts';
 import { APP_HISTOGRAM_QUERIES } from '../../src/routing/app-histogram.ts';
 import { ISTIO_QUERIES } from '../../src/routing/istio/index.ts';
 
-const CTX = { name: 'app', namespace: 'prod', target: 'app', service: 'app', interval: '1m', variables: {} };
+const CTX = {
+  name: 'app',
+  namespace: 'prod',
+  target: 'app',
+  primary: 'app-primary',
+  service: 'app',
+  interval: '1m',
+  variables: {},
+};
 const POD_RE = 'pod=~"app-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"';
 
 describe('vectorSelectors', () => {

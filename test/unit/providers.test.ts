@@ -117,6 +117,7 @@ test('gatewayapi adds {{ route }}, the HTTPRoute name, to query templates', () =
     name: 'c',
     namespace: 'n',
     target: 'app',
+    primary: 'app-primary',
     service: 'web',
     interval: '1m',
     variables: {},

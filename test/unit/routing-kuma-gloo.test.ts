@@ -237,6 +237,7 @@ test("built-in queries are Flagger's, rendered", () => {
     name: 'podinfo',
     namespace: 'test',
     target: 'podinfo',
+    primary: 'podinfo-primary',
     service: 'podinfo',
     interval: '1m',
     variables: {},

@@ -161,6 +161,7 @@ test("nginx built-in queries are Flagger's, rendered with {{ ingress }} = spec.i
     name: 'podinfo',
     namespace: 'test',
     target: 'podinfo',
+    primary: 'podinfo-primary',
     service: 'podinfo',
     interval: '1m',
     variables: {},

@@ -78,6 +78,7 @@ test("smi, linkerd: built-in queries are Flagger's, rendered", () => {
     name: 'podinfo',
     namespace: 'test',
     target: 'podinfo',
+    primary: 'podinfo-primary',
     service: 'podinfo',
     interval: '1m',
     variables: {},

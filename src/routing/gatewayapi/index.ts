@@ -26,6 +26,7 @@ export const gatewayapi: ProviderDescriptor = {
     blueGreen: true,
   },
   builtinQueries: APP_HISTOGRAM_QUERIES,
+  builtinsMeasurePrimary: true,
   // The HTTPRoute Weir writes is named after the apex Service.
   templateVariables: (spec) => ({ route: spec.service.name ?? spec.targetRef.name }),
   createRouter: createGatewayApiRouter,

@@ -80,5 +80,6 @@ export const istio: ProviderDescriptor = {
   serviceOptions: ['match', 'rewrite', 'corsPolicy', 'trafficPolicy', 'delegation'],
   refuses: tcpRefusals,
   builtinQueries: ISTIO_QUERIES,
+  builtinsMeasurePrimary: true,
   createRouter: createIstioRouter,
 };

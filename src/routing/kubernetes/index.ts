@@ -25,5 +25,6 @@ export const kubernetes: ProviderDescriptor = {
     blueGreen: true,
   },
   builtinQueries: APP_HISTOGRAM_QUERIES,
+  builtinsMeasurePrimary: true,
   createRouter: createKubernetesRouter,
 };

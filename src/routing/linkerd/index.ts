@@ -19,5 +19,6 @@ export const linkerd: ProviderDescriptor = {
     'request-success-rate': `sum(rate(response_total{${INBOUND},classification!="failure",direction="inbound"}[{{ interval }}])) / sum(rate(response_total{${INBOUND},direction="inbound"}[{{ interval }}])) * 100`,
     'request-duration': `histogram_quantile(0.99,sum(rate(response_latency_ms_bucket{${INBOUND},direction="inbound"}[{{ interval }}])) by (le))`,
   },
+  builtinsMeasurePrimary: true,
   createRouter: createSmiRouter,
 };

@@ -24,5 +24,6 @@ export const smi: ProviderDescriptor = {
   // Flagger v1.44 has no SMI observer: `smi:*` falls through to the istio one
   // (pkg/metrics/observers/factory.go, default case), so its built-ins are Istio's.
   builtinQueries: ISTIO_QUERIES,
+  builtinsMeasurePrimary: true,
   createRouter: createSmiRouter,
 };
