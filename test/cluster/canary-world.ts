@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import type { Phase } from '../../src/api/canary.ts';
 import { httpRouteWeights } from './route-weights.ts';
-import { startAppExporter, type AppExporter } from './app-exporter.ts';
+import { startAppExporter, type AppBehaviour, type AppExporter } from './app-exporter.ts';
 import { createNamespace, projectRoot, sharedCluster, type Cluster } from './cluster.ts';
 import { startProcess, waitFor, type Managed } from './proc.ts';
 import { startPrometheus, type PrometheusInstance } from './prometheus.ts';
@@ -98,10 +98,14 @@ export interface World {
   stopPrometheus(): Promise<void>;
   /** Kubernetes Events recorded for the Canary, oldest first. */
   events(name: string): Promise<Array<{ type: string; reason: string; message: string }>>;
-  /** Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on. */
+  /**
+   * Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on; the
+   * primary is healthy unless `primary` says otherwise.
+   */
   exporters(
     app: string,
-    canary: { errorRate?: number; latencyMs?: number },
+    canary: AppBehaviour,
+    primary?: AppBehaviour,
   ): Promise<{ primary: AppExporter; canary: AppExporter }>;
   stop(): Promise<void>;
 }
@@ -302,8 +306,12 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
       promStopped ??= prom.stop();
       return promStopped;
     },
-    async exporters(app, canary) {
-      const primary = await startAppExporter({ pod: `${app}-primary-7d4b9c-x1a2b`, namespace: ns });
+    async exporters(app, canary, primaryBehaviour = {}) {
+      const primary = await startAppExporter({
+        pod: `${app}-primary-7d4b9c-x1a2b`,
+        namespace: ns,
+        ...primaryBehaviour,
+      });
       const can = await startAppExporter({ pod: `${app}-5f6d8b-q9w8e`, namespace: ns, ...canary });
       exporters.push(primary, can);
       for (const e of [primary, can]) {
