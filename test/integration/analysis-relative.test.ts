@@ -69,7 +69,8 @@ describe('canary 5% errors', { concurrency: true }, () => {
   test('against a primary with 3% errors: 2 points worse, rolled back', async (t) => {
     const { done, phases, metrics } = await run('worse', 0.03);
     assert.equal(done.status?.phase, 'Failed', done.status?.message);
-    assert.ok(!phases.includes('Promoting'), phases.join(' -> '));
+    for (const p of ['Promoting', 'Finalising', 'Succeeded'] as const)
+      assert.ok(!phases.includes(p), phases.join(' -> '));
     assert.equal(
       await w.image('worse-primary'),
       'example.com/worse:1.0.0',
@@ -101,7 +102,8 @@ describe('canary 5% errors', { concurrency: true }, () => {
   test('against a primary just as bad (5%): the same value passes, promoted', async (t) => {
     const { done, phases, metrics } = await run('same', 0.05);
     assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
-    assert.ok(phases.includes('Promoting'), phases.join(' -> '));
+    // Promoting can pass between two 250 ms samples: the primary's new image is the proof.
+    assert.ok(!phases.includes('Failed'), phases.join(' -> '));
     assert.equal(await w.image('same-primary'), 'example.com/same:2.0.0', 'the primary runs the new image');
     assert.deepEqual(
       (await w.events('same')).filter((e) => e.reason === 'FailedCheck'),
