@@ -56,12 +56,16 @@ export const PHASES = [
   'Finalising',
   'Succeeded',
   'Failed',
+  'Frozen',
   'Terminating',
   'Terminated',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
 const Weight = (description: string) => Type.Integer({ minimum: 0, maximum: 100, description });
+
+/** What reaching analysis.threshold does (docs/freeze.md). */
+export const ON_FAILURE = ['rollback', 'freeze'] as const;
 
 export const TARGET_KINDS = ['Deployment', 'DaemonSet'] as const;
 export type TargetKindName = (typeof TARGET_KINDS)[number];
@@ -464,8 +468,19 @@ const Analysis = Obj(
       minimum: 1,
       maximum: 100,
       default: 1,
-      description: 'Failed checks before rollback (1 to 100).',
+      description: 'Failed checks before rollback (1 to 100), or before a freeze with onFailure: freeze.',
     }),
+    onFailure: StringEnum(ON_FAILURE, {
+      default: 'rollback',
+      description:
+        'What reaching the failed-checks threshold does: rollback (all traffic to primary, canary scaled to 0), or freeze (hold the weights in phase Frozen until `weir promote`, `weir abort` or `weir retry`, or until the freeze deadline rolls back).',
+    }),
+    freezeDeadline: Type.Optional(
+      Duration({
+        description:
+          'How long a Frozen run waits for `weir promote`, `weir abort` or `weir retry` before it rolls back (1m to 720h, e.g. `2h`); progressDeadlineSeconds if unset.',
+      }),
+    ),
     maxWeight: Type.Optional(
       Type.Integer({
         minimum: 1,
@@ -525,6 +540,12 @@ const Analysis = Obj(
   {
     rules: [
       durationRange('interval', '10s', '24h'),
+      durationRange('freezeDeadline', '1m', '720h'),
+      {
+        rule: "!has(self.freezeDeadline) || self.onFailure == 'freeze'",
+        message: 'freezeDeadline needs onFailure: freeze',
+        fieldPath: '.freezeDeadline',
+      },
       {
         rule: '!has(self.steps) || !(has(self.stepWeight) || has(self.stepWeights) || has(self.maxWeight))',
         message: 'steps cannot be combined with stepWeight, stepWeights or maxWeight',
@@ -707,6 +728,13 @@ export const CanaryStatus = Obj({
   ),
   pauseStartTime: Type.Optional(
     Type.String({ format: 'date-time', description: 'Start of the current pause step.' }),
+  ),
+  frozenAt: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'When the run froze (phase Frozen): the freeze deadline counts from here (analysis.freezeDeadline, else progressDeadlineSeconds).',
+    }),
   ),
   handledRequests: Type.Optional(StringMap('User requests (annotation values) already acted on.')),
   promotedImages: Type.Optional(

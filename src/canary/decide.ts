@@ -3,6 +3,7 @@
 // controller gathers observations (asking again when decide() says it needs a gate or metrics) and
 // applies the actions, then writes the status in one patch.
 import type { WebhookType } from '../api/canary.ts';
+import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
@@ -34,6 +35,9 @@ export function decide(view: CanaryView, obs: Observations): Decision | Need {
     case 'Progressing':
     case 'WaitingPromotion':
       progressing(run);
+      break;
+    case 'Frozen':
+      frozen(run);
       break;
     case 'Promoting':
       promoting(run);
@@ -331,7 +335,9 @@ function analysisPasses(run: Run, unanalysed: boolean): boolean {
   const msg = `Halted: failed check ${status.failedChecks}/${view.spec.analysis.threshold}: ${failures.join('; ')}`;
   run.act({ type: 'event', eventType: 'Warning', reason: 'FailedCheck', message: msg });
   if (status.failedChecks >= view.spec.analysis.threshold) {
-    rollback(run, `Failed checks threshold reached ${status.failedChecks}: ${failures.join('; ')}`);
+    const reason = `Failed checks threshold reached ${status.failedChecks}: ${failures.join('; ')}`;
+    if (view.spec.analysis.onFailure === 'freeze') freeze(run, reason);
+    else rollback(run, reason);
   } else {
     status.message = msg;
   }
@@ -506,12 +512,89 @@ function promotionStalled(run: Run, primary: string): void {
   run.alert('rolled-back', 'error', `Canary promotion stalled, not rolled back: ${reason}`);
 }
 
+/**
+ * analysis.onFailure: freeze. No traffic or scale action: the routes stay at the weight of the
+ * failing step (drift repair keeps them there, see expectedTraffic). A promote or retry requested
+ * before the freeze (a promote held by a user pause) answered another situation, so it is used up
+ * here: only a request made while Frozen ends the freeze.
+ */
+function freeze(run: Run, reason: string): void {
+  const { status, view } = run;
+  run.handled('promote');
+  run.handled('retry');
+  status.frozenAt = run.now;
+  const until = frozenUntil(view.spec, status)!;
+  const weight = status.canaryWeight ?? 0;
+  run.setPhase('Frozen', `Frozen: ${reason}`);
+  run.alert(
+    'frozen',
+    'error',
+    `Canary analysis failed, frozen at canary weight ${weight}: waiting for weir promote, abort or retry until ${until.toISOString()}, then it rolls back: ${reason}`,
+  );
+  run.requeueAfterMs = until.getTime() - run.obs.now.getTime();
+}
+
+/**
+ * Frozen: nothing is measured and no weight moves; only a person (or the deadline) ends it. Abort
+ * rolls back, promote copies the canary to primary now, retry resumes analysis at the held weight
+ * with the failed checks reset, a new revision of the target starts a new run.
+ */
+function frozen(run: Run): void {
+  const { obs, status, view } = run;
+  if (promotionLanded(run)) return;
+  const until = frozenUntil(view.spec, status);
+  const why = (status.message ?? '').replace(/^Frozen: /, '');
+  if (run.pending('abort')) {
+    run.handled('abort');
+    return rollback(run, `aborted by user while frozen (${why})`);
+  }
+  if (obs.revision !== status.lastAppliedSpec) {
+    delete status.frozenAt;
+    run.alert('restarted', 'info', `New revision detected while frozen, restarting`);
+    run.setPhase('Progressing', 'Progressing: new revision while frozen, restarting from zero');
+    return startRun(run, 'revision changed while frozen', true);
+  }
+  if (run.pending('promote')) {
+    run.handled('promote');
+    delete status.frozenAt;
+    return beginPromotion(run, true);
+  }
+  if (run.pending('retry')) return resumeFromFreeze(run);
+  if (!until) {
+    status.frozenAt = run.now; // a Frozen status without any time (hand-written): start counting now
+    run.requeueAfterMs = POLL_MS;
+    return;
+  }
+  const left = until.getTime() - obs.now.getTime();
+  if (left <= 0)
+    return rollback(
+      run,
+      `freeze deadline exceeded (${freezeWaitText(view.spec)}) without weir promote, abort or retry; frozen because: ${why}`,
+    );
+  run.requeueAfterMs = left;
+}
+
+/** `weir retry` on a Frozen run: analysis starts again where the run froze, failed checks at 0. */
+function resumeFromFreeze(run: Run): void {
+  const { status } = run;
+  run.handled('retry');
+  delete status.frozenAt;
+  delete status.pauseStartTime;
+  status.failedChecks = 0;
+  run.setPhase(
+    'Progressing',
+    `Progressing: retry requested while frozen, analysis resumes at canary weight ${status.canaryWeight ?? 0}`,
+  );
+  run.requeueAfterMs = POLL_MS;
+}
+
 function rollback(run: Run, reason: string): void {
   const { status } = run;
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
   run.act({ type: 'scaleCanary', replicas: 0 });
   status.canaryWeight = 0;
   delete status.pauseStartTime;
+  delete status.frozenAt;
   run.setPhase('Failed', `RolledBack: ${reason}`);
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}`);

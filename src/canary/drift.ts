@@ -13,7 +13,7 @@ import { strategyOf } from './strategy.ts';
 import { services } from './targets.ts';
 
 /**
- * The routes the status stands for, or undefined where the phase is a transition that decide()
+ * The routes the status stands for (a Frozen run holds the weights of its failing step), or undefined where the phase is a transition that decide()
  * itself drives (initializing, promoting, finalising, terminating).
  */
 export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic | undefined {
@@ -24,7 +24,8 @@ export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic
     case 'Waiting':
       return { primary: 100, canary: 0 };
     case 'Progressing':
-    case 'WaitingPromotion': {
+    case 'WaitingPromotion':
+    case 'Frozen': {
       const weight = status.canaryWeight ?? 0;
       const started = (status.iterations ?? 0) >= 1;
       switch (strategyOf(spec)) {

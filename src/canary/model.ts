@@ -55,7 +55,7 @@ export interface Observations {
 }
 
 export type AlertKind =
-  'initialized' | 'new-revision' | 'waiting-approval' | 'promoted' | 'rolled-back' | 'restarted';
+  'initialized' | 'new-revision' | 'waiting-approval' | 'promoted' | 'rolled-back' | 'restarted' | 'frozen';
 
 export type Action =
   | { type: 'ensurePrimary' } // primary Deployment (+HPA, config copies), Services, routes at 100/0

@@ -5,7 +5,10 @@
 // once a minute per Canary, once a Canary in a run has been reconciled with no change to it for a
 // minute.
 
-/** Phases of a run in flight: a Canary in any other phase is idle and may stay unchanged for days. */
+/**
+ * Phases of a run in flight: a Canary in any other phase is idle and may stay unchanged for days.
+ * Frozen is left out: it waits for a person on purpose, and its status says so.
+ */
 const IN_RUN = new Set([
   'Initializing',
   'Waiting',

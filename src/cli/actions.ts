@@ -53,6 +53,10 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
     case 'promote-full': {
       if (phase === 'Failed')
         return refuse(`${where}: there is no run to promote; \`weir retry ${name}\` runs the revision again`);
+      if (phase === 'Frozen')
+        return accept(
+          'ends the freeze by promoting: the frozen canary is copied to primary now, without further analysis',
+        );
       if (phase === 'Promoting' || phase === 'Finalising')
         return refuse(`${where}: it is already being promoted`);
       if (!phase || !RUNNING.has(phase))
@@ -70,6 +74,10 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
       return planStepPromote(c, where, later, accept, refuse);
     }
     case 'abort':
+      if (phase === 'Frozen')
+        return accept(
+          'ends the freeze by rolling back: all traffic to primary, canary scaled to 0, phase Failed',
+        );
       if (phase && RUNNING.has(phase))
         return accept('rolls back: all traffic to primary, canary scaled to 0, phase Failed');
       if (phase === 'Promoting' || phase === 'Finalising')
@@ -77,9 +85,17 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
       return refuse(`${where}: no run to abort`);
     case 'retry':
       if (phase === 'Failed') return accept('runs the failed revision again from the first step');
-      return refuse(`${where}: retry re-runs a Failed canary only`);
+      if (phase === 'Frozen')
+        return accept(
+          `ends the freeze: failed checks go back to 0 and analysis resumes at canary weight ${c.status?.canaryWeight ?? 0}`,
+        );
+      return refuse(`${where}: retry re-runs a Failed canary or resumes a Frozen one only`);
     case 'pause':
       if (paused) return refuse(`${where} and already paused; \`weir resume ${name}\` resumes it`);
+      if (phase === 'Frozen')
+        return refuse(
+          `${where}: its weights are already held; \`weir promote\`, \`weir abort\` or \`weir retry ${name}\` ends the freeze`,
+        );
       if (phase && RUNNING.has(phase))
         return accept('holds the traffic where it is; analysis keeps running and can still roll back');
       return refuse(`${where}: no run to pause`);

@@ -3,6 +3,7 @@
 import type { CoreV1Event, V1Deployment } from '@kubernetes/client-node';
 import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
 import type { CanaryObject } from '../canary/context.ts';
+import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
 import { REQUEST } from '../canary/requests.ts';
 import { strategyOf, totalSteps } from '../canary/strategy.ts';
 import { age, phaseBadge, table, weightBar, type Style } from './style.ts';
@@ -95,6 +96,10 @@ export function waitsOf(c: CanaryObject): string[] {
       `${gate[1]} gate${names ? ` (webhook ${names})` : ''}: ${gate[2]} — \`weir promote ${name}\` overrides it`,
     );
   }
+  if (c.status?.phase === 'Frozen')
+    out.push(
+      `frozen after failed analysis — \`weir promote ${name}\`, \`weir abort ${name}\` or \`weir retry ${name}\``,
+    );
   const manual = /^Paused: step (\d+), waiting for `weir promote`/.exec(msg);
   if (manual) out.push(`manual approval at step ${manual[1]} — run \`weir promote ${name}\``);
   const timed = /^Paused: step (\d+), (.+ left)$/.exec(msg);
@@ -146,6 +151,14 @@ function eventsTable(events: CoreV1Event[], count: number, now: Date, style: Sty
   return ['Events:', table([['AGE', 'TYPE', 'REASON', 'MESSAGE'], ...rows], '  ')];
 }
 
+/** When a Frozen run rolls back by itself, and from which setting. */
+export function frozenDeadlineText(c: CanaryObject, now: Date, style: Style): string {
+  const until = frozenUntil(c.spec, c.status ?? {});
+  if (!until) return '-';
+  const left = until.getTime() > now.getTime() ? `in ${age(now, until)}` : 'now';
+  return style.red(`${until.toISOString()} (${left}, ${freezeWaitText(c.spec)}), then it rolls back`);
+}
+
 export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   const { canary: c, style, now } = { ...d, ...o };
   const status = c.status ?? {};
@@ -156,6 +169,7 @@ export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   const since = status.lastTransitionTime ? ` for ${age(status.lastTransitionTime, now)}` : '';
   out.push(line('Status', `${phaseBadge(status.phase, isPaused(c), style)}${since}`));
   out.push(line('Message', status.message ?? '-'));
+  if (status.phase === 'Frozen') out.push(line('Frozen until', frozenDeadlineText(c, now, style)));
   out.push(line('Strategy', `${strategyText(spec)} (${spec.provider ?? 'default provider'})`));
   const progress = progressText(spec, status);
   out.push(line(progress.label, progress.value));

@@ -55,6 +55,7 @@ export function phaseKind(phase: Phase | undefined, paused = false): PhaseKind {
       return 'failed';
     case 'Waiting':
     case 'WaitingPromotion':
+    case 'Frozen': // failed analysis holding its weights: it waits for a person
       return 'waiting';
     default:
       return 'busy';

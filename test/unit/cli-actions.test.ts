@@ -62,6 +62,12 @@ test('actions are accepted only in phases where the controller acts on them', ()
     ['pause', 'Progressing', true],
     ['pause', 'Initialized', false],
     ['resume', 'Progressing', false],
+    // A Frozen run (analysis.onFailure: freeze) waits for exactly these three.
+    ['promote', 'Frozen', true],
+    ['promote-full', 'Frozen', true],
+    ['abort', 'Frozen', true],
+    ['retry', 'Frozen', true],
+    ['pause', 'Frozen', false],
   ];
   for (const [kind, phase, ok] of table) {
     const plan = planAction(kind, canary(phase), ID);
@@ -108,7 +114,7 @@ test('refusals say why and what to do instead', () => {
   const failed = planAction('promote', canary('Failed'), ID);
   assert.ok(!failed.ok && /`weir retry app`/.test(failed.reason));
   const retry = planAction('retry', canary('Progressing'), ID);
-  assert.ok(!retry.ok && /retry re-runs a Failed canary only/.test(retry.reason));
+  assert.ok(!retry.ok && /retry re-runs a Failed canary or resumes a Frozen one only/.test(retry.reason));
   const paused = canary('Progressing', { annotations: { 'weir.dev/paused': 'true' } });
   const again = planAction('pause', paused, ID);
   assert.ok(!again.ok && /already paused/.test(again.reason));

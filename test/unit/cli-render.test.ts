@@ -273,6 +273,54 @@ test('get canary: a failed blue-green run and a canary waiting for its pods', ()
   assert.match(text, /^Waiting on: +॥ canary pods ready: 50% of 80% needed$/m);
 });
 
+test('get canary: Frozen after failed analysis shows why, the deadline and the three ways out', () => {
+  const c = canary(
+    {
+      provider: 'gatewayapi',
+      progressDeadlineSeconds: 600,
+      analysis: {
+        interval: '1m',
+        threshold: 2,
+        stepWeight: 20,
+        maxWeight: 60,
+        onFailure: 'freeze',
+        freezeDeadline: '30m',
+      },
+    },
+    {
+      phase: 'Frozen',
+      canaryWeight: 20,
+      stepIndex: 1,
+      failedChecks: 2,
+      message: 'Frozen: Failed checks threshold reached 2: request-success-rate 80 < min 99',
+      lastTransitionTime: '2025-01-01T11:50:00Z',
+      frozenAt: '2025-01-01T11:50:00Z',
+      lastAnalysisTime: '2025-01-01T11:50:00Z',
+    },
+  );
+  const lines = renderCanary({ canary: c }, { style: PLAIN, now }).split('\n');
+  assert.deepEqual(lines.slice(2, 5), [
+    'Status:        ॥ Frozen for 10m',
+    'Message:       Frozen: Failed checks threshold reached 2: request-success-rate 80 < min 99',
+    'Frozen until:  2025-01-01T12:20:00.000Z (in 20m, analysis.freezeDeadline 30m), then it rolls back',
+  ]);
+  assert.ok(
+    lines.includes('Weight:        canary 20%  primary 80%  [████░░░░░░░░░░░░░░░░]'),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.includes(
+      'Waiting on:    ॥ frozen after failed analysis — `weir promote podinfo`, `weir abort podinfo` or `weir retry podinfo`',
+    ),
+    lines.join('\n'),
+  );
+  c.spec.analysis.freezeDeadline = undefined;
+  assert.match(
+    renderCanary({ canary: c }, { style: PLAIN, now }),
+    /^Frozen until: +2025-01-01T12:00:00\.000Z \(now, progressDeadlineSeconds 600s\), then it rolls back$/m,
+  );
+});
+
 test('colours only on a terminal without --no-color or NO_COLOR; the coloured view is the plain one painted', () => {
   assert.equal(styleFor({ isTTY: true }, undefined, {}), COLOR);
   assert.equal(styleFor({ isTTY: false }, undefined, {}), PLAIN);

@@ -229,14 +229,15 @@ describe('weighted canary', () => {
   });
 });
 
+const failing: MetricResult = {
+  name: 'request-success-rate',
+  result: 'Failed',
+  value: 80,
+  min: 99,
+  message: 'request-success-rate 80 < min 99',
+};
+
 describe('failures and rollback', () => {
-  const failing: MetricResult = {
-    name: 'request-success-rate',
-    result: 'Failed',
-    value: 80,
-    min: 99,
-    message: 'request-success-rate 80 < min 99',
-  };
 
   for (const [label, metric] of [
     ['out of range', failing],
@@ -1082,5 +1083,180 @@ describe('a canary scaled to 0 mid-run (an interrupted rollback)', () => {
     }
     assert.deepEqual(weights, [25, 50], 'every route write +stepWeight from 0');
     assert.equal(d.status.phase, 'Promoting');
+  });
+});
+
+describe('analysis.onFailure: freeze', () => {
+  const freezing = (analysis: Record<string, unknown> = {}) =>
+    canary({ stepWeight: 20, maxWeight: 60, threshold: 2, ...withMetric, ...analysis });
+
+  /** A run at weight 20 that reached the failed-checks threshold: returns the freezing decision. */
+  function frozenWorld(analysis: Record<string, unknown> = {}): { w: World; d: Decision } {
+    const w = world(freezing({ onFailure: 'freeze', ...analysis }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    assert.equal(tick(w).status.canaryWeight, 20);
+    w.metrics = [failing];
+    assert.equal(tick(w).status.phase, 'Progressing', 'one failed check is below the threshold');
+    const d = tick(w);
+    return { w, d };
+  }
+
+  test('the default is rollback: the threshold rolls back as before', () => {
+    const w = world(freezing(), initialized);
+    assert.equal(w.view.spec.analysis.onFailure, 'rollback');
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.metrics = [failing];
+    tick(w);
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+  });
+
+  test('at the threshold the run freezes: weights held, no scale-down, an error alert naming the deadline', () => {
+    const { d } = frozenWorld();
+    assert.equal(d.status.phase, 'Frozen');
+    assert.equal(d.status.canaryWeight, 20);
+    assert.deepEqual(traffic(d), [], 'no traffic change');
+    assert.ok(!has(d, 'scaleCanary'), 'the canary keeps its pods');
+    assert.ok(!d.actions.some((a) => a.type === 'runHooks' && a.hookType === 'post-rollout'));
+    assert.match(
+      d.status.message ?? '',
+      /^Frozen: Failed checks threshold reached 2: request-success-rate 80/,
+    );
+    assert.equal(d.status.frozenAt, new Date(T0 + 90_000).toISOString());
+    const alert = d.actions.find((a) => a.type === 'alert');
+    assert.ok(alert?.type === 'alert' && alert.kind === 'frozen' && alert.severity === 'error');
+    // progressDeadlineSeconds (600 s by default) when freezeDeadline is unset.
+    assert.ok(alert.message.includes(new Date(T0 + 90_000 + 600_000).toISOString()), alert.message);
+    assert.ok(d.actions.some((a) => a.type === 'event' && a.reason === 'Frozen'));
+    assert.ok(d.requeueAfterMs > 200_000, `wakes for the deadline, not a tick: ${d.requeueAfterMs}`);
+  });
+
+  test('while frozen nothing is measured, no weight moves, nothing is alerted, until the deadline', () => {
+    const { w } = frozenWorld({ freezeDeadline: '5m' });
+    const asked = w.asked.metrics;
+    w.metrics = [{ ...failing, result: 'Successful', value: 100, message: 'ok' }];
+    for (let i = 0; i < 9; i++) {
+      const d = tick(w);
+      assert.equal(d.status.phase, 'Frozen', d.status.message);
+      assert.deepEqual(d.actions, [], 'a Frozen tick does nothing');
+      assert.equal(d.status.canaryWeight, 20);
+    }
+    assert.equal(w.asked.metrics, asked, 'no metric query while frozen');
+    assert.deepEqual(w.asked.gates, [], 'no gate asked while frozen');
+  });
+
+  test('the freeze deadline rolls back, with a message saying so', () => {
+    const { w } = frozenWorld({ freezeDeadline: '5m' });
+    assert.equal(tick(w, 299_000).status.phase, 'Frozen');
+    const d = tick(w, 1_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    assert.deepEqual(
+      d.actions.find((a) => a.type === 'scaleCanary'),
+      { type: 'scaleCanary', replicas: 0 },
+    );
+    assert.match(
+      d.status.message ?? '',
+      /^RolledBack: freeze deadline exceeded \(analysis.freezeDeadline 5m\) without weir promote, abort or retry; frozen because: Failed checks threshold reached 2/,
+    );
+    assert.deepEqual(alerts(d), ['rolled-back']);
+    assert.equal(d.status.frozenAt, undefined);
+  });
+
+  test('without freezeDeadline, progressDeadlineSeconds bounds the freeze', () => {
+    const { w } = frozenWorld();
+    assert.equal(tick(w, 599_000).status.phase, 'Frozen');
+    assert.match(tick(w, 1_000).status.message ?? '', /progressDeadlineSeconds 600s/);
+  });
+
+  test('abort while frozen rolls back at once', () => {
+    const { w } = frozenWorld();
+    w.requests = { paused: false, abort: { id: 'a1' } };
+    const d = tick(w, 1_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(
+      d.status.message ?? '',
+      /^RolledBack: aborted by user while frozen \(Failed checks threshold/,
+    );
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    assert.equal(d.status.handledRequests?.abort, 'a1');
+  });
+
+  test('promote while frozen promotes without further analysis', () => {
+    const { w } = frozenWorld();
+    const asked = w.asked.metrics;
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    let d = tick(w, 1_000);
+    assert.equal(d.status.phase, 'Promoting');
+    assert.ok(has(d, 'promotePrimary'));
+    assert.equal(d.status.handledRequests?.promote, 'p1');
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    d = tick(w, 2_000);
+    assert.equal(d.status.phase, 'Finalising');
+    d = tick(w, 2_000);
+    assert.equal(d.status.phase, 'Succeeded');
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
+    assert.equal(w.asked.metrics, asked, 'promote from Frozen measures nothing more');
+  });
+
+  test('retry while frozen resumes analysis at the held weight with the failed checks reset', () => {
+    const { w } = frozenWorld();
+    w.requests = { paused: false, retry: { id: 'r1' } };
+    let d = tick(w, 1_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.failedChecks, 0);
+    assert.equal(d.status.canaryWeight, 20);
+    assert.deepEqual(traffic(d), [], 'resuming moves no weight by itself');
+    assert.match(
+      d.status.message ?? '',
+      /retry requested while frozen, analysis resumes at canary weight 20/,
+    );
+    w.metrics = [{ ...failing, result: 'Successful', value: 100, message: 'ok' }];
+    d = tick(w);
+    assert.equal(d.status.canaryWeight, 40, 'the next passing tick advances from the held weight');
+  });
+
+  test('a new revision while frozen starts a new run from weight 0', () => {
+    const { w } = frozenWorld();
+    w.revision = 'rev3';
+    const d = tick(w, 1_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.lastAppliedSpec, 'rev3');
+    assert.equal(d.status.canaryWeight, 0);
+    assert.equal(d.status.failedChecks, 0);
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+  });
+
+  test('a promote requested before the freeze does not end it', () => {
+    const w = world(freezing({ onFailure: 'freeze', threshold: 1 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    // A promote held by a user pause stays pending; it was asked for a passing run.
+    w.requests = { paused: true, promote: { id: 'p0', full: false } };
+    w.metrics = [failing];
+    assert.equal(tick(w).status.phase, 'Frozen');
+    w.requests = { paused: false, promote: { id: 'p0', full: false } };
+    assert.equal(tick(w, 1_000).status.phase, 'Frozen');
+  });
+
+  test('crash replay: the same Frozen status decides the same, the deadline counts from frozenAt', () => {
+    const { w, d } = frozenWorld({ freezeDeadline: '2m' });
+    const again = decide(
+      { ...w.view, status: d.status },
+      {
+        now: new Date(w.now + 121_000),
+        revision: 'rev2',
+        primary: w.primary,
+        canary: w.canary,
+        requests: { paused: false },
+        gates: {},
+      },
+    );
+    assert.ok(!('need' in again) && again.status.phase === 'Failed', JSON.stringify(again));
   });
 });

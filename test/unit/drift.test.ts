@@ -16,6 +16,8 @@ test('expected routes per phase and strategy', () => {
   const rows: Array<[CanarySpec, CanaryStatus, unknown]> = [
     [weighted, { phase: 'Initialized' }, { primary: 100, canary: 0 }],
     [weighted, { phase: 'Succeeded', canaryWeight: 0 }, { primary: 100, canary: 0 }],
+    // A Frozen run holds the weights of its failing step: a hand edit of them is drift.
+    [weighted, { phase: 'Frozen', canaryWeight: 30 }, { primary: 70, canary: 30 }],
     [weighted, { phase: 'Failed', canaryWeight: 0 }, { primary: 100, canary: 0 }],
     [weighted, { phase: 'Progressing', canaryWeight: 30 }, { primary: 70, canary: 30 }],
     [weighted, { phase: 'WaitingPromotion', canaryWeight: 50 }, { primary: 50, canary: 50 }],
