@@ -14,6 +14,7 @@ import { createNotifier } from '../notify/registry.ts';
 import type { Caches, CanaryContext } from './context.ts';
 import type { Decision } from './model.ts';
 import { toNotification } from './outbox.ts';
+import { eventTypeOf } from './run.ts';
 
 export interface EffectDeps {
   caches: Caches;
@@ -138,9 +139,7 @@ export async function runEffects(ctx: CanaryContext, d: Decision, deps: EffectDe
     } else if (a.type === 'runHooks') {
       const msg = d.status.message ?? '';
       const body = payload(
-        a.hookType === 'event'
-          ? { eventMessage: msg, eventType: d.status.phase === 'Failed' ? 'Warning' : 'Normal' }
-          : undefined,
+        a.hookType === 'event' ? { eventMessage: msg, eventType: eventTypeOf(d.status.phase) } : undefined,
       );
       const hooks = view.spec.analysis.webhooks;
       send(ctx.key, () => fireAndForget(hooks, a.hookType, body, hookOpts), deps.log);

@@ -10,6 +10,11 @@ export const POLL_MS = 2_000;
 /** The longest requeue decide() asks for: far below setTimeout's limit (2^31-1 ms). */
 export const MAX_REQUEUE_MS = IDLE_RESYNC_MS;
 
+/** The Event type of entering `phase`: a failed run, or one frozen by failed analysis, warns. */
+export function eventTypeOf(phase: Phase | undefined): 'Warning' | 'Normal' {
+  return phase === 'Failed' || phase === 'Frozen' ? 'Warning' : 'Normal';
+}
+
 export class Run {
   readonly status: CanaryStatus;
   readonly actions: Action[] = [];
@@ -38,7 +43,7 @@ export class Run {
       this.status.waitingSince = this.now;
       this.act({
         type: 'event',
-        eventType: phase === 'Failed' ? 'Warning' : 'Normal',
+        eventType: eventTypeOf(phase),
         reason: phase,
         message,
       });

@@ -238,7 +238,6 @@ const failing: MetricResult = {
 };
 
 describe('failures and rollback', () => {
-
   for (const [label, metric] of [
     ['out of range', failing],
     [
@@ -1131,7 +1130,10 @@ describe('analysis.onFailure: freeze', () => {
     assert.ok(alert?.type === 'alert' && alert.kind === 'frozen' && alert.severity === 'error');
     // progressDeadlineSeconds (600 s by default) when freezeDeadline is unset.
     assert.ok(alert.message.includes(new Date(T0 + 90_000 + 600_000).toISOString()), alert.message);
-    assert.ok(d.actions.some((a) => a.type === 'event' && a.reason === 'Frozen'));
+    assert.ok(
+      d.actions.some((a) => a.type === 'event' && a.reason === 'Frozen' && a.eventType === 'Warning'),
+      'a Warning Event Frozen',
+    );
     assert.ok(d.requeueAfterMs > 200_000, `wakes for the deadline, not a tick: ${d.requeueAfterMs}`);
   });
 
