@@ -3,7 +3,7 @@
 // is computed from status.frozenAt and the current spec, so editing freezeDeadline on a Frozen Canary
 // moves its deadline. Pure: decide() and `weir get canary` both read it.
 import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
-import { parseDuration } from './strategy.ts';
+import { parseDuration } from '../vocab/duration.ts';
 
 /** How long a Frozen run waits: analysis.freezeDeadline, else progressDeadlineSeconds. */
 export function freezeWaitMs(spec: CanarySpec): number {
