@@ -152,10 +152,12 @@ test('a scrape interval longer than the analysis interval: "too few samples in t
 });
 
 test('with samples and no traffic in the window, the message says the series are there', async (t) => {
-  // The web pods' load ended before the tests; over a 4 s window their counters have not moved, so
-  // the rates are 0 and the success rate is 0/0 (NaN).
-  await prom.waitForSeries(`max(changes(${COUNT}{pod="${WEB_POD}"}[5s])) == 0`, 20_000);
-  const [sr] = await analyse(t, { target: 'web', interval: '4s' });
+  // The web pods' load ended before the tests; over a 10 s window their counters have not moved, so
+  // the rates are 0 and the success rate is 0/0 (NaN). Scraped every second, the window holds enough
+  // samples for rate() once Prometheus has caught up, which a loaded machine can delay: wait for it.
+  const window = `${COUNT}{pod="${WEB_POD}"}[10s]`;
+  await prom.waitForSeries(`max(changes(${window})) == 0 and min(count_over_time(${window})) >= 3`, 30_000);
+  const [sr] = await analyse(t, { target: 'web', interval: '10s' });
   assert.match(
     sr!.message,
     /^metric request-success-rate returned no data \(no traffic\): its series exist and carry samples, so the canary may be receiving no traffic; query: 100 \* /,
