@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { admissionOrder, admit, type Contender, type Limits } from '../../src/canary/admission.ts';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { Slots } from '../../src/canary/slots.ts';
+import { parseConfig } from '../../src/config.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 const c = (key: string, priority = 0, since = 0): Contender => ({
@@ -168,5 +169,23 @@ describe('Slots: no double admission', () => {
 
   test('no limits: no admission observed', () => {
     assert.equal(new Slots({}).admission(obj('a', 'x'), [], now), undefined);
+  });
+});
+
+describe('the limit flags', () => {
+  test('parsed once: unset is no limit, flags win over env, a bad value names its flag', () => {
+    assert.deepEqual(parseConfig({}, {}).limits, {});
+    assert.deepEqual(
+      parseConfig(
+        { maxProgressing: '3' },
+        { WEIR_MAX_PROGRESSING: '9', WEIR_MAX_PROGRESSING_PER_NAMESPACE: '1' },
+      ).limits,
+      { cluster: 3, perNamespace: 1 },
+    );
+    assert.throws(
+      () => parseConfig({ maxProgressingPerNamespace: '0' }, {}),
+      /--max-progressing-per-namespace: expected a positive integer \(at least 1\), got 0/,
+    );
+    assert.throws(() => parseConfig({ maxProgressing: '1.5' }, {}), /--max-progressing: expected/);
   });
 });
