@@ -3,6 +3,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDERS, type ProviderName } from './api/canary.ts';
+import type { Limits } from './canary/admission.ts';
 import { WeirError } from './errors.ts';
 import { parseGitSyncPolicy, type GitSyncPolicy } from './gitsync/policy.ts';
 
@@ -27,6 +28,8 @@ export interface Config {
   leaseName: string;
   identity: string;
   workers: number;
+  /** Concurrency limits on progressing Canaries (src/canary/admission.ts, docs/concurrency.md). */
+  limits: Limits;
   /** Root of the GitSync checkouts (one directory per GitSync). */
   gitCacheDir: string;
   /** GitSync tenancy: see GitSyncPolicy in src/gitsync/policy.ts and docs/gitsync.md. */
@@ -51,6 +54,8 @@ export interface RawOptions {
   leaderElect?: boolean;
   leaseNamespace?: string;
   workers?: string;
+  maxProgressing?: string;
+  maxProgressingPerNamespace?: string;
   gitCacheDir?: string;
   defaultServiceAccount?: string;
   gitsyncNoCrossNamespace?: boolean;
@@ -110,6 +115,14 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
     leaseName: 'weir-controller',
     identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
     workers,
+    limits: {
+      ...limit('--max-progressing', pick(o.maxProgressing, 'MAX_PROGRESSING'), 'cluster'),
+      ...limit(
+        '--max-progressing-per-namespace',
+        pick(o.maxProgressingPerNamespace, 'MAX_PROGRESSING_PER_NAMESPACE'),
+        'perNamespace',
+      ),
+    },
     gitCacheDir: pick(o.gitCacheDir, 'GIT_CACHE_DIR') ?? join(tmpdir(), 'weir-gitsync'),
     gitsync: gitsyncPolicy(o, env),
   };
@@ -124,6 +137,15 @@ function gitsyncPolicy(o: RawOptions, env: NodeJS.ProcessEnv): GitSyncPolicy {
     clusterScopedAllowed: o.gitsyncClusterScopedAllowed ?? env.WEIR_GITSYNC_CLUSTER_SCOPED_ALLOWED,
     allowFileUrls: flag(o.allowFileUrls, 'ALLOW_FILE_URLS'),
   });
+}
+
+/** A concurrency limit: unset (or empty) is no limit; otherwise a positive integer. */
+function limit(flag: string, value: string | undefined, key: keyof Limits): Limits {
+  if (value === undefined || value === '') return {};
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new WeirError('CONFIG', `${flag}: expected a positive integer (at least 1), got ${value}`);
+  return { [key]: n };
 }
 
 function hostPort(flag: string, value: string): { host: string; port: number } {

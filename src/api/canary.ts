@@ -57,6 +57,7 @@ export const PHASES = [
   'Succeeded',
   'Failed',
   'Frozen',
+  'Queued',
   'Terminating',
   'Terminated',
 ] as const;
@@ -638,6 +639,14 @@ export const CanarySpec = Obj(
     }),
     skipAnalysis: Type.Optional(Type.Boolean({ description: 'Promote without analysis.' })),
     suspend: Type.Optional(Type.Boolean({ description: 'Stop acting on this canary.' })),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: -1000000,
+        maximum: 1000000,
+        description:
+          'Place in the queue when a concurrency limit holds runs back (docs/concurrency.md): higher starts first; equal priorities start first come, first served. Default 0.',
+      }),
+    ),
     revertOnDeletion: Type.Optional(
       Type.Boolean({ description: 'On delete, give the Deployment and traffic back as they were.' }),
     ),
@@ -734,6 +743,13 @@ export const CanaryStatus = Obj({
       format: 'date-time',
       description:
         'When the run froze (phase Frozen): the freeze deadline counts from here (analysis.freezeDeadline, else progressDeadlineSeconds).',
+    }),
+  ),
+  queuedAt: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'When the waiting run was first queued by a concurrency limit (phase Queued): its place among runs of equal spec.priority.',
     }),
   ),
   handledRequests: Type.Optional(StringMap('User requests (annotation values) already acted on.')),

@@ -30,6 +30,8 @@ import { finalizeCanary } from './finalize.ts';
 import type { Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
+import { Slots } from './slots.ts';
+import { holdsSlot } from './admission.ts';
 import { parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
 
@@ -93,17 +95,26 @@ export class CanaryController {
   /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
   private readonly writes = new WriteLog();
 
+  /** Concurrency limits: who holds a slot, and runs admitted here not in the cache yet (slots.ts). */
+  private readonly slots: Slots;
+
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue({ workers: deps.config.workers });
     this.now = deps.now ?? (() => new Date());
     this.gatherer = new Gatherer({ onDone: (key) => this.queue.add(key), log: deps.log });
+    this.slots = new Slots(deps.config.limits);
   }
 
   /** Maps informer events to Canary keys: the Canary itself, its workloads, configs and routes. */
   watch(): void {
     const { caches } = this.deps;
     const enqueue = (o: Obj) => this.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
-    caches.canary?.on((o) => enqueue(o));
+    caches.canary?.on((o, kind) => {
+      enqueue(o);
+      // A run that ended (or a Canary that left) frees a slot: the queued ones look at once.
+      const phase = (o as CanaryObject).status?.phase;
+      if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);
+    });
     const byTarget = (o: Obj) => {
       const ns = o.metadata?.namespace;
       const name = o.metadata?.name ?? '';
@@ -128,6 +139,15 @@ export class CanaryController {
     // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
     const byLabelKeys = new Set(['service', ...providerResources().map((r) => r.key)]);
     for (const key of byLabelKeys) caches[key]?.on(byLabel);
+  }
+
+  /** Every Queued Canary but `changed` (its own event already requeued it). */
+  private requeueQueued(changed: Obj): void {
+    const key = `${changed.metadata?.namespace}/${changed.metadata?.name}`;
+    for (const c of (this.deps.caches.canary?.list() ?? []) as CanaryObject[]) {
+      const other = `${c.metadata.namespace}/${c.metadata.name}`;
+      if (c.status?.phase === 'Queued' && other !== key) this.queue.add(other);
+    }
   }
 
   run(): Promise<void> {
@@ -182,6 +202,10 @@ export class CanaryController {
     }
   }
 
+  private cachedCanaries(): CanaryObject[] {
+    return (this.deps.caches.canary?.list() ?? []) as CanaryObject[];
+  }
+
   /** An info line, at most once a minute, while a Canary in a run stays unchanged (see quiet.ts). */
   private tellIfQuiet(key: string, obj: CanaryObject, log: Logger, waitingFor: string): void {
     const ms = this.quiet.check(key, obj.metadata.resourceVersion, obj.status?.phase, Date.now());
@@ -231,7 +255,13 @@ export class CanaryController {
     const obs = observe(ctx, this.now());
     const routesPending = ctx.router.pendingRoutes?.(ctx.route);
     if (routesPending) obs.routesPending = routesPending;
+    // From reading the cache for admission to reserving the slot nothing awaits (see slots.ts).
+    if (!holdsSlot(obj.status?.phase)) {
+      const admission = this.slots.admission(obj, this.cachedCanaries(), obs.now);
+      if (admission) obs.admission = admission;
+    }
     const decision = this.decideOffWorker(ctx, obs, log);
+    if (decision) this.slots.decided(obj, obj.status?.phase, decision.status.phase, obs.now);
     if (!decision) {
       // Pending alerts minus those this process delivered (their removal is written here).
       const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);

@@ -39,6 +39,9 @@ export function decide(view: CanaryView, obs: Observations): Decision | Need {
     case 'Frozen':
       frozen(run);
       break;
+    case 'Queued':
+      queued(run);
+      break;
     case 'Promoting':
       promoting(run);
       break;
@@ -109,7 +112,54 @@ function idle(run: Run): void {
     if (repair) repairPrimary(run);
     return;
   }
+  if (!admitted(run)) return;
   startRun(run, retry ? 'retry requested' : 'new revision');
+}
+
+/**
+ * A concurrency limit (admission.ts) decides whether a new run may start. Held back, the run waits in
+ * Queued and does nothing to the cluster: no canary pods, routes left at the primary. queuedAt keeps
+ * its place across controller restarts. Returns whether the run may start now.
+ */
+function admitted(run: Run): boolean {
+  const { admission } = run.obs;
+  const { status } = run;
+  if (!admission || admission.admitted) {
+    delete status.queuedAt;
+    return true;
+  }
+  status.queuedAt ??= run.now;
+  if (run.phase !== 'Queued') run.setPhase('Queued', admission.message);
+  else status.message = admission.message;
+  // Ending runs requeue the queue (controller.ts); this is the backstop if that event is missed.
+  run.requeueAfterMs = QUEUED_RECHECK_MS;
+  return false;
+}
+
+const QUEUED_RECHECK_MS = 30_000;
+
+/**
+ * A run waiting for a slot. Reverting the target to the promoted revision or `weir abort` takes it
+ * out of the queue without a run; otherwise it starts once admitted, with the newest revision.
+ */
+function queued(run: Run): void {
+  const { obs, status } = run;
+  if (obs.revision === status.lastPromotedSpec) {
+    delete status.queuedAt;
+    status.lastAppliedSpec = obs.revision;
+    run.setPhase('Succeeded', 'Reverted: target is back on the promoted revision, left the queue');
+    return;
+  }
+  if (run.pending('abort')) {
+    run.handled('abort');
+    delete status.queuedAt;
+    // Recorded as applied, so this revision does not queue again (as after a rollback).
+    status.lastAppliedSpec = obs.revision;
+    run.setPhase('Failed', 'Aborted: removed from the queue by user before its run started');
+    return;
+  }
+  if (!admitted(run)) return;
+  startRun(run, 'admitted from the queue');
 }
 
 /**

@@ -22,6 +22,7 @@ export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic
     case 'Succeeded':
     case 'Failed':
     case 'Waiting':
+    case 'Queued':
       return { primary: 100, canary: 0 };
     case 'Progressing':
     case 'WaitingPromotion':

@@ -3,6 +3,7 @@
 import type { CanarySpec, CanaryStatus, WebhookType } from '../api/canary.ts';
 
 import type { MetricResult } from '../vocab/metric-result.ts';
+import type { Admission } from './admission.ts';
 import type { Traffic } from '../vocab/traffic.ts';
 
 export type { MetricResult, Traffic };
@@ -52,6 +53,11 @@ export interface Observations {
    * an HTTPRoute parent that has not accepted the current generation): the run holds its step.
    */
   routesPending?: string;
+  /**
+   * Whether a new run may start under the concurrency limits (admission.ts). Undefined: no limit
+   * configured, any run may start.
+   */
+  admission?: Admission;
 }
 
 export type AlertKind =

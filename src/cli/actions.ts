@@ -59,6 +59,10 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
         );
       if (phase === 'Promoting' || phase === 'Finalising')
         return refuse(`${where}: it is already being promoted`);
+      if (phase === 'Queued')
+        return refuse(
+          `${where}: its run waits for a slot under a concurrency limit and has not started; raise spec.priority to move it up`,
+        );
       if (!phase || !RUNNING.has(phase))
         return refuse(
           `${where}: nothing to promote (idle); a run starts when the target Deployment's pod template changes`,
@@ -74,6 +78,10 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
       return planStepPromote(c, where, later, accept, refuse);
     }
     case 'abort':
+      if (phase === 'Queued')
+        return accept(
+          'takes the waiting run out of the queue: nothing was changed in the cluster, phase Failed; the next revision queues again',
+        );
       if (phase === 'Frozen')
         return accept(
           'ends the freeze by rolling back: all traffic to primary, canary scaled to 0, phase Failed',

@@ -96,6 +96,10 @@ export function waitsOf(c: CanaryObject): string[] {
       `${gate[1]} gate${names ? ` (webhook ${names})` : ''}: ${gate[2]} — \`weir promote ${name}\` overrides it`,
     );
   }
+  if (c.status?.phase === 'Queued')
+    out.push(
+      `a slot under the concurrency limit: ${(c.status.message ?? '').replace(/^Queued: /, '')} — \`weir abort ${name}\` leaves the queue`,
+    );
   if (c.status?.phase === 'Frozen')
     out.push(
       `frozen after failed analysis — \`weir promote ${name}\`, \`weir abort ${name}\` or \`weir retry ${name}\``,
@@ -151,6 +155,24 @@ function eventsTable(events: CoreV1Event[], count: number, now: Date, style: Sty
   return ['Events:', table([['AGE', 'TYPE', 'REASON', 'MESSAGE'], ...rows], '  ')];
 }
 
+/**
+ * A Queued run's place in line (1: next), read from the controller's message ("…; N ahead of this
+ * one"), or undefined when not queued.
+ */
+export function queuePlace(status: CanaryStatus): number | undefined {
+  if (status.phase !== 'Queued') return undefined;
+  const m = /; (\d+) ahead of this one$/.exec(status.message ?? '');
+  return m ? Number(m[1]) + 1 : undefined;
+}
+
+/** Place in line, priority and since when, for `weir get canary`. */
+function queuedText(c: CanaryObject, now: Date): string {
+  const status = c.status ?? {};
+  const place = queuePlace(status);
+  const since = status.queuedAt ? `, since ${age(status.queuedAt, now)} ago` : '';
+  return `${place ? `#${place} in line` : 'in line'} (priority ${c.spec.priority ?? 0}${since})`;
+}
+
 /** When a Frozen run rolls back by itself, and from which setting. */
 export function frozenDeadlineText(c: CanaryObject, now: Date, style: Style): string {
   const until = frozenUntil(c.spec, c.status ?? {});
@@ -170,6 +192,7 @@ export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   out.push(line('Status', `${phaseBadge(status.phase, isPaused(c), style)}${since}`));
   out.push(line('Message', status.message ?? '-'));
   if (status.phase === 'Frozen') out.push(line('Frozen until', frozenDeadlineText(c, now, style)));
+  if (status.phase === 'Queued') out.push(line('Queued', style.yellow(queuedText(c, now))));
   out.push(line('Strategy', `${strategyText(spec)} (${spec.provider ?? 'default provider'})`));
   const progress = progressText(spec, status);
   out.push(line(progress.label, progress.value));

@@ -85,6 +85,14 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
     .option('--lease-namespace <ns>', 'namespace of the Lease (default $POD_NAMESPACE or weir-system)')
     .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
     .option(
+      '--max-progressing <n>',
+      'at most n Canaries progressing at once in the cluster; further runs wait in phase Queued (env WEIR_MAX_PROGRESSING; default no limit)',
+    )
+    .option(
+      '--max-progressing-per-namespace <n>',
+      'at most n Canaries progressing at once in one namespace; further runs wait in phase Queued (env WEIR_MAX_PROGRESSING_PER_NAMESPACE; default no limit)',
+    )
+    .option(
       '--default-service-account <name>',
       'GitSyncs naming no spec.serviceAccountName apply as this ServiceAccount of their namespace (env WEIR_DEFAULT_SERVICE_ACCOUNT; default: the controller itself)',
     )

@@ -1,7 +1,8 @@
 // The `weir list canaries` table, pure: one row per Canary, the columns `kubectl get canaries` has plus
-// the step or iteration as n/m and the failed checks against the threshold.
+// the step or iteration as n/m, the failed checks against the threshold, and a Queued run's place in
+// line.
 import type { CanaryObject } from '../canary/context.ts';
-import { isPaused, progressText } from './canary-view.ts';
+import { isPaused, progressText, queuePlace } from './canary-view.ts';
 import { age, phaseBadge, table, type Style } from './style.ts';
 
 export function renderCanaryList(canaries: CanaryObject[], o: { style: Style; now: Date }): string {
@@ -12,7 +13,7 @@ export function renderCanaryList(canaries: CanaryObject[], o: { style: Style; no
     return [
       c.metadata.name,
       c.metadata.namespace,
-      phaseBadge(s.phase, isPaused(c), o.style),
+      statusText(c, o.style),
       hasStatus ? `${s.canaryWeight ?? 0}%` : '-',
       hasStatus && c.spec?.analysis ? progressText(c.spec, s).value : '-',
       hasStatus ? `${s.failedChecks ?? 0}/${c.spec?.analysis?.threshold ?? 1}` : '-',
@@ -20,4 +21,11 @@ export function renderCanaryList(canaries: CanaryObject[], o: { style: Style; no
     ];
   });
   return table([['NAME', 'NAMESPACE', 'STATUS', 'WEIGHT', 'STEP', 'FAILED', 'LAST TRANSITION'], ...rows]);
+}
+
+/** The phase badge; a Queued run's place in line after it ("॥ Queued #2"). */
+function statusText(c: CanaryObject, style: Style): string {
+  const badge = phaseBadge(c.status?.phase, isPaused(c), style);
+  const place = queuePlace(c.status ?? {});
+  return place ? `${badge} ${style.yellow(`#${place}`)}` : badge;
 }

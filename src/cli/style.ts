@@ -56,6 +56,7 @@ export function phaseKind(phase: Phase | undefined, paused = false): PhaseKind {
     case 'Waiting':
     case 'WaitingPromotion':
     case 'Frozen': // failed analysis holding its weights: it waits for a person
+    case 'Queued': // a concurrency limit holds its run back
       return 'waiting';
     default:
       return 'busy';

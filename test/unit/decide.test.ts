@@ -50,6 +50,8 @@ interface World {
   asked: { gates: WebhookType[]; metrics: number };
   /** The router's weight verification (Observations.routesPending). */
   routesPending?: string;
+  /** The concurrency limits' verdict (Observations.admission). */
+  admission?: Observations['admission'];
 }
 
 function world(view: CanaryView, status: Partial<CanaryView['status']> = {}): World {
@@ -77,6 +79,7 @@ function step(w: World): Decision {
     requests: w.requests,
     gates: {},
     ...(w.routesPending ? { routesPending: w.routesPending } : {}),
+    ...(w.admission ? { admission: w.admission } : {}),
   };
   for (let i = 0; i < 4; i++) {
     const d = decide(w.view, obs);
@@ -1260,5 +1263,123 @@ describe('analysis.onFailure: freeze', () => {
       },
     );
     assert.ok(!('need' in again) && again.status.phase === 'Failed', JSON.stringify(again));
+  });
+});
+
+describe('concurrency limits: Queued', () => {
+  const held = {
+    admitted: false as const,
+    message:
+      'Queued: 1 canary progressing in namespace prod (limit 1, --max-progressing-per-namespace); 0 ahead of this one',
+  };
+  const released = (status: Partial<CanaryView['status']>) => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), status);
+    w.revision = 'rev2';
+    return w;
+  };
+  const rows: Array<{ name: string; status: Partial<CanaryView['status']>; retry?: boolean }> = [
+    { name: 'new revision after Initialized', status: initialized },
+    { name: 'new revision after Succeeded', status: { ...initialized, phase: 'Succeeded' } },
+    {
+      name: 'new revision after Failed',
+      status: { ...initialized, phase: 'Failed', lastAppliedSpec: 'rev0' },
+    },
+    {
+      name: 'retry of a Failed run',
+      status: { ...initialized, phase: 'Failed', lastAppliedSpec: 'rev2' },
+      retry: true,
+    },
+  ];
+  for (const row of rows)
+    test(`${row.name}: not admitted, it queues and changes nothing in the cluster`, () => {
+      const w = released(row.status);
+      if (row.retry) w.requests = { paused: false, retry: { id: 'r1' } };
+      w.admission = held;
+      const d = step(w);
+      assert.equal(d.status.phase, 'Queued');
+      assert.equal(d.status.message, held.message);
+      assert.equal(d.status.queuedAt, new Date(T0).toISOString());
+      assert.deepEqual(
+        d.actions.filter((a) => !['event', 'runHooks'].includes(a.type)),
+        [],
+        'no scale, traffic, promotion or alert',
+      );
+      assert.ok(
+        d.actions.some((a) => a.type === 'event' && a.reason === 'Queued' && a.eventType === 'Normal'),
+      );
+      assert.equal(d.status.lastAppliedSpec, row.status.lastAppliedSpec, 'nothing applied yet');
+      assert.equal(d.requeueAfterMs, 30_000, 'a backstop look; ending runs requeue at once');
+    });
+
+  test('while held it stays Queued, keeps its first queuedAt, and updates its place silently', () => {
+    const w = released(initialized);
+    w.admission = held;
+    step(w);
+    w.admission = { admitted: false, message: held.message.replace('0 ahead', '1 ahead') };
+    const d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Queued');
+    assert.match(d.status.message ?? '', /1 ahead of this one$/);
+    assert.equal(d.status.queuedAt, new Date(T0).toISOString(), 'first come survives');
+    assert.deepEqual(d.actions, [], 'no event or action while its place changes');
+  });
+
+  test('admitted, it starts the newest revision: canary scaled up, queuedAt cleared', () => {
+    const w = released(initialized);
+    w.admission = held;
+    step(w);
+    w.revision = 'rev3'; // pushed again while waiting
+    w.admission = { admitted: true };
+    const d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.match(d.status.message ?? '', /admitted from the queue/);
+    assert.equal(d.status.lastAppliedSpec, 'rev3');
+    assert.equal(d.status.queuedAt, undefined);
+    assert.ok(d.actions.some((a) => a.type === 'scaleCanary' && a.replicas === 'restore'));
+    assert.deepEqual(alerts(d), ['new-revision']);
+  });
+
+  test('no limit (admission not observed): a new revision starts at once', () => {
+    const w = released(initialized);
+    assert.equal(step(w).status.phase, 'Progressing');
+  });
+
+  test('a target reverted to the promoted revision leaves the queue as Succeeded', () => {
+    const w = released(initialized);
+    w.admission = held;
+    step(w);
+    w.revision = 'rev1';
+    const d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Succeeded');
+    assert.equal(d.status.queuedAt, undefined);
+    assert.ok(!has(d, 'scaleCanary') || d.actions.every((a) => a.type !== 'setTraffic'));
+  });
+
+  test('weir abort takes it out of the queue; the same revision does not queue again', () => {
+    const w = released(initialized);
+    w.admission = held;
+    step(w);
+    w.requests = { paused: false, abort: { id: 'a1' } };
+    const d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /^Aborted: removed from the queue/);
+    assert.equal(d.status.lastAppliedSpec, 'rev2');
+    assert.equal(tick(w, 5_000).status.phase, 'Failed', 'stays out of the queue');
+  });
+
+  test('a run holding a slot ignores admission (Progressing, Frozen are never queued)', () => {
+    for (const phase of ['Progressing', 'Frozen'] as const) {
+      const w = world(canary({ stepWeight: 10, maxWeight: 50 }), {
+        ...initialized,
+        phase,
+        lastAppliedSpec: 'rev1',
+        lastPromotedSpec: 'rev0',
+        canaryWeight: 10,
+        lastAnalysisTime: new Date(T0).toISOString(),
+        frozenAt: new Date(T0).toISOString(),
+      });
+      w.primary = { ...w.primary, revision: 'rev0' };
+      w.admission = held;
+      assert.equal(tick(w, 1_000).status.phase, phase);
+    }
   });
 });
