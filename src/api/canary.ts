@@ -616,6 +616,68 @@ const Analysis = Obj(
   },
 );
 
+/** Days of a release window (spec.schedule), Monday first. */
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+
+const HHMM = (what: string) =>
+  Type.String({
+    pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$',
+    description: `${what}, HH:MM local time (24:00 for end of day).`,
+  });
+
+const ReleaseWindow = Obj(
+  {
+    days: Type.Array(Type.Union(WEEKDAYS.map((d) => Type.Literal(d))), {
+      minItems: 1,
+      maxItems: 7,
+      'x-kubernetes-list-type': 'set',
+      description: 'Days of the week this window is open on (Mon..Sun), in timeZone.',
+    }),
+    start: HHMM('Opening time, inclusive'),
+    end: HHMM('Closing time, exclusive'),
+  },
+  {
+    rules: [
+      {
+        rule: 'self.start < self.end',
+        message:
+          'start must be before end: a window does not cross midnight; write 22:00-24:00 and 00:00-02:00 of the next day as two windows',
+        fieldPath: '.end',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
+);
+
+const Schedule = Obj(
+  {
+    timeZone: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'IANA time zone of the windows and blackout dates (e.g. Europe/Berlin). Default UTC.',
+      }),
+    ),
+    windows: Type.Array(ReleaseWindow, {
+      minItems: 1,
+      maxItems: 32,
+      description:
+        'When a new revision may start its run. Days and hours only; cron syntax is not supported.',
+    }),
+    blackoutDates: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }), {
+        maxItems: 366,
+        'x-kubernetes-list-type': 'set',
+        description: 'Dates (YYYY-MM-DD, in timeZone) on which no window opens.',
+      }),
+    ),
+  },
+  {
+    description:
+      'Release windows (docs/release-windows.md): a new revision detected outside them waits in phase Queued until the next opening; a run already started is not stopped when a window closes. `weir promote --now` overrides.',
+  },
+);
+
 export const CanarySpec = Obj(
   {
     targetRef: TargetRef,
@@ -647,6 +709,7 @@ export const CanarySpec = Obj(
           'Place in the queue when a concurrency limit holds runs back (docs/concurrency.md): higher starts first; equal priorities start first come, first served. Default 0.',
       }),
     ),
+    schedule: Type.Optional(Schedule),
     revertOnDeletion: Type.Optional(
       Type.Boolean({ description: 'On delete, give the Deployment and traffic back as they were.' }),
     ),

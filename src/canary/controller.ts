@@ -31,6 +31,7 @@ import type { Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
+import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
 import { parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
@@ -257,6 +258,8 @@ export class CanaryController {
     if (routesPending) obs.routesPending = routesPending;
     // From reading the cache for admission to reserving the slot nothing awaits (see slots.ts).
     if (!holdsSlot(obj.status?.phase)) {
+      // Only a run not started yet asks the schedule: a closing window does not stop a run.
+      if (obj.spec.schedule) obs.window = windowState(obj.spec.schedule, obs.now);
       const admission = this.slots.admission(obj, this.cachedCanaries(), obs.now);
       if (admission) obs.admission = admission;
     }

@@ -122,21 +122,67 @@ function idle(run: Run): void {
  * its place across controller restarts. Returns whether the run may start now.
  */
 function admitted(run: Run): boolean {
+  const override = run.pending('promoteNow');
+  if (!override && !inReleaseWindow(run)) return false;
   const { admission } = run.obs;
   const { status } = run;
-  if (!admission || admission.admitted) {
-    delete status.queuedAt;
-    return true;
+  if (admission && !admission.admitted) {
+    queue(run, admission.message, QUEUED_RECHECK_MS);
+    return false;
   }
-  status.queuedAt ??= run.now;
-  if (run.phase !== 'Queued') run.setPhase('Queued', admission.message);
-  else status.message = admission.message;
+  delete status.queuedAt;
+  // A promote --now is consumed by the run it lets start, so an old one never opens a later window.
+  if (override) overrideWindow(run, override.by);
+  return true;
+}
+
+/** Wait in Queued (nothing done to the cluster), looking again after `recheckMs`. */
+function queue(run: Run, message: string, recheckMs: number): void {
+  run.status.queuedAt ??= run.now;
+  if (run.phase !== 'Queued') run.setPhase('Queued', message);
+  else run.status.message = message;
   // Ending runs requeue the queue (controller.ts); this is the backstop if that event is missed.
-  run.requeueAfterMs = QUEUED_RECHECK_MS;
-  return false;
+  run.requeueAfterMs = recheckMs;
 }
 
 const QUEUED_RECHECK_MS = 30_000;
+const BAD_SCHEDULE_RECHECK_MS = 300_000;
+
+/**
+ * spec.schedule (window.ts): outside its windows a new revision waits in Queued and the controller
+ * looks again at the next opening. A schedule the controller cannot read (unknown time zone) holds
+ * the run too, with a Warning naming the field: starting outside the windows the user meant is worse.
+ */
+function inReleaseWindow(run: Run): boolean {
+  const { window } = run.obs;
+  if (!window || window.open) return true;
+  if ('error' in window) {
+    const message = `Queued: ${window.error}`;
+    if (run.status.message !== message)
+      run.act({ type: 'event', eventType: 'Warning', reason: 'InvalidSchedule', message: window.error });
+    queue(run, message, BAD_SCHEDULE_RECHECK_MS);
+    return false;
+  }
+  const untilOpening = window.nextOpening
+    ? Date.parse(window.nextOpening) - run.obs.now.getTime()
+    : Number.POSITIVE_INFINITY;
+  queue(run, window.message, untilOpening);
+  return false;
+}
+
+/** `weir promote --now`: the run starts outside its window; the Event says who asked. */
+function overrideWindow(run: Run, by: string | undefined): void {
+  run.handled('promoteNow');
+  const { window } = run.obs;
+  if (!window || window.open) return;
+  const why = 'error' in window ? window.error : window.message.replace(/^Queued: /, '');
+  run.act({
+    type: 'event',
+    eventType: 'Normal',
+    reason: 'WindowOverridden',
+    message: `Release window overridden by ${by ?? 'an unnamed user'} (weir promote --now): ${why}`,
+  });
+}
 
 /**
  * A run waiting for a slot. Reverting the target to the promoted revision or `weir abort` takes it

@@ -4,6 +4,7 @@ import type { CanarySpec, CanaryStatus, WebhookType } from '../api/canary.ts';
 
 import type { MetricResult } from '../vocab/metric-result.ts';
 import type { Admission } from './admission.ts';
+import type { WindowState } from './window.ts';
 import type { Traffic } from '../vocab/traffic.ts';
 
 export type { MetricResult, Traffic };
@@ -34,6 +35,8 @@ export interface UserRequests {
   promote?: { id: string; full: boolean };
   abort?: { id: string };
   retry?: { id: string };
+  /** `weir promote --now`: start a run queued by spec.schedule outside its window; by: who asked. */
+  promoteNow?: { id: string; by?: string };
   paused: boolean;
 }
 
@@ -58,6 +61,11 @@ export interface Observations {
    * configured, any run may start.
    */
   admission?: Admission;
+  /**
+   * Whether spec.schedule lets a new run start now (window.ts). Undefined: no schedule, or a run
+   * already holds its slot (a closing window does not stop a run).
+   */
+  window?: WindowState;
 }
 
 export type AlertKind =

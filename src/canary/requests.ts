@@ -10,6 +10,9 @@ export const REQUEST = {
   abort: 'weir.dev/abort',
   retry: 'weir.dev/retry',
   paused: 'weir.dev/paused',
+  promoteNow: 'weir.dev/promote-now',
+  /** Who asked for promote-now (the CLI's kubeconfig user), for the Event. */
+  promoteNowBy: 'weir.dev/promote-now-by',
 } as const;
 
 export function readRequests(annotations: Record<string, string> | undefined): UserRequests {
@@ -19,15 +22,22 @@ export function readRequests(annotations: Record<string, string> | undefined): U
     out.promote = { id: a[REQUEST.promote]!, full: a[REQUEST.promoteFull] === a[REQUEST.promote] };
   if (a[REQUEST.abort]) out.abort = { id: a[REQUEST.abort]! };
   if (a[REQUEST.retry]) out.retry = { id: a[REQUEST.retry]! };
+  if (a[REQUEST.promoteNow]) {
+    const by = a[REQUEST.promoteNowBy];
+    out.promoteNow = { id: a[REQUEST.promoteNow]!, ...(by ? { by } : {}) };
+  }
   return out;
 }
 
 /** The merge patch a CLI action sends. */
 export function requestPatch(
-  kind: 'promote' | 'promote-full' | 'abort' | 'retry' | 'pause' | 'resume',
+  kind: 'promote' | 'promote-full' | 'promote-now' | 'abort' | 'retry' | 'pause' | 'resume',
   id = new Date().toISOString(),
+  by = '',
 ): { metadata: { annotations: Record<string, string | null> } } {
   switch (kind) {
+    case 'promote-now':
+      return { metadata: { annotations: { [REQUEST.promoteNow]: id, [REQUEST.promoteNowBy]: by || null } } };
     case 'promote':
       return { metadata: { annotations: { [REQUEST.promote]: id, [REQUEST.promoteFull]: null } } };
     case 'promote-full':

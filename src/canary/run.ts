@@ -6,6 +6,9 @@ import type { Action, AlertKind, CanaryView, GateResult, Observations } from './
 import { parseDuration } from './strategy.ts';
 
 const IDLE_RESYNC_MS = 5 * 60_000;
+
+/** User requests acted on once per id (status.handledRequests). */
+type RequestKind = 'promote' | 'abort' | 'retry' | 'promoteNow';
 export const POLL_MS = 2_000;
 /** The longest requeue decide() asks for: far below setTimeout's limit (2^31-1 ms). */
 export const MAX_REQUEUE_MS = IDLE_RESYNC_MS;
@@ -71,13 +74,13 @@ export class Run {
   }
 
   /** A user request not yet acted on. */
-  pending<K extends 'promote' | 'abort' | 'retry'>(kind: K): Observations['requests'][K] | undefined {
+  pending<K extends RequestKind>(kind: K): Observations['requests'][K] | undefined {
     const r = this.obs.requests[kind];
     if (!r || this.status.handledRequests?.[kind] === r.id) return undefined;
     return r;
   }
 
-  handled(kind: 'promote' | 'abort' | 'retry'): void {
+  handled(kind: RequestKind): void {
     const r = this.obs.requests[kind];
     if (r) this.status.handledRequests = { ...this.status.handledRequests, [kind]: r.id };
   }

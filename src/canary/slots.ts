@@ -10,6 +10,8 @@
 import type { Phase } from '../api/canary.ts';
 import { admit, holdsSlot, type Admission, type Contender, type Limits } from './admission.ts';
 import type { CanaryObject } from './context.ts';
+import { readRequests } from './requests.ts';
+import { windowState } from './window.ts';
 
 /** A reservation whose status write never showed up in the cache (a failed patch) lapses after this. */
 const RESERVATION_TTL_MS = 30_000;
@@ -23,6 +25,17 @@ export function contenderOf(c: CanaryObject, now: Date): Contender {
     priority: c.spec?.priority ?? 0,
     since: c.status?.queuedAt ?? now.toISOString(),
   };
+}
+
+/**
+ * A queued Canary outside its release window (and not overridden by promote --now) does not compete
+ * for a slot: it would otherwise hold back runs behind it that may start now.
+ */
+function mayStart(c: CanaryObject, now: Date): boolean {
+  if (!c.spec?.schedule) return true;
+  const override = readRequests(c.metadata.annotations).promoteNow;
+  if (override && c.status?.handledRequests?.promoteNow !== override.id) return true;
+  return windowState(c.spec.schedule, now).open;
 }
 
 export class Slots {
@@ -47,6 +60,7 @@ export class Slots {
     progressing.push(...this.reservedNotCached(cached, selfKey, now.getTime()));
     const queued = all
       .filter((c) => keyOf(c) !== selfKey && c.status?.phase === 'Queued' && !c.spec?.suspend)
+      .filter((c) => mayStart(c, now))
       .map((c) => contenderOf(c, now));
     return admit(contenderOf(self, now), queued, progressing, this.limits);
   }

@@ -3,25 +3,13 @@
 // it the schedule and the time; decide() gets only the verdict (open, or closed with a message and
 // the next opening). Windows never cross midnight: "22:00-02:00" is two windows (the schema refuses
 // start >= end), so each window belongs to exactly one local day and its blackout date.
+import { WEEKDAYS, type CanarySpec } from '../api/canary.ts';
 
-export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+export { WEEKDAYS };
+
 export type Weekday = (typeof WEEKDAYS)[number];
-
-export interface ReleaseWindow {
-  days: Weekday[];
-  /** HH:MM, local time, inclusive. */
-  start: string;
-  /** HH:MM (24:00 allowed), local time, exclusive. */
-  end: string;
-}
-
-export interface Schedule {
-  /** IANA zone name; default UTC. */
-  timeZone?: string;
-  windows?: ReleaseWindow[];
-  /** YYYY-MM-DD, local dates in timeZone. */
-  blackoutDates?: string[];
-}
+export type Schedule = NonNullable<CanarySpec['schedule']>;
+export type ReleaseWindow = Schedule['windows'][number];
 
 export type WindowState =
   { open: true } | { open: false; message: string; nextOpening?: string } | { open: false; error: string };
@@ -104,7 +92,7 @@ const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.
 
 function dayOpen(s: Schedule, local: Local): ReleaseWindow[] {
   if (s.blackoutDates?.includes(local.date)) return [];
-  return (s.windows ?? []).filter((w) => w.days.includes(local.weekday));
+  return s.windows.filter((w) => w.days.includes(local.weekday));
 }
 
 /** Whether a new run may start at `now` under the schedule. */
@@ -156,7 +144,7 @@ export function daysText(days: readonly Weekday[]): string {
 
 /** "Mon-Thu 09:00-16:00, Fri 09:00-12:00 Europe/Berlin" */
 export function scheduleText(s: Schedule): string {
-  const windows = (s.windows ?? []).map((w) => `${daysText(w.days)} ${w.start}-${w.end}`).join(', ');
+  const windows = s.windows.map((w) => `${daysText(w.days)} ${w.start}-${w.end}`).join(', ');
   return `${windows || 'no windows'} ${s.timeZone ?? 'UTC'}`;
 }
 

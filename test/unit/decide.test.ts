@@ -52,6 +52,8 @@ interface World {
   routesPending?: string;
   /** The concurrency limits' verdict (Observations.admission). */
   admission?: Observations['admission'];
+  /** The release window's verdict (Observations.window). */
+  window?: Observations['window'];
 }
 
 function world(view: CanaryView, status: Partial<CanaryView['status']> = {}): World {
@@ -80,6 +82,7 @@ function step(w: World): Decision {
     gates: {},
     ...(w.routesPending ? { routesPending: w.routesPending } : {}),
     ...(w.admission ? { admission: w.admission } : {}),
+    ...(w.window ? { window: w.window } : {}),
   };
   for (let i = 0; i < 4; i++) {
     const d = decide(w.view, obs);
@@ -1381,5 +1384,104 @@ describe('concurrency limits: Queued', () => {
       w.admission = held;
       assert.equal(tick(w, 1_000).status.phase, phase);
     }
+  });
+});
+
+describe('release windows: Queued until the next opening', () => {
+  // Two minutes ahead: under the 5 min resync cap, so the requeue lands on the opening itself.
+  const opening = new Date(T0 + 120_000).toISOString();
+  const closed = {
+    open: false as const,
+    message:
+      'Queued: outside the release window (Mon-Thu 09:00-16:00 Europe/Berlin); next opens 2026-12-03T09:00+01:00',
+    nextOpening: opening,
+  };
+  const released = () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), initialized);
+    w.revision = 'rev2';
+    w.window = closed;
+    return w;
+  };
+  const cluster = (d: Decision) => d.actions.filter((a) => !['event', 'runHooks'].includes(a.type));
+
+  test('a new revision outside the window queues, changes nothing, and looks again at the opening', () => {
+    const d = step(released());
+    assert.equal(d.status.phase, 'Queued');
+    assert.equal(d.status.message, closed.message);
+    assert.equal(d.status.lastAppliedSpec, 'rev1', 'nothing applied yet');
+    assert.deepEqual(cluster(d), [], 'no scale, traffic, promotion or alert');
+    assert.equal(d.requeueAfterMs, 120_000, 'requeued at the next opening');
+  });
+
+  test('the window opens: the run starts with the newest revision', () => {
+    const w = released();
+    step(w);
+    w.window = { open: true };
+    const d = tick(w, 120_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.queuedAt, undefined);
+  });
+
+  test('weir promote --now starts it outside the window, with an Event naming who asked', () => {
+    const w = released();
+    step(w);
+    w.requests = { paused: false, promoteNow: { id: 'n1', by: 'alice@prod' } };
+    const d = tick(w, 5_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.equal(d.status.handledRequests?.promoteNow, 'n1');
+    const ev = d.actions.find((a) => a.type === 'event' && a.reason === 'WindowOverridden');
+    assert.match(
+      ev && 'message' in ev ? ev.message : '',
+      /^Release window overridden by alice@prod \(weir promote --now\): outside the release window/,
+    );
+    w.revision = 'rev3';
+    const next = tick(w, 600_000);
+    assert.notEqual(next.status.phase, 'Queued', 'the run is not stopped by the window');
+  });
+
+  test('a handled promote --now does not open the window for the next revision', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }), {
+      ...initialized,
+      phase: 'Succeeded',
+      handledRequests: { promoteNow: 'n1' },
+    });
+    w.revision = 'rev2';
+    w.window = closed;
+    w.requests = { paused: false, promoteNow: { id: 'n1', by: 'alice' } };
+    assert.equal(step(w).status.phase, 'Queued');
+  });
+
+  test('promote --now still waits for a concurrency slot, keeping the request', () => {
+    const w = released();
+    w.requests = { paused: false, promoteNow: { id: 'n1' } };
+    w.admission = {
+      admitted: false,
+      message:
+        'Queued: 1 canary progressing in the cluster (limit 1, --max-progressing); 0 ahead of this one',
+    };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Queued');
+    assert.match(d.status.message ?? '', /--max-progressing/);
+    assert.equal(d.status.handledRequests?.promoteNow, undefined);
+  });
+
+  test('open window, but no slot: the concurrency message', () => {
+    const w = released();
+    w.window = { open: true };
+    w.admission = { admitted: false, message: 'Queued: x' };
+    assert.equal(step(w).status.message, 'Queued: x');
+  });
+
+  test('an unknown time zone holds the run with a Warning naming the field', () => {
+    const w = released();
+    w.window = { open: false, error: 'spec.schedule.timeZone: unknown time zone "Mars/Olympus"' };
+    const d = step(w);
+    assert.equal(d.status.phase, 'Queued');
+    assert.equal(d.status.message, 'Queued: spec.schedule.timeZone: unknown time zone "Mars/Olympus"');
+    assert.ok(
+      d.actions.some(
+        (a) => a.type === 'event' && a.eventType === 'Warning' && a.reason === 'InvalidSchedule',
+      ),
+    );
   });
 });

@@ -58,7 +58,12 @@ describe('inWindow', () => {
       at: '2026-12-01T23:30:00Z',
       open: false,
     },
-    { name: 'no windows: never open', s: { timeZone: 'UTC' }, at: '2026-12-02T12:00:00Z', open: false },
+    {
+      name: 'no windows: never open',
+      s: { timeZone: 'UTC', windows: [] },
+      at: '2026-12-02T12:00:00Z',
+      open: false,
+    },
   ];
   for (const r of rows) test(r.name, () => assert.equal(inWindow(r.s, new Date(r.at)), r.open));
 });
@@ -117,7 +122,12 @@ describe('nextOpening', () => {
       at: '2026-12-02T12:00:00Z',
       next: '2026-12-07T14:00:00.000Z',
     },
-    { name: 'no windows: none', s: { timeZone: 'UTC' }, at: '2026-12-02T12:00:00Z', next: undefined },
+    {
+      name: 'no windows: none',
+      s: { timeZone: 'UTC', windows: [] },
+      at: '2026-12-02T12:00:00Z',
+      next: undefined,
+    },
   ];
   for (const r of rows)
     test(r.name, () => assert.equal(nextOpening(r.s, new Date(r.at))?.toISOString(), r.next));
