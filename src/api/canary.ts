@@ -621,13 +621,14 @@ export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as con
 
 const HHMM = (what: string) =>
   Type.String({
+    maxLength: 5,
     pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$',
     description: `${what}, HH:MM local time (24:00 for end of day).`,
   });
 
 const ReleaseWindow = Obj(
   {
-    days: Type.Array(Type.Union(WEEKDAYS.map((d) => Type.Literal(d))), {
+    days: Type.Array(StringEnum(WEEKDAYS), {
       minItems: 1,
       maxItems: 7,
       'x-kubernetes-list-type': 'set',
@@ -665,11 +666,14 @@ const Schedule = Obj(
         'When a new revision may start its run. Days and hours only; cron syntax is not supported.',
     }),
     blackoutDates: Type.Optional(
-      Type.Array(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }), {
-        maxItems: 366,
-        'x-kubernetes-list-type': 'set',
-        description: 'Dates (YYYY-MM-DD, in timeZone) on which no window opens.',
-      }),
+      Type.Array(
+        Type.String({ maxLength: 10, pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }),
+        {
+          maxItems: 366,
+          'x-kubernetes-list-type': 'set',
+          description: 'Dates (YYYY-MM-DD, in timeZone) on which no window opens.',
+        },
+      ),
     ),
   },
   {

@@ -1,14 +1,15 @@
-// `weir promote [--full] | abort | retry | pause | resume NAME`: plain merge patches of the Canary's
+// `weir promote [--full | --now] | abort | retry | pause | resume NAME`: plain merge patches of the Canary's
 // annotations (requestPatch), which the controller acts on once per request id. planAction() is the
 // pure part: what a request does in the Canary's current phase, or why it makes no sense there.
 import type { CanaryObject } from '../canary/context.ts';
 import { REQUEST, requestPatch } from '../canary/requests.ts';
 import { strategyOf } from '../canary/strategy.ts';
+import { windowState } from '../canary/window.ts';
 import { WeirError } from '../errors.ts';
 import type { KubeFlags } from './flags.ts';
-import { call, connect, getCanary } from './kube.ts';
+import { call, connect, getCanary, type Cli } from './kube.ts';
 
-export type ActionKind = 'promote' | 'promote-full' | 'abort' | 'retry' | 'pause' | 'resume';
+export type ActionKind = 'promote' | 'promote-full' | 'promote-now' | 'abort' | 'retry' | 'pause' | 'resume';
 
 export type Plan =
   { ok: true; patch: ReturnType<typeof requestPatch>; effect: string } | { ok: false; reason: string };
@@ -38,17 +39,42 @@ function planStepPromote(
   return accept(`lets the next passing analysis advance past the closed confirm-* gate${later}`);
 }
 
-export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().toISOString()): Plan {
+/** Queued because spec.schedule is closed now (not, or not only, by a concurrency limit). */
+function heldByWindow(c: CanaryObject, now: Date): boolean {
+  if (c.status?.phase !== 'Queued' || !c.spec.schedule) return false;
+  return !windowState(c.spec.schedule, now).open;
+}
+
+/** `promote --now`: only a run the release window holds in Queued. */
+function planPromoteNow(
+  c: CanaryObject,
+  now: Date,
+  where: string,
+  accept: (e: string) => Plan,
+  refuse: (r: string) => Plan,
+): Plan {
+  if (heldByWindow(c, now))
+    return accept(
+      'starts the queued run now, outside its release window (a concurrency limit still applies); an Event records who asked',
+    );
+  return refuse(
+    `${where}: --now overrides spec.schedule for a run waiting in Queued outside its release window only`,
+  );
+}
+
+export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().toISOString(), by = ''): Plan {
   const phase = c.status?.phase;
   const name = c.metadata.name;
   const paused = c.metadata.annotations?.[REQUEST.paused] === 'true';
   const refuse = (reason: string): Plan => ({ ok: false, reason });
-  const accept = (effect: string): Plan => ({ ok: true, patch: requestPatch(kind, id), effect });
+  const accept = (effect: string): Plan => ({ ok: true, patch: requestPatch(kind, id, by), effect });
   const where = `Canary ${c.metadata.namespace}/${name} is ${phase ?? 'not initialized yet'}`;
   if (c.spec?.suspend && kind !== 'pause' && kind !== 'resume')
     return refuse(`${where} but spec.suspend is true: the controller ignores it until suspend is removed`);
 
   switch (kind) {
+    case 'promote-now':
+      return planPromoteNow(c, new Date(id), where, accept, refuse);
     case 'promote':
     case 'promote-full': {
       if (phase === 'Failed')
@@ -59,6 +85,10 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
         );
       if (phase === 'Promoting' || phase === 'Finalising')
         return refuse(`${where}: it is already being promoted`);
+      if (heldByWindow(c, new Date(id)))
+        return refuse(
+          `${where} outside its release window (spec.schedule): \`weir promote ${name} --now\` starts it now`,
+        );
       if (phase === 'Queued')
         return refuse(
           `${where}: its run waits for a slot under a concurrency limit and has not started; raise spec.priority to move it up`,
@@ -113,15 +143,18 @@ export function planAction(kind: ActionKind, c: CanaryObject, id = new Date().to
   }
 }
 
+/** Who asks, for the controller's Event: the kubeconfig user of the current context. */
+function requesterOf(cli: Cli): string {
+  const context = cli.kc.getCurrentContext();
+  const user = cli.kc.getContextObject(context)?.user ?? cli.kc.getCurrentUser()?.name;
+  return user ? `${user} (context ${context})` : `context ${context}`;
+}
+
 export async function runAction(kind: ActionKind, name: string, flags: KubeFlags): Promise<number> {
   const cli = connect(flags);
   const canary = await getCanary(cli, cli.namespace, name);
-  const plan = planAction(kind, canary);
-  if (!plan.ok)
-    throw new WeirError(
-      'USAGE',
-      `${kind === 'promote-full' ? 'promote --full' : kind} refused: ${plan.reason}`,
-    );
+  const plan = planAction(kind, canary, undefined, kind === 'promote-now' ? requesterOf(cli) : '');
+  if (!plan.ok) throw new WeirError('USAGE', `${verb(kind)} refused: ${plan.reason}`);
   await call(cli, `patch Canary ${cli.namespace}/${name}`, () =>
     cli.kube.mergePatch(
       { apiVersion: canary.apiVersion!, kind: 'Canary', namespace: cli.namespace, name },
@@ -132,8 +165,11 @@ export async function runAction(kind: ActionKind, name: string, flags: KubeFlags
     .map(([k, v]) => (v === null ? `-${k}` : `${k}=${v}`))
     .join(' ');
   console.log(
-    `Canary ${cli.namespace}/${name}: ${kind === 'promote-full' ? 'full promotion' : kind} requested (${set})`,
+    `Canary ${cli.namespace}/${name}: ${kind === 'promote-full' ? 'full promotion' : kind === 'promote-now' ? 'promotion outside the release window' : kind} requested (${set})`,
   );
   console.log(`  ${plan.effect}`);
   return 0;
 }
+
+const verb = (kind: ActionKind) =>
+  kind === 'promote-full' ? 'promote --full' : kind === 'promote-now' ? 'promote --now' : kind;

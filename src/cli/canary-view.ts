@@ -6,6 +6,7 @@ import type { CanaryObject } from '../canary/context.ts';
 import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
 import { REQUEST } from '../canary/requests.ts';
 import { strategyOf, totalSteps } from '../canary/strategy.ts';
+import { localIso, scheduleText, windowState, type Schedule } from '../canary/window.ts';
 import { age, phaseBadge, table, weightBar, type Style } from './style.ts';
 
 export interface CanaryViewData {
@@ -96,7 +97,11 @@ export function waitsOf(c: CanaryObject): string[] {
       `${gate[1]} gate${names ? ` (webhook ${names})` : ''}: ${gate[2]} — \`weir promote ${name}\` overrides it`,
     );
   }
-  if (c.status?.phase === 'Queued')
+  if (c.status?.phase === 'Queued' && RELEASE_WINDOW.test(c.status.message ?? ''))
+    out.push(
+      `the release window: ${(c.status.message ?? '').replace(/^Queued: /, '')} — \`weir promote ${name} --now\` overrides it`,
+    );
+  else if (c.status?.phase === 'Queued')
     out.push(
       `a slot under the concurrency limit: ${(c.status.message ?? '').replace(/^Queued: /, '')} — \`weir abort ${name}\` leaves the queue`,
     );
@@ -155,6 +160,21 @@ function eventsTable(events: CoreV1Event[], count: number, now: Date, style: Sty
   return ['Events:', table([['AGE', 'TYPE', 'REASON', 'MESSAGE'], ...rows], '  ')];
 }
 
+/** The controller's message for a run held by spec.schedule (window.ts). */
+const RELEASE_WINDOW = /^Queued: (outside the release window|blackout date|spec\.schedule)/;
+
+/** spec.schedule and whether it is open now, else when it opens next (local time and how soon). */
+function scheduleLine(schedule: Schedule, now: Date): string {
+  const state = windowState(schedule, now);
+  const blackouts = schedule.blackoutDates?.length ? `; blackout ${schedule.blackoutDates.join(', ')}` : '';
+  const text = `${scheduleText(schedule)}${blackouts}`;
+  if (state.open) return `${text}; open now`;
+  if ('error' in state) return `${text}; ${state.error}`;
+  if (!state.nextOpening) return `${text}; closed, no opening within a year`;
+  const next = new Date(state.nextOpening);
+  return `${text}; next opens ${localIso(schedule.timeZone ?? 'UTC', next)} (in ${age(now, next)})`;
+}
+
 /**
  * A Queued run's place in line (1: next), read from the controller's message ("…; N ahead of this
  * one"), or undefined when not queued.
@@ -192,7 +212,9 @@ export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   out.push(line('Status', `${phaseBadge(status.phase, isPaused(c), style)}${since}`));
   out.push(line('Message', status.message ?? '-'));
   if (status.phase === 'Frozen') out.push(line('Frozen until', frozenDeadlineText(c, now, style)));
-  if (status.phase === 'Queued') out.push(line('Queued', style.yellow(queuedText(c, now))));
+  if (status.phase === 'Queued' && !RELEASE_WINDOW.test(status.message ?? ''))
+    out.push(line('Queued', style.yellow(queuedText(c, now))));
+  if (spec.schedule) out.push(line('Window', scheduleLine(spec.schedule, now)));
   out.push(line('Strategy', `${strategyText(spec)} (${spec.provider ?? 'default provider'})`));
   const progress = progressText(spec, status);
   out.push(line(progress.label, progress.value));

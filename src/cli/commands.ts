@@ -2,6 +2,7 @@
 // imported when a command runs, so `--help`, `lint` and `convert` never load the Kubernetes client.
 import { Command } from 'commander';
 import type { ActionKind } from './actions.ts';
+import { WeirError } from '../errors.ts';
 import { outputOption, withKubeFlags, type KubeFlags } from './flags.ts';
 import type { ViewFlags } from './get.ts';
 import type { GetFlags } from './gitsync.ts';
@@ -108,7 +109,7 @@ const ACTIONS: Array<[Exclude<ActionKind, 'promote-full'>, string, string[]]> = 
   [
     'promote',
     'promote a Canary one step, past its pause step or closed gate (--full: all the way)',
-    ['weir promote podinfo', 'weir promote podinfo --full'],
+    ['weir promote podinfo', 'weir promote podinfo --full', 'weir promote podinfo --now'],
   ],
   ['abort', 'stop the run now and roll back to the primary', ['weir abort podinfo -n test']],
   ['retry', 'run a Failed canary again without changing the Deployment', ['weir retry podinfo']],
@@ -120,19 +121,17 @@ export function actionCommands(run: Run): Command[] {
   return ACTIONS.map(([kind, description, lines]) => {
     const cmd = withKubeFlags(new Command(kind).description(description).argument('<name>', 'Canary name'));
     if (kind === 'promote')
-      cmd.option('--full', 'skip the remaining steps: promote at the next passing analysis');
+      cmd
+        .option('--full', 'skip the remaining steps: promote at the next passing analysis')
+        .option('--now', 'start a run queued outside its release window (spec.schedule) now');
     return cmd
       .addHelpText(
         'after',
         '\nThe request is an annotation on the Canary; it is refused (exit 64) when it makes no sense in the current phase.\n' +
           examples(...lines),
       )
-      .action(async (name: string, flags: KubeFlags & { full?: boolean }) =>
-        run(
-          await (
-            await import('./actions.ts')
-          ).runAction(kind === 'promote' && flags.full ? 'promote-full' : kind, name, flags),
-        ),
+      .action(async (name: string, flags: KubeFlags & { full?: boolean; now?: boolean }) =>
+        run(await (await import('./actions.ts')).runAction(promoteKind(kind, flags), name, flags)),
       );
   });
 }
@@ -198,4 +197,13 @@ export function syncCommand(run: Run): Command {
       ),
   );
   return sync;
+}
+
+function promoteKind(
+  kind: Exclude<ActionKind, 'promote-full'>,
+  flags: { full?: boolean; now?: boolean },
+): ActionKind {
+  if (kind !== 'promote') return kind;
+  if (flags.full && flags.now) throw new WeirError('USAGE', 'promote: --full and --now do not go together');
+  return flags.full ? 'promote-full' : flags.now ? 'promote-now' : kind;
 }

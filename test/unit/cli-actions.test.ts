@@ -173,3 +173,25 @@ test('status prints phase, weight, step, failed checks and message on one line',
   );
   assert.equal(statusLine({ ...canary(undefined), status: undefined }), 'Pending');
 });
+
+test('promote --now: only a run queued outside its release window; plain promote points to it', () => {
+  // ID is Wed 2025-01-01 00:00Z: 01:00 in Berlin, before the 09:00 opening.
+  const schedule = {
+    timeZone: 'Europe/Berlin',
+    windows: [{ days: ['Mon', 'Tue', 'Wed', 'Thu'], start: '09:00', end: '16:00' }],
+  };
+  const held = canary('Queued', { message: 'Queued: outside the release window (…)' });
+  held.spec.schedule = schedule as CanaryObject['spec']['schedule'];
+  const now = planAction('promote-now', held, ID, 'alice (context prod)');
+  assert.ok(now.ok, now.ok ? '' : now.reason);
+  assert.deepEqual(now.patch.metadata.annotations, {
+    'weir.dev/promote-now': ID,
+    'weir.dev/promote-now-by': 'alice (context prod)',
+  });
+  const plain = planAction('promote', held, ID);
+  assert.ok(!plain.ok && /`weir promote app --now` starts it now/.test(plain.reason));
+  const inWindow = planAction('promote-now', held, '2025-01-01T09:00:00.000Z');
+  assert.ok(!inWindow.ok, 'the window is open: nothing to override');
+  assert.ok(!planAction('promote-now', canary('Queued'), ID).ok, 'queued by a concurrency limit only');
+  assert.ok(!planAction('promote-now', canary('Progressing'), ID).ok);
+});

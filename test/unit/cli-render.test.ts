@@ -610,3 +610,33 @@ spec:
     "Rollout/rollouts-demo: metrics have different failureLimits (2, 3, 0); the Canary's one analysis.threshold is 1",
   ]);
 });
+
+test('get canary: a run queued by spec.schedule shows the release window and its next opening', () => {
+  // now is Wed 2025-01-01 12:00Z, 13:00 in Berlin: inside the hours, but a blackout date.
+  const c = canary(
+    {
+      analysis: { interval: '1m', threshold: 1, stepWeight: 10, maxWeight: 50 },
+      schedule: {
+        timeZone: 'Europe/Berlin',
+        windows: [{ days: ['Mon', 'Tue', 'Wed', 'Thu'], start: '09:00', end: '16:00' }],
+        blackoutDates: ['2025-01-01'],
+      },
+    },
+    {
+      phase: 'Queued',
+      message:
+        'Queued: blackout date 2025-01-01 (Mon-Thu 09:00-16:00 Europe/Berlin); next opens 2025-01-02T09:00+01:00',
+      queuedAt: '2025-01-01T11:00:00Z',
+    },
+  );
+  const text = renderCanary({ canary: c }, { style: PLAIN, now });
+  assert.match(
+    text,
+    /^Window: +Mon-Thu 09:00-16:00 Europe\/Berlin; blackout 2025-01-01; next opens 2025-01-02T09:00\+01:00 \(in 20h\)$/m,
+  );
+  assert.match(
+    text,
+    /^Waiting on: +॥ the release window: blackout date 2025-01-01 .* — `weir promote podinfo --now` overrides it$/m,
+  );
+  assert.doesNotMatch(text, /^Queued:/m, 'no place in line: no concurrency limit holds it');
+});
