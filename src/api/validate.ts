@@ -69,8 +69,29 @@ export function validateObject(input: unknown): { object: Json; problems: Proble
   if (!validate(object)) problems.push(...(validate.errors ?? []).map(fromAjv));
   if (object.spec && typeof object.spec === 'object') {
     problems.push(...celProblems(def.spec as Json, object.spec, 'spec'));
+    if (def.kind === 'Canary') problems.push(...timeZoneProblems(object.spec as Json));
   }
   return { object, problems: dedupe(problems) };
+}
+
+/**
+ * spec.schedule.timeZone must be a zone this runtime knows (the API server cannot check IANA names),
+ * so `weir lint` and GitSync refuse it before the controller holds a run on it.
+ */
+function timeZoneProblems(spec: Json): Problem[] {
+  const zone = (spec.schedule as Json | undefined)?.timeZone;
+  if (typeof zone !== 'string') return [];
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return [];
+  } catch {
+    return [
+      {
+        path: 'spec.schedule.timeZone',
+        message: `unknown time zone "${zone}" (an IANA name such as Europe/Berlin)`,
+      },
+    ];
+  }
 }
 
 function fromAjv(e: ErrorObject): Problem {

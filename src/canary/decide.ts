@@ -150,8 +150,9 @@ const BAD_SCHEDULE_RECHECK_MS = 300_000;
 
 /**
  * spec.schedule (window.ts): outside its windows a new revision waits in Queued and the controller
- * looks again at the next opening. A schedule the controller cannot read (unknown time zone) holds
- * the run too, with a Warning naming the field: starting outside the windows the user meant is worse.
+ * looks again at the next opening. An unknown time zone is refused as an invalid spec before decide()
+ * (validate.ts); should one get here anyway, it holds the run with a Warning naming the field, as
+ * starting outside the windows the user meant is worse.
  */
 function inReleaseWindow(run: Run): boolean {
   const { window } = run.obs;

@@ -72,6 +72,20 @@ describe('release windows', () => {
     );
   });
 
+  test('an unknown time zone: the controller reports the field, Ready=False, nothing created', async () => {
+    const name = 'rw-zone';
+    await w.deploy(name, `example.com/${name}:1.0.0`);
+    const schedule = { timeZone: 'Mars/Olympus', windows: [{ days: ['Mon'], start: '09:00', end: '16:00' }] };
+    await w.apply(gatewayCanary(name, { stepWeight: 50, maxWeight: 50 }, { schedule }));
+    const c = await waitFor('Ready=False naming spec.schedule.timeZone', async () => {
+      const got = await w.canary(name);
+      const ready = got.status?.conditions?.find((x) => x.type === 'Ready');
+      return ready?.status === 'False' ? got : undefined;
+    });
+    assert.match(c.status?.message ?? '', /spec\.schedule\.timeZone: unknown time zone "Mars\/Olympus"/);
+    assert.equal(await w.deployment(`${name}-primary`), undefined, 'nothing applied');
+  });
+
   test('a window crossing midnight is refused by the API server, naming the field', async () => {
     const schedule = { windows: [{ days: ['Fri'], start: '22:00', end: '02:00' }] };
     await assert.rejects(

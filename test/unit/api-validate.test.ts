@@ -86,3 +86,39 @@ test('durations: what Prometheus takes is accepted, what it refuses is refused',
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+function scheduleProblems(schedule: Record<string, unknown>): string[] {
+  const { problems } = validateObject({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'prod' },
+    spec: {
+      targetRef: { kind: 'Deployment', name: 'app' },
+      service: { port: 80 },
+      analysis: { interval: '1m', iterations: 1 },
+      schedule,
+    },
+  });
+  return problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+test('spec.schedule: zones, hours, days and dates are checked, naming the field', () => {
+  const window = { days: ['Mon', 'Fri'], start: '09:00', end: '16:00' };
+  assert.deepEqual(
+    scheduleProblems({ timeZone: 'Europe/Berlin', windows: [window], blackoutDates: ['2026-12-24'] }),
+    [],
+  );
+  assert.deepEqual(scheduleProblems({ windows: [{ ...window, end: '24:00' }] }), []);
+  assert.deepEqual(scheduleProblems({ timeZone: 'Mars/Olympus', windows: [window] }), [
+    'spec.schedule.timeZone: unknown time zone "Mars/Olympus" (an IANA name such as Europe/Berlin)',
+  ]);
+  const crossing = scheduleProblems({ windows: [{ ...window, start: '22:00', end: '02:00' }] });
+  assert.equal(crossing.length, 1);
+  assert.match(crossing[0]!, /^spec\.schedule\.windows\[0\]\.end: start must be before end/);
+  assert.match(scheduleProblems({ windows: [{ ...window, start: '9:00' }] }).join(), /windows\[0\]\.start/);
+  assert.match(scheduleProblems({ windows: [{ ...window, days: ['Monday'] }] }).join(), /days\[0\]/);
+  assert.match(
+    scheduleProblems({ windows: [window], blackoutDates: ['24.12.2026'] }).join(),
+    /blackoutDates\[0\]/,
+  );
+});
