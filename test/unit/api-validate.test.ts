@@ -52,22 +52,23 @@ test('unknown fields and wrong kinds are reported with their path', () => {
 });
 
 /** A Canary whose analysis.interval and metric interval are `d`: the problems at those two fields. */
-function durationProblems(d: string): string[] {
-  const { problems } = validateObject({
+/** Problems of a minimal valid Canary with `spec` merged over it. */
+function canaryProblems(spec: Record<string, unknown>) {
+  return validateObject({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'Canary',
     metadata: { name: 'app', namespace: 'prod' },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'app' },
-      service: { port: 80 },
-      analysis: {
-        interval: d,
-        iterations: 1,
-        metrics: [{ name: 'request-success-rate', interval: d, thresholdRange: { min: 99 } }],
-      },
-    },
-  });
-  return problems.map((p) => p.path);
+    spec: { targetRef: { kind: 'Deployment', name: 'app' }, service: { port: 80 }, ...spec },
+  }).problems;
+}
+
+function durationProblems(d: string): string[] {
+  const analysis = {
+    interval: d,
+    iterations: 1,
+    metrics: [{ name: 'request-success-rate', interval: d, thresholdRange: { min: 99 } }],
+  };
+  return canaryProblems({ analysis }).map((p) => p.path);
 }
 
 test('durations: what Prometheus takes is accepted, what it refuses is refused', () => {
@@ -88,18 +89,8 @@ function escape(s: string): string {
 }
 
 function scheduleProblems(schedule: Record<string, unknown>): string[] {
-  const { problems } = validateObject({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'app', namespace: 'prod' },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'app' },
-      service: { port: 80 },
-      analysis: { interval: '1m', iterations: 1 },
-      schedule,
-    },
-  });
-  return problems.map((p) => `${p.path}: ${p.message}`);
+  const analysis = { interval: '1m', iterations: 1 };
+  return canaryProblems({ analysis, schedule }).map((p) => `${p.path}: ${p.message}`);
 }
 
 test('spec.schedule: zones, hours, days and dates are checked, naming the field', () => {
