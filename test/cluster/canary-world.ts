@@ -98,6 +98,8 @@ export interface World {
   stopPrometheus(): Promise<void>;
   /** Kubernetes Events recorded for the Canary, oldest first. */
   events(name: string): Promise<Array<{ type: string; reason: string; message: string }>>;
+  /** Waits until the Canary's Ready condition is False with a message matching `text`; returns it. */
+  notReady(name: string, text: RegExp, timeoutMs?: number): Promise<{ reason?: string; message?: string }>;
   /**
    * Exporters for `<app>-primary-…` and `<app>-…` pods, scraped by Prometheus, with traffic on; the
    * primary is healthy unless `primary` says otherwise.
@@ -301,6 +303,16 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
             (a.metadata.creationTimestamp?.getTime() ?? 0) - (b.metadata.creationTimestamp?.getTime() ?? 0),
         )
         .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' }));
+    },
+    notReady(name, text, timeoutMs = 60_000) {
+      return waitFor(
+        `Canary ${name} Ready=False matching ${text}`,
+        async () => {
+          const ready = (await world.canary(name)).status?.conditions?.find((c) => c.type === 'Ready');
+          return ready?.status === 'False' && text.test(ready.message ?? '') ? ready : undefined;
+        },
+        timeoutMs,
+      );
     },
     stopPrometheus() {
       promStopped ??= prom.stop();

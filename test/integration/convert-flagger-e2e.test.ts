@@ -172,18 +172,6 @@ async function applyRow(row: Row, converted: Json[]): Promise<Json> {
   return canary;
 }
 
-async function readyCondition(name: string, text: RegExp) {
-  return waitFor(
-    `Canary ${name} Ready=False matching ${text}`,
-    async () => {
-      const ready = (await w.canary(name)).status?.conditions?.find((c) => c.type === 'Ready');
-      return ready?.status === 'False' && text.test(ready.message ?? '') ? ready : undefined;
-    },
-    120_000,
-    500,
-  );
-}
-
 describe('Flagger e2e Canaries converted by weir convert', { concurrency: true }, () => {
   test('every provider-specific suite has Canaries here', () => {
     for (const s of SUITES)
@@ -207,9 +195,10 @@ describe('Flagger e2e Canaries converted by weir convert', { concurrency: true }
       assert.equal(spec.provider, suite.provider, 'the converted Canary names its provider');
       const name = nameOf(canary);
       if (!read) {
-        const ready = await readyCondition(
+        const ready = await w.notReady(
           name,
           new RegExp(`spec.provider: ${suite.provider} is not supported yet`),
+          120_000,
         );
         assert.equal(ready.reason, 'InvalidSpec');
         assert.equal(await w.deployment(`${String((spec.targetRef as Json).name)}-primary`), undefined);

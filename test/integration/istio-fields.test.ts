@@ -70,16 +70,7 @@ async function noDrift(name: string): Promise<void> {
 }
 
 async function waitNotReady(name: string, text: RegExp): Promise<string> {
-  const c = await waitFor(
-    `Canary ${name} Ready=False matching ${text}`,
-    async () => {
-      const c = await w.canary(name);
-      const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
-      return ready?.status === 'False' && text.test(ready.message ?? '') ? ready : undefined;
-    },
-    60_000,
-  );
-  return c.message ?? '';
+  return (await w.notReady(name, text)).message ?? '';
 }
 
 const SERVICE = {
