@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
+  AUDIT_ALL_POLICY,
   AUDIT_POLICY,
   Components,
   apiserverArgs,
@@ -74,8 +75,11 @@ export interface LocalCluster extends Cluster {
 }
 
 export interface StartOptions {
-  /** Record every write in an audit log (see AUDIT_POLICY in components.ts); its path is `auditLogPath`. */
-  auditLog?: boolean;
+  /**
+   * Record every write in an audit log (see AUDIT_POLICY in components.ts); its path is `auditLogPath`.
+   * `'all'` records every request, reads and watches too (AUDIT_ALL_POLICY).
+   */
+  auditLog?: boolean | 'all';
   /** Extra `system:masters` users, one bearer token each (see kubeconfigFor). */
   users?: string[];
   /** CRD files or directories (recursively *.yaml / *.yml) applied before startCluster resolves. */
@@ -86,7 +90,8 @@ export interface StartOptions {
   nodes?: number;
 }
 
-export type Component = 'etcd' | 'kubernetes' | 'kwok' | 'helm' | 'traefik' | 'podinfo' | 'prometheus';
+export type Component =
+  'etcd' | 'kubernetes' | 'kwok' | 'helm' | 'traefik' | 'podinfo' | 'prometheus' | 'flagger';
 
 /** Path of a cached binary built by `npm run tools`, at the version pinned in tools/versions.env. */
 export function binPath(component: Component, name: string): string {
@@ -99,6 +104,11 @@ export function binPath(component: Component, name: string): string {
     throw new Error(`${name} ${version} is not built (expected ${bin}); run \`npm run tools\` first`);
   }
   return bin;
+}
+
+/** The version of a Go-built tool pinned in tools/versions.env. */
+export function toolVersion(component: Component): string | undefined {
+  return readVersions()[`${component.toUpperCase()}_VERSION`];
 }
 
 function readVersions(): Record<string, string> {
@@ -151,7 +161,7 @@ async function startOnce(opts: StartOptions): Promise<LocalCluster> {
     const audit = opts.auditLog
       ? { logPath: join(dir, 'audit.log'), policyPath: join(dir, 'audit-policy.json') }
       : undefined;
-    if (audit) writeFileSync(audit.policyPath, AUDIT_POLICY);
+    if (audit) writeFileSync(audit.policyPath, opts.auditLog === 'all' ? AUDIT_ALL_POLICY : AUDIT_POLICY);
 
     components.start('etcd', bins.etcd, etcdArgs(dir, etcdClientPort, etcdPeerPort));
     const apiserver = components.start(

@@ -46,6 +46,17 @@ export const AUDIT_POLICY = JSON.stringify({
   rules: [{ level: 'None', verbs: ['get', 'list', 'watch'] }, { level: 'Metadata' }],
 });
 
+/**
+ * Every request (reads and watches too) at Metadata level, for attributing API load per client
+ * (npm run bench:peer). A watch is logged when it starts and when it ends: count audit IDs, not lines.
+ */
+export const AUDIT_ALL_POLICY = JSON.stringify({
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [{ level: 'Metadata' }],
+});
+
 export function apiserverArgs(pki: Pki, port: number, etcdPort: number, audit?: AuditFiles): string[] {
   const auditArgs = audit
     ? [

@@ -62,6 +62,8 @@ export interface StartPrometheusOptions {
   extraArgs?: string[];
   binary?: string;
   startTimeoutMs?: number;
+  /** Log every query Prometheus answers to this file (global.query_log_file), one JSON line each. */
+  queryLogFile?: string;
 }
 
 /** One sample of an instant vector: labels and [unix seconds, value as string ("NaN" possible)]. */
@@ -116,7 +118,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     await writeTargets(dir, targets);
     await writeFile(
       join(dir, 'prometheus.yml'),
-      renderConfig(dir, opts.scrapeInterval ?? '1s', opts.kubernetesPods),
+      renderConfig(dir, opts.scrapeInterval ?? '1s', opts.kubernetesPods, opts.queryLogFile),
     );
     const { proc, url } = await launch(dir, opts);
 
@@ -170,11 +172,16 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   }
 }
 
-function renderConfig(dir: string, interval: string, pods?: KubernetesPodsSd): string {
+function renderConfig(dir: string, interval: string, pods?: KubernetesPodsSd, queryLog?: string): string {
   // JSON is valid YAML; no templating of user strings into YAML syntax.
   return JSON.stringify(
     {
-      global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+      global: {
+        scrape_interval: interval,
+        evaluation_interval: interval,
+        scrape_timeout: interval,
+        ...(queryLog ? { query_log_file: queryLog } : {}),
+      },
       scrape_configs: [
         {
           job_name: 'weir-test',

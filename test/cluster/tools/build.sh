@@ -4,7 +4,8 @@
 # no-op. Each tool builds in its own throw-away consumer module so dependency versions never mix.
 #
 #   test/cluster/tools/build.sh [component ...]
-#     components: etcd kubernetes kwok helm traefik podinfo prometheus (default: all)
+#     components: etcd kubernetes kwok helm traefik podinfo prometheus flagger
+#     (default: every tool the tests and the demo use; `all` adds flagger, for npm run bench:peer)
 #   Independent builds run two at a time (Traefik, the largest, starts first) so a cold run overlaps them.
 set -euo pipefail
 
@@ -136,7 +137,18 @@ build_prometheus() {
   rm -rf "$work"; touch "$dir/.complete"
 }
 
-components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=(traefik etcd kubernetes kwok helm podinfo prometheus)
+build_flagger() {
+  local dir="$CACHE/flagger-$FLAGGER_VERSION"
+  have "$dir" && { log "flagger $FLAGGER_VERSION cached"; return; }
+  log "building flagger $FLAGGER_VERSION (first time only, ~3-5 min; only the peer benchmark uses it)"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
+  touch "$dir/.complete"
+}
+
+# The default set is what the tests and the demo use; `all` adds Flagger for `npm run bench:peer`.
+tests_use=(traefik etcd kubernetes kwok helm podinfo prometheus)
+components=("$@"); [[ ${#components[@]} -gt 0 ]] || components=("${tests_use[@]}")
+[[ ${components[*]} == all ]] && components=("${tests_use[@]}" flagger)
 # Two lanes: Traefik alone in one (it is the longest), everything else in order in the other. Go's
 # build cache is safe to share between concurrent builds.
 # One build per tool at a time across processes (parallel `npm test` runs): a second caller waits,

@@ -1,0 +1,134 @@
+// The two controllers under test as child processes, each with its own API identity (so the audit
+// log attributes its requests), and a sampler of their CPU time and resident memory from /proc.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../cluster/cluster.ts';
+import { freePort } from '../../cluster/ports.ts';
+import { startProcess, waitFor, type Managed } from '../../cluster/proc.ts';
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+export interface Sample {
+  at: number;
+  cpuS: number;
+  rssMiB: number;
+}
+
+/** CPU time (user + system, s) and RSS (MiB) of a process, from /proc. */
+export function procSample(pid: number): Sample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { at: Date.now(), cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK, rssMiB: rssKiB / 1024 };
+}
+
+export interface Controller {
+  name: 'weir' | 'flagger';
+  proc: Managed;
+  samples: Sample[];
+  /** CPU seconds used within [from, to] (nearest samples). */
+  cpuBetween(from: number, to: number): number;
+  /** Largest RSS sampled within [from, to]. */
+  peakRss(from: number, to: number): number;
+  /** RSS of the last sample at or before `at`. */
+  rssAt(at: number): number;
+  stop(): Promise<void>;
+}
+
+function sampled(name: Controller['name'], proc: Managed): Controller {
+  const samples: Sample[] = [];
+  const pid = proc.child.pid!;
+  const take = () => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) samples.push(procSample(pid));
+  };
+  take();
+  const timer = setInterval(take, 1000);
+  timer.unref();
+  const nearest = (at: number) =>
+    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), samples[0]!);
+  const within = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at <= to);
+  return {
+    name,
+    proc,
+    samples,
+    cpuBetween: (from, to) => nearest(to).cpuS - nearest(from).cpuS,
+    peakRss: (from, to) => Math.max(...within(from, to).map((s) => s.rssMiB)),
+    rssAt: (at) => [...samples].reverse().find((s) => s.at <= at)?.rssMiB ?? samples[0]!.rssMiB,
+    async stop() {
+      clearInterval(timer);
+      await proc.stop(10_000);
+    },
+  };
+}
+
+/** Throws with the log's tail once the process has exited. */
+export function alive(c: Controller): void {
+  if (c.proc.child.exitCode !== null || c.proc.child.signalCode !== null)
+    throw new Error(`${c.name} exited:\n${c.proc.tail(20)}`);
+}
+
+/** The compiled controller (dist/, as the image runs it), log level info, one namespace. */
+export async function startWeir(kubeconfig: string, ns: string, logDir: string): Promise<Controller> {
+  const proc = startProcess('weir', process.execPath, [join(projectRoot, 'bin', 'weir.js'), 'controller'], {
+    logDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      KUBECONFIG: kubeconfig,
+      WEIR_NAMESPACE: ns,
+      WEIR_LISTEN: '127.0.0.1:0',
+      WEIR_LOG_LEVEL: process.env.BENCH_WEIR_LOG_LEVEL ?? 'info',
+    },
+  });
+  const c = sampled('weir', proc);
+  await waitFor(
+    'weir controller /readyz',
+    async () => {
+      alive(c);
+      const port = /"port":(\d+)[^\n]*weir controller started/.exec(readFileSync(proc.logFile, 'utf8'))?.[1];
+      return !!port && (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    },
+    60_000,
+    250,
+  );
+  return c;
+}
+
+/** Flagger with the Gateway API router, log level info, one namespace, no leader election. */
+export async function startFlagger(
+  bin: string,
+  kubeconfig: string,
+  ns: string,
+  prometheusUrl: string,
+  logDir: string,
+): Promise<Controller> {
+  const port = await freePort();
+  const proc = startProcess(
+    'flagger',
+    bin,
+    [
+      `-kubeconfig=${kubeconfig}`,
+      `-namespace=${ns}`,
+      '-mesh-provider=gatewayapi:v1',
+      `-metrics-server=${prometheusUrl}`,
+      '-log-level=info',
+      `-port=${port}`,
+      '-enable-leader-election=false',
+    ],
+    { logDir },
+  );
+  const c = sampled('flagger', proc);
+  await waitFor(
+    'flagger /healthz',
+    async () => {
+      alive(c);
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+    },
+    60_000,
+    250,
+  );
+  return c;
+}

@@ -1,0 +1,126 @@
+// The figures of one controller, computed from what the run recorded: phase and weight timelines,
+// /proc samples, the audit log and the Prometheus query log. Pure functions of those records.
+import { breakdown, inWindow, isWrite, type ApiRequest, type Window } from './attribution.ts';
+import type { Controller } from './controllers.ts';
+import type { Timeline } from './timeline.ts';
+
+export interface Rollout {
+  /** When each app's Deployment was patched. */
+  patchedAt: Map<string, number>;
+  /** From the first patch until this controller's last rollout finished (or the wait gave up). */
+  window: Window;
+}
+
+export interface Recorded {
+  controller: Controller;
+  timeline: Timeline;
+  requests: ApiRequest[];
+  queries: number[];
+  rolling: string[];
+  failing: string[];
+  intervalS: number;
+  baselineAt: number;
+  created: Window;
+  idle: Window;
+  rollouts: Rollout[];
+  failure: Rollout | undefined;
+}
+
+export interface Figures {
+  initSeconds: number | null;
+  idleRequestsPerMin: number;
+  idleQueriesPerMin: number;
+  requestsPerCanaryPerTick: number;
+  writesPerCanaryPerTick: number;
+  queriesPerCanaryPerTick: number;
+  requestsPerCanaryPerRollout: number;
+  toProgressingMedianS: number | null;
+  toSucceededMedianS: number | null;
+  succeeded: string;
+  failureDetectionMedianS: number | null;
+  failed: string;
+  stepLatenessP50S: number | null;
+  stepLatenessP99S: number | null;
+  cpuSecondsPerRollout: number;
+  rssBaselineMiB: number;
+  rssIdleMiB: number;
+  rssPeakMiB: number;
+  rssPerCanaryKiB: number;
+  writesInRollouts: Record<string, number>;
+  readsInRollouts: Record<string, number>;
+  userAgents: string[];
+}
+
+export function quantile(xs: number[], q: number): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+const round = (x: number | null, d = 2): number | null => (x === null ? null : Number(x.toFixed(d)));
+const minutes = (w: Window) => (w.to - w.from) / 60_000;
+
+/** Seconds from each app's patch to its first `phase` after it. */
+function latencies(r: Recorded, rollout: Rollout, names: string[], phase: string): number[] {
+  const out: number[] = [];
+  for (const n of names) {
+    const t0 = rollout.patchedAt.get(n);
+    const t1 = t0 === undefined ? undefined : r.timeline.reached(n, phase, t0);
+    if (t0 !== undefined && t1 !== undefined) out.push((t1 - t0) / 1000);
+  }
+  return out;
+}
+
+/** How late each weight step came: the gap between two steps of one Canary, minus the interval. */
+function stepLateness(r: Recorded): number[] {
+  const out: number[] = [];
+  for (const ro of r.rollouts)
+    for (const n of r.rolling) {
+      const steps = r.timeline.steps(n, ro.window.from, ro.window.to);
+      for (let i = 1; i < steps.length; i++) out.push((steps[i]! - steps[i - 1]!) / 1000 - r.intervalS);
+    }
+  return out;
+}
+
+export function figures(r: Recorded): Figures {
+  const all = [...r.rolling, ...r.failing];
+  const initDone = all.map((n) => r.timeline.reached(n, 'Initialized', r.created.from));
+  const initialized = initDone.every((t) => t !== undefined);
+  const rolloutReqs = r.requests.filter((q) => r.rollouts.some((ro) => inWindow(q.at, ro.window)));
+  const rolloutQueries = r.queries.filter((t) => r.rollouts.some((ro) => inWindow(t, ro.window)));
+  const ticks = r.rollouts.reduce((s, ro) => s + (ro.window.to - ro.window.from) / 1000 / r.intervalS, 0);
+  const perTick = (count: number) => count / (r.rolling.length * ticks);
+  const progressing = r.rollouts.flatMap((ro) => latencies(r, ro, r.rolling, 'Progressing'));
+  const succeeded = r.rollouts.flatMap((ro) => latencies(r, ro, r.rolling, 'Succeeded'));
+  const failed = r.failure ? latencies(r, r.failure, r.failing, 'Failed') : [];
+  const lateness = stepLateness(r);
+  const cpu = r.rollouts.map((ro) => r.controller.cpuBetween(ro.window.from, ro.window.to));
+  const rssBaseline = r.controller.rssAt(r.baselineAt);
+  const rssIdle = r.controller.rssAt(r.idle.to);
+  const idleReqs = r.requests.filter((q) => inWindow(q.at, r.idle)).length;
+  const idleQueries = r.queries.filter((t) => inWindow(t, r.idle)).length;
+  return {
+    initSeconds: initialized ? round((Math.max(...(initDone as number[])) - r.created.from) / 1000, 1) : null,
+    idleRequestsPerMin: round(idleReqs / minutes(r.idle), 1)!,
+    idleQueriesPerMin: round(idleQueries / minutes(r.idle), 1)!,
+    requestsPerCanaryPerTick: round(perTick(rolloutReqs.length))!,
+    writesPerCanaryPerTick: round(perTick(rolloutReqs.filter(isWrite).length))!,
+    queriesPerCanaryPerTick: round(perTick(rolloutQueries.length))!,
+    requestsPerCanaryPerRollout: round(rolloutReqs.length / (r.rolling.length * r.rollouts.length), 1)!,
+    toProgressingMedianS: round(quantile(progressing, 0.5), 1),
+    toSucceededMedianS: round(quantile(succeeded, 0.5), 1),
+    succeeded: `${succeeded.length}/${r.rolling.length * r.rollouts.length}`,
+    failureDetectionMedianS: round(quantile(failed, 0.5), 1),
+    failed: `${failed.length}/${r.failure ? r.failing.length : 0}`,
+    stepLatenessP50S: round(quantile(lateness, 0.5)),
+    stepLatenessP99S: round(quantile(lateness, 0.99)),
+    cpuSecondsPerRollout: round(quantile(cpu, 0.5))!,
+    rssBaselineMiB: round(rssBaseline, 1)!,
+    rssIdleMiB: round(rssIdle, 1)!,
+    rssPeakMiB: round(r.controller.peakRss(r.created.from, Date.now()), 1)!,
+    rssPerCanaryKiB: round(((rssIdle - rssBaseline) * 1024) / all.length, 1)!,
+    writesInRollouts: breakdown(rolloutReqs.filter(isWrite)),
+    readsInRollouts: breakdown(rolloutReqs.filter((q) => !isWrite(q))),
+    userAgents: [...new Set(r.requests.map((q) => q.userAgent))],
+  };
+}

@@ -1,0 +1,75 @@
+// The side-by-side table (Flagger, Weir, Flagger/Weir) and the JSON result.
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Figures } from './figures.ts';
+import type { PeerOptions } from './options.ts';
+
+type Row = [label: string, key: keyof Figures, lowerIsBetter: boolean];
+
+const ROWS: Row[] = [
+  ['create -> all Initialized (s)', 'initSeconds', true],
+  ['idle API requests/min', 'idleRequestsPerMin', true],
+  ['idle metric queries/min', 'idleQueriesPerMin', true],
+  ['API requests per canary per tick', 'requestsPerCanaryPerTick', true],
+  ['writes per canary per tick', 'writesPerCanaryPerTick', true],
+  ['metric queries per canary per tick', 'queriesPerCanaryPerTick', true],
+  ['API requests per canary per rollout', 'requestsPerCanaryPerRollout', true],
+  ['new revision -> Progressing, median (s)', 'toProgressingMedianS', true],
+  ['new revision -> Succeeded, median (s)', 'toSucceededMedianS', true],
+  ['  succeeded', 'succeeded', true],
+  ['failing check -> Failed, median (s)', 'failureDetectionMedianS', true],
+  ['  failed', 'failed', true],
+  ['step lateness p50 (s)', 'stepLatenessP50S', true],
+  ['step lateness p99 (s)', 'stepLatenessP99S', true],
+  ['CPU seconds per rollout (all canaries)', 'cpuSecondsPerRollout', true],
+  ['RSS before any canary (MiB)', 'rssBaselineMiB', true],
+  ['RSS idle (MiB)', 'rssIdleMiB', true],
+  ['RSS peak (MiB)', 'rssPeakMiB', true],
+  ['RSS per canary (KiB)', 'rssPerCanaryKiB', true],
+];
+
+const NUMERIC = ROWS.filter(([, k]) => k !== 'succeeded' && k !== 'failed').map(([, k]) => k);
+
+/** Flagger / Weir for every numeric figure (above 1: Weir uses less or is faster). */
+export function ratios(weir: Figures, flagger: Figures): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const k of NUMERIC) {
+    const w = weir[k] as number | null;
+    const f = flagger[k] as number | null;
+    out[k] = w === null || f === null || w === 0 ? null : Number((f / w).toFixed(2));
+  }
+  return out;
+}
+
+export function table(weir: Figures, flagger: Figures | undefined, opts: PeerOptions): string {
+  const r = flagger ? ratios(weir, flagger) : {};
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+  const lines = [
+    `canaries: ${opts.n} rolling + ${opts.failing} failing per controller, interval ${opts.intervalS}s, ` +
+      `stepWeight 20 to 60, ${opts.rollouts} rollout(s), idle ${opts.idleS}s, hog ${opts.hog}`,
+    '',
+    '| figure | Flagger | Weir | Flagger/Weir |',
+    '| --- | --- | --- | --- |',
+  ];
+  for (const [label, key] of ROWS)
+    lines.push(`| ${label.trim()} | ${cell(flagger?.[key])} | ${cell(weir[key])} | ${cell(r[key])} |`);
+  return lines.join('\n');
+}
+
+export function machine(): Record<string, unknown> {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+/** Writes bench-results/peer-<date>-n<N>.json; returns its path. */
+export function writeResult(outDir: string, n: number, result: Record<string, unknown>): string {
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, `peer-${new Date().toISOString().slice(0, 10)}-n${n}.json`);
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  return path;
+}
