@@ -4,7 +4,16 @@
 import { CoreV1Api, type CoreV1Event, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import type { CanaryObject } from '../canary/context.ts';
 import { WeirError } from '../errors.ts';
-import { apiMessage, createKube, loadKubeConfig, statusCode, type Kube, type Obj } from '../kube/client.ts';
+import {
+  apiMessage,
+  createKube,
+  loadKubeConfig,
+  statusCode,
+  userAgentOf,
+  type Kube,
+  type Obj,
+} from '../kube/client.ts';
+import { VERSION } from '../version.ts';
 import { RESOURCES, type KubeFlags, type ResourceType } from './flags.ts';
 
 export interface Cli {
@@ -20,7 +29,8 @@ export function connect(flags: KubeFlags): Cli {
   let kc: KubeConfig;
   try {
     // Without --kubeconfig, client-node reads $KUBECONFIG (all of its files), then ~/.kube/config.
-    kc = loadKubeConfig(flags.kubeconfig, flags.context);
+    // `weir/<version> (cli)`: the API server's audit log tells people at the CLI from the controller.
+    kc = loadKubeConfig(flags.kubeconfig, flags.context, userAgentOf(VERSION, 'cli'));
   } catch (err) {
     throw new WeirError('CONFIG', 'cannot load the kubeconfig', { cause: err });
   }
