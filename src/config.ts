@@ -3,6 +3,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDERS, type ProviderName } from './api/canary.ts';
+import { isShardName, SHARD_LABEL, SHARD_NAME_RULE } from './api/shard.ts';
 import type { Limits } from './canary/admission.ts';
 import { WeirError } from './errors.ts';
 import { parseGitSyncPolicy, type GitSyncPolicy } from './gitsync/policy.ts';
@@ -27,6 +28,11 @@ export interface Config {
   leaseNamespace: string;
   leaseName: string;
   identity: string;
+  /**
+   * --shard: this controller owns the Canaries and GitSyncs labelled weir.dev/shard=<shard>; without
+   * it, those with no such label (docs/sharding.md).
+   */
+  shard?: string;
   workers: number;
   /** Concurrency limits on progressing Canaries (src/canary/admission.ts, docs/concurrency.md). */
   limits: Limits;
@@ -53,6 +59,7 @@ export interface RawOptions {
   logLevel?: string;
   leaderElect?: boolean;
   leaseNamespace?: string;
+  shard?: string;
   workers?: string;
   maxProgressing?: string;
   maxProgressingPerNamespace?: string;
@@ -63,6 +70,9 @@ export interface RawOptions {
   gitsyncClusterScopedAllowed?: string;
   allowFileUrls?: boolean;
 }
+
+/** The Lease of the shard-less controller; a shard's is `weir-controller-<shard>`. */
+export const LEASE_NAME = 'weir-controller';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -87,6 +97,7 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
   const namespace = pick(o.namespace, 'NAMESPACE');
   const kubeconfig = o.kubeconfig ?? env.KUBECONFIG;
   const slackChannel = pick(o.slackChannel, 'SLACK_CHANNEL');
+  const shard = shardFlag(pick(o.shard, 'SHARD'));
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(o.context ? { context: o.context } : {}),
@@ -112,8 +123,10 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
     logLevel: level as Config['logLevel'],
     leaderElection: o.leaderElect ?? env.WEIR_LEADER_ELECT === 'true',
     leaseNamespace: pick(o.leaseNamespace, 'LEASE_NAMESPACE') ?? env.POD_NAMESPACE ?? 'weir-system',
-    leaseName: 'weir-controller',
+    // One Lease per shard: the replicas of a shard elect among themselves, never against another.
+    leaseName: shard ? `${LEASE_NAME}-${shard}` : LEASE_NAME,
     identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    ...(shard ? { shard } : {}),
     workers,
     limits: {
       ...limit('--max-progressing', pick(o.maxProgressing, 'MAX_PROGRESSING'), 'cluster'),
@@ -137,6 +150,17 @@ function gitsyncPolicy(o: RawOptions, env: NodeJS.ProcessEnv): GitSyncPolicy {
     clusterScopedAllowed: o.gitsyncClusterScopedAllowed ?? env.WEIR_GITSYNC_CLUSTER_SCOPED_ALLOWED,
     allowFileUrls: flag(o.allowFileUrls, 'ALLOW_FILE_URLS'),
   });
+}
+
+/** --shard (or WEIR_SHARD): empty is no shard; otherwise a shard name (src/api/shard.ts). */
+function shardFlag(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!isShardName(value))
+    throw new WeirError(
+      'CONFIG',
+      `--shard: ${JSON.stringify(value)} is not a shard name (the value of the ${SHARD_LABEL} label): ${SHARD_NAME_RULE}`,
+    );
+  return value;
 }
 
 /** A concurrency limit: unset (or empty) is no limit; otherwise a positive integer. */

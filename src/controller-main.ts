@@ -6,6 +6,7 @@ import { Informer, RESOURCES, type ResourceType } from './kube/informers.ts';
 import { runLeaderElection } from './kube/leader.ts';
 import { CanaryController } from './canary/controller.ts';
 import { createGitSyncController } from './gitsync/controller.ts';
+import { shardSelector } from './api/shard.ts';
 import type { Caches } from './canary/context.ts';
 import type { Config } from './config.ts';
 import { describeError } from './errors.ts';
@@ -28,6 +29,9 @@ const OWN = [
   'hpa',
   'gitSync',
 ] as const;
+
+/** The kinds a controller owns by their weir.dev/shard label (src/api/shard.ts). */
+const SHARDED = new Set<string>(['canary', 'gitSync']);
 
 /** What the controller watches: cache key, type, and whether the API may be absent (a CRD, HPA). */
 export function watchedResources(): Array<{ key: string; type: ResourceType; optional: boolean }> {
@@ -54,9 +58,14 @@ export async function runController(
   // Secrets and ConfigMaps are stored without their data; the content of the ones in use is read on
   // demand (src/kube/content.ts), so memory does not grow with every Secret in the cluster.
   const stripContent = new Set<string>(['secret', 'configMap']);
+  // Sharding: only the Canaries and GitSyncs of this controller's shard reach its caches (and so its
+  // queues). Their targets, routes and templates are watched whole: events of a Deployment whose
+  // Canary is in another shard find no Canary here and change nothing (docs/sharding.md).
+  const labelSelector = shardSelector(config.shard);
   for (const { key, type } of wanted)
     caches[key] = new Informer<Obj>(kube, type, config.namespace, log, {
       stripContent: stripContent.has(key),
+      ...(SHARDED.has(key) ? { labelSelector } : {}),
     });
   const controller = new CanaryController({
     kube,
@@ -95,7 +104,15 @@ export async function runController(
     receiverPort = boundPort(receiverApp, own.port);
   }
   log.info(
-    { version: VERSION, port, receiverPort: receiverPort ?? port, namespace: config.namespace ?? '(all)' },
+    {
+      version: VERSION,
+      port,
+      receiverPort: receiverPort ?? port,
+      namespace: config.namespace ?? '(all)',
+      shard: config.shard ?? '(none)',
+      owns: labelSelector,
+      lease: config.leaderElection ? config.leaseName : undefined,
+    },
     'weir controller started',
   );
 

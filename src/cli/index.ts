@@ -83,6 +83,10 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (env WEIR_LOG_LEVEL; default info)')
     .option('--leader-elect', 'elect a leader through a Lease (run several replicas)')
     .option('--lease-namespace <ns>', 'namespace of the Lease (default $POD_NAMESPACE or weir-system)')
+    .option(
+      '--shard <name>',
+      'own only the Canaries and GitSyncs labelled weir.dev/shard=<name>, with a Lease of its own (env WEIR_SHARD; default: those without the label)',
+    )
     .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
     .option(
       '--max-progressing <n>',

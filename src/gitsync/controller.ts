@@ -76,6 +76,17 @@ interface KeyState {
   uid?: string | undefined;
 }
 
+/** The target's name when `d` is a Canary's `<target>-primary` copy (owned by the Canary). */
+export function targetOfPrimary(d: Obj): string | undefined {
+  const name = d.metadata?.name ?? '';
+  if (!name.endsWith(PRIMARY_SUFFIX)) return undefined;
+  const ownedByCanary = (d.metadata?.ownerReferences ?? []).some(
+    (o) => o.kind === 'Canary' && o.apiVersion.startsWith(`${GROUP}/`),
+  );
+  return ownedByCanary ? name.slice(0, -PRIMARY_SUFFIX.length) : undefined;
+}
+const PRIMARY_SUFFIX = '-primary';
+
 export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
   const queue = new WorkQueue({ workers: deps.config.workers });
   const api = deps.api ?? createApiClient(deps.kube.kc);
@@ -135,12 +146,20 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     return out;
   }
 
-  /** `namespace/name` of every Deployment a Canary in the cluster targets. */
+  /**
+   * `namespace/name` of every Deployment a Canary in the cluster targets. The Canary cache holds only
+   * this controller's shard (docs/sharding.md), so the `<target>-primary` Deployments that Canaries
+   * own count too: a Deployment whose Canary another shard runs keeps its replicas to that shard.
+   */
   function clusterCanaryTargets(): Set<string> {
     const out = new Set<string>();
     for (const c of (deps.caches.canary?.list() ?? []) as CanaryObject[]) {
       const t = c.spec?.targetRef?.name;
       if (t) out.add(`${c.metadata.namespace}/${t}`);
+    }
+    for (const d of deps.caches.deployment?.list() ?? []) {
+      const target = targetOfPrimary(d);
+      if (target) out.add(`${d.metadata?.namespace}/${target}`);
     }
     return out;
   }

@@ -26,6 +26,11 @@ export interface InformerOptions {
   pageSize?: number;
   /** Held content unused this long is released (default 15 min). */
   contentIdleMs?: number;
+  /**
+   * Only objects this label selector matches, in the list and the watch (sharding: the server sends
+   * an object that stops matching as a deletion, and one that starts matching as an addition).
+   */
+  labelSelector?: string;
 }
 
 export class Informer<T extends KubernetesObject = KubernetesObject & Record<string, unknown>> {
@@ -86,7 +91,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
           undefined, // exact
           undefined, // export
           undefined, // fieldSelector
-          undefined, // labelSelector
+          o.labelSelector,
           pageSize,
           cont,
         )) as KubernetesListObject<T>;
@@ -96,7 +101,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject & Record<str
       return { ...page, items };
     };
     const watch = new BoundedWatch(kube.kc, { ...o.watch, ...(transform ? { transform } : {}) });
-    this.lw = new ListWatch<T>(path, watch, list as never, false);
+    this.lw = new ListWatch<T>(path, watch, list as never, false, o.labelSelector);
     // ListWatch reports a failed list or a broken watch and then stops: restarting is ours to do.
     this.lw.on('error', (err) => {
       this.lastError = err;

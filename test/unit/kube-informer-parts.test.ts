@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { isWeirError } from '../../src/errors.ts';
 import { Backoff } from '../../src/kube/backoff.ts';
+import { createKube } from '../../src/kube/client.ts';
 import { ContentStore, stripContent } from '../../src/kube/content.ts';
+import { Informer, RESOURCES } from '../../src/kube/informers.ts';
+import { createLogger } from '../../src/log.ts';
 import { BoundedWatch, randomWatchTimeout } from '../../src/kube/watch.ts';
 
 test('backoff grows through an outage and resets only after a healthy stretch', () => {
@@ -137,6 +140,23 @@ test('content: released after being unused for idleMs', async () => {
   );
 });
 
+/** A kubeconfig for a local fake API server on plain HTTP. */
+function fakeKubeConfig(port: number): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
+/** Polls `ok` until it holds (bounded by the test's own timeout). */
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setImmediate(r));
+}
+
 test('each watch request carries timeoutSeconds and bookmarks; a silent watch is ended locally', async () => {
   const queries: URLSearchParams[] = [];
   const server = createServer((req, res) => {
@@ -146,19 +166,7 @@ test('each watch request carries timeoutSeconds and bookmarks; a silent watch is
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = fakeKubeConfig((server.address() as AddressInfo).port);
     const w = new BoundedWatch(kc, { timeoutSeconds: () => 1, graceMs: 200 });
     const t0 = Date.now();
     const err = await new Promise<unknown>((resolve) => {
@@ -171,6 +179,52 @@ test('each watch request carries timeoutSeconds and bookmarks; a silent watch is
     assert.equal(queries[0]?.get('allowWatchBookmarks'), 'true');
     assert.equal(queries[0]?.get('resourceVersion'), '7');
   } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a labelSelector goes into the informer list and every watch (sharding)', async () => {
+  const lists: URLSearchParams[] = [];
+  const watches: URLSearchParams[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (url.pathname === '/api/v1') {
+      // Discovery: KubernetesObjectApi looks up the plural of a kind before it lists.
+      res.end(
+        JSON.stringify({
+          kind: 'APIResourceList',
+          groupVersion: 'v1',
+          resources: [{ name: 'configmaps', namespaced: true, kind: 'ConfigMap', verbs: ['list', 'watch'] }],
+        }),
+      );
+    } else if (url.searchParams.get('watch') === 'true') {
+      watches.push(url.searchParams);
+      res.write(''); // an open watch with nothing to say
+    } else {
+      lists.push(url.searchParams);
+      const item = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'ns' } };
+      res.end(JSON.stringify({ kind: 'ConfigMapList', metadata: { resourceVersion: '5' }, items: [item] }));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const informer = new Informer(
+    createKube(fakeKubeConfig((server.address() as AddressInfo).port)),
+    RESOURCES.configMap,
+    'ns',
+    createLogger('silent'),
+    { labelSelector: 'weir.dev/shard=a' },
+  );
+  try {
+    await informer.start(5_000);
+    assert.equal(informer.get('ns', 'a')?.metadata?.name, 'a');
+    await until(() => watches.length > 0);
+    assert.equal(lists[0]?.get('labelSelector'), 'weir.dev/shard=a');
+    assert.equal(watches[0]?.get('labelSelector'), 'weir.dev/shard=a');
+    assert.equal(watches[0]?.get('resourceVersion'), '5', 'the watch resumes from the list');
+  } finally {
+    await informer.stop();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
