@@ -2,6 +2,7 @@
 // Events. The same function draws every frame of `--watch`, and tests pin its plain output.
 import type { CoreV1Event, V1Deployment } from '@kubernetes/client-node';
 import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
+import { SHARD_LABEL } from '../api/shard.ts';
 import type { CanaryObject } from '../canary/context.ts';
 import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
 import { REQUEST } from '../canary/requests.ts';
@@ -208,6 +209,9 @@ export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   const out: string[] = [];
   out.push(line('Name', style.bold(c.metadata.name)));
   out.push(line('Namespace', c.metadata.namespace));
+  // Which controller owns it (docs/sharding.md); unlabelled ones belong to the shard-less one.
+  const shard = c.metadata.labels?.[SHARD_LABEL];
+  if (shard !== undefined) out.push(line('Shard', `${shard} (the controller started with --shard=${shard})`));
   const since = status.lastTransitionTime ? ` for ${age(status.lastTransitionTime, now)}` : '';
   out.push(line('Status', `${phaseBadge(status.phase, isPaused(c), style)}${since}`));
   out.push(line('Message', status.message ?? '-'));

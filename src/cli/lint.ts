@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { WeirError } from '../errors.ts';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from '../api/kinds.ts';
+import { isShardName, SHARD_LABEL, SHARD_NAME_RULE } from '../api/shard.ts';
 import type { CanarySpec } from '../api/canary.ts';
 import { validateObject } from '../api/validate.ts';
 import { capabilityProblems } from '../routing/capabilities.ts';
@@ -37,11 +38,16 @@ export function lintText(file: string, text: string): { problems: string[]; chec
         problems.push(`${where}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
       return;
     }
-    const obj = doc.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null;
+    const obj = doc.toJS() as {
+      apiVersion?: string;
+      kind?: string;
+      metadata?: { name?: string; labels?: Record<string, string> };
+    } | null;
     if (!obj || obj.apiVersion !== API_VERSION) return; // not a Weir object: other tools lint it
     checked++;
     const { object, problems: found } = validateObject(obj);
-    for (const p of [...found, ...(found.length ? [] : providerProblems(object))]) {
+    const all = [...found, ...(found.length ? [] : providerProblems(object)), ...shardProblems(obj)];
+    for (const p of all) {
       problems.push(
         `${where} (${obj.kind}/${obj.metadata?.name ?? '?'}): ${p.path ? `${p.path}: ` : ''}${p.message}`,
       );
@@ -65,6 +71,25 @@ function providerProblems(object: {
   const spec = object.spec as CanarySpec | undefined;
   if (!spec?.provider || !descriptorOf(spec.provider)) return [];
   return capabilityProblems(spec, spec.provider);
+}
+
+/**
+ * A Canary or GitSync whose weir.dev/shard label no controller could own: --shard takes shard names
+ * only (src/api/shard.ts), so such an object would never be reconciled (docs/sharding.md).
+ */
+function shardProblems(obj: {
+  kind?: string;
+  metadata?: { labels?: Record<string, string> };
+}): Array<{ path: string; message: string }> {
+  if (obj.kind !== 'Canary' && obj.kind !== 'GitSync') return [];
+  const shard = obj.metadata?.labels?.[SHARD_LABEL];
+  if (shard === undefined || isShardName(String(shard))) return [];
+  return [
+    {
+      path: `metadata.labels.${SHARD_LABEL}`,
+      message: `${JSON.stringify(shard)} is not a shard name (${SHARD_NAME_RULE}): no controller's --shard can own it, so it would never be reconciled`,
+    },
+  ];
 }
 
 /** `weir lint`: every problem on stdout, then a summary; returns the exit code (1 on problems). */

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { applyCrds, createNamespace, projectRoot } from '../cluster/cluster.ts';
-import { CHART_DIR, chartTestKit, findManifest, helm, kubectlApply, renderChart } from '../cluster/helm.ts';
+import {
+  CHART_DIR,
+  chartTestKit,
+  findManifest,
+  helm,
+  kubectlApply,
+  renderChart,
+  type Manifest,
+  type Values,
+} from '../cluster/helm.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 const chart = chartTestKit();
@@ -122,6 +131,8 @@ describe('Helm chart', { concurrency: true }, () => {
       [['watchNamespaces=apps'], /additional properties 'watchNamespaces' not allowed/],
       [['rbac.namespaced=true'], /rbac.namespaced needs watchNamespace/],
       [['leaderElection.enabled=false'], /replicaCount > 1 needs leaderElection.enabled/],
+      [['shards={Shard_A}'], /shards\.0.*does not match pattern/],
+      [['shards={a,a}'], /shards.*unique/],
     ];
     for (const [sets, message] of cases) {
       const r = await helm(['template', 'weir', CHART_DIR, ...sets.flatMap((s) => ['--set', s])]);
@@ -240,6 +251,68 @@ describe('Helm chart', { concurrency: true }, () => {
     );
   });
 
+  test('shards: one more Deployment per shard, with --shard, its own Lease and selectors no other shares', async () => {
+    const { docs } = await renderChart('weir', 'weir-system', { shards: ['a', 'b'] });
+    const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`);
+    for (const k of [
+      'Deployment/weir',
+      'Deployment/weir-shard-a',
+      'Deployment/weir-shard-b',
+      'PodDisruptionBudget/weir',
+      'PodDisruptionBudget/weir-shard-a',
+      'PodDisruptionBudget/weir-shard-b',
+      'Service/weir-shards',
+    ])
+      assert.ok(kinds.includes(k), `${k} rendered`);
+    assert.equal(
+      kinds.filter((k) => k.startsWith('ServiceAccount/')).length,
+      1,
+      'one ServiceAccount for all',
+    );
+    const main = findManifest(docs, 'Deployment', 'weir');
+    const shardA = findManifest(docs, 'Deployment', 'weir-shard-a');
+    const argsOf = (d: Manifest): string[] => d.spec.template.spec.containers[0].args;
+    // The same flags as the main controller, and --shard after --leader-elect.
+    const mainArgs = argsOf(main);
+    const at = mainArgs.indexOf('--leader-elect') + 1;
+    assert.deepEqual(argsOf(shardA), [...mainArgs.slice(0, at), '--shard=a', ...mainArgs.slice(at)]);
+    assert.ok(!mainArgs.some((a) => a.startsWith('--shard')), 'the main controller has no shard');
+    assert.equal(shardA.spec.template.spec.serviceAccountName, main.spec.template.spec.serviceAccountName);
+    assert.equal(shardA.spec.replicas, 2);
+    // Who selects whose pods: each Deployment and PodDisruptionBudget its own only; the main Services
+    // the main controller's, weir-shards every shard's.
+    const pods = Object.fromEntries(
+      ['weir', 'weir-shard-a', 'weir-shard-b'].map((n) => [
+        n,
+        findManifest(docs, 'Deployment', n).spec.template.metadata.labels as Record<string, string>,
+      ]),
+    );
+    const selects = (sel: Record<string, string>) =>
+      Object.keys(pods)
+        .filter((n) => Object.entries(sel).every(([k, v]) => pods[n]![k] === v))
+        .sort();
+    for (const n of Object.keys(pods)) {
+      assert.deepEqual(selects(findManifest(docs, 'Deployment', n).spec.selector.matchLabels), [n]);
+      assert.deepEqual(selects(findManifest(docs, 'PodDisruptionBudget', n).spec.selector.matchLabels), [n]);
+    }
+    assert.deepEqual(selects(findManifest(docs, 'Service', 'weir').spec.selector), ['weir']);
+    assert.deepEqual(selects(findManifest(docs, 'Service', 'weir-receiver').spec.selector), ['weir']);
+    assert.deepEqual(selects(findManifest(docs, 'Service', 'weir-shards').spec.selector), [
+      'weir-shard-a',
+      'weir-shard-b',
+    ]);
+    assert.equal(pods['weir-shard-a']!['weir.dev/shard'], 'a');
+    // One Lease per shard, and the Role lets the ServiceAccount hold exactly those.
+    assert.deepEqual(findManifest(docs, 'Role').rules, [
+      LEASE_RULES[0],
+      { ...LEASE_RULES[1], resourceNames: ['weir-controller', 'weir-controller-a', 'weir-controller-b'] },
+    ]);
+    // Without shards the chart renders as before: no shard objects at all.
+    const plain = await renderChart('weir', 'weir-system');
+    assert.equal(plain.docs.filter((d) => /shard/.test(d.metadata.name)).length, 0);
+    assert.deepEqual(findManifest(plain.docs, 'Role').rules, LEASE_RULES);
+  });
+
   test('the API server accepts every rendering; pods pass the restricted Pod Security level', async () => {
     await applyCrds(chart.cluster, [join(projectRoot, '..', 'shared', 'crds', 'prometheus-operator')]);
     // The chart's CRDs: a server-side dry run (the shared cluster's CRDs stay as the runner installed them).
@@ -251,8 +324,9 @@ describe('Helm chart', { concurrency: true }, () => {
     assert.equal(dry.code, 0, `the chart's CRDs: ${dry.stderr}`);
     assert.equal((dry.stdout.match(/customresourcedefinition/g) ?? []).length, 4);
 
-    const variants: Array<[string, (ns: string, watch: string) => Record<string, string | boolean>]> = [
+    const variants: Array<[string, (ns: string, watch: string) => Values]> = [
       ['defaults', () => ({})],
+      ['shards', () => ({ shards: ['a'] })],
       ['namespaced', (_ns, watch) => ({ 'rbac.namespaced': true, watchNamespace: watch })],
       ['monitoring', () => ({ 'serviceMonitor.enabled': true, 'grafanaDashboard.enabled': true })],
     ];
@@ -294,7 +368,7 @@ describe('Helm chart', { concurrency: true }, () => {
     const wide = release('authz');
     const narrow = release('authz-ns');
     const installs = await Promise.all([
-      installRbac(wide, ns, {}),
+      installRbac(wide, ns, { shards: ['a'] }),
       installRbac(narrow, ns, { 'rbac.namespaced': true, watchNamespace: watch }),
     ]);
     const canI = async (sa: string, args: string[]) => {
@@ -318,6 +392,8 @@ describe('Helm chart', { concurrency: true }, () => {
       ['patch', 'httproutes.gateway.networking.k8s.io', '-n', watch],
       ['create', 'events', '-n', watch],
       ['update', 'leases.coordination.k8s.io/weir-controller', '-n', ns],
+      // shards: [a] (docs/sharding.md): shard a's Lease.
+      ['update', 'leases.coordination.k8s.io/weir-controller-a', '-n', ns],
     ]);
     await expect(saWide, 'no', [
       ['delete', 'deployments.apps', '-n', watch],

@@ -640,3 +640,15 @@ test('get canary: a run queued by spec.schedule shows the release window and its
   );
   assert.doesNotMatch(text, /^Queued:/m, 'no place in line: no concurrency limit holds it');
 });
+
+test('get canary names the shard of a labelled Canary, and nothing for an unlabelled one', () => {
+  const c = canary({ analysis: { interval: '1m', stepWeight: 10, maxWeight: 50 } }, { phase: 'Initialized' });
+  const lines = (obj: CanaryObject) => renderCanary({ canary: obj }, { style: PLAIN, now }).split('\n');
+  assert.ok(!lines(c).some((l) => l.startsWith('Shard:')));
+  const sharded = { ...c, metadata: { ...c.metadata, labels: { 'weir.dev/shard': 'team-a' } } };
+  assert.deepEqual(lines(sharded).slice(0, 3), [
+    'Name:          podinfo',
+    'Namespace:     test',
+    'Shard:         team-a (the controller started with --shard=team-a)',
+  ]);
+});

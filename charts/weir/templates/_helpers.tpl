@@ -17,6 +17,37 @@ app.kubernetes.io/name: {{ include "weir.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/*
+Selector labels of a shard's controller pods (docs/sharding.md); `.` is {root, shard}. Not the
+shard-less controller's: its Deployment, Services and PodDisruptionBudget select name + instance,
+and a selector cannot change on upgrade, so a shard's pods carry another name.
+*/}}
+{{- define "weir.shardSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "weir.name" .root }}-shard
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .shard }}
+weir.dev/shard: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The pod selector labels of one controller Deployment; `.` is {root, shard}. */}}
+{{- define "weir.podSelectorLabels" -}}
+{{- if .shard -}}
+{{ include "weir.shardSelectorLabels" . }}
+{{- else -}}
+{{ include "weir.selectorLabels" .root }}
+{{- end -}}
+{{- end -}}
+
+{{/* The name of one controller Deployment; `.` is {root, shard}. */}}
+{{- define "weir.controllerName" -}}
+{{- if .shard -}}
+{{- printf "%s-shard-%s" (include "weir.fullname" .root) .shard -}}
+{{- else -}}
+{{- include "weir.fullname" .root -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "weir.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{ include "weir.selectorLabels" . }}
@@ -39,13 +70,20 @@ app.kubernetes.io/part-of: weir
 
 {{/* weir.rules (the controller's RBAC rules) is generated into _rules.tpl by `npm run gen:crds`. */}}
 
-{{/* The Lease is named weir-controller (src/config.ts); create cannot be limited by name. */}}
+{{/*
+The Leases are named weir-controller and weir-controller-<shard> for each shard (src/config.ts);
+create cannot be limited by name.
+*/}}
 {{- define "weir.leaseRules" -}}
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [create]
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
-  resourceNames: [weir-controller]
+  resourceNames:
+    - weir-controller
+    {{- range .Values.shards }}
+    - weir-controller-{{ . }}
+    {{- end }}
   verbs: [get, update]
 {{- end -}}
