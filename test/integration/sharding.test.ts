@@ -117,9 +117,10 @@ async function reports(user: string, canary: string): Promise<boolean> {
   return new RegExp(`^weir_canary_status\\{[^}]*name="${canary}"[^}]*namespace="${w.ns}"`, 'm').test(text);
 }
 
+/** A new image, a run (seen in one of its phases; each lasts at least the 2 s interval), its promotion. */
 async function release(name: string, version: string): Promise<void> {
   await w.setImage(name, `example.com/${name}:${version}`);
-  await w.waitPhase(name, 'Progressing', 60_000);
+  await w.waitPhase(name, ['Progressing', 'WaitingPromotion', 'Promoting', 'Finalising'], 60_000);
   await w.waitPhase(name, 'Succeeded', 120_000);
 }
 
@@ -182,6 +183,8 @@ describe('sharding: two shards and the shard-less controller', () => {
   });
 
   test('relabelled from a to b: b runs the next release, a writes nothing more for it', async () => {
+    assert.ok(await reports(CONTROLLERS.a, 'alpha'), 'shard a holds alpha before the move');
+    assert.ok(!(await reports(CONTROLLERS.b, 'alpha')), 'shard b does not');
     const before = Date.now();
     await w.kube.mergePatch(
       { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: w.ns, name: 'alpha' },
