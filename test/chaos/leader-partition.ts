@@ -5,8 +5,8 @@
 // leader wrote nothing after its last successful renewal + renewDeadline, even though the proxy heals
 // as soon as the other replica holds the lease (so whatever the old leader still has in flight, or
 // sends afterwards, can reach the server).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAudit, WRITE_VERBS, type AuditEvent } from '../cluster/audit.ts';
 import { startWorld } from '../cluster/canary-world.ts';
 import { leaseReader, startReplica } from '../cluster/leader-replica.ts';
 import { waitFor, type Managed } from '../cluster/proc.ts';
@@ -18,17 +18,6 @@ export const LEADER_USERS = ['weir-replica-a', 'weir-replica-b'] as const;
 const RENEW_DEADLINE_MS = 10_000; // src/kube/leader.ts
 /** Server-side slack for the answer to the last renewal reaching the replica. */
 const TOLERANCE_MS = 1_000;
-const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  responseStatus?: { code?: number };
-  requestReceivedTimestamp: string;
-  stageTimestamp: string;
-}
 
 export const leaderPartition: Scenario = {
   name: 'leader-partition',
@@ -127,14 +116,6 @@ export const leaderPartition: Scenario = {
     }
   },
 };
-
-function readAudit(path: string): AuditEvent[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' || e.stage === 'Panic');
-}
 
 /** Checks the old leader's writes against its renew deadline; returns the figures. */
 function judgeAudit(

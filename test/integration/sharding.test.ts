@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { SHARD_LABEL } from '../../src/api/shard.ts';
+import { readAudit, WRITE_VERBS, type AuditEvent } from '../cluster/audit.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { projectRoot, startCluster, type LocalCluster } from '../cluster/cluster.ts';
 import { startReplica } from '../cluster/leader-replica.ts';
@@ -21,15 +22,6 @@ type Shard = keyof typeof CONTROLLERS;
 const USERS = new Set<string>(Object.values(CONTROLLERS));
 /** Canary name -> its shard at the start (names share no prefix, so a write's object names its Canary). */
 const CANARIES: Record<string, Shard> = { alpha: 'a', bravo: 'b', plain: '' };
-const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  requestReceivedTimestamp: string;
-}
 
 let cluster: LocalCluster;
 let w: World;
@@ -69,17 +61,13 @@ after(async () => {
 
 /** Every write a controller made in the world's namespace, as the audit log has it. */
 function controllerWrites(): AuditEvent[] {
-  return readFileSync(cluster.auditLogPath!, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as AuditEvent)
-    .filter(
-      (e) =>
-        e.stage === 'ResponseComplete' &&
-        WRITE_VERBS.has(e.verb) &&
-        USERS.has(e.user.username) &&
-        e.objectRef?.namespace === w.ns,
-    );
+  return readAudit(cluster.auditLogPath!).filter(
+    (e) =>
+      e.stage === 'ResponseComplete' &&
+      WRITE_VERBS.has(e.verb) &&
+      USERS.has(e.user.username) &&
+      e.objectRef?.namespace === w.ns,
+  );
 }
 
 /** The Canary a write is for: its object is the Canary, one of its objects, or one of its Events. */
