@@ -3,16 +3,19 @@
 // server's audit log names who wrote what. Canaries labelled weir.dev/shard=a, =b and unlabelled
 // roll out side by side; every write any controller makes for a Canary (its status, its primary,
 // Services, route, Events) must come from that Canary's shard alone. Then one Canary moves from a to
-// b: b runs its next release and a writes nothing more for it.
+// b: b runs its next release and a writes nothing more for it. GitSyncs are sharded the same way.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
+import type { GitSyncStatus } from '../../src/api/gitsync.ts';
 import { SHARD_LABEL } from '../../src/api/shard.ts';
 import { readAudit, WRITE_VERBS, type AuditEvent } from '../cluster/audit.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { projectRoot, startCluster, type LocalCluster } from '../cluster/cluster.ts';
+import { commitFiles, startGitServer, type GitServer } from '../cluster/git-server.ts';
+import { readyOf } from '../cluster/gitsync-kit.ts';
 import { startReplica } from '../cluster/leader-replica.ts';
 import { waitFor, type Managed } from '../cluster/proc.ts';
 
@@ -25,6 +28,7 @@ const CANARIES: Record<string, Shard> = { alpha: 'a', bravo: 'b', plain: '' };
 
 let cluster: LocalCluster;
 let w: World;
+let git: GitServer;
 const procs: Managed[] = [];
 
 before(async () => {
@@ -35,6 +39,7 @@ before(async () => {
     users: [...USERS],
   });
   w = await startWorld('sharding', { controller: 'child', cluster, deferController: true });
+  git = await startGitServer({ logDir: join(w.logFile, '..') });
   for (const [shard, user] of Object.entries(CONTROLLERS)) {
     procs.push(
       startReplica({
@@ -56,6 +61,7 @@ before(async () => {
 after(async () => {
   for (const p of procs) await p.stop();
   await w?.stop();
+  await git?.stop();
   await cluster?.stop();
 });
 
@@ -105,7 +111,7 @@ async function reports(user: string, canary: string): Promise<boolean> {
   return new RegExp(`^weir_canary_status\\{[^}]*name="${canary}"[^}]*namespace="${w.ns}"`, 'm').test(text);
 }
 
-/** A new image, a run (seen in one of its phases; each lasts at least the 2 s interval), its promotion. */
+/** A new image, a run (seen in one of its phases; each lasts at least the 10 s interval), its promotion. */
 async function release(name: string, version: string): Promise<void> {
   await w.setImage(name, `example.com/${name}:${version}`);
   await w.waitPhase(name, ['Progressing', 'WaitingPromotion', 'Promoting', 'Finalising'], 60_000);
@@ -133,7 +139,7 @@ describe('sharding: two shards and the shard-less controller', () => {
       Object.entries(CANARIES).map(async ([name, shard]) => {
         await w.deploy(name, `example.com/${name}:1.0.0`);
         const canary = gatewayCanary(name, {
-          interval: '2s',
+          interval: '10s',
           stepWeight: 50,
           maxWeight: 50,
           metrics: undefined,
@@ -203,5 +209,56 @@ describe('sharding: two shards and the shard-less controller', () => {
     const canary = await w.canary('alpha');
     assert.equal(canary.status?.lastPromotedSpec, canary.status?.lastAppliedSpec, 'promoted');
     assert.equal(await w.image('alpha-primary'), 'example.com/alpha:3.0.0');
+  });
+
+  test('a GitSync is synced by its own shard only', async () => {
+    const gitSyncs: Record<string, Shard> = { 'gs-bravo': 'b', 'gs-plain': '' };
+    await Promise.all(
+      Object.entries(gitSyncs).map(async ([name, shard]) => {
+        const repo = await git.createRepo(name);
+        const cm = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}-cm\ndata:\n  k: v\n`;
+        const sha = await commitFiles(repo.url, { 'app/cm.yaml': cm }, 'a ConfigMap');
+        await w.kube.apply(
+          {
+            apiVersion: 'weir.dev/v1alpha1',
+            kind: 'GitSync',
+            metadata: { name, namespace: w.ns, ...(shard ? { labels: { [SHARD_LABEL]: shard } } : {}) },
+            spec: { url: repo.url, path: 'app', interval: '1h' },
+          },
+          'weir-test',
+        );
+        await waitFor(
+          `GitSync ${name} to apply ${sha}`,
+          async () => {
+            const g = await w.kube.get<{ status?: GitSyncStatus } & Record<string, never>>({
+              apiVersion: 'weir.dev/v1alpha1',
+              kind: 'GitSync',
+              namespace: w.ns,
+              name,
+            });
+            return g?.status?.lastAppliedRevision?.endsWith(sha) && readyOf(g.status)?.status === 'True';
+          },
+          60_000,
+          250,
+        );
+      }),
+    );
+    const writes = controllerWrites();
+    for (const [name, shard] of Object.entries(gitSyncs)) {
+      const owner = CONTROLLERS[shard];
+      const writers = (pick: (e: AuditEvent) => boolean) => [
+        ...new Set(writes.filter(pick).map((e) => e.user.username)),
+      ];
+      assert.deepEqual(
+        writers((e) => e.objectRef?.resource === 'gitsyncs' && e.objectRef.name === name),
+        [owner],
+        `${name}: status written by ${owner} only`,
+      );
+      assert.deepEqual(
+        writers((e) => e.objectRef?.resource === 'configmaps' && e.objectRef.name === `${name}-cm`),
+        [owner],
+        `${name}: its ConfigMap applied by ${owner} only`,
+      );
+    }
   });
 });
