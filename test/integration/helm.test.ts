@@ -116,6 +116,7 @@ describe('Helm chart', { concurrency: true }, () => {
         'gitsync.clusterAdmin=true',
         'slack.existingSecret=weir-slack',
         'prometheusAddress=http://prometheus:9090',
+        'shards={a,b}',
       ],
     ]) {
       const r = await helm(['lint', '--strict', CHART_DIR, ...sets.flatMap((s) => ['--set', s])]);
@@ -131,8 +132,8 @@ describe('Helm chart', { concurrency: true }, () => {
       [['watchNamespaces=apps'], /additional properties 'watchNamespaces' not allowed/],
       [['rbac.namespaced=true'], /rbac.namespaced needs watchNamespace/],
       [['leaderElection.enabled=false'], /replicaCount > 1 needs leaderElection.enabled/],
-      [['shards={Shard_A}'], /shards\.0.*does not match pattern/],
-      [['shards={a,a}'], /shards.*unique/],
+      [['shards={Shard_A}'], /shards\/0.*does not match pattern/],
+      [['shards={a,a}'], /shards.*items at 0 and 1 are equal/],
     ];
     for (const [sets, message] of cases) {
       const r = await helm(['template', 'weir', CHART_DIR, ...sets.flatMap((s) => ['--set', s])]);
