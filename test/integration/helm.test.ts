@@ -263,6 +263,8 @@ describe('Helm chart', { concurrency: true }, () => {
       'PodDisruptionBudget/weir-shard-a',
       'PodDisruptionBudget/weir-shard-b',
       'Service/weir-shards',
+      'Service/weir-shard-a-receiver',
+      'Service/weir-shard-b-receiver',
     ])
       assert.ok(kinds.includes(k), `${k} rendered`);
     assert.equal(
@@ -298,6 +300,11 @@ describe('Helm chart', { concurrency: true }, () => {
     }
     assert.deepEqual(selects(findManifest(docs, 'Service', 'weir').spec.selector), ['weir']);
     assert.deepEqual(selects(findManifest(docs, 'Service', 'weir-receiver').spec.selector), ['weir']);
+    // A controller knows only its shard's GitSyncs: each shard has its own receiver Service.
+    assert.deepEqual(selects(findManifest(docs, 'Service', 'weir-shard-a-receiver').spec.selector), [
+      'weir-shard-a',
+    ]);
+    assert.equal(findManifest(docs, 'Service', 'weir-shard-a-receiver').spec.ports[0].targetPort, 'receiver');
     assert.deepEqual(selects(findManifest(docs, 'Service', 'weir-shards').spec.selector), [
       'weir-shard-a',
       'weir-shard-b',
