@@ -15,7 +15,7 @@ import { readAudit, WRITE_VERBS, type AuditEvent } from '../cluster/audit.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { projectRoot, startCluster, type LocalCluster } from '../cluster/cluster.ts';
 import { commitFiles, startGitServer, type GitServer } from '../cluster/git-server.ts';
-import { readyOf } from '../cluster/gitsync-kit.ts';
+import { githubSignature, readyOf } from '../cluster/gitsync-kit.ts';
 import { startReplica } from '../cluster/leader-replica.ts';
 import { waitFor, type Managed } from '../cluster/proc.ts';
 
@@ -25,6 +25,8 @@ type Shard = keyof typeof CONTROLLERS;
 const USERS = new Set<string>(Object.values(CONTROLLERS));
 /** Canary name -> its shard at the start (names share no prefix, so a write's object names its Canary). */
 const CANARIES: Record<string, Shard> = { alpha: 'a', bravo: 'b', plain: '' };
+
+const HOOK_TOKEN = 'sharding-hook-token';
 
 let cluster: LocalCluster;
 let w: World;
@@ -100,12 +102,17 @@ function writersByCanary(events: AuditEvent[]): Record<string, { status: Set<str
 
 const controller = (user: string): Managed => procs.find((p) => p.name === `controller-${user}`)!;
 
-/** Whether a controller's /metrics report the Canary (weir_canary_status), i.e. it reconciled it and has not forgotten it. */
-async function reports(user: string, canary: string): Promise<boolean> {
+/** The port of a controller's HTTP server (/metrics, and the GitSync receivers), from its start line. */
+function portOf(user: string): string | undefined {
   const started = /"port":(\d+).*"weir controller started"|"weir controller started".*"port":(\d+)/.exec(
     readFileSync(controller(user).logFile, 'utf8'),
   );
-  const port = started?.[1] ?? started?.[2];
+  return started?.[1] ?? started?.[2];
+}
+
+/** Whether a controller's /metrics report the Canary (weir_canary_status): it reconciled it and has not forgotten it. */
+async function reports(user: string, canary: string): Promise<boolean> {
+  const port = portOf(user);
   if (!port) return false;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return new RegExp(`^weir_canary_status\\{[^}]*name="${canary}"[^}]*namespace="${w.ns}"`, 'm').test(text);
@@ -211,8 +218,17 @@ describe('sharding: two shards and the shard-less controller', () => {
     assert.equal(await w.image('alpha-primary'), 'example.com/alpha:3.0.0');
   });
 
-  test('a GitSync is synced by its own shard only', async () => {
+  test('a GitSync is synced, and its push webhook accepted, by its own shard only', async () => {
     const gitSyncs: Record<string, Shard> = { 'gs-bravo': 'b', 'gs-plain': '' };
+    await w.kube.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'hook', namespace: w.ns },
+        stringData: { token: HOOK_TOKEN },
+      } as never,
+      'weir-test',
+    );
     await Promise.all(
       Object.entries(gitSyncs).map(async ([name, shard]) => {
         const repo = await git.createRepo(name);
@@ -223,7 +239,7 @@ describe('sharding: two shards and the shard-less controller', () => {
             apiVersion: 'weir.dev/v1alpha1',
             kind: 'GitSync',
             metadata: { name, namespace: w.ns, ...(shard ? { labels: { [SHARD_LABEL]: shard } } : {}) },
-            spec: { url: repo.url, path: 'app', interval: '1h' },
+            spec: { url: repo.url, path: 'app', interval: '1h', webhookSecretRef: { name: 'hook' } },
           },
           'weir-test',
         );
@@ -260,5 +276,19 @@ describe('sharding: two shards and the shard-less controller', () => {
         `${name}: its ConfigMap applied by ${owner} only`,
       );
     }
+    // A push webhook is accepted by the owner's receiver only: the others do not know the GitSync.
+    const body = JSON.stringify({ ref: 'refs/heads/main' });
+    for (const [name, shard] of Object.entries(gitSyncs))
+      for (const [other, user] of Object.entries(CONTROLLERS)) {
+        const res = await fetch(`http://127.0.0.1:${portOf(user)}/hooks/gitsync/${w.ns}/${name}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature-256': githubSignature(body, HOOK_TOKEN),
+          },
+          body,
+        });
+        assert.equal(res.status, other === shard ? 202 : 401, `${name} posted to ${user}`);
+      }
   });
 });
