@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 export interface AuditEvent {
+  auditID: string;
   stage: string;
   verb: string;
   user: { username: string };
+  userAgent?: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };
   requestReceivedTimestamp: string;

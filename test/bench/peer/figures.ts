@@ -34,6 +34,10 @@ export interface Figures {
   writesPerCanaryPerTick: number;
   queriesPerCanaryPerTick: number;
   requestsPerCanaryPerRollout: number;
+  writesPerCanaryPerRollout: number;
+  queriesPerCanaryPerRollout: number;
+  /** Intervals from the first patch to the last Canary done: the ticks one rollout took. */
+  intervalsPerRollout: number;
   toProgressingMedianS: number | null;
   toSucceededMedianS: number | null;
   succeeded: string;
@@ -90,6 +94,7 @@ export function figures(r: Recorded): Figures {
   const rolloutQueries = r.queries.filter((t) => r.rollouts.some((ro) => inWindow(t, ro.window)));
   const ticks = r.rollouts.reduce((s, ro) => s + (ro.window.to - ro.window.from) / 1000 / r.intervalS, 0);
   const perTick = (count: number) => count / (r.rolling.length * ticks);
+  const perRollout = (count: number) => count / (r.rolling.length * r.rollouts.length);
   const progressing = r.rollouts.flatMap((ro) => latencies(r, ro, r.rolling, 'Progressing'));
   const succeeded = r.rollouts.flatMap((ro) => latencies(r, ro, r.rolling, 'Succeeded'));
   const failed = r.failure ? latencies(r, r.failure, r.failing, 'Failed') : [];
@@ -106,7 +111,10 @@ export function figures(r: Recorded): Figures {
     requestsPerCanaryPerTick: round(perTick(rolloutReqs.length))!,
     writesPerCanaryPerTick: round(perTick(rolloutReqs.filter(isWrite).length))!,
     queriesPerCanaryPerTick: round(perTick(rolloutQueries.length))!,
-    requestsPerCanaryPerRollout: round(rolloutReqs.length / (r.rolling.length * r.rollouts.length), 1)!,
+    requestsPerCanaryPerRollout: round(perRollout(rolloutReqs.length), 1)!,
+    writesPerCanaryPerRollout: round(perRollout(rolloutReqs.filter(isWrite).length), 1)!,
+    queriesPerCanaryPerRollout: round(perRollout(rolloutQueries.length), 1)!,
+    intervalsPerRollout: round(ticks / r.rollouts.length, 1)!,
     toProgressingMedianS: round(quantile(progressing, 0.5), 1),
     toSucceededMedianS: round(quantile(succeeded, 0.5), 1),
     succeeded: `${succeeded.length}/${r.rolling.length * r.rollouts.length}`,

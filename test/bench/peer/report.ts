@@ -5,28 +5,31 @@ import { join } from 'node:path';
 import type { Figures } from './figures.ts';
 import type { PeerOptions } from './options.ts';
 
-type Row = [label: string, key: keyof Figures, lowerIsBetter: boolean];
+type Row = [label: string, key: keyof Figures];
 
 const ROWS: Row[] = [
-  ['create -> all Initialized (s)', 'initSeconds', true],
-  ['idle API requests/min', 'idleRequestsPerMin', true],
-  ['idle metric queries/min', 'idleQueriesPerMin', true],
-  ['API requests per canary per tick', 'requestsPerCanaryPerTick', true],
-  ['writes per canary per tick', 'writesPerCanaryPerTick', true],
-  ['metric queries per canary per tick', 'queriesPerCanaryPerTick', true],
-  ['API requests per canary per rollout', 'requestsPerCanaryPerRollout', true],
-  ['new revision -> Progressing, median (s)', 'toProgressingMedianS', true],
-  ['new revision -> Succeeded, median (s)', 'toSucceededMedianS', true],
-  ['  succeeded', 'succeeded', true],
-  ['failing check -> Failed, median (s)', 'failureDetectionMedianS', true],
-  ['  failed', 'failed', true],
-  ['step lateness p50 (s)', 'stepLatenessP50S', true],
-  ['step lateness p99 (s)', 'stepLatenessP99S', true],
-  ['CPU seconds per rollout (all canaries)', 'cpuSecondsPerRollout', true],
-  ['RSS before any canary (MiB)', 'rssBaselineMiB', true],
-  ['RSS idle (MiB)', 'rssIdleMiB', true],
-  ['RSS peak (MiB)', 'rssPeakMiB', true],
-  ['RSS per canary (KiB)', 'rssPerCanaryKiB', true],
+  ['create -> all Initialized (s)', 'initSeconds'],
+  ['idle API requests/min', 'idleRequestsPerMin'],
+  ['idle metric queries/min', 'idleQueriesPerMin'],
+  ['API requests per canary per tick', 'requestsPerCanaryPerTick'],
+  ['writes per canary per tick', 'writesPerCanaryPerTick'],
+  ['metric queries per canary per tick', 'queriesPerCanaryPerTick'],
+  ['analysis intervals per rollout', 'intervalsPerRollout'],
+  ['API requests per canary per rollout', 'requestsPerCanaryPerRollout'],
+  ['writes per canary per rollout', 'writesPerCanaryPerRollout'],
+  ['metric queries per canary per rollout', 'queriesPerCanaryPerRollout'],
+  ['new revision -> Progressing, median (s)', 'toProgressingMedianS'],
+  ['new revision -> Succeeded, median (s)', 'toSucceededMedianS'],
+  ['  succeeded', 'succeeded'],
+  ['failing check -> Failed, median (s)', 'failureDetectionMedianS'],
+  ['  failed', 'failed'],
+  ['step lateness p50 (s)', 'stepLatenessP50S'],
+  ['step lateness p99 (s)', 'stepLatenessP99S'],
+  ['CPU seconds per rollout (all canaries)', 'cpuSecondsPerRollout'],
+  ['RSS before any canary (MiB)', 'rssBaselineMiB'],
+  ['RSS idle (MiB)', 'rssIdleMiB'],
+  ['RSS peak (MiB)', 'rssPeakMiB'],
+  ['RSS per canary (KiB)', 'rssPerCanaryKiB'],
 ];
 
 const NUMERIC = ROWS.filter(([, k]) => k !== 'succeeded' && k !== 'failed').map(([, k]) => k);
