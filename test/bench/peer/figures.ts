@@ -45,6 +45,7 @@ export interface Figures {
   failed: string;
   stepLatenessP50S: number | null;
   stepLatenessP99S: number | null;
+  stepLatenessMaxS: number | null;
   cpuSecondsPerRollout: number;
   rssBaselineMiB: number;
   rssIdleMiB: number;
@@ -122,6 +123,7 @@ export function figures(r: Recorded): Figures {
     failed: `${failed.length}/${r.failure ? r.failing.length : 0}`,
     stepLatenessP50S: round(quantile(lateness, 0.5)),
     stepLatenessP99S: round(quantile(lateness, 0.99)),
+    stepLatenessMaxS: round(quantile(lateness, 1)),
     cpuSecondsPerRollout: round(quantile(cpu, 0.5))!,
     rssBaselineMiB: round(rssBaseline, 1)!,
     rssIdleMiB: round(rssIdle, 1)!,

@@ -25,6 +25,7 @@ const ROWS: Row[] = [
   ['  failed', 'failed'],
   ['step lateness p50 (s)', 'stepLatenessP50S'],
   ['step lateness p99 (s)', 'stepLatenessP99S'],
+  ['step lateness max (s)', 'stepLatenessMaxS'],
   ['CPU seconds per rollout (all canaries)', 'cpuSecondsPerRollout'],
   ['RSS before any canary (MiB)', 'rssBaselineMiB'],
   ['RSS idle (MiB)', 'rssIdleMiB'],
