@@ -63,6 +63,9 @@ export function apiserverArgs(pki: Pki, port: number, etcdPort: number, audit?: 
         `--audit-log-path=${audit.logPath}`,
         `--audit-policy-file=${audit.policyPath}`,
         '--audit-log-mode=blocking',
+        // Never rotate (the default rotates at 100 MB): readers read one file, and a benchmark that
+        // logs every request passes 100 MB within minutes.
+        '--audit-log-maxsize=1000000',
       ]
     : [];
   return [
