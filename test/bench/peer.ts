@@ -168,11 +168,11 @@ async function rollout(
 
 async function main(): Promise<void> {
   buildDist();
-  const flaggerBin = opts.weirOnly ? undefined : flaggerBinary();
+  const flaggerBin = opts.controllers.includes('flagger') ? flaggerBinary() : undefined;
   const logDir = mkdtempSync(join(tmpdir(), 'weir-bench-peer-'));
   const { rolling, failing } = apps(opts);
   const all = [...rolling, ...failing];
-  const controllers = opts.weirOnly ? 1 : 2;
+  const controllers = opts.controllers.length;
   const cluster = await startCluster({
     auditLog: 'all',
     users: Object.values(USERS),
@@ -188,8 +188,7 @@ async function main(): Promise<void> {
   const sides: Side[] = [];
   let hog: { stop(): void } | undefined;
   try {
-    for (const name of opts.weirOnly ? (['weir'] as const) : (['weir', 'flagger'] as const))
-      sides.push(await startSide(cluster, name, flaggerBin, logDir));
+    for (const name of opts.controllers) sides.push(await startSide(cluster, name, flaggerBin, logDir));
     await delay(5_000); // start-up settles before the baseline RSS is read
     for (const s of sides) s.baselineAt = Date.now();
     console.error(
@@ -277,19 +276,19 @@ async function main(): Promise<void> {
 
 function report(results: Partial<Record<Side['name'], Figures>>): void {
   const { weir, flagger } = results;
-  console.log(`\n${table(weir!, flagger, opts)}\n`);
+  console.log(`\n${table(weir, flagger, opts)}\n`);
   const { timeoutMin, outDir, ...options } = opts;
   void timeoutMin;
   const result = {
     date: new Date().toISOString(),
     machine: machine(),
     options,
-    versions: { weir: WEIR_VERSION, flagger: opts.weirOnly ? null : toolVersion('flagger') },
-    weir,
+    versions: { weir: WEIR_VERSION, flagger: toolVersion('flagger') },
+    weir: weir ?? null,
     flagger: flagger ?? null,
-    ratios: flagger ? ratios(weir!, flagger) : null,
+    ratios: weir && flagger ? ratios(weir, flagger) : null,
   };
-  console.error(`bench:peer: wrote ${writeResult(outDir, opts.n, result)}`);
+  console.error(`bench:peer: wrote ${writeResult(outDir, opts, result)}`);
   console.log(JSON.stringify(result));
 }
 

@@ -30,6 +30,7 @@ export interface Figures {
   initSeconds: number | null;
   idleRequestsPerMin: number;
   idleQueriesPerMin: number;
+  requestsPerSecondInRollouts: number;
   requestsPerCanaryPerTick: number;
   writesPerCanaryPerTick: number;
   queriesPerCanaryPerTick: number;
@@ -109,6 +110,7 @@ export function figures(r: Recorded): Figures {
     initSeconds: initialized ? round((Math.max(...(initDone as number[])) - r.created.from) / 1000, 1) : null,
     idleRequestsPerMin: round(idleReqs / minutes(r.idle), 1)!,
     idleQueriesPerMin: round(idleQueries / minutes(r.idle), 1)!,
+    requestsPerSecondInRollouts: round(rolloutReqs.length / (ticks * r.intervalS), 1)!,
     requestsPerCanaryPerTick: round(perTick(rolloutReqs.length))!,
     writesPerCanaryPerTick: round(perTick(rolloutReqs.filter(isWrite).length))!,
     queriesPerCanaryPerTick: round(perTick(rolloutQueries.length))!,

@@ -18,8 +18,8 @@ export interface PeerOptions {
   timeoutMin: number;
   /** Where the JSON result goes (a directory). */
   outDir: string;
-  /** Run Weir only (no Flagger): for profiling Weir alone. */
-  weirOnly: boolean;
+  /** The controllers to run: both side by side, or one alone (at a scale where they would compete). */
+  controllers: Array<'weir' | 'flagger'>;
 }
 
 const HELP = `npm run bench:peer -- [options]
@@ -31,7 +31,7 @@ const HELP = `npm run bench:peer -- [options]
   --hog K          K busy processes beside the controllers during rollouts (default 0)
   --timeout M      give up after M minutes (default 45 + n/20)
   --out DIR        directory of the JSON result (default bench-results)
-  --weir-only      measure Weir alone`;
+  --only C         run one controller alone: weir or flagger (default: both at once)`;
 
 export function parseOptions(argv: string[]): PeerOptions {
   const { values } = parseArgs({
@@ -45,7 +45,7 @@ export function parseOptions(argv: string[]): PeerOptions {
       hog: { type: 'string', default: '0' },
       timeout: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
-      'weir-only': { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -72,6 +72,12 @@ export function parseOptions(argv: string[]): PeerOptions {
     hog: int('hog', values.hog, 0),
     timeoutMin: values.timeout ? int('timeout', values.timeout, 1) : 45 + Math.ceil(n / 20),
     outDir: values.out,
-    weirOnly: values['weir-only'],
+    controllers: onlyOption(values.only),
   };
+}
+
+function onlyOption(v: string | undefined): PeerOptions['controllers'] {
+  if (v === undefined) return ['weir', 'flagger'];
+  if (v === 'weir' || v === 'flagger') return [v];
+  throw new Error(`--only: expected weir or flagger, got ${v}`);
 }

@@ -11,6 +11,7 @@ const ROWS: Row[] = [
   ['create -> all Initialized (s)', 'initSeconds'],
   ['idle API requests/min', 'idleRequestsPerMin'],
   ['idle metric queries/min', 'idleQueriesPerMin'],
+  ['API requests per second during rollouts', 'requestsPerSecondInRollouts'],
   ['API requests per canary per tick', 'requestsPerCanaryPerTick'],
   ['writes per canary per tick', 'writesPerCanaryPerTick'],
   ['metric queries per canary per tick', 'queriesPerCanaryPerTick'],
@@ -46,8 +47,8 @@ export function ratios(weir: Figures, flagger: Figures): Record<string, number |
   return out;
 }
 
-export function table(weir: Figures, flagger: Figures | undefined, opts: PeerOptions): string {
-  const r = flagger ? ratios(weir, flagger) : {};
+export function table(weir: Figures | undefined, flagger: Figures | undefined, opts: PeerOptions): string {
+  const r = weir && flagger ? ratios(weir, flagger) : {};
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
   const lines = [
     `canaries: ${opts.n} rolling + ${opts.failing} failing per controller, interval ${opts.intervalS}s, ` +
@@ -57,7 +58,7 @@ export function table(weir: Figures, flagger: Figures | undefined, opts: PeerOpt
     '| --- | --- | --- | --- |',
   ];
   for (const [label, key] of ROWS)
-    lines.push(`| ${label.trim()} | ${cell(flagger?.[key])} | ${cell(weir[key])} | ${cell(r[key])} |`);
+    lines.push(`| ${label.trim()} | ${cell(flagger?.[key])} | ${cell(weir?.[key])} | ${cell(r[key])} |`);
   return lines.join('\n');
 }
 
@@ -70,10 +71,12 @@ export function machine(): Record<string, unknown> {
   };
 }
 
-/** Writes bench-results/peer-<date>-n<N>.json; returns its path. */
-export function writeResult(outDir: string, n: number, result: Record<string, unknown>): string {
+/** Writes bench-results/peer-<date>-n<N>[-<controller>-only][-hog<K>].json; returns its path. */
+export function writeResult(outDir: string, o: PeerOptions, result: Record<string, unknown>): string {
   mkdirSync(outDir, { recursive: true });
-  const path = join(outDir, `peer-${new Date().toISOString().slice(0, 10)}-n${n}.json`);
+  const only = o.controllers.length === 1 ? `-${o.controllers[0]}-only` : '';
+  const hog = o.hog ? `-hog${o.hog}` : '';
+  const path = join(outDir, `peer-${new Date().toISOString().slice(0, 10)}-n${o.n}${only}${hog}.json`);
   writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
   return path;
 }
