@@ -51,7 +51,36 @@ export function loadKubeConfig(path?: string, context?: string, userAgent?: stri
   else kc.loadFromDefault();
   if (context) kc.setCurrentContext(context);
   if (userAgent) setUserAgent(kc, userAgent);
+  keepConnections(kc);
   return kc;
+}
+
+type AgentOptions = Record<string, unknown>;
+
+/** What makes two requests' connections interchangeable: the cluster and the TLS material. */
+function agentKey(cluster: { server?: string; proxyUrl?: string } | null, o: AgentOptions): string {
+  const show = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : JSON.stringify(v ?? null));
+  const tls = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'];
+  return [cluster?.server, cluster?.proxyUrl, ...tls.map((k) => show(o[k]))].join('|');
+}
+
+/**
+ * Reuses connections to the API server. client-node builds a new Agent for every request, so each
+ * one paid a TCP connect, a TLS handshake and a new secure context (reading the CA each time): most
+ * of the controller's CPU in a rollout. Requests with the same cluster and TLS material now share
+ * one keep-alive Agent (a new one when a certificate file changes); free sockets are unref'd by
+ * Node, so a CLI command still exits at once. Wraps the (private) createAgent every path goes through.
+ */
+export function keepConnections(kc: KubeConfig): void {
+  type Factory = (cluster: { server?: string; proxyUrl?: string } | null, o: AgentOptions) => unknown;
+  const target = kc as unknown as { createAgent: Factory };
+  const base = target.createAgent.bind(kc);
+  let shared: { key: string; agent: unknown } | undefined;
+  target.createAgent = (cluster, o) => {
+    const key = agentKey(cluster, o);
+    if (shared?.key !== key) shared = { key, agent: base(cluster, { ...o, keepAlive: true }) };
+    return shared.agent;
+  };
 }
 
 /** `weir/<version> (<component>)`, the User-Agent the API server's audit log and metrics show. */
