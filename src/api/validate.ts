@@ -75,6 +75,37 @@ export function validateObject(input: unknown): { object: Json; problems: Proble
 }
 
 /**
+ * validateObject() once per object generation: the controller reconciles a Canary many times per
+ * analysis tick (its own watch events, its Deployments', its route's), and schema + CEL cost
+ * milliseconds each time, while what they judge (spec, name, namespace) only changes with the
+ * generation. Keyed by uid; each caller gets its own copy of the defaulted object.
+ */
+export class ValidationMemo {
+  private readonly byUid = new Map<string, { generation: number; object: Json; problems: Problem[] }>();
+  constructor(private readonly max = 10_000) {}
+
+  validate(
+    uid: string | undefined,
+    generation: number | undefined,
+    input: unknown,
+  ): ReturnType<typeof validateObject> {
+    if (!uid || generation === undefined) return validateObject(input);
+    let hit = this.byUid.get(uid);
+    if (!hit || hit.generation !== generation) {
+      hit = { generation, ...validateObject(input) };
+      this.byUid.delete(uid);
+      if (this.byUid.size >= this.max) this.byUid.delete(this.byUid.keys().next().value!);
+      this.byUid.set(uid, hit);
+    }
+    return { object: structuredClone(hit.object), problems: hit.problems };
+  }
+
+  forget(uid: string | undefined): void {
+    if (uid) this.byUid.delete(uid);
+  }
+}
+
+/**
  * spec.schedule.timeZone must be a zone this runtime knows (the API server cannot check IANA names),
  * so `weir lint` and GitSync refuse it before the controller holds a run on it.
  */

@@ -1,7 +1,7 @@
 // Everything one reconcile of one Canary needs, read from the informer caches (no API calls).
 import type { V1ConfigMap, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import type { CanarySpec, CanaryStatus, ProviderName } from '../api/canary.ts';
-import { validateObject, formatProblems } from '../api/validate.ts';
+import { validateObject, formatProblems, type ValidationMemo } from '../api/validate.ts';
 import { WeirError } from '../errors.ts';
 import type { Obj } from '../kube/client.ts';
 import type { Informer } from '../kube/informers.ts';
@@ -77,14 +77,18 @@ export function buildContext(
   defaultProvider: ProviderName,
   routerDeps: RouterDeps,
   references: ReferencePolicy,
+  memo?: ValidationMemo,
 ): CanaryContext {
   const ns = obj.metadata.namespace;
-  const { object, problems } = validateObject({
+  const input = {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
     metadata: { name: obj.metadata.name, namespace: ns },
     spec: obj.spec,
-  });
+  };
+  const { object, problems } = memo
+    ? memo.validate(obj.metadata.uid, obj.metadata.generation, input)
+    : validateObject(input);
   if (problems.length)
     throw new WeirError(
       'INVALID_SPEC',

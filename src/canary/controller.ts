@@ -7,6 +7,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
+import { ValidationMemo } from '../api/validate.ts';
 import { runAnalysis } from '../analysis/evaluate.ts';
 import type { Config } from '../config.ts';
 import { describeError, isWeirError } from '../errors.ts';
@@ -96,6 +97,9 @@ export class CanaryController {
   /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
   private readonly writes = new WriteLog();
 
+  /** Each Canary's spec validated once per generation, not once per reconcile. */
+  private readonly validated = new ValidationMemo();
+
   /** Concurrency limits: who holds a slot, and runs admitted here not in the cache yet (slots.ts). */
   private readonly slots: Slots;
 
@@ -112,6 +116,7 @@ export class CanaryController {
     const enqueue = (o: Obj) => this.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
     caches.canary?.on((o, kind) => {
       enqueue(o);
+      if (kind === 'delete') this.validated.forget(o.metadata?.uid);
       // A run that ended (or a Canary that left) frees a slot: the queued ones look at once.
       const phase = (o as CanaryObject).status?.phase;
       if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);
@@ -232,9 +237,16 @@ export class CanaryController {
       log,
     };
     const build = () =>
-      buildContext(obj, deps.caches, deps.config.defaultProvider, routerDeps, {
-        crossNamespaceRefs: deps.config.crossNamespaceRefs,
-      });
+      buildContext(
+        obj,
+        deps.caches,
+        deps.config.defaultProvider,
+        routerDeps,
+        {
+          crossNamespaceRefs: deps.config.crossNamespaceRefs,
+        },
+        this.validated,
+      );
     // Deletion first: a Canary whose target is gone or whose spec is invalid must still go away.
     if (obj.metadata.deletionTimestamp) {
       this.gatherer.used(`${obj.metadata.namespace}/${obj.metadata.name}`);
