@@ -340,7 +340,10 @@ export class CanaryController {
     pending: PendingAlert[],
     log: Logger,
   ): PendingAlert[] {
-    const q = enqueueAlerts(pending, d.actions, {
+    // With nowhere to send them (no spec.analysis.alerts, no global Slack), alerts are not recorded:
+    // each would cost a status write to add and another to remove, and reach no one.
+    const anyTarget = !!ctx.view.spec.analysis.alerts?.length || !!this.deps.config.slack;
+    const q = enqueueAlerts(pending, anyTarget ? d.actions : [], {
       fields: {
         phase: status.phase ?? '',
         revision: imagesOf(ctx.target),
