@@ -1,7 +1,7 @@
 // `weir controller`: wires config, logger, kube client, informers, the canary controller, leader
 // election and the HTTP server, and shuts all of it down on SIGTERM/SIGINT.
 import { createKube, loadKubeConfig, statusCode, userAgentOf, type Obj } from './kube/client.ts';
-import { createEventRecorder } from './kube/events.ts';
+import { createEventRecorder, recordInBackground } from './kube/events.ts';
 import { Informer, RESOURCES, type ResourceType } from './kube/informers.ts';
 import { runLeaderElection } from './kube/leader.ts';
 import { CanaryController } from './canary/controller.ts';
@@ -67,12 +67,14 @@ export async function runController(
       stripContent: stripContent.has(key),
       ...(SHARDED.has(key) ? { labelSelector } : {}),
     });
+  // Events are written off the workers: a slow API server then delays an Event, not the next Canary.
+  const canaryEvents = recordInBackground(createEventRecorder(kube, log));
   const controller = new CanaryController({
     kube,
     caches,
     config,
     metrics,
-    recorder: createEventRecorder(kube, log),
+    recorder: canaryEvents,
     log,
   });
   controller.watch();
@@ -162,6 +164,7 @@ export async function runController(
       await app.close();
       await receiverApp?.close();
       await running;
+      await canaryEvents.idle();
     },
   };
 }

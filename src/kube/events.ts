@@ -47,3 +47,26 @@ export function createEventRecorder(kube: Kube, log: Logger, component = 'weir')
     },
   };
 }
+
+/**
+ * A recorder whose record() resolves at once: each Event is written after the earlier ones of the
+ * same object (so they keep their order), off the caller's path. A reconcile then never holds its
+ * worker for an Event write, which is best effort anyway; `idle()` resolves when all are written.
+ */
+export function recordInBackground(inner: EventRecorder): EventRecorder & { idle(): Promise<void> } {
+  const chains = new Map<string, Promise<void>>();
+  return {
+    record(target, type, reason, message) {
+      const key = `${target.kind}/${target.namespace}/${target.name}`;
+      const next = (chains.get(key) ?? Promise.resolve()).then(() =>
+        inner.record(target, type, reason, message),
+      );
+      chains.set(key, next);
+      void next.finally(() => {
+        if (chains.get(key) === next) chains.delete(key);
+      });
+      return Promise.resolve();
+    },
+    idle: () => Promise.all(chains.values()).then(() => undefined),
+  };
+}
