@@ -157,18 +157,19 @@ export class CanaryController {
   }
 
   run(): Promise<void> {
-    return this.queue.run((key) => this.reconcileKey(key));
+    return this.queue.run((key, waitedMs) => this.reconcileKey(key, waitedMs));
   }
 
   stop(): void {
     this.queue.stop();
   }
 
-  private async reconcileKey(key: string): Promise<void> {
+  private async reconcileKey(key: string, waitedMs = 0): Promise<void> {
     const [ns, name] = key.split('/') as [string, string];
     const log = this.deps.log.child({ canary: key });
     const end = this.deps.metrics.reconcileDuration.startTimer({ kind: 'Canary' });
     this.deps.metrics.queueDepth.set({ kind: 'Canary' }, this.queue.depth());
+    this.deps.metrics.queueWait.observe({ kind: 'Canary' }, waitedMs / 1000);
     try {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
@@ -180,7 +181,7 @@ export class CanaryController {
         end({ result: 'gone' });
         return;
       }
-      const wait = this.ownWriteWait(key, obj);
+      const wait = this.ownWriteWait(key, obj, waitedMs);
       if (wait > 0) {
         this.queue.addAfter(key, wait);
         this.tellIfQuiet(key, obj, log, 'the cache to show our last status write');
@@ -510,13 +511,22 @@ export class CanaryController {
     this.ownWrites.set(key, { before: w?.before, after: later, at: Date.now() });
   }
 
-  /** ms to wait until the cache shows this controller's last status write of `key` (0: go on). */
-  private ownWriteWait(key: string, obj: CanaryObject): number {
+  /**
+   * ms to wait until the cache shows this controller's last status write of `key` (0: go on). Only
+   * a cache that still misses the write after OWN_WRITE_WAIT_MS is reported, with how long this
+   * reconcile waited for a worker: a starved queue and a stale cache look alike from here.
+   */
+  private ownWriteWait(key: string, obj: CanaryObject, waitedMs: number): number {
     const w = this.ownWrites.get(key);
     if (!w) return 0;
+    const seen = cacheHasSeen(obj.metadata.resourceVersion, w);
     const left = w.at + OWN_WRITE_WAIT_MS - Date.now();
-    if (left > 0 && !cacheHasSeen(obj.metadata.resourceVersion, w)) return left;
-    if (left <= 0) this.deps.log.warn({ canary: key }, 'cache did not show our status write in time');
+    if (!seen && left > 0) return left;
+    if (!seen)
+      this.deps.log.warn(
+        { canary: key, cached: obj.metadata.resourceVersion, written: w.after, queuedMs: waitedMs },
+        'cache did not show our status write in time',
+      );
     this.ownWrites.delete(key);
     return 0;
   }

@@ -9,7 +9,8 @@ export interface QueueOptions {
 
 export class WorkQueue {
   private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
+  /** When each queued key became ready to run (its wait in line is reported to the handler). */
+  private readonly queued = new Map<string, number>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -31,7 +32,7 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
-    this.queued.add(key);
+    this.queued.set(key, Date.now());
     this.queue.push(key);
     this.waiters.shift()?.();
   }
@@ -67,8 +68,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  /** Runs `handle` for queued keys with `workers` concurrent workers until stop(). */
-  run(handle: (key: string) => Promise<void>): Promise<void> {
+  /**
+   * Runs `handle` for queued keys with `workers` concurrent workers until stop(); `waitedMs` is how
+   * long the key waited in line for a worker (a starved queue shows there, not in the caches).
+   */
+  run(handle: (key: string, waitedMs: number) => Promise<void>): Promise<void> {
     const worker = async () => {
       while (!this.stopped) {
         const key = this.queue.shift();
@@ -76,10 +80,11 @@ export class WorkQueue {
           await new Promise<void>((r) => this.waiters.push(r));
           continue;
         }
+        const waitedMs = Date.now() - (this.queued.get(key) ?? Date.now());
         this.queued.delete(key);
         this.active.add(key);
         try {
-          await handle(key);
+          await handle(key, waitedMs);
         } finally {
           this.active.delete(key);
           if (this.dirty.delete(key)) this.add(key);

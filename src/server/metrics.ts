@@ -65,6 +65,13 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly queueWait = new Histogram({
+    name: 'weir_workqueue_wait_seconds',
+    help: 'Time a key waited in the work queue for a worker',
+    labelNames: ['kind'],
+    buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly gitsyncDuration = new Histogram({
     name: 'weir_gitsync_reconcile_duration_seconds',
     help: 'Duration of a GitSync reconcile',
