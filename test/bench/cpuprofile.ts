@@ -1,7 +1,8 @@
 // The functions a V8 CPU profile (`node --cpu-prof`) spent its time in: top self time and top total
 // time (self plus callees, each function counted once per sample), and time by package.
 //
-//   npx tsx test/bench/cpuprofile.ts FILE.cpuprofile [top=25]
+//   npx tsx test/bench/cpuprofile.ts FILE.cpuprofile [top=25] [fromS toS]
+// fromS/toS: only the samples in that window (seconds since the profile started).
 import { readFileSync } from 'node:fs';
 
 interface Node {
@@ -17,7 +18,7 @@ interface Profile {
   endTime: number;
 }
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, fromArg, toArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: cpuprofile.ts FILE.cpuprofile [top]');
 const TOP = Number(topArg ?? 25);
 const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -52,7 +53,12 @@ const self = new Map<string, number>();
 const total = new Map<string, number>();
 const byPkg = new Map<string, number>();
 let all = 0;
+let at = 0;
+const from = Number(fromArg ?? 0) * 1e6;
+const to = toArg === undefined ? Infinity : Number(toArg) * 1e6;
 p.samples.forEach((id, i) => {
+  at += p.timeDeltas[i] ?? 0;
+  if (at < from || at > to) return;
   const dt = (p.timeDeltas[i] ?? 0) / 1000;
   all += dt;
   const n = byId.get(id)!;

@@ -200,11 +200,15 @@ async function main(): Promise<void> {
     // Phase and weight of every Canary, from one watch; weight changes time the ticks.
     const phases = new Map<string, string>();
     const steps = new Map<string, { weight?: number; at: number[] }>();
+    // Every status the first Canary went through, to show what each status write changed.
+    const history: Array<Record<string, unknown>> = [];
+    const names = Array.from({ length: N }, (_, i) => `app-${String(i + 1).padStart(4, '0')}`);
     const canaryWatch = await countVersions(
       cluster.kc,
       `/apis/weir.dev/v1alpha1/namespaces/${ns}/canaries`,
       (c) => {
         const name = c.metadata.name;
+        if (name === names[0]) history.push(c.status ?? {});
         if (c.status?.phase) phases.set(name, c.status.phase);
         const s = steps.get(name) ?? { at: [] };
         const w = c.status?.canaryWeight;
@@ -219,7 +223,6 @@ async function main(): Promise<void> {
       cluster.kc,
       `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`,
     );
-    const names = Array.from({ length: N }, (_, i) => `app-${String(i + 1).padStart(4, '0')}`);
     const allIn = (want: string[]) => names.every((n) => want.includes(phases.get(n) ?? ''));
     const tCreate = Date.now();
     await inBatches(names, 10, async (name) => {
@@ -265,6 +268,7 @@ async function main(): Promise<void> {
     const logBefore = readFileSync(child.logFile, 'utf8').length;
     const rvBefore = { canary: canaryWatch.modified(), route: routeWatch.modified() };
     steps.clear();
+    history.length = 0;
     const t0 = Date.now();
     const start = sample();
     await inBatches(names, 10, async (name) => {
@@ -342,6 +346,15 @@ async function main(): Promise<void> {
     console.log('\nrollout writes by kind (per canary):');
     for (const [k, v] of [...writes.entries()].sort((a, b) => b[1] - a[1]))
       console.log(`  ${k.padEnd(40)} ${String(v).padStart(6)}  ${f(v / N)}`);
+    console.log(`\nstatus writes seen on ${names[0]} (fields each one changed):`);
+    history.forEach((st, i) => {
+      const prev = history[i - 1] ?? {};
+      const keys = new Set([...Object.keys(prev), ...Object.keys(st)]);
+      const changed = [...keys].filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(st[k]));
+      console.log(
+        `  ${String(st.phase).padEnd(12)} w=${String(st.canaryWeight ?? '-').padEnd(3)} ${changed.join(', ')}`,
+      );
+    });
     if (args.json)
       writeFileSync(
         args.json,
