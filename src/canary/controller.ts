@@ -48,6 +48,8 @@ export interface ControllerDeps {
 }
 
 const SLOW_REQUEUE_MS = 60_000;
+/** How long a watch event's reconcile waits for the rest of its burst (see watch()). */
+const COALESCE_MS = 100;
 /** A cache that has not shown our last write yet is looked at again this soon for drift. */
 const DRIFT_RECHECK_MS = 2_000;
 
@@ -113,7 +115,11 @@ export class CanaryController {
   /** Maps informer events to Canary keys: the Canary itself, its workloads, configs and routes. */
   watch(): void {
     const { caches } = this.deps;
-    const enqueue = (o: Obj) => this.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+    // One status write shows up as several events (the Canary's, its route's, its Deployments'),
+    // and the kube-controller-manager updates a Deployment's status in several quick steps: keys
+    // from watch events wait COALESCE_MS, so such a burst costs one reconcile, not one per event.
+    const enqueue = (o: Obj) =>
+      this.queue.addAfter(`${o.metadata?.namespace}/${o.metadata?.name}`, COALESCE_MS);
     caches.canary?.on((o, kind) => {
       enqueue(o);
       if (kind === 'delete') this.validated.forget(o.metadata?.uid);
@@ -139,7 +145,7 @@ export class CanaryController {
     caches.hpa?.on(byNamespace);
     const byLabel = (o: Obj) => {
       const name = o.metadata?.labels?.['weir.dev/canary'];
-      if (name) this.queue.add(`${o.metadata?.namespace}/${name}`);
+      if (name) this.queue.addAfter(`${o.metadata?.namespace}/${name}`, COALESCE_MS);
     };
     // Services and every routing provider's objects carry the weir.dev/canary label: an edit or a
     // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
