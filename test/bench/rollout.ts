@@ -14,6 +14,7 @@
 //
 //   npm run build && npx tsx test/bench/rollout.ts [--n 20] [--interval 10] [--idle 20]
 //       [--workers 4] [--hog 0] [--cpu-prof DIR] [--heap DIR] [--json FILE] [--dist DIR]
+//       [--node-flags=--max-semi-space-size=2]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     heap: { type: 'string' },
     json: { type: 'string' },
     dist: { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
 const N = Number(args.n);
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
     const nodeFlags = [
       ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []),
       ...(args.heap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${args.heap}`] : []),
+      ...(args['node-flags']?.split(' ').filter(Boolean) ?? []),
     ];
     for (const d of [args['cpu-prof'], args.heap]) if (d) mkdirSync(d, { recursive: true });
     controller = startProcess(
@@ -182,18 +185,29 @@ async function main(): Promise<void> {
         throw new Error(`the controller exited:\n${child.tail(20)}`);
       return procSample(pid);
     };
+    let port = '';
     await waitFor(
       'controller /readyz',
       async () => {
         sample();
-        const port = /"port":(\d+)[^\n]*weir controller started/.exec(
-          readFileSync(child.logFile, 'utf8'),
-        )?.[1];
+        const log = readFileSync(child.logFile, 'utf8');
+        port = /"port":(\d+)[^\n]*weir controller started/.exec(log)?.[1] ?? '';
         return !!port && (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
       },
       60_000,
       250,
     );
+    /** Canary reconciles so far by result, from the controller's /metrics. */
+    const reconciles = async (): Promise<Map<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const out = new Map<string, number>();
+      for (const m of text.matchAll(/^weir_reconcile_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
+        if (!m[1]!.includes('kind="Canary"')) continue;
+        const result = /result="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+        out.set(result, (out.get(result) ?? 0) + Number(m[2]));
+      }
+      return out;
+    };
     await delay(3_000);
     const baseline = sample();
 
@@ -269,6 +283,7 @@ async function main(): Promise<void> {
     const rvBefore = { canary: canaryWatch.modified(), route: routeWatch.modified() };
     steps.clear();
     history.length = 0;
+    const reconcilesBefore = await reconciles();
     const t0 = Date.now();
     const start = sample();
     await inBatches(names, 10, async (name) => {
@@ -291,6 +306,10 @@ async function main(): Promise<void> {
     );
     const t1 = Date.now();
     const end = sample();
+    const reconcilesAfter = await reconciles();
+    const reconcileCounts = [...reconcilesAfter.entries()]
+      .map(([k, v]) => `${k} ${((v - (reconcilesBefore.get(k) ?? 0)) / N).toFixed(1)}`)
+      .join(', ');
     for (const h of hogs.splice(0)) h.kill('SIGKILL');
     await delay(2_000); // the audit log is written as requests complete
     const writes = writesByKind(cluster.auditLogPath!, ns, t0, t1 + 1_000);
@@ -332,6 +351,7 @@ async function main(): Promise<void> {
       ['rollout: CPU (s)', f(end.cpuS - start.cpuS)],
       ['rollout: RSS peak (MiB)', f(Math.max(...peakRss), 1)],
       ['rollout: ticks per canary (time / interval)', String(ticks)],
+      ['rollout: reconciles per canary, by result', reconcileCounts],
       ['rollout: writes per canary', f(totalWrites / N, 1)],
       ['rollout: writes per canary per tick', f(totalWrites / N / ticks)],
       ['rollout: status writes per canary per tick', f(statusPatches / N / ticks)],
