@@ -85,7 +85,7 @@ export class CanaryController {
    * e.g. when the route's watch event arrives before the Canary's. The Canary's own update event
    * requeues it; the deadline covers a watch that never catches up (the informer then re-lists).
    */
-  private readonly ownWrites = new Map<string, { before?: string; after?: string; at: number }>();
+  private readonly ownWrites = new Map<string, OwnWrite>();
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
   private readonly gatherer: Gatherer;
@@ -187,14 +187,14 @@ export class CanaryController {
         end({ result: 'gone' });
         return;
       }
-      const wait = this.ownWriteWait(key, obj, waitedMs);
-      if (wait > 0) {
-        this.queue.addAfter(key, wait);
+      const fresh = this.freshest(key, obj, waitedMs);
+      if (typeof fresh === 'number') {
+        this.queue.addAfter(key, fresh);
         this.tellIfQuiet(key, obj, log, 'the cache to show our last status write');
         end({ result: 'stale' });
         return;
       }
-      const requeue = await this.reconcile(obj, log);
+      const requeue = await this.reconcile(fresh, log);
       this.queue.forget(key);
       if (requeue) this.queue.addAfter(key, requeue);
       this.tellIfQuiet(key, obj, log, requeue ? `a look again in ${requeue} ms` : 'a watch event or job');
@@ -499,42 +499,50 @@ export class CanaryController {
     return t ? parseDuration(t) : this.deps.config.metricTimeoutMs;
   }
 
-  private noteOwnWrite(obj: CanaryObject, after: string | undefined): void {
+  private noteOwnWrite(obj: CanaryObject, written: Obj | undefined): void {
     this.ownWrites.set(`${obj.metadata.namespace}/${obj.metadata.name}`, {
       before: obj.metadata.resourceVersion,
-      after,
-      at: Date.now(),
+      ...ownWriteOf(written),
     });
   }
 
   /**
-   * A status write made outside a reconcile (removeDelivered): the next reconcile waits for the
-   * later of it and the last recorded write, so it never decides from a cache that misses either.
+   * A status write made outside a reconcile (removeDelivered): the next reconcile decides from the
+   * later of it and the last recorded write, so it never decides from a copy that misses either.
    */
-  private noteDirectWrite(key: string, after: string | undefined): void {
+  private noteDirectWrite(key: string, written: Obj | undefined): void {
     const w = this.ownWrites.get(key);
-    const later = w?.after && after && cacheHasSeen(w.after, { after }) ? w.after : after;
-    this.ownWrites.set(key, { before: w?.before, after: later, at: Date.now() });
+    const next = ownWriteOf(written);
+    const keep = w?.after && next.after && cacheHasSeen(w.after, { after: next.after });
+    this.ownWrites.set(key, keep ? { ...w, at: Date.now() } : { before: w?.before, ...next });
   }
 
   /**
-   * ms to wait until the cache shows this controller's last status write of `key` (0: go on). Only
-   * a cache that still misses the write after OWN_WRITE_WAIT_MS is reported, with how long this
-   * reconcile waited for a worker: a starved queue and a stale cache look alike from here.
+   * The Canary to decide from: the cache's copy once it shows this controller's last status write,
+   * else the object that write returned, which is the API server's state right after it (never
+   * older than the cache). So a lagging watch neither repeats a step nor holds the run. Only a
+   * write that returned no object makes the reconcile wait for the cache (ms), up to
+   * OWN_WRITE_WAIT_MS. A cache still behind after that is reported with how long this reconcile
+   * waited for a worker: a starved queue and a stale cache look alike from here.
    */
-  private ownWriteWait(key: string, obj: CanaryObject, waitedMs: number): number {
+  private freshest(key: string, cached: CanaryObject, waitedMs: number): CanaryObject | number {
     const w = this.ownWrites.get(key);
-    if (!w) return 0;
-    const seen = cacheHasSeen(obj.metadata.resourceVersion, w);
+    if (!w || cacheHasSeen(cached.metadata.resourceVersion, w)) {
+      this.ownWrites.delete(key);
+      return cached;
+    }
     const left = w.at + OWN_WRITE_WAIT_MS - Date.now();
-    if (!seen && left > 0) return left;
-    if (!seen)
+    if (left <= 0) {
       this.deps.log.warn(
-        { canary: key, cached: obj.metadata.resourceVersion, written: w.after, queuedMs: waitedMs },
+        { canary: key, cached: cached.metadata.resourceVersion, written: w.after, queuedMs: waitedMs },
         'cache did not show our status write in time',
       );
+      w.at = Date.now(); // said again after another OWN_WRITE_WAIT_MS, not at every reconcile
+    }
+    if (w.object) return w.object;
+    if (left > 0) return left;
     this.ownWrites.delete(key);
-    return 0;
+    return cached;
   }
 
   private analysisDeps(log: Logger) {
@@ -654,6 +662,26 @@ function recordGitRevision(status: CanaryStatus, ctx: CanaryContext): void {
   if (status.lastPromotedSpec === status.lastAppliedSpec && status.lastAppliedGitRevision) {
     status.lastPromotedGitRevision = status.lastAppliedGitRevision;
   }
+}
+
+/** What a status write of this controller returned: its resourceVersion and the object. */
+interface OwnWrite {
+  /** The resourceVersion the reconcile read before writing. */
+  before?: string;
+  after?: string;
+  object?: CanaryObject;
+  at: number;
+}
+
+function ownWriteOf(written: Obj | undefined): Omit<OwnWrite, 'before'> {
+  const object = written?.metadata ? (written as CanaryObject) : undefined;
+  // Kept until the cache catches up; ownership bookkeeping is never read from it.
+  if (object) delete object.metadata.managedFields;
+  return {
+    at: Date.now(),
+    ...(object?.metadata.resourceVersion ? { after: object.metadata.resourceVersion } : {}),
+    ...(object ? { object } : {}),
+  };
 }
 
 /**

@@ -21,19 +21,19 @@ export interface Kube {
   /** Server-side apply of the whole desired object under `manager` (force: Weir owns these fields). */
   apply<T extends KubernetesObject>(obj: T, manager?: string): Promise<T>;
   mergePatch<T extends Obj>(ref: Ref, patch: Record<string, unknown>): Promise<T>;
-  /** Merge-patches `status`; resolves to the object's new resourceVersion. */
+  /** Merge-patches `status`; resolves to the object the API server returned (its new version). */
   patchStatus(
     ref: Ref & { plural: string; group: string; version: string },
     status: unknown,
-  ): Promise<string | undefined>;
+  ): Promise<Obj | undefined>;
   /**
    * JSON-patches the status subresource (RFC 6902: `test` ops make it conditional on the server's
-   * state); resolves to the new resourceVersion. A failed `test` rejects (HTTP 422).
+   * state); resolves to the object the API server returned. A failed `test` rejects (HTTP 422).
    */
   jsonPatchStatus(
     ref: Ref & { plural: string; group: string; version: string },
     ops: Array<{ op: 'test' | 'remove' | 'replace' | 'add'; path: string; value?: unknown }>,
-  ): Promise<string | undefined>;
+  ): Promise<Obj | undefined>;
   remove(ref: Ref): Promise<void>;
   get<T extends Obj>(ref: Ref): Promise<T | undefined>;
 }
@@ -153,12 +153,12 @@ export function createKube(kc: KubeConfig): Kube {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const describe = (o: Ref) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-  /** Patches the status subresource of a custom object; resolves to the new resourceVersion. */
+  /** Patches the status subresource of a custom object; resolves to the object returned. */
   const patchStatusAs = async (
     ref: Ref & { plural: string; group: string; version: string },
     body: unknown,
     strategy: PatchStrategy,
-  ): Promise<string | undefined> => {
+  ): Promise<Obj | undefined> => {
     try {
       const updated = (await custom.patchNamespacedCustomObjectStatus(
         {
@@ -171,8 +171,8 @@ export function createKube(kc: KubeConfig): Kube {
           fieldManager: FIELD_MANAGER,
         },
         setHeaderOptions('Content-Type', strategy),
-      )) as { metadata?: { resourceVersion?: string } } | undefined;
-      return updated?.metadata?.resourceVersion;
+      )) as Obj | undefined;
+      return updated;
     } catch (err) {
       throw wrap(`patch status of ${describe(ref)}`, err);
     }
