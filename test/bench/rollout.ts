@@ -15,18 +15,20 @@
 //   npm run build && npx tsx test/bench/rollout.ts [--n 20] [--interval 10] [--idle 20]
 //       [--workers 4] [--hog 0] [--cpu-prof DIR] [--heap DIR] [--json FILE] [--dist DIR]
 //       [--node-flags=--max-semi-space-size=2]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { createKube } from '../../src/kube/client.ts';
 import { gatewayCanary } from '../cluster/canary-world.ts';
 import { createNamespace, projectRoot, startCluster } from '../cluster/cluster.ts';
 import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
 import { startPrometheus } from '../cluster/prometheus.ts';
+import { procSample } from './peer/controllers.ts';
+import { deployment } from './peer/manifests.ts';
+import { startHog } from './peer/hog.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,7 +49,6 @@ const INTERVAL_S = Number(args.interval);
 const IDLE_S = Number(args.idle);
 const HOGS = Number(args.hog);
 const OVERALL_TIMEOUT_MS = 20 * 60_000;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const USER = 'weir';
 
 const guard = setTimeout(() => {
@@ -69,21 +70,8 @@ type CanaryObj = {
   status?: { phase?: string; canaryWeight?: number };
 };
 
-function procSample(pid: number): { rssMiB: number; cpuS: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { rssMiB: rssKiB / 1024, cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK };
-}
-
 async function inBatches<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn));
-}
-
-/** Busy loops on `n` cores, to see the controller under a loaded machine (stalls). */
-function startHogs(n: number): ChildProcess[] {
-  return Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
 }
 
 /** The controller's writes by `verb resource[/subresource]` in [from, to]. */
@@ -131,12 +119,11 @@ async function main(): Promise<void> {
     users: [USER],
   });
   const prom = await startPrometheus({ scrapeInterval: '15s' });
-  const hogs: ChildProcess[] = [];
+  let hog: { stop(): void } | undefined;
   let controller: Managed | undefined;
   try {
     const ns = await createNamespace(cluster, 'bench-rollout');
     const kube = createKube(cluster.kc);
-    const apps = cluster.kc.makeApiClient(AppsV1Api);
     const logDir = join(projectRoot, '.weir', 'bench-logs', ns);
     await kube.apply(
       {
@@ -240,20 +227,7 @@ async function main(): Promise<void> {
     const allIn = (want: string[]) => names.every((n) => want.includes(phases.get(n) ?? ''));
     const tCreate = Date.now();
     await inBatches(names, 10, async (name) => {
-      await apps.createNamespacedDeployment({
-        namespace: ns,
-        body: {
-          metadata: { name, labels: { app: name } },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: { app: name } },
-            template: {
-              metadata: { labels: { app: name } },
-              spec: { containers: [{ name: 'app', image: `example.com/${name}:1.0.0` }] },
-            },
-          },
-        },
-      });
+      await kube.apply(deployment(ns, name, `example.com/${name}:1.0.0`) as never, 'weir-bench');
       const c = gatewayCanary(name, {
         interval: `${INTERVAL_S}s`,
         stepWeight: 20,
@@ -278,7 +252,7 @@ async function main(): Promise<void> {
     const idleWrites = writesByKind(cluster.auditLogPath!, ns, tIdle, Date.now());
 
     // The rollout: a new image everywhere at once, until all Succeeded.
-    for (let i = 0; i < HOGS; i++) hogs.push(...startHogs(1));
+    if (HOGS > 0) hog = startHog(HOGS, 10 * 60_000);
     const logBefore = readFileSync(child.logFile, 'utf8').length;
     const rvBefore = { canary: canaryWatch.modified(), route: routeWatch.modified() };
     steps.clear();
@@ -310,7 +284,7 @@ async function main(): Promise<void> {
     const reconcileCounts = [...reconcilesAfter.entries()]
       .map(([k, v]) => `${k} ${((v - (reconcilesBefore.get(k) ?? 0)) / N).toFixed(1)}`)
       .join(', ');
-    for (const h of hogs.splice(0)) h.kill('SIGKILL');
+    hog?.stop();
     await delay(2_000); // the audit log is written as requests complete
     const writes = writesByKind(cluster.auditLogPath!, ns, t0, t1 + 1_000);
     const failed = names.filter((n) => phases.get(n) === 'Failed').length;
@@ -381,7 +355,7 @@ async function main(): Promise<void> {
         JSON.stringify({ rows: Object.fromEntries(rows), writes: Object.fromEntries(writes) }, null, 2),
       );
   } finally {
-    for (const h of hogs) h.kill('SIGKILL');
+    hog?.stop();
     await controller?.stop(10_000);
     await prom.stop();
     await cluster.stop();
