@@ -71,6 +71,9 @@ export interface RawOptions {
   allowFileUrls?: boolean;
 }
 
+/** Canaries (and GitSyncs) reconciled at once unless --workers says otherwise. */
+export const DEFAULT_WORKERS = 16;
+
 /** The Lease of the shard-less controller; a shard's is `weir-controller-<shard>`. */
 export const LEASE_NAME = 'weir-controller';
 
@@ -89,7 +92,10 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
   if (!(LEVELS as readonly string[]).includes(level))
     throw new WeirError('CONFIG', `--log-level: ${level} is not one of ${LEVELS.join(', ')}`);
   const timeout = Number(pick(o.metricTimeout, 'METRIC_TIMEOUT_MS') ?? 5000);
-  const workers = Number(pick(o.workers, 'WORKERS') ?? 4);
+  // Reconciles mostly wait on API writes (a Service create can take seconds on a busy API server),
+  // and a waiting reconcile costs Node almost nothing: with 4, a thousand Canaries starting at once
+  // queued behind slow writes for minutes (docs/performance.md). CPU work stays on one thread.
+  const workers = Number(pick(o.workers, 'WORKERS') ?? DEFAULT_WORKERS);
   if (!Number.isInteger(workers) || workers < 1)
     throw new WeirError('CONFIG', `--workers: expected a positive integer`);
   const slackUrl = pick(o.slackUrl, 'SLACK_URL');

@@ -87,7 +87,7 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
       '--shard <name>',
       'own only the Canaries and GitSyncs labelled weir.dev/shard=<name>, with a Lease of its own (env WEIR_SHARD; default: those without the label)',
     )
-    .option('--workers <n>', 'canaries reconciled concurrently (default 4)')
+    .option('--workers <n>', 'canaries reconciled concurrently (default 16)')
     .option(
       '--max-progressing <n>',
       'at most n Canaries progressing at once in the cluster; further runs wait in phase Queued (env WEIR_MAX_PROGRESSING; default no limit)',
