@@ -42,7 +42,7 @@ export function ratios(weir: Figures, flagger: Figures): Record<string, number |
   for (const k of NUMERIC) {
     const w = weir[k] as number | null;
     const f = flagger[k] as number | null;
-    out[k] = w === null || f === null || w === 0 ? null : Number((f / w).toFixed(2));
+    out[k] = typeof w !== 'number' || typeof f !== 'number' || w === 0 ? null : Number((f / w).toFixed(2));
   }
   return out;
 }
