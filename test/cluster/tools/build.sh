@@ -107,12 +107,17 @@ build_traefik() {
   rm -rf "$work"; touch "$dir/.complete"
 }
 
-build_podinfo() {
-  local dir="$CACHE/podinfo-$PODINFO_VERSION"
-  have "$dir" && { log "podinfo $PODINFO_VERSION cached"; return; }
-  log "building podinfo $PODINFO_VERSION (first time only, ~2 min)"
-  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/stefanprodan/podinfo/cmd/podinfo@$PODINFO_VERSION"
+# go_install NAME VERSION PACKAGE NOTE: a tool whose module builds as published (no replace lines).
+go_install() {
+  local dir="$CACHE/$1-$2"
+  have "$dir" && { log "$1 $2 cached"; return; }
+  log "building $1 $2 (first time only, $4)"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "$3@$2"
   touch "$dir/.complete"
+}
+
+build_podinfo() {
+  go_install podinfo "$PODINFO_VERSION" github.com/stefanprodan/podinfo/cmd/podinfo "~2 min"
 }
 
 build_prometheus() {
@@ -138,11 +143,7 @@ build_prometheus() {
 }
 
 build_flagger() {
-  local dir="$CACHE/flagger-$FLAGGER_VERSION"
-  have "$dir" && { log "flagger $FLAGGER_VERSION cached"; return; }
-  log "building flagger $FLAGGER_VERSION (first time only, ~3-5 min; only the peer benchmark uses it)"
-  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
-  touch "$dir/.complete"
+  go_install flagger "$FLAGGER_VERSION" github.com/fluxcd/flagger/cmd/flagger "~3 min; only bench:peer uses it"
 }
 
 # The default set is what the tests and the demo use; `all` adds Flagger for `npm run bench:peer`.
