@@ -37,6 +37,10 @@ const guard = setTimeout(() => {
   process.exit(2);
 }, opts.timeoutMin * 60_000);
 guard.unref();
+// Every wait is cut to what is left before the guard, less time to read the logs and report, so a
+// run that runs out of time still prints what it measured (phases not reached show as missing).
+const reportBy = Date.now() + opts.timeoutMin * 60_000 - 3 * 60_000;
+const left = (ms: number) => Math.max(1_000, Math.min(ms, reportBy - Date.now()));
 
 const USERS = { weir: 'weir-controller', flagger: 'flagger' } as const;
 
@@ -155,7 +159,7 @@ async function rollout(
   await waitFor(
     `${side.name}: ${names.length} Canaries ${until.join(' or ')}`,
     () => (alive(side.controller), done()),
-    limitMs,
+    left(limitMs),
     500,
   ).catch((err: Error) => console.error(`bench:peer: ${err.message}`));
   const last = Math.max(
@@ -205,7 +209,7 @@ async function main(): Promise<void> {
             alive(s.controller),
             all.every((a) => s.timeline.reached(a.name, 'Initialized', created.from))
           ),
-          10 * 60_000 + all.length * 1000,
+          left(10 * 60_000 + all.length * 1000),
           500,
         ).catch((err: Error) => console.error(`bench:peer: ${err.message}`)),
       ),
@@ -213,7 +217,7 @@ async function main(): Promise<void> {
     created.to = Date.now();
     console.error(`bench:peer: initialized; idle window of ${opts.idleS}s`);
     const idle: Window = { from: Date.now(), to: 0 };
-    await delay(opts.idleS * 1000);
+    await delay(left(opts.idleS * 1000));
     idle.to = Date.now();
 
     if (opts.hog) hog = startHog(opts.hog, opts.timeoutMin * 60_000);
