@@ -8,7 +8,6 @@
 // Prints figures only; it asserts nothing about time. Every wait is bounded.
 //
 //   npx tsx test/bench/canary.ts [idleCanaries=100] [idleSeconds=60]
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -17,12 +16,12 @@ import { createKube } from '../../src/kube/client.ts';
 import { gatewayCanary } from '../cluster/canary-world.ts';
 import { createNamespace, projectRoot, sharedCluster, type Cluster } from '../cluster/cluster.ts';
 import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
+import { sampleLive } from './peer/controllers.ts';
 
 const IDLE = Number(process.argv[2] ?? 100);
 const IDLE_SECONDS = Number(process.argv[3] ?? 60);
 const LATENCY_RUNS = 5;
 const OVERALL_TIMEOUT_MS = 15 * 60_000;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const guard = setTimeout(() => {
   console.error(`bench: gave up after ${OVERALL_TIMEOUT_MS / 60_000} min`);
@@ -48,17 +47,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Resident set size (MiB) and total CPU time (s) of a process, from /proc. */
-function procSample(pid: number): { rssMiB: number; cpuS: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]);
-  return { rssMiB: rssKiB / 1024, cpuS: ticks / CLK_TCK };
-}
-
 async function main(): Promise<void> {
   const cluster: Cluster = await sharedCluster();
   const ns = await createNamespace(cluster, 'bench-canary');
@@ -77,13 +65,7 @@ async function main(): Promise<void> {
       },
     );
     const child = controller;
-    const pid = child.child.pid!;
-    /** procSample of the controller, or an error with its log's tail once it has exited. */
-    const sample = () => {
-      if (child.child.exitCode !== null || child.child.signalCode !== null)
-        throw new Error(`the controller exited:\n${child.tail(20)}`);
-      return procSample(pid);
-    };
+    const sample = () => sampleLive(child);
 
     const deploy = (name: string) =>
       apps.createNamespacedDeployment({

@@ -26,7 +26,7 @@ import { gatewayCanary } from '../cluster/canary-world.ts';
 import { createNamespace, projectRoot, startCluster } from '../cluster/cluster.ts';
 import { startProcess, waitFor, type Managed } from '../cluster/proc.ts';
 import { startPrometheus } from '../cluster/prometheus.ts';
-import { procSample } from './peer/controllers.ts';
+import { sampleLive } from './peer/controllers.ts';
 import { deployment } from './peer/manifests.ts';
 import { startHog } from './peer/hog.ts';
 
@@ -166,12 +166,7 @@ async function main(): Promise<void> {
       },
     );
     const child = controller;
-    const pid = child.child.pid!;
-    const sample = () => {
-      if (child.child.exitCode !== null || child.child.signalCode !== null)
-        throw new Error(`the controller exited:\n${child.tail(20)}`);
-      return procSample(pid);
-    };
+    const sample = () => sampleLive(child);
     let port = '';
     await waitFor(
       'controller /readyz',

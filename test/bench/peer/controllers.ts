@@ -25,6 +25,13 @@ export function procSample(pid: number): Sample {
   return { at: Date.now(), cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK, rssMiB: rssKiB / 1024 };
 }
 
+/** procSample of a child process, or an error with its log's tail once it has exited. */
+export function sampleLive(m: Managed): Sample {
+  if (m.child.exitCode !== null || m.child.signalCode !== null)
+    throw new Error(`${m.name} exited:\n${m.tail(20)}`);
+  return procSample(m.child.pid!);
+}
+
 export interface Controller {
   name: 'weir' | 'flagger';
   proc: Managed;
