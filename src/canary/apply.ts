@@ -184,9 +184,10 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
   }
   await copyConfigs(ctx, deps, true);
   if (!ctx.primary) await deps.kube.apply(desiredPrimary(ctx));
-  await ensureHpa(ctx, deps);
-  for (const svc of services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner))
-    await ensure(deps, svc);
+  // Independent objects, written at once: under load one Service create takes seconds, and a
+  // Canary's initialisation waited for three of them in turn.
+  const svcs = services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner);
+  await Promise.all([ensureHpa(ctx, deps), ...svcs.map((svc) => ensure(deps, svc))]);
   await ctx.router.reconcile(ctx.route);
 }
 
