@@ -9,6 +9,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { RollbackRecord, WriteBackSpec } from '../api/gitsync.ts';
 import { GROUP } from '../api/kinds.ts';
 import type { CanaryObject } from '../canary/context.ts';
+import { redactCredentials } from '../redact.ts';
 import { GIT_REVISION_ANNOTATION, type InventoryEntry } from './apply.ts';
 
 export const WEIR_AUTHOR = { name: 'Weir', email: 'weir@weir.dev' };
@@ -76,7 +77,8 @@ function rolledBack(
     failedRevision: gitRevision,
     keptRevision: st.lastPromotedGitRevision,
     keptImages: (primary.spec?.template?.spec?.containers ?? []).map((k) => k.image ?? ''),
-    reason: (st.message ?? 'rolled back').replace(ROLLED_BACK, ''),
+    // It goes into status and a commit message: no credentials a gate or metric URL may carry.
+    reason: redactCredentials((st.message ?? 'rolled back').replace(ROLLED_BACK, '')),
     failedPodSpec: target.spec?.template?.spec,
     keptPodSpec: primary.spec?.template?.spec,
   };

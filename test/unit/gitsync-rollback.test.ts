@@ -58,6 +58,11 @@ test('a Failed Canary whose target still has the failed Git revision is a rollba
   assert.equal(r?.keptRevision, Y);
   assert.equal(r?.reason, 'request-success-rate 50 < 95');
   assert.deepEqual(r?.keptImages, ['podinfo:1']);
+  const withUrl = canary({ message: 'RolledBack: rollback webhook http://u:pw@gate/x requested it' });
+  assert.equal(
+    findRollbacks(inventory, lookup(withUrl))[0]?.reason,
+    'rollback webhook http://u:***@gate/x requested it',
+  );
 });
 
 test('not a rollback: Succeeded, failed on the promoted revision, Git moved on, or a target this GitSync did not apply', () => {
