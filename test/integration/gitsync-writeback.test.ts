@@ -6,60 +6,24 @@
 // kept); the GitSync applies it, the Canary settles on the promoted revision without a run, and the
 // next sync writes nothing to the Deployment and pushes nothing more.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { GitSyncStatus } from '../../src/api/gitsync.ts';
+import { test } from 'node:test';
 import { renderGitSyncs, type GitSyncObject } from '../../src/cli/gitsync.ts';
 import { PLAIN } from '../../src/cli/style.ts';
-import { SYNC_REQUEST_ANNOTATION } from '../../src/gitsync/controller.ts';
-import { startWorld, type World } from '../cluster/canary-world.ts';
-import { commitFiles, git, startGitServer, type GitServer } from '../cluster/git-server.ts';
+import { commitFiles, git } from '../cluster/git-server.ts';
+import {
+  gitCanaryWorld,
+  gitSyncStatus,
+  podinfoCanary,
+  podinfoDeployment,
+  requestSync,
+} from '../cluster/gitsync-canary-kit.ts';
 import { waitFor } from '../cluster/proc.ts';
 
-let w: World;
-let server: GitServer;
-before(async () => {
-  [w, server] = await Promise.all([startWorld('gitsync-writeback'), startGitServer()]);
-});
-after(async () => {
-  await w?.stop();
-  await server?.stop();
-});
+const env = gitCanaryWorld('gitsync-writeback');
 
 const auth = { username: 'deployer', password: 'pw-writeback-1' };
-const deployment = (image: string) => `# podinfo, deployed by GitSync
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-  labels: {app: podinfo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: podinfo}}
-  template:
-    metadata: {labels: {app: podinfo}}
-    spec:
-      containers:
-        - name: app
-          image: ${image} # bumped by CI
-          ports: [{containerPort: 8080}]
-`;
-const canary = `apiVersion: weir.dev/v1alpha1
-kind: Canary
-metadata:
-  name: podinfo
-spec:
-  provider: gatewayapi
-  targetRef: {kind: Deployment, name: podinfo}
-  service:
-    port: 8080
-    gatewayRefs: [{name: public, namespace: gateway}]
-  analysis:
-    interval: 5s
-    threshold: 1
-    stepWeight: 30
-    maxWeight: 60
-    metrics: [{name: request-success-rate, thresholdRange: {min: 95}}]
-`;
+const deployment = podinfoDeployment;
+const canary = podinfoCanary({ interval: '5s', threshold: 1 });
 
 type Target = {
   metadata: {
@@ -71,61 +35,40 @@ type Target = {
 };
 const gitSyncRef = { apiVersion: 'weir.dev/v1alpha1', kind: 'GitSync', name: 'apps' };
 const gitSync = async () =>
-  (await w.kube.get({ ...gitSyncRef, namespace: w.ns })) as unknown as GitSyncObject;
-const status = async (): Promise<GitSyncStatus> => (await gitSync()).status ?? {};
-const target = async () =>
-  (await w.kube.get({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name: 'podinfo',
-  })) as unknown as Target;
+  (await env.w.kube.get({ ...gitSyncRef, namespace: env.w.ns })) as unknown as GitSyncObject;
+const status = () => gitSyncStatus(env.w.kube, { namespace: env.w.ns, name: 'apps' });
+const target = async () => (await env.w.deployment('podinfo')) as unknown as Target;
 /** What GitSync last wrote to the target: its annotations and the time of its field manager's entry. */
 const gitSyncWrite = (d: Target) => ({
   generation: d.metadata.generation,
   annotations: d.metadata.annotations,
   applied: d.metadata.managedFields?.find((m) => m.manager === 'weir-gitsync')?.time,
 });
-async function syncNow(): Promise<GitSyncStatus> {
-  const value = `${new Date().toISOString()}-${Math.random()}`;
-  await w.kube.mergePatch(
-    { ...gitSyncRef, namespace: w.ns },
-    { metadata: { annotations: { [SYNC_REQUEST_ANNOTATION]: value } } },
-  );
-  return waitFor(
-    'sync handled',
-    async () => {
-      const s = await status();
-      return s.lastHandledSyncRequest === value ? s : undefined;
-    },
-    30_000,
-    100,
-  );
-}
+const syncNow = () => requestSync(env.w.kube, { namespace: env.w.ns, name: 'apps' });
 const branchHead = (dir: string) => git(['--git-dir', dir, 'rev-parse', 'refs/heads/main']);
 
 test('a rolled-back revision is pinned in status, then written back to Git as Weir; the next sync is a no-op', async () => {
-  const repo = await server.createRepo('apps', { auth });
-  const ex = await w.exporters('podinfo', { errorRate: 0 });
+  const repo = await env.git.createRepo('apps', { auth });
+  const ex = await env.w.exporters('podinfo', { errorRate: 0 });
   const v1 = await commitFiles(
     repo.url,
     { 'app/deployment.yaml': deployment('example.com/podinfo:1.0.0'), 'app/canary.yaml': canary },
     'v1',
     { auth },
   );
-  await w.apply({
+  await env.w.apply({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'git-creds' },
     stringData: { username: auth.username, password: auth.password },
   });
-  await w.apply({
+  await env.w.apply({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'GitSync',
     metadata: { name: 'apps' },
     spec: { url: repo.url, path: 'app', interval: '1h', secretRef: { name: 'git-creds' } },
   });
-  await w.waitPhase('podinfo', 'Initialized', 60_000);
+  await env.w.waitPhase('podinfo', 'Initialized', 60_000);
 
   // 1. A bad image, rolled back; no writeBack: pinned.
   ex.canary.set({ errorRate: 0.5 });
@@ -136,7 +79,7 @@ test('a rolled-back revision is pinned in status, then written back to Git as We
     { auth },
   );
   await syncNow();
-  const failed = await w.waitPhase('podinfo', 'Failed', 120_000);
+  const failed = await env.w.waitPhase('podinfo', 'Failed', 120_000);
   assert.match(failed.status?.message ?? '', /RolledBack: .*request-success-rate/);
   const pinned = await waitFor(
     'the rollback pinned in status',
@@ -148,7 +91,7 @@ test('a rolled-back revision is pinned in status, then written back to Git as We
   );
   assert.equal(pinned.failedRevision, v2);
   assert.equal(pinned.keptRevision, v1);
-  const text = `Git asks for ${v2.slice(0, 12)}, cluster kept ${v1.slice(0, 12)} because Canary ${w.ns}/podinfo rolled it back`;
+  const text = `Git asks for ${v2.slice(0, 12)}, cluster kept ${v1.slice(0, 12)} because Canary ${env.w.ns}/podinfo rolled it back`;
   assert.ok(pinned.message.startsWith(text), pinned.message);
   assert.match(renderGitSyncs([await gitSync()], PLAIN), new RegExp(`Pinned +${text}`));
   const pinnedWrite = gitSyncWrite(await target());
@@ -158,11 +101,14 @@ test('a rolled-back revision is pinned in status, then written back to Git as We
     pinnedWrite,
     'a re-sync of the pinned revision writes nothing',
   );
-  assert.equal((await w.canary('podinfo')).status?.phase, 'Failed');
+  assert.equal((await env.w.canary('podinfo')).status?.phase, 'Failed');
 
   // 2. writeBack on: one commit as Weir on main, with the failed revision and the reason.
   ex.canary.set({ errorRate: 0 });
-  await w.kube.mergePatch({ ...gitSyncRef, namespace: w.ns }, { spec: { rollback: { writeBack: {} } } });
+  await env.w.kube.mergePatch(
+    { ...gitSyncRef, namespace: env.w.ns },
+    { spec: { rollback: { writeBack: {} } } },
+  );
   const written = await waitFor(
     'the rollback written back',
     async () => {
@@ -196,7 +142,7 @@ test('a rolled-back revision is pinned in status, then written back to Git as We
     async () => (await status()).lastAppliedRevision === head,
     30_000,
   );
-  const settled = await w.waitPhase('podinfo', 'Succeeded', 30_000);
+  const settled = await env.w.waitPhase('podinfo', 'Succeeded', 30_000);
   assert.match(settled.status?.message ?? '', /Reverted/);
   const restored = await target();
   assert.equal(restored.spec.template.spec.containers[0]?.image, 'example.com/podinfo:1.0.0');
@@ -211,5 +157,5 @@ test('a rolled-back revision is pinned in status, then written back to Git as We
     s.rollbacks?.map((r) => [r.state, r.failedRevision]),
     [['WrittenBack', v2]],
   );
-  assert.equal((await w.canary('podinfo')).status?.phase, 'Succeeded');
+  assert.equal((await env.w.canary('podinfo')).status?.phase, 'Succeeded');
 });
