@@ -196,8 +196,23 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     });
   }
 
-  /** After a write-back: sync at once when it pushed to the synced branch, else retry when due. */
-  function requeueForRollbacks(key: string, st: KeyState, r: RollbackSyncResult): void {
+  /**
+   * After the rollbacks: an Event for each new pin or write-back, then sync at once when a commit
+   * landed on the synced branch, else retry a failed write-back when due.
+   */
+  async function afterRollbacks(
+    obj: GitSyncObject,
+    key: string,
+    st: KeyState,
+    r: RollbackSyncResult,
+  ): Promise<void> {
+    for (const rec of r.changed)
+      await record(
+        obj,
+        rec.state === 'Pinned' ? 'Warning' : 'Normal',
+        rec.state === 'Pinned' ? 'RollbackPinned' : 'RollbackWrittenBack',
+        rec.message,
+      );
     if (r.pushedToSyncedBranch) {
       st.forced = true;
       queue.add(key);
@@ -298,7 +313,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       });
       await writeStatus(obj, st, status);
       queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
-      requeueForRollbacks(key, st, rb);
+      await afterRollbacks(obj, key, st, rb);
       return;
     }
     st.forced = false;
@@ -355,7 +370,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       log.warn({ reason: outcome.reason, retryInMs: delay }, outcome.message);
     }
     queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
-    requeueForRollbacks(key, st, rb);
+    await afterRollbacks(obj, key, st, rb);
   }
 
   async function reconcileKey(key: string): Promise<void> {

@@ -45,6 +45,8 @@ export interface RollbackSyncResult {
   pushedToSyncedBranch: boolean;
   /** When to look again for a write-back that failed and may succeed later. */
   retryAfterMs?: number;
+  /** Records new or changed since the previous status, for Events. */
+  changed: RollbackRecord[];
 }
 
 const RETRY_BASE_MS = 5_000;
@@ -53,12 +55,15 @@ const RETRY_MAX_MS = 5 * 60_000;
 export async function reconcileRollbacks(input: RollbackSyncInput): Promise<RollbackSyncResult> {
   const found = findRollbacks(input.inventory, input.lookup);
   const writeBackSpec = input.spec.rollback?.writeBack;
-  const result: RollbackSyncResult = { records: [], pushedToSyncedBranch: false };
+  const result: RollbackSyncResult = { records: [], pushedToSyncedBranch: false, changed: [] };
   for (const r of found) {
     const before = input.previous.find((p) => sameRollback(p, r));
-    if (before?.state === 'WrittenBack') result.records.push(before);
-    else if (!writeBackSpec) result.records.push(pinnedRecord(r));
-    else result.records.push(await tryWriteBack(input, writeBackSpec, r, before, result));
+    let record: RollbackRecord;
+    if (before?.state === 'WrittenBack') record = before;
+    else if (!writeBackSpec) record = pinnedRecord(r);
+    else record = await tryWriteBack(input, writeBackSpec, r, before, result);
+    result.records.push(record);
+    if (record.state !== before?.state || record.message !== before.message) result.changed.push(record);
   }
   result.records = mergeRecords(result.records, input.previous);
   return result;

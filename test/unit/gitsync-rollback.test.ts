@@ -142,11 +142,15 @@ test('reconcile: pinned without writeBack; a written-back rollback is kept and n
     ['Pinned'],
   );
   assert.equal(pinned.pushedToSyncedBranch, false);
+  assert.deepEqual(pinned.changed, pinned.records, 'a new pin is news (an Event)');
+  const same = await reconcileRollbacks(input(spec(), canary({}), pinned.records));
+  assert.deepEqual(same.changed, [], 'the same pin again is not');
   const r = findRollbacks(inventory, lookup(canary({})))[0]!;
   const done = writtenRecord(r, 'c'.repeat(40), 'main', true);
   // scratchDir is unusable: an attempt would fail, so a WrittenBack result proves none was made.
   const again = await reconcileRollbacks(input(spec({ rollback: { writeBack: {} } }), canary({}), [done]));
   assert.deepEqual(again.records, [done]);
+  assert.deepEqual(again.changed, []);
 });
 
 test('reconcile: a structural change cannot be written back; pinned with the reason, not retried', async () => {
