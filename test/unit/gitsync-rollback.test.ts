@@ -19,6 +19,7 @@ import {
   type RollbackLookup,
 } from '../../src/gitsync/rollback.ts';
 import { reconcileRollbacks } from '../../src/gitsync/rollback-sync.ts';
+import { validateObject } from '../../src/api/validate.ts';
 import { silentLogger } from '../../src/log.ts';
 
 const X = 'b'.repeat(40);
@@ -177,4 +178,19 @@ test('reconcile: a structural change cannot be written back; pinned with the rea
   assert.equal(i.retries.get(`team-a/podinfo/${X}`)?.at, Infinity);
   const second = await reconcileRollbacks({ ...i, previous: first.records });
   assert.deepEqual(second.records, first.records);
+});
+
+test('schema: writeBack defaults to the synced branch, and needs its own when ref is a tag or commit', () => {
+  const gitSync = (s: Record<string, unknown>) =>
+    validateObject({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: 'apps', namespace: 'team-a' },
+      spec: { url: 'https://example.com/r.git', ...s },
+    }).problems.map((p) => p.message);
+  assert.deepEqual(gitSync({ rollback: { writeBack: {} } }), []);
+  assert.deepEqual(gitSync({ ref: { tag: 'v1' }, rollback: { writeBack: { branch: 'main' } } }), []);
+  assert.deepEqual(gitSync({ ref: { tag: 'v1' }, rollback: { writeBack: {} } }), [
+    'rollback.writeBack needs a branch when ref is a tag or a commit',
+  ]);
 });
