@@ -23,7 +23,7 @@ const env = gitCanaryWorld('gitsync-writeback');
 
 const auth = { username: 'deployer', password: 'pw-writeback-1' };
 const deployment = podinfoDeployment;
-const canary = podinfoCanary({ interval: '5s', threshold: 1 });
+const canary = podinfoCanary({ interval: '10s', threshold: 1 });
 
 type Target = {
   metadata: {
