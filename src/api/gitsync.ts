@@ -1,6 +1,6 @@
 // GitSync: the Git reconciler's object (shaped like Flux's GitRepository + Kustomization in one).
 import { Type, type Static } from '@sinclair/typebox';
-import { Condition, Duration, Name, Obj, minDuration, type CelRule } from './schema-kit.ts';
+import { Condition, Duration, Name, Obj, StringEnum, minDuration, type CelRule } from './schema-kit.ts';
 
 /** Upper bounds: a sync is at least daily, and one sync step waits at most an hour. */
 export const MAX_INTERVAL = '24h';
@@ -77,6 +77,46 @@ export const GitSyncSpec = Obj(
     webhookSecretRef: Type.Optional(
       Obj({ name: Name() }, { description: 'Secret with key `token` for the receiver.' }),
     ),
+    rollback: Type.Optional(
+      Obj(
+        {
+          writeBack: Type.Optional(
+            Obj(
+              {
+                branch: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    maxLength: 255,
+                    description: 'Branch to push to (default: ref.branch, the branch this GitSync syncs).',
+                  }),
+                ),
+                secretRef: Type.Optional(
+                  Obj(
+                    { name: Name() },
+                    {
+                      description:
+                        'Secret with push credentials, same keys as spec.secretRef (default: spec.secretRef).',
+                    },
+                  ),
+                ),
+                message: Type.Optional(
+                  Type.String({
+                    maxLength: 1024,
+                    description:
+                      'Subject line of the commit; {{ canary }}, {{ target }}, {{ revision }} and {{ kept }} are replaced. The body always names the failed revision and the rollback reason.',
+                  }),
+                ),
+              },
+              {
+                description:
+                  "After a Canary this GitSync applies rolls back, commit the primary's pod template fields into the file of its target Deployment and push it.",
+              },
+            ),
+          ),
+        },
+        { description: 'What Git is told when a Canary this GitSync applies rolls back (docs/gitsync.md).' },
+      ),
+    ),
   },
   {
     rules: [
@@ -89,6 +129,11 @@ export const GitSyncSpec = Obj(
       },
       minDuration('timeout', '1s'),
       maxDuration('timeout', MAX_TIMEOUT),
+      {
+        rule: '!has(self.rollback) || !has(self.rollback.writeBack) || has(self.rollback.writeBack.branch) || !has(self.ref) || has(self.ref.branch)',
+        message: 'rollback.writeBack needs a branch when ref is a tag or a commit',
+        fieldPath: '.rollback.writeBack',
+      },
     ],
   },
 );
@@ -112,6 +157,27 @@ const CanarySummary = Obj(
   { description: 'A Canary this GitSync applies: its phase and the Git revision of its target.' },
 );
 
+export const ROLLBACK_STATES = ['Pinned', 'WrittenBack'] as const;
+
+const RollbackRecord = Obj(
+  {
+    canary: Type.String(),
+    namespace: Type.String(),
+    failedRevision: Type.String({
+      description: 'Git commit the Canary rolled back (Git still asked for it).',
+    }),
+    keptRevision: Type.Optional(Type.String({ description: 'Git commit the primary still runs.' })),
+    reason: Type.String({ description: 'Why the Canary rolled back.' }),
+    state: StringEnum(ROLLBACK_STATES, {
+      description:
+        'Pinned: the cluster keeps the primary while Git asks for the failed revision; WrittenBack: a commit restoring the primary was pushed (or found in Git).',
+    }),
+    commit: Type.Optional(Type.String({ description: 'The write-back commit.' })),
+    message: Type.String(),
+  },
+  { description: 'A rollback of a Canary this GitSync applies, and what Git was told about it.' },
+);
+
 export const GitSyncStatus = Obj({
   observedGeneration: Type.Optional(Type.Integer()),
   lastAttemptedRevision: Type.Optional(Type.String()),
@@ -121,7 +187,10 @@ export const GitSyncStatus = Obj({
   conditions: Type.Optional(Type.Array(Condition)),
   inventory: Type.Optional(Type.Array(InventoryEntry)),
   canaries: Type.Optional(Type.Array(CanarySummary)),
+  rollbacks: Type.Optional(Type.Array(RollbackRecord, { maxItems: 50 })),
 });
 
 export type GitSyncSpec = Static<typeof GitSyncSpec>;
 export type GitSyncStatus = Static<typeof GitSyncStatus>;
+export type RollbackRecord = Static<typeof RollbackRecord>;
+export type WriteBackSpec = NonNullable<NonNullable<GitSyncSpec['rollback']>['writeBack']>;

@@ -33,7 +33,26 @@ export function renderGitSyncs(items: GitSyncObject[], style: Style): string {
       (ready?.message ?? '').replace(/\s+/g, ' '),
     ];
   });
-  return table([['NAME', 'URL', 'REVISION', 'READY', 'MESSAGE'], ...rows]);
+  return [table([['NAME', 'URL', 'REVISION', 'READY', 'MESSAGE'], ...rows]), renderRollbacks(items, style)]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+/**
+ * Rollbacks of the Canaries the GitSyncs apply: Pinned (Git asks for a revision the cluster does not
+ * run) first, in yellow, then what was written back to Git. Empty when there are none.
+ */
+export function renderRollbacks(items: GitSyncObject[], style: Style): string {
+  const rows = items.flatMap((g) =>
+    (g.status?.rollbacks ?? []).map((r) => [
+      g.metadata.name,
+      `${r.namespace}/${r.canary}`,
+      r.state === 'Pinned' ? style.yellow(r.state) : r.state,
+      r.message,
+    ]),
+  );
+  rows.sort((a, b) => Number(b[2] !== 'WrittenBack') - Number(a[2] !== 'WrittenBack'));
+  return rows.length ? table([['GITSYNC', 'CANARY', 'ROLLBACK', 'MESSAGE'], ...rows]) : '';
 }
 
 export type GetFlags = KubeFlags & { output?: Format; color?: boolean };

@@ -28,6 +28,8 @@ import { registerReceiver } from './receiver.ts';
 import { createApiClient, type ApiClient } from './rest.ts';
 import { nextStatus, sameStatus, type CanarySummary, type Outcome } from './status.ts';
 import { syncOnce, type SyncReport } from './sync.ts';
+import { cacheLookup, reconcileRollbacks, type RollbackSyncResult } from './rollback-sync.ts';
+import { scratchDirOf } from './writeback.ts';
 
 export const SYNC_REQUEST_ANNOTATION = 'weir.dev/sync-requested';
 
@@ -74,6 +76,8 @@ interface KeyState {
   lastReport?: SyncReport | undefined;
   lastSkipped?: string | undefined;
   uid?: string | undefined;
+  /** Failed rollback write-backs and when each may be tried again. */
+  writeBackRetries: Map<string, { at: number; failures: number }>;
 }
 
 /** The target's name when `d` is a Canary's `<target>-primary` copy (owned by the Canary). */
@@ -97,7 +101,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
   const stateOf = (key: string): KeyState => {
     let s = states.get(key);
     if (!s) {
-      s = { nextSyncAt: 0, forced: false, failures: 0, memory: new Map() };
+      s = { nextSyncAt: 0, forced: false, failures: 0, memory: new Map(), writeBackRetries: new Map() };
       states.set(key, s);
     }
     return s;
@@ -162,6 +166,57 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       if (target) out.add(`${d.metadata?.namespace}/${target}`);
     }
     return out;
+  }
+
+  /** Rollbacks of the Canaries in `inventory`: pinned in status or written back to Git. */
+  function rollbacks(
+    obj: GitSyncObject,
+    spec: GitSyncSpec,
+    st: KeyState,
+    previous: GitSyncStatus,
+    inventory: GitSyncStatus['inventory'],
+    log: Logger,
+  ): Promise<RollbackSyncResult> {
+    const { namespace, name, uid } = obj.metadata;
+    return reconcileRollbacks({
+      owner: { namespace, name },
+      spec,
+      inventory: inventory ?? [],
+      previous: previous.rollbacks ?? [],
+      lookup: cacheLookup(
+        (ns, n) => deps.caches.canary?.get(ns, n),
+        (ns, n) => deps.caches.deployment?.get(ns, n),
+      ),
+      readSecret,
+      scratchDir: scratchDirOf(checkoutDir(cacheRoot, namespace, name, uid ?? 'unknown')),
+      timeoutMs: clampDelay(parseDuration(spec.timeout ?? '60s')),
+      allowFile: policy.allowFileUrls,
+      retries: st.writeBackRetries,
+      log,
+    });
+  }
+
+  /**
+   * After the rollbacks: an Event for each new pin or write-back, then sync at once when a commit
+   * landed on the synced branch, else retry a failed write-back when due.
+   */
+  async function afterRollbacks(
+    obj: GitSyncObject,
+    key: string,
+    st: KeyState,
+    r: RollbackSyncResult,
+  ): Promise<void> {
+    for (const rec of r.changed)
+      await record(
+        obj,
+        rec.state === 'Pinned' ? 'Warning' : 'Normal',
+        rec.state === 'Pinned' ? 'RollbackPinned' : 'RollbackWrittenBack',
+        rec.message,
+      );
+    if (r.pushedToSyncedBranch) {
+      st.forced = true;
+      queue.add(key);
+    } else if (r.retryAfterMs !== undefined) queue.addAfter(key, clampDelay(r.retryAfterMs));
   }
 
   async function writeStatus(obj: GitSyncObject, st: KeyState, status: GitSyncStatus): Promise<void> {
@@ -248,12 +303,17 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       (!!syncRequest && syncRequest !== previous.lastHandledSyncRequest) ||
       Date.now() >= st.nextSyncAt;
     if (!due) {
-      await writeStatus(
-        obj,
-        st,
-        nextStatus({ previous, generation, canaries: canaries(previous.inventory), now: now() }),
-      );
+      const rb = await rollbacks(obj, spec, st, previous, previous.inventory, log);
+      const status = nextStatus({
+        previous,
+        generation,
+        canaries: canaries(previous.inventory),
+        rollbacks: rb.records,
+        now: now(),
+      });
+      await writeStatus(obj, st, status);
       queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
+      await afterRollbacks(obj, key, st, rb);
       return;
     }
     st.forced = false;
@@ -275,12 +335,15 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
     });
     st.lastReport = report;
     const { outcome } = report;
+    const inventory = outcome.inventory ?? previous.inventory;
+    const rb = await rollbacks(obj, spec, st, previous, inventory, log);
     const status = nextStatus({
       previous,
       generation,
       syncRequest,
       outcome,
-      canaries: canaries(outcome.inventory ?? previous.inventory),
+      canaries: canaries(inventory),
+      rollbacks: rb.records,
       now: now(),
     });
     await writeStatus(obj, st, status);
@@ -307,6 +370,7 @@ export function createGitSyncController(deps: GitSyncDeps): GitSyncController {
       log.warn({ reason: outcome.reason, retryInMs: delay }, outcome.message);
     }
     queue.addAfter(key, clampDelay(st.nextSyncAt - Date.now()));
+    await afterRollbacks(obj, key, st, rb);
   }
 
   async function reconcileKey(key: string): Promise<void> {

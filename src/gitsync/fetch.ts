@@ -60,7 +60,7 @@ export class FetchError extends WeirError {
   }
 }
 
-const REF_NAME = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
+export const REF_NAME = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
 
 /** Credentials from a Secret's data (base64 values), by the keys GitSync documents. */
 export function credentialsFromSecret(data: Record<string, string> | undefined): GitCredentials {
@@ -179,7 +179,7 @@ interface RunResult {
 }
 
 /** Runs git in its own process group; on the deadline the whole group is killed. */
-function runGit(
+export function runGit(
   args: string[],
   env: NodeJS.ProcessEnv,
   deadline: number,
@@ -224,7 +224,7 @@ function scrub(text: string, secrets: string[]): string {
   return out;
 }
 
-function classify(stderr: string, url: string): FetchError {
+export function classify(stderr: string, url: string): FetchError {
   const line =
     stderr
       .split('\n')

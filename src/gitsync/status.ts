@@ -2,7 +2,7 @@
 // Reconciling / Stalled conditions (kstatus conventions: Stalled for what retrying cannot fix,
 // Reconciling while a retry is pending), and what the Canaries it applies are doing with which Git
 // revision. Transition times are kept when a condition's status does not change.
-import type { GitSyncStatus } from '../api/gitsync.ts';
+import type { GitSyncStatus, RollbackRecord } from '../api/gitsync.ts';
 import type { InventoryEntry } from './apply.ts';
 
 export type Condition = NonNullable<GitSyncStatus['conditions']>[number];
@@ -33,6 +33,8 @@ export interface StatusInput {
   syncRequest?: string | undefined;
   outcome?: Outcome | undefined;
   canaries: CanarySummary[];
+  /** Rollbacks of those Canaries and what Git was told (rollback-sync.ts); undefined keeps the previous. */
+  rollbacks?: RollbackRecord[] | undefined;
   now: Date;
 }
 
@@ -43,6 +45,8 @@ export function nextStatus(input: StatusInput): GitSyncStatus {
   const out: GitSyncStatus = { ...prev, observedGeneration: input.generation };
   if (input.syncRequest && outcome) out.lastHandledSyncRequest = input.syncRequest;
   if (input.canaries.length || prev.canaries) out.canaries = input.canaries;
+  // An empty list, not a missing field, clears them: status is written with a merge patch.
+  if (input.rollbacks && (input.rollbacks.length || prev.rollbacks)) out.rollbacks = input.rollbacks;
   if (!outcome) return out;
   const at = now.toISOString();
   const gen = input.generation;

@@ -4,57 +4,22 @@
 // target's spec.replicas back from Weir (every write to the target is watched and attributed); a new
 // commit starts a new run. Real Prometheus analysis, real API server, the whole Weir controller.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Watch } from '@kubernetes/client-node';
-import type { GitSyncStatus } from '../../src/api/gitsync.ts';
-import { SYNC_REQUEST_ANNOTATION } from '../../src/gitsync/controller.ts';
-import { startWorld, type World } from '../cluster/canary-world.ts';
-import { commitFiles, startGitServer, type GitServer } from '../cluster/git-server.ts';
+import { commitFiles } from '../cluster/git-server.ts';
+import {
+  gitCanaryWorld,
+  gitSyncStatus as readGitSyncStatus,
+  podinfoCanary,
+  podinfoDeployment,
+  requestSync,
+} from '../cluster/gitsync-canary-kit.ts';
 import { waitFor } from '../cluster/proc.ts';
 
-let w: World;
-let git: GitServer;
-before(async () => {
-  [w, git] = await Promise.all([startWorld('gitsync-canary'), startGitServer()]);
-});
-after(async () => {
-  await w?.stop();
-  await git?.stop();
-});
+const env = gitCanaryWorld('gitsync-canary');
 
-const deployment = (image: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-  labels: {app: podinfo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: podinfo}}
-  template:
-    metadata: {labels: {app: podinfo}}
-    spec:
-      containers:
-        - name: app
-          image: ${image}
-          ports: [{containerPort: 8080}]
-`;
-const canary = `apiVersion: weir.dev/v1alpha1
-kind: Canary
-metadata:
-  name: podinfo
-spec:
-  provider: gatewayapi
-  targetRef: {kind: Deployment, name: podinfo}
-  service:
-    port: 8080
-    gatewayRefs: [{name: public, namespace: gateway}]
-  analysis:
-    interval: 10s
-    threshold: 2
-    stepWeight: 30
-    maxWeight: 60
-    metrics: [{name: request-success-rate, thresholdRange: {min: 95}}]
-`;
+const deployment = podinfoDeployment;
+const canary = podinfoCanary({ interval: '10s', threshold: 2 });
 
 type Raw = {
   metadata: {
@@ -70,37 +35,10 @@ type Raw = {
   spec: { replicas?: number; template: { spec: { containers: Array<{ image: string }> } } };
 };
 
-const gitSyncRef = (name: string) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'GitSync',
-  namespace: w.ns,
-  name,
-});
-async function gitSyncStatus(): Promise<GitSyncStatus> {
-  return ((await w.kube.get(gitSyncRef('apps'))) as { status?: GitSyncStatus } | undefined)?.status ?? {};
-}
-async function syncNow(): Promise<GitSyncStatus> {
-  const value = new Date().toISOString() + Math.random();
-  await w.kube.mergePatch(gitSyncRef('apps'), {
-    metadata: { annotations: { [SYNC_REQUEST_ANNOTATION]: value } },
-  });
-  return waitFor(
-    'sync handled',
-    async () => {
-      const s = await gitSyncStatus();
-      return s.lastHandledSyncRequest === value ? s : undefined;
-    },
-    30_000,
-    100,
-  );
-}
-const target = async () =>
-  (await w.kube.get({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: w.ns,
-    name: 'podinfo',
-  })) as unknown as Raw;
+const apps = () => ({ namespace: env.w.ns, name: 'apps' });
+const gitSyncStatus = () => readGitSyncStatus(env.w.kube, apps());
+const syncNow = () => requestSync(env.w.kube, apps());
+const target = async () => (await env.w.deployment('podinfo')) as unknown as Raw;
 const replicaOwners = (d: Raw) =>
   (d.metadata.managedFields ?? [])
     .filter((m) => (m.fieldsV1?.['f:spec'] as Record<string, unknown> | undefined)?.['f:replicas'])
@@ -108,25 +46,25 @@ const replicaOwners = (d: Raw) =>
     .sort();
 
 test('Git drives canary runs: promoted, rolled back and not restarted by re-syncs, replicas left to Weir', async () => {
-  const repo = await git.createRepo('apps');
-  const ex = await w.exporters('podinfo', { errorRate: 0 });
+  const repo = await env.git.createRepo('apps');
+  const ex = await env.w.exporters('podinfo', { errorRate: 0 });
   await commitFiles(
     repo.url,
     { 'app/deployment.yaml': deployment('example.com/podinfo:1.0.0'), 'app/canary.yaml': canary },
     'v1',
   );
-  await w.apply({
+  await env.w.apply({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'GitSync',
     metadata: { name: 'apps' },
     spec: { url: repo.url, path: 'app', prune: true, interval: '1h' },
   });
-  await w.waitPhase('podinfo', 'Initialized', 60_000);
+  await env.w.waitPhase('podinfo', 'Initialized', 60_000);
 
   // Every write to the target from here on, as the API server sees it (raw watch events).
   const writes: Raw[] = [];
-  const watch = await new Watch(w.cluster.kc).watch(
-    `/apis/apps/v1/namespaces/${w.ns}/deployments`,
+  const watch = await new Watch(env.w.cluster.kc).watch(
+    `/apis/apps/v1/namespaces/${env.w.ns}/deployments`,
     { fieldSelector: 'metadata.name=podinfo' },
     (type, obj: Raw) => {
       if (type === 'MODIFIED' || type === 'ADDED') writes.push(obj);
@@ -141,13 +79,13 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
       'v2',
     );
     await syncNow();
-    await w.waitPhase('podinfo', 'Progressing', 30_000);
-    const promoted = await w.waitPhase('podinfo', ['Succeeded', 'Failed'], 150_000);
+    await env.w.waitPhase('podinfo', 'Progressing', 30_000);
+    const promoted = await env.w.waitPhase('podinfo', ['Succeeded', 'Failed'], 150_000);
     assert.equal(promoted.status?.phase, 'Succeeded', promoted.status?.message);
-    const primary = (await w.kube.get({
+    const primary = (await env.w.kube.get({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      namespace: w.ns,
+      namespace: env.w.ns,
       name: 'podinfo-primary',
     })) as unknown as Raw;
     assert.equal(primary.spec.template.spec.containers[0]?.image, 'example.com/podinfo:2.0.0');
@@ -170,7 +108,7 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
       'v3 (bad)',
     );
     await syncNow();
-    const failed = await w.waitPhase('podinfo', 'Failed', 120_000);
+    const failed = await env.w.waitPhase('podinfo', 'Failed', 120_000);
     assert.match(failed.status?.message ?? '', /request-success-rate/);
     assert.equal(failed.status?.lastAppliedGitRevision, v3, 'the Canary names the rolled-back Git revision');
     assert.equal(failed.status?.lastPromotedGitRevision, v2, 'and the one still promoted');
@@ -190,9 +128,9 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
     for (let i = 0; i < 3; i++) {
       const s = await syncNow();
       assert.equal(s.lastAppliedRevision, v3);
-      phases.add((await w.canary('podinfo')).status?.phase ?? '');
+      phases.add((await env.w.canary('podinfo')).status?.phase ?? '');
       await new Promise((r) => setTimeout(r, 4000));
-      phases.add((await w.canary('podinfo')).status?.phase ?? '');
+      phases.add((await env.w.canary('podinfo')).status?.phase ?? '');
     }
     assert.deepEqual([...phases], ['Failed'], 'the rolled-back revision is not started again');
     const afterSyncs = await target();
@@ -207,7 +145,7 @@ test('Git drives canary runs: promoted, rolled back and not restarted by re-sync
     ex.canary.set({ errorRate: 0 });
     await commitFiles(repo.url, { 'app/deployment.yaml': deployment('example.com/podinfo:3.0.1') }, 'v3.0.1');
     await syncNow();
-    await w.waitPhase('podinfo', 'Progressing', 30_000);
+    await env.w.waitPhase('podinfo', 'Progressing', 30_000);
 
     // spec.replicas of the target changed only by Weir's scaler, never by GitSync.
     const changes = writes.filter((d, i) => i > 0 && d.spec.replicas !== writes[i - 1]!.spec.replicas);
