@@ -171,13 +171,14 @@ const results = await Promise.all([
 await stop();
 
 const total = { code: 0, passed: 0, failed: 0, skipped: 0 };
-for (const r of results.filter((x): x is RunResult => x !== undefined)) {
+const ran = results.filter((x): x is RunResult => x !== undefined);
+for (const r of ran) {
   total.code ||= r.code;
   total.passed += r.passed;
   total.failed += r.failed;
   total.skipped += r.skipped;
   // Two runner processes interleave their output; repeat each one's failures at the very end.
-  if (r.failures) console.log(`\n${r.failures}`);
+  if (r.failures && ran.length > 1) console.log(`\n${r.failures}`);
 }
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.code !== 0 || total.failed > 0 || total.passed === 0 ? 1 : 0);
