@@ -110,7 +110,7 @@ export function judgeSamples(
   const p = `Mann-Whitney p=${pText(test.pValue)}`;
   const tolerance = `${way === 'increase' ? 'allowedIncrease' : 'allowedDecrease'} ${fmt(allowed)}`;
   const verdict = !significant
-    ? `no significant ${judge.direction === 'either' ? 'difference from' : `${judge.direction} over`} the primary (${p} ≥ ${fmt(alpha)})`
+    ? `no significant ${judge.direction === 'either' ? 'difference' : judge.direction} vs the primary (${p} ≥ ${fmt(alpha)})`
     : `significantly ${higher} than the primary (${p} < ${fmt(alpha)}), ${beyond ? 'beyond' : 'within'} ${tolerance}`;
   return {
     ...shown,

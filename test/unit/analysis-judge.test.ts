@@ -32,7 +32,7 @@ describe('judgeSamples', () => {
       judge: { direction: 'increase' },
       canary: shifted(0),
       result: 'Successful',
-      message: /^latency no significant increase over the primary \(Mann-Whitney p=0\.5\d* ≥ 0\.05\)/,
+      message: /^latency no significant increase vs the primary \(Mann-Whitney p=0\.5\d* ≥ 0\.05\)/,
     },
     {
       what: 'a clear increase fails',
@@ -54,7 +54,7 @@ describe('judgeSamples', () => {
       judge: { direction: 'increase' },
       canary: shifted(-30),
       result: 'Successful',
-      message: /no significant increase over the primary \(Mann-Whitney p=1 ≥ 0\.05\)/,
+      message: /no significant increase vs the primary \(Mann-Whitney p=1 ≥ 0\.05\)/,
     },
     {
       what: 'direction decrease fails a clear drop',
