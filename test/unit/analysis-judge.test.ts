@@ -3,16 +3,15 @@
 // range queries refused by name, and the schema, lint and controller checks of judge and score.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CanarySpec, MannWhitneyJudge, ProviderName } from '../../src/api/canary.ts';
+import type { MannWhitneyJudge, ProviderName } from '../../src/api/canary.ts';
 import type { MetricTemplateSpec } from '../../src/api/metric-template.ts';
-import { validateObject } from '../../src/api/validate.ts';
-import { runAnalysis, type AnalysisDeps } from '../../src/analysis/evaluate.ts';
+import { runAnalysis } from '../../src/analysis/evaluate.ts';
 import { judgeProblems, judgeSamples } from '../../src/analysis/judge.ts';
 import type { MetricProvider, MetricProviderFactory, QueryRange } from '../../src/analysis/provider.ts';
 import { lintText } from '../../src/cli/lint.ts';
-import { silentLogger } from '../../src/log.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
 import type { MetricResult } from '../../src/vocab/metric-result.ts';
+import { analysisSpec, fakeAnalysisDeps, validatedAnalysis } from './analysis-spec-kit.ts';
 
 /** 20 primary samples around 100 ms; the canary's are the same shifted by `by`. */
 const PRIMARY = Array.from({ length: 20 }, (_, i) => 100 + ((i * 7) % 20));
@@ -143,23 +142,8 @@ describe('judgeSamples', () => {
 
 // ---- runAnalysis with a fake provider answering range queries per side ----
 
-const validated = (analysis: Record<string, unknown>) =>
-  validateObject({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'web', namespace: 'prod' },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'app' },
-      service: { port: 80 },
-      analysis: { interval: '30s', iterations: 3, ...analysis },
-    },
-  });
-
-function spec(analysis: Record<string, unknown>): CanarySpec {
-  const { object, problems } = validated(analysis);
-  assert.deepEqual(problems, []);
-  return object.spec as CanarySpec;
-}
+const validated = validatedAnalysis;
+const spec = analysisSpec;
 
 const TEMPLATES: Record<string, MetricTemplateSpec> = {
   'prod/latency': { provider: { type: 'prometheus' }, query: 'p99{pod=~"{{ target }}-.*"}[{{ interval }}]' },
@@ -182,14 +166,7 @@ function fakes(canary: number[], primary: number[]) {
     name: 'Datadog',
     query: async () => 1,
   });
-  const deps: AnalysisDeps = {
-    getTemplate: (ns, name) => TEMPLATES[`${ns}/${name}`],
-    getSecret: () => undefined,
-    defaultAddress: 'http://prom:9090',
-    defaultTimeoutMs: 5000,
-    log: silentLogger(),
-    providers: { prometheus: () => rangeProvider, datadog: instantOnly },
-  };
+  const deps = fakeAnalysisDeps(TEMPLATES, { prometheus: () => rangeProvider, datadog: instantOnly });
   return { ranges, deps };
 }
 
