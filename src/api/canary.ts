@@ -405,6 +405,12 @@ const Metric = Obj(
     thresholdRange: Type.Optional(ThresholdRange),
     compare: Type.Optional(Compare),
     judge: Type.Optional(Judge),
+    critical: Type.Optional(
+      Type.Boolean({
+        description:
+          "With analysis.score: a tick fails with score 0 when this metric does not pass, whatever the others (Kayenta's critical).",
+      }),
+    ),
     group: Type.Optional(
       Type.String({
         minLength: 1,

@@ -1,7 +1,7 @@
 // What the metric results of one analysis tick add up to: pass, fail or hold (inconclusive). Pure;
 // decide() applies it. Without analysis.score any metric that is not Successful fails the tick, as
 // always. With analysis.score the tick is judged by a Kayenta-style score: the weighted share of
-// metrics that pass (docs/analysis.md#score).
+// metrics that pass (docs/analysis.md#score), and a `critical` metric that does not pass makes it 0.
 //
 // Inconclusive results (a judge with too few samples) never pass a tick: it holds its weight, adds
 // no failed check, and the progress deadline keeps running, so a check that never concludes still
@@ -28,41 +28,47 @@ export function tickVerdict(
   final: boolean,
 ): TickVerdict {
   const inconclusive = results.filter((r) => r.result === 'Inconclusive');
+  const failing = results.filter(isFailing);
   const hold = (score?: TickScore): TickVerdict => ({
     kind: 'hold',
     reason: inconclusive.map((r) => r.message).join('; '),
     ...(score ? { score } : {}),
   });
   if (!analysis.score) {
-    const failed = results.filter((r) => r.result !== 'Successful' && r.result !== 'Inconclusive');
-    if (failed.length) return { kind: 'fail', failures: failed.map((r) => r.message) };
+    if (failing.length) return { kind: 'fail', failures: failing.map((r) => r.message) };
     return inconclusive.length ? hold() : { kind: 'pass' };
   }
-  const raw = scoreOf(analysis, results);
+  const critical = failing.find((r) => analysis.metrics?.find((m) => m.name === r.name)?.critical);
+  const raw = critical ? 0 : scoreOf(analysis, results);
   if (raw === undefined) return hold({ result: 'Inconclusive', message: 'no metric concluded' });
   // Judged as shown: a score printed as 95 never fails pass 95.
   const value = round(raw);
   const pass = analysis.score.pass ?? SCORE_DEFAULTS.pass;
   const marginal = analysis.score.marginal ?? SCORE_DEFAULTS.marginal;
-  const failing = results
-    .filter((r) => r.result !== 'Successful' && r.result !== 'Inconclusive')
-    .map((r) => r.message);
   const shown = `score ${value}`;
   const fail = (message: string): TickVerdict => ({
     kind: 'fail',
-    failures: [message, ...failing],
-    score: { value: value, result: 'Fail', message },
+    failures: [message, ...failing.map((r) => r.message)],
+    score: { value, result: 'Fail', message },
   });
+  if (critical) return fail(`${shown}: critical metric ${critical.name} did not pass`);
   if (value < marginal) return fail(`${shown} < marginal ${marginal}`);
-  if (inconclusive.length) {
-    const message = `${shown} so far, ${inconclusive.length} metric(s) inconclusive`;
-    return hold({ value: value, result: 'Inconclusive', message });
-  }
+  if (inconclusive.length)
+    return hold({
+      value,
+      result: 'Inconclusive',
+      message: `${shown} so far, ${inconclusive.length} metric(s) inconclusive`,
+    });
   if (value >= pass)
-    return { kind: 'pass', score: { value: value, result: 'Pass', message: `${shown} >= pass ${pass}` } };
+    return { kind: 'pass', score: { value, result: 'Pass', message: `${shown} >= pass ${pass}` } };
   if (final) return fail(`${shown} < pass ${pass}: a marginal score does not promote`);
   const message = `${shown} is marginal (>= ${marginal}, < pass ${pass}): continuing, promotion needs ${pass}`;
-  return { kind: 'pass', score: { value: value, result: 'Marginal', message } };
+  return { kind: 'pass', score: { value, result: 'Marginal', message } };
+}
+
+/** Counts against the tick: Failed, NoData, Error (Inconclusive holds instead). */
+function isFailing(r: MetricResult): boolean {
+  return r.result !== 'Successful' && r.result !== 'Inconclusive';
 }
 
 /**

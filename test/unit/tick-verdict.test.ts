@@ -140,6 +140,33 @@ describe('tickVerdict with analysis.score (pass 95, marginal 75 unless given)', 
       result: 'Marginal',
       value: 80,
     },
+    {
+      what: 'a critical metric that fails makes the score 0, whatever the others',
+      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: { pass: 50 } },
+      rs: results(['a', 'NoData'], ['b', 'Successful'], ['c', 'Successful'], ['d', 'Successful']),
+      final: false,
+      kind: 'fail',
+      result: 'Fail',
+      value: 0,
+    },
+    {
+      what: 'a critical metric that passes counts like any other',
+      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: { pass: 50 } },
+      rs: results(['a', 'Successful'], ['b', 'Failed'], ['c', 'Successful'], ['d', 'Successful']),
+      final: true,
+      kind: 'pass',
+      result: 'Pass',
+      value: 75,
+    },
+    {
+      what: 'an Inconclusive critical metric holds',
+      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: {} },
+      rs: results(['a', 'Inconclusive'], ['b', 'Successful']),
+      final: false,
+      kind: 'hold',
+      result: 'Inconclusive',
+      value: 100,
+    },
   ];
   for (const c of cases) {
     test(c.what, () => {
@@ -159,6 +186,15 @@ describe('tickVerdict with analysis.score (pass 95, marginal 75 unless given)', 
       true,
     );
     assert.equal(last.score?.message, 'score 75 < pass 95: a marginal score does not promote');
+    const critical = tickVerdict(
+      { metrics: [{ ...metric('a'), critical: true }], score: {} },
+      results(['a', 'Failed']),
+      false,
+    );
+    assert.deepEqual(critical.kind === 'fail' && critical.failures, [
+      'score 0: critical metric a did not pass',
+      'a Failed',
+    ]);
   });
 });
 
