@@ -1,6 +1,7 @@
 // One analysis tick: run every metric of spec.analysis.metrics concurrently and turn each into a
-// MetricResult with a sentence a user can act on. A single metric's problem (missing template, bad
-// query, Prometheus down) becomes that metric's Error/NoData result; runAnalysis itself never throws.
+// MetricResult with a sentence a user can act on; a judge samples canary and primary over its window
+// (judge.ts). A single metric's problem (missing template, bad query, Prometheus down) becomes that
+// metric's Error/NoData result; runAnalysis itself never throws.
 import type { CanarySpec, MetricCheck, ProviderName } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
