@@ -71,7 +71,7 @@ const samples = (message: string): [number, number] => {
 };
 
 test('too few samples yet: Inconclusive, never a pass', async () => {
-  await scrapedFor(3);
+  await scrapedFor(6);
   const r = await analyse(judged({ direction: 'increase', minSamples: 28 }));
   assert.equal(r.result, 'Inconclusive', r.message);
   assert.match(
