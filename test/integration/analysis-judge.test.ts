@@ -70,9 +70,10 @@ const samples = (message: string): [number, number] => {
   return [Number(m[1]), Number(m[2])];
 };
 
-test('too few samples yet: Inconclusive, never a pass', async () => {
+test('too few samples yet: Inconclusive, never a pass', async (t) => {
   await scrapedFor(6);
   const r = await analyse(judged({ direction: 'increase', minSamples: 28 }));
+  t.diagnostic(r.message);
   assert.equal(r.result, 'Inconclusive', r.message);
   assert.match(
     r.message,
@@ -80,9 +81,10 @@ test('too few samples yet: Inconclusive, never a pass', async () => {
   );
 });
 
-test('a canary ~12× slower than the primary: a significant increase, Failed', async () => {
+test('a canary ~12× slower than the primary: a significant increase, Failed', async (t) => {
   await scrapedFor(40);
   const r = await analyse(judged({ direction: 'increase' }));
+  t.diagnostic(r.message);
   assert.equal(r.result, 'Failed', r.message);
   assert.match(
     r.message,
