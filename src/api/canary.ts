@@ -337,9 +337,9 @@ const Compare = Obj(
 
 export const JUDGE_DIRECTIONS = ['increase', 'decrease', 'either'] as const;
 
-// A statistical judge (docs/analysis.md#statistical-judge): the canary's samples over a window against
-// the primary's, from the same query run as a range query for both, by a Mann-Whitney U test plus a
-// tolerance on the size of the difference, as Kayenta's Mann-Whitney classifier does.
+// A statistical judge (docs/analysis.md, "Statistical judge"): the canary's samples over a window
+// against the primary's, from the same query run as a range query for both, by a Mann-Whitney U
+// test plus a tolerance on the size of the difference, as Kayenta's Mann-Whitney classifier does.
 const MannWhitney = Obj(
   {
     direction: StringEnum(JUDGE_DIRECTIONS, {
@@ -540,7 +540,7 @@ const SessionAffinity = Obj(
   },
 );
 
-// A Kayenta-style score over all metrics of a tick (docs/analysis.md#score).
+// A Kayenta-style score over all metrics of a tick (docs/analysis.md, "Score").
 const Score = Obj(
   {
     pass: Type.Optional(

@@ -1,7 +1,7 @@
 // What the metric results of one analysis tick add up to: pass, fail or hold (inconclusive). Pure;
 // decide() applies it. Without analysis.score any metric that is not Successful fails the tick, as
 // always. With analysis.score the tick is judged by a Kayenta-style score: the weighted share of
-// metrics that pass (docs/analysis.md#score), and a `critical` metric that does not pass makes it 0.
+// metrics that pass (docs/analysis.md, "Score"); a `critical` metric that does not pass makes it 0.
 //
 // Inconclusive results (a judge with too few samples) never pass a tick: it holds its weight, adds
 // no failed check, and the progress deadline keeps running, so a check that never concludes still
