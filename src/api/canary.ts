@@ -887,9 +887,9 @@ export const CanarySpec = Obj(
 
 const MetricStatus = Obj({
   name: Type.String(),
-  value: Type.Optional(Type.Number()),
+  value: Type.Optional(Type.Number({ description: "The canary's value; with judge its mean." })),
   primaryValue: Type.Optional(
-    Type.Number({ description: "The primary's value, for a metric with compare." }),
+    Type.Number({ description: "The primary's value, for a metric with compare; with judge its mean." }),
   ),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),

@@ -16,6 +16,11 @@ const metric = (name: string, group?: string) => ({
   ...(group ? { group } : {}),
 });
 const FOUR = ['a', 'b', 'c', 'd'].map((n) => metric(n));
+/** FOUR with `a` critical, scored with `score`. */
+const criticalA = (score: Analysis['score']) => ({
+  metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)],
+  score,
+});
 
 describe('tickVerdict without a score', () => {
   const cases: Array<[string, MetricResult[], TickVerdict['kind']]> = [
@@ -142,7 +147,7 @@ describe('tickVerdict with analysis.score (pass 95, marginal 75 unless given)', 
     },
     {
       what: 'a critical metric that fails makes the score 0, whatever the others',
-      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: { pass: 50 } },
+      analysis: criticalA({ pass: 50 }),
       rs: results(['a', 'NoData'], ['b', 'Successful'], ['c', 'Successful'], ['d', 'Successful']),
       final: false,
       kind: 'fail',
@@ -151,7 +156,7 @@ describe('tickVerdict with analysis.score (pass 95, marginal 75 unless given)', 
     },
     {
       what: 'a critical metric that passes counts like any other',
-      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: { pass: 50 } },
+      analysis: criticalA({ pass: 50 }),
       rs: results(['a', 'Successful'], ['b', 'Failed'], ['c', 'Successful'], ['d', 'Successful']),
       final: true,
       kind: 'pass',
@@ -160,7 +165,7 @@ describe('tickVerdict with analysis.score (pass 95, marginal 75 unless given)', 
     },
     {
       what: 'an Inconclusive critical metric holds',
-      analysis: { metrics: [{ ...metric('a'), critical: true }, ...FOUR.slice(1)], score: {} },
+      analysis: criticalA({}),
       rs: results(['a', 'Inconclusive'], ['b', 'Successful']),
       final: false,
       kind: 'hold',
