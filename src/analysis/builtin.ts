@@ -51,11 +51,11 @@ export function providersMeasuringPrimary(): string[] {
   return supportedProviders().filter((p) => descriptorOf(p)?.builtinsMeasurePrimary);
 }
 
-/** Why a built-in metric with `compare` is refused on `provider`. */
-export function builtinCompareRefusal(provider: string, metric: string): string {
+/** Why a built-in metric with `compare` (or `judge`) is refused on `provider`. */
+export function builtinCompareRefusal(provider: string, metric: string, field = 'compare'): string {
   return (
-    `compare: provider ${provider}'s built-in ${metric} selects the canary by a name the primary does ` +
-    `not share, so it cannot be measured for the primary (built-ins support compare on: ` +
+    `${field}: provider ${provider}'s built-in ${metric} selects the canary by a name the primary does ` +
+    `not share, so it cannot be measured for the primary (built-ins support ${field} on: ` +
     `${providersMeasuringPrimary().join(', ')}); use a MetricTemplate whose query selects pods by {{ target }}`
   );
 }

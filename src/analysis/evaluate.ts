@@ -1,6 +1,7 @@
 // One analysis tick: run every metric of spec.analysis.metrics concurrently and turn each into a
-// MetricResult with a sentence a user can act on. A single metric's problem (missing template, bad
-// query, Prometheus down) becomes that metric's Error/NoData result; runAnalysis itself never throws.
+// MetricResult with a sentence a user can act on; a judge samples canary and primary over its window
+// (judge.ts). A single metric's problem (missing template, bad query, Prometheus down) becomes that
+// metric's Error/NoData result; runAnalysis itself never throws.
 import type { CanarySpec, MetricCheck, ProviderName } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
@@ -16,6 +17,7 @@ import { comparePrimary } from './compare.ts';
 import { fmt, formatValue } from './format.ts';
 import { builtinCompareRefusal } from './builtin.ts';
 import { descriptorOf } from '../routing/registry.ts';
+import { judgeRange, judgeSamples } from './judge.ts';
 
 export interface AnalysisInput {
   spec: CanarySpec;
@@ -55,8 +57,8 @@ interface Plan {
   unit: string;
 }
 
-/** A value, or why there is none. */
-type Measured = { value: number } | { err: unknown; diagnosis?: NoDataDiagnosis };
+/** A value (or, for a judge, the samples), or why there is none. */
+type Measured<T> = { value: T } | { err: unknown; diagnosis?: NoDataDiagnosis };
 
 async function runMetric(
   metric: MetricCheck,
@@ -70,10 +72,11 @@ async function runMetric(
     plan = planMetric(metric, input, deps);
     const provider = createProvider(plan, deps, log);
     backend = provider.name;
+    const read = readerOf(metric, input, provider);
     // Both at once: together they take no longer than one query, the time a metric is allowed.
     const [canary, primary] = await Promise.all([
-      measure(provider, plan.canary),
-      plan.primary && measure(provider, plan.primary),
+      measure(provider, plan.canary, read),
+      plan.primary && measure(provider, plan.primary, read),
     ]);
     if ('err' in canary) {
       const result = failure(metric, canary.err, plan.canary.query, backend, canary.diagnosis);
@@ -83,8 +86,11 @@ async function runMetric(
       const q = plan.primary!.query;
       return report(failure(metric, primary.err, q, backend, primary.diagnosis, 'primary'), log, primary.err);
     }
-    const result = judge(metric, canary.value, primary?.value, plan.unit);
-    log.debug({ value: canary.value, primaryValue: primary?.value, result: result.result }, result.message);
+    const result = verdict(metric, canary.value, primary?.value, plan.unit);
+    log.debug(
+      { value: result.value, primaryValue: result.primaryValue, result: result.result },
+      result.message,
+    );
     return result;
   } catch (err) {
     return report(failure(metric, err, plan?.canary.query, backend), log, err);
@@ -109,10 +115,46 @@ function createProvider(plan: Plan, deps: AnalysisDeps, log: Logger): MetricProv
   });
 }
 
-async function measure(provider: MetricProvider, side: Side): Promise<Measured> {
+/** An instant query, or for a judge the samples over its window (the same window for both sides). */
+function readerOf(
+  metric: MetricCheck,
+  input: AnalysisInput,
+  provider: MetricProvider,
+): (query: string) => Promise<number | number[]> {
+  if (!metric.judge) return (q) => provider.query(q);
+  const { queryRange } = provider;
+  if (!queryRange) {
+    throw new WeirError(
+      'CONFIG',
+      `judge: provider ${provider.type} cannot run range queries, which judge.mannWhitney needs for its samples; use a MetricTemplate of a provider that can (prometheus, victoriametrics)`,
+    );
+  }
+  const range = judgeRange(metric, input.spec.analysis.interval, Date.now());
+  return (q) => queryRange.call(provider, q, range);
+}
+
+/** The verdict of a judge on samples, else of thresholdRange and compare on values. */
+function verdict(
+  metric: MetricCheck,
+  canary: number | number[],
+  primary: number | number[] | undefined,
+  unit: string,
+): MetricResult {
+  if (metric.judge && Array.isArray(canary) && Array.isArray(primary))
+    return judgeSamples(metric.name, metric.judge.mannWhitney, canary, primary, unit);
+  if (typeof canary !== 'number' || Array.isArray(primary))
+    throw new WeirError('INVALID_SPEC', `metric ${metric.name}: samples without a judge`);
+  return judge(metric, canary, primary, unit);
+}
+
+async function measure<T>(
+  provider: MetricProvider,
+  side: Side,
+  read: (query: string) => Promise<T>,
+): Promise<Measured<T>> {
   const startedAt = Date.now();
   try {
-    return { value: await provider.query(side.query) };
+    return { value: await read(side.query) };
   } catch (err) {
     return { err, diagnosis: await diagnose(provider, err, side, startedAt) };
   }
@@ -149,8 +191,9 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
   // A templateRef wins over the built-in of the same name, as in Flagger.
   if (!metric.templateRef) {
     const template = builtinQuery(input.provider, metric.name);
-    if (metric.compare && !descriptorOf(input.provider)?.builtinsMeasurePrimary) {
-      throw new WeirError('INVALID_SPEC', builtinCompareRefusal(input.provider, metric.name));
+    const field = metric.judge ? 'judge' : 'compare';
+    if ((metric.compare || metric.judge) && !descriptorOf(input.provider)?.builtinsMeasurePrimary) {
+      throw new WeirError('INVALID_SPEC', builtinCompareRefusal(input.provider, metric.name, field));
     }
     const unit = isBuiltinMetric(metric.name) ? BUILTIN_UNITS[metric.name] : '';
     return { ...renderSides(template, ctx, metric), provider: { type: 'prometheus' }, unit };
@@ -163,7 +206,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
   if (sides.primary?.query === sides.canary.query) {
     throw new WeirError(
       'TEMPLATE',
-      `compare: the query of MetricTemplate ${ns}/${metric.templateRef.name} is the same for the canary ` +
+      `${metric.judge ? 'judge' : 'compare'}: the query of MetricTemplate ${ns}/${metric.templateRef.name} is the same for the canary ` +
         `and the primary; select the pods with {{ target }}, which is ${ctx.primary} when the query ` +
         `is rendered for the primary`,
     );
@@ -195,7 +238,7 @@ function renderSides(
     hints: { namespace: c.namespace, workloads: [c.target, c.service], side: who },
   });
   const canary = side(ctx, 'canary');
-  if (!metric.compare) return { canary };
+  if (!metric.compare && !metric.judge) return { canary };
   return { canary, primary: side({ ...ctx, target: ctx.primary }, 'primary') };
 }
 

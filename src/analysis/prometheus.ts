@@ -1,4 +1,5 @@
-// Prometheus metric provider: one instant query (`GET /api/v1/query`) that must yield one number.
+// Prometheus metric provider: one instant query (`GET /api/v1/query`) that must yield one number, or
+// for the statistical judge a range query (`GET /api/v1/query_range`) that must yield one series.
 // Every failure becomes a WeirError whose code tells the user where to look: METRIC_TIMEOUT (no answer
 // in time), METRIC_HTTP (unreachable, HTTP status, not Prometheus), METRIC_QUERY (Prometheus rejected
 // the query, or it returned the wrong shape) and METRIC_NO_DATA (empty, NaN or infinite result).
@@ -26,7 +27,7 @@ import {
   type Backend,
 } from './http.ts';
 import { diagnoseNoData, type NoDataDiagnosis, type VectorSample } from './no-data.ts';
-import type { MetricProviderFactory, NoDataContext } from './provider.ts';
+import type { MetricProviderFactory, NoDataContext, QueryRange } from './provider.ts';
 
 export { parseAddress, type ParsedAddress as PrometheusAddress } from './http.ts';
 
@@ -52,6 +53,19 @@ export function promApiProvider(name: string, type: string): MetricProviderFacto
         const answer = await send(backend, { method: 'GET', url });
         log.debug({ status: answer.status, ms: Date.now() - started }, `${type} query`);
         return singleValue(successData(backend, answer));
+      },
+      async queryRange(query: string, range: QueryRange): Promise<number[]> {
+        const params = new URLSearchParams({
+          query,
+          start: String(range.startMs / 1000),
+          end: String(range.endMs / 1000),
+          step: `${range.stepMs / 1000}s`,
+        });
+        const url = `${backend.address}/api/v1/query_range?${params}`;
+        const started = Date.now();
+        const answer = await send(backend, { method: 'GET', url });
+        log.debug({ status: answer.status, ms: Date.now() - started }, `${type} range query`);
+        return seriesValues(successData(backend, answer));
       },
       async diagnoseNoData(query: string, ctx: NoDataContext): Promise<NoDataDiagnosis | undefined> {
         const budgetMs = backend.timeoutMs - (Date.now() - ctx.startedAt);
@@ -127,12 +141,31 @@ function singleValue(data: PromSuccess['data']): number {
   const result = Array.isArray(data.result) ? (data.result as Array<{ value?: unknown[] }>) : [];
   if (result.length === 0) throw new WeirError('METRIC_NO_DATA', 'query returned an empty result');
   if (result.length > 1) {
-    throw new WeirError(
-      'METRIC_QUERY',
-      `query returned ${result.length} series, expected 1: aggregate them, e.g. with sum(...)`,
-    );
+    throw tooManySeries(result.length);
   }
   return toNumber(result[0]!.value?.[1]);
+}
+
+function tooManySeries(count: number): WeirError {
+  return new WeirError(
+    'METRIC_QUERY',
+    `query returned ${count} series, expected 1: aggregate them, e.g. with sum(...)`,
+  );
+}
+
+/** The finite values of the one series of a range query's matrix. */
+function seriesValues(data: PromSuccess['data']): number[] {
+  if (data.resultType !== 'matrix') {
+    throw new WeirError('METRIC_QUERY', `range query returned a ${data.resultType}, expected a matrix`);
+  }
+  const result = Array.isArray(data.result) ? (data.result as Array<{ values?: unknown[][] }>) : [];
+  if (result.length > 1) {
+    throw tooManySeries(result.length);
+  }
+  // A NaN point is a step without traffic (0/0), not a measurement: left out, like a missing one.
+  const values = (result[0]?.values ?? []).map((point) => Number(point[1])).filter((v) => Number.isFinite(v));
+  if (!values.length) throw new WeirError('METRIC_NO_DATA', 'range query returned no finite value');
+  return values;
 }
 
 /** Prometheus sends sample values as strings: "1.5", "NaN", "+Inf", "-Inf". */

@@ -1,5 +1,5 @@
-// A metric provider runs one rendered query and returns one number, or throws a WeirError whose code
-// says what went wrong: METRIC_NO_DATA (empty result or NaN), METRIC_QUERY (the backend rejected the
+// A metric provider runs one rendered query and returns one number (and, if its backend can, the
+// values over a time range), or throws a WeirError whose code says what went wrong: METRIC_NO_DATA (empty result or NaN), METRIC_QUERY (the backend rejected the
 // query), METRIC_HTTP (transport or HTTP status), METRIC_TIMEOUT.
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import type { Logger } from '../log.ts';
@@ -17,6 +17,20 @@ export interface MetricProvider {
    * cannot tell; never rejects.
    */
   diagnoseNoData?(query: string, ctx: NoDataContext): Promise<NoDataDiagnosis | undefined>;
+  /**
+   * The values of `query` over a time range, one per step, for the statistical judge; only backends
+   * with a range query API have it (Prometheus' `/api/v1/query_range`). The query must yield one
+   * series; NaN and infinite points (no traffic at that step) are left out. Throws METRIC_NO_DATA
+   * when no point is left.
+   */
+  queryRange?(query: string, range: QueryRange): Promise<number[]>;
+}
+
+/** A range of a range query, in ms since the epoch; one point every stepMs from startMs to endMs. */
+export interface QueryRange {
+  startMs: number;
+  endMs: number;
+  stepMs: number;
 }
 
 export interface NoDataContext extends NoDataHints {

@@ -15,6 +15,7 @@ import {
   StringMap,
   durationRange,
 } from './schema-kit.ts';
+import { METRIC_RESULTS } from '../vocab/metric-result.ts';
 
 export const PROVIDERS = [
   'kubernetes',
@@ -334,6 +335,65 @@ const Compare = Obj(
   { description: 'Judge the canary against the primary, measured by the same query for the primary pods.' },
 );
 
+export const JUDGE_DIRECTIONS = ['increase', 'decrease', 'either'] as const;
+
+// A statistical judge (docs/analysis.md, "Statistical judge"): the canary's samples over a window
+// against the primary's, from the same query run as a range query for both, by a Mann-Whitney U
+// test plus a tolerance on the size of the difference, as Kayenta's Mann-Whitney classifier does.
+const MannWhitney = Obj(
+  {
+    direction: StringEnum(JUDGE_DIRECTIONS, {
+      description:
+        'Which change fails the canary: increase (latency, error rate), decrease (success rate, throughput) or either.',
+    }),
+    confidence: Type.Optional(
+      Type.Number({
+        minimum: 0.5,
+        maximum: 0.9999,
+        description:
+          'A difference counts when the p-value is below 1 − confidence (0.5 to 0.9999). Default 0.95 (Kayenta uses 0.98).',
+      }),
+    ),
+    allowedIncrease: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        description:
+          "Tolerance: a significant increase fails only when the canary's mean exceeds this many times the primary's (e.g. 1.1). Default 1.",
+      }),
+    ),
+    allowedDecrease: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description:
+          "Tolerance: a significant decrease fails only when the canary's mean is below this many times the primary's (e.g. 0.9). Default 1.",
+      }),
+    ),
+    minSamples: Type.Optional(
+      Type.Integer({
+        minimum: 3,
+        maximum: 1000,
+        description:
+          'Fewer samples than this on either side make the check Inconclusive: the tick holds its weight. Default 10.',
+      }),
+    ),
+    window: Type.Optional(
+      PromDuration({
+        description:
+          "How far back the samples go (1m to 24h), one per the metric's interval. Default: 10 × the metric's interval.",
+      }),
+    ),
+  },
+  { rules: [durationRange('window', '1m', '24h')] },
+);
+const Judge = Obj(
+  { mannWhitney: MannWhitney },
+  {
+    description:
+      "Judge the canary against the primary statistically: the metric's query runs as a range query for both (Prometheus, VictoriaMetrics).",
+  },
+);
+
 const Metric = Obj(
   {
     name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
@@ -344,6 +404,21 @@ const Metric = Obj(
     ),
     thresholdRange: Type.Optional(ThresholdRange),
     compare: Type.Optional(Compare),
+    judge: Type.Optional(Judge),
+    critical: Type.Optional(
+      Type.Boolean({
+        description:
+          "With analysis.score: a tick fails with score 0 when this metric does not pass, whatever the others (Kayenta's critical).",
+      }),
+    ),
+    group: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+        description: 'The group of analysis.score.groups this metric counts in.',
+      }),
+    ),
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
   },
@@ -351,10 +426,16 @@ const Metric = Obj(
     rules: [
       durationRange('interval', '1s', '24h'),
       {
-        rule: 'has(self.thresholdRange) || has(self.compare)',
-        message: 'a metric needs thresholdRange, compare or both',
+        rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge)',
+        message: 'a metric needs thresholdRange, compare or judge',
         fieldPath: '.thresholdRange',
         reason: 'FieldValueRequired',
+      },
+      {
+        rule: '!has(self.judge) || !has(self.thresholdRange) && !has(self.compare)',
+        message:
+          'judge compares samples over a window and cannot be combined with thresholdRange or compare (use two metrics)',
+        fieldPath: '.judge',
       },
       {
         rule: `self.name in ['${['request-success-rate', 'request-duration'].join("', '")}'] || has(self.templateRef)`,
@@ -459,6 +540,47 @@ const SessionAffinity = Obj(
   },
 );
 
+// A Kayenta-style score over all metrics of a tick (docs/analysis.md, "Score").
+const Score = Obj(
+  {
+    pass: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description: 'A tick whose score is at least this passes (0 to 100). Default 95.',
+      }),
+    ),
+    marginal: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description:
+          'Below this a tick fails; from here up to pass it is marginal: it advances, except that it cannot promote (counts as a failed check at the last step). Default 75.',
+      }),
+    ),
+    groups: Type.Optional(
+      Type.Unsafe<Record<string, number>>({
+        type: 'object',
+        additionalProperties: { type: 'integer', minimum: 1, maximum: 100 },
+        maxProperties: 16,
+        description:
+          "Weights of metric groups (a metric's group), as Kayenta's groupWeights; a group scores the share of its metrics that pass. Without groups every metric weighs the same.",
+      }),
+    ),
+  },
+  {
+    description:
+      'Judge a tick by a score (0 to 100): the weighted share of metrics that pass, instead of failing it on any failed metric.',
+    rules: [
+      {
+        rule: '(has(self.marginal) ? self.marginal : 75.0) <= (has(self.pass) ? self.pass : 95.0)',
+        message: 'score.marginal must not exceed score.pass',
+        fieldPath: '.marginal',
+      },
+    ],
+  },
+);
+
 const Analysis = Obj(
   {
     interval: PromDuration({
@@ -535,6 +657,7 @@ const Analysis = Obj(
       description: 'Percent of canary pods ready before an analysis tick (1 to 100).',
     }),
     metrics: Type.Optional(NamedList(Metric, { maxItems: 32 })),
+    score: Type.Optional(Score),
     webhooks: Type.Optional(NamedList(Webhook, { maxItems: 32 })),
     alerts: Type.Optional(NamedList(Alert, { maxItems: 16 })),
   },
@@ -606,6 +729,26 @@ const Analysis = Obj(
         rule: '!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)',
         message: 'mirrorWeight needs mirror: true',
         fieldPath: '.mirrorWeight',
+      },
+      {
+        rule: '!has(self.score) || has(self.metrics) && size(self.metrics) > 0',
+        message: 'score needs metrics',
+        fieldPath: '.score',
+      },
+      {
+        rule: '!has(self.metrics) || self.metrics.all(m, !has(m.group) || has(self.score) && has(self.score.groups) && m.group in self.score.groups)',
+        message: "a metric's group must be one of analysis.score.groups",
+        fieldPath: '.metrics',
+      },
+      {
+        rule: '!has(self.score) || !has(self.score.groups) || has(self.metrics) && self.metrics.all(m, has(m.group))',
+        message: 'with score.groups every metric needs a group',
+        fieldPath: '.metrics',
+      },
+      {
+        rule: '!has(self.score) || !has(self.score.groups) || !has(self.metrics) || self.score.groups.all(c, self.metrics.exists(m, has(m.group) && m.group == c))',
+        message: 'every group of score.groups needs at least one metric',
+        fieldPath: '.score.groups',
       },
       {
         rule: `!has(self.sessionAffinity) || ${weighted}`,
@@ -744,16 +887,30 @@ export const CanarySpec = Obj(
 
 const MetricStatus = Obj({
   name: Type.String(),
-  value: Type.Optional(Type.Number()),
+  value: Type.Optional(Type.Number({ description: "The canary's value; with judge its mean." })),
   primaryValue: Type.Optional(
-    Type.Number({ description: "The primary's value, for a metric with compare." }),
+    Type.Number({ description: "The primary's value, for a metric with compare; with judge its mean." }),
   ),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
-  result: StringEnum(['Successful', 'Failed', 'NoData', 'Error'] as const),
+  pValue: Type.Optional(Type.Number({ description: "judge: the test's p-value." })),
+  effectSize: Type.Optional(Type.Number({ description: "judge: the canary's mean over the primary's." })),
+  result: StringEnum(METRIC_RESULTS),
   time: Type.String({ format: 'date-time' }),
   message: Type.Optional(Type.String()),
 });
+
+export const SCORE_RESULTS = ['Pass', 'Marginal', 'Fail', 'Inconclusive'] as const;
+
+const ScoreStatus = Obj(
+  {
+    value: Type.Optional(Type.Number({ description: '0 to 100; none while Inconclusive.' })),
+    result: StringEnum(SCORE_RESULTS),
+    message: Type.Optional(Type.String()),
+    time: Type.String({ format: 'date-time' }),
+  },
+  { description: 'The score of the latest analysed tick, with analysis.score.' },
+);
 
 /** Most alerts kept in status.pendingAlerts; the oldest are dropped (and logged) past it. */
 export const MAX_PENDING_ALERTS = 10;
@@ -793,6 +950,7 @@ export const CanaryStatus = Obj({
   observedGeneration: Type.Optional(Type.Integer()),
   message: Type.Optional(Type.String({ description: '"<Reason>: <detail>" of the latest decision.' })),
   metrics: Type.Optional(Type.Array(MetricStatus)),
+  score: Type.Optional(ScoreStatus),
   conditions: Type.Optional(Type.Array(Condition)),
   lastAnalysisTime: Type.Optional(Type.String({ format: 'date-time', description: 'Last analysis tick.' })),
   waitingSince: Type.Optional(
@@ -845,4 +1003,7 @@ export type CanaryStatus = Static<typeof CanaryStatus>;
 export type Analysis = Static<typeof Analysis>;
 export type MetricCheck = Static<typeof Metric>;
 export type PrimaryComparison = Static<typeof PrimaryComparison>;
+export type MannWhitneyJudge = Static<typeof MannWhitney>;
+export type AnalysisScore = Static<typeof Score>;
+export type ScoreStatus = Static<typeof ScoreStatus>;
 export type Webhook = Static<typeof Webhook>;

@@ -7,6 +7,7 @@ import type { Obj } from '../kube/client.ts';
 import type { Informer } from '../kube/informers.ts';
 import type { RESOURCES } from '../kube/resources.ts';
 import { capabilityProblems } from '../routing/capabilities.ts';
+import { judgeProblems } from '../analysis/judge.ts';
 import type { ProviderDescriptor } from '../routing/provider.ts';
 import { descriptorOf, notSupportedMessage } from '../routing/registry.ts';
 import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
@@ -103,7 +104,7 @@ export function buildContext(
       'INVALID_SPEC',
       `Canary ${ns}/${obj.metadata.name}: ${notSupportedMessage(provider)}`,
     );
-  const refused = capabilityProblems(spec, provider);
+  const refused = [...capabilityProblems(spec, provider), ...judgeProblems(spec)];
   if (refused.length)
     throw new WeirError(
       'INVALID_SPEC',

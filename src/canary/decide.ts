@@ -7,6 +7,7 @@ import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
+import { tickVerdict } from './tick-verdict.ts';
 
 /** decide() cannot finish without these results; the controller gathers them and calls again. */
 export interface Need {
@@ -273,6 +274,7 @@ function startRun(run: Run, why: string, restart = false): void {
   }
   Object.assign(status, { canaryWeight: 0, failedChecks: 0, iterations: 0, stepIndex: 0, metrics: [] });
   delete status.lastAnalysisTime;
+  delete status.score;
   delete status.pauseStartTime;
   if (view.spec.skipAnalysis) {
     run.act({ type: 'promotePrimary' });
@@ -355,7 +357,7 @@ function progressing(run: Run): void {
   const rollbackHook = run.gate('rollback');
   if (rollbackHook?.ok) return rollback(run, 'rollback webhook requested it');
   const unanalysed = first || heldBeforeTraffic(run);
-  if (!analysisPasses(run, unanalysed)) return;
+  if (!analysisPasses(run, unanalysed, finalTick(run, promote))) return;
   if (userPaused) {
     status.message = 'Paused: by user (analysis keeps running)';
     run.madeProgress();
@@ -409,7 +411,7 @@ function deadlineRollback(run: Run, awaited: string): void {
  * One analysis tick: pre-rollout hooks on the first, then rollout hooks, and metrics unless the tick
  * is `unanalysed` (the first, or held before any traffic: see heldBeforeTraffic).
  */
-function analysisPasses(run: Run, unanalysed: boolean): boolean {
+function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean {
   const { status, obs, view } = run;
   const first = !status.lastAnalysisTime;
   const checks: Array<GateResult | undefined> = [
@@ -425,7 +427,14 @@ function analysisPasses(run: Run, unanalysed: boolean): boolean {
     .map((c) => c.message);
   if (!unanalysed && obs.metrics) {
     status.metrics = obs.metrics.map((m) => ({ ...m, time: run.now }));
-    failures.push(...obs.metrics.filter((m) => m.result !== 'Successful').map((m) => m.message));
+    const tick = tickVerdict(view.spec.analysis, obs.metrics, final);
+    if (tick.score) status.score = { ...tick.score, time: run.now };
+    if (tick.kind === 'fail') failures.push(...tick.failures);
+    if (tick.kind === 'hold' && !failures.length) {
+      // Not a failed check and not progress: the deadline ends a check that never concludes.
+      status.message = `Progressing: inconclusive, holding canary weight ${status.canaryWeight ?? 0}: ${tick.reason}`;
+      return false;
+    }
   }
   if (!failures.length) return true;
   status.failedChecks = (status.failedChecks ?? 0) + 1;
@@ -439,6 +448,14 @@ function analysisPasses(run: Run, unanalysed: boolean): boolean {
     status.message = msg;
   }
   return false;
+}
+
+/** Passing this tick would promote: the last step, or `weir promote --full`. */
+function finalTick(run: Run, promote: Observations['requests']['promote']): boolean {
+  const { status, view } = run;
+  if (promote?.full) return true;
+  const next = nextMove(view.spec, status.canaryWeight ?? 0, status.stepIndex ?? 0, status.iterations ?? 0);
+  return next.kind === 'promote';
 }
 
 /**

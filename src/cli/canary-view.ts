@@ -7,6 +7,7 @@ import type { CanaryObject } from '../canary/context.ts';
 import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
 import { REQUEST } from '../canary/requests.ts';
 import { strategyOf, totalSteps } from '../canary/strategy.ts';
+import { SCORE_DEFAULTS } from '../canary/tick-verdict.ts';
 import { localIso, scheduleText, windowState, type Schedule } from '../canary/window.ts';
 import { age, phaseBadge, table, weightBar, type Style } from './style.ts';
 
@@ -138,10 +139,12 @@ function metricsTable(c: CanaryObject, style: Style, now: Date): string[] {
     const result = !m
       ? style.dim('not measured yet')
       : m.result === 'Successful'
-        ? style.green('✔')
-        : style.red(
-            `✖ ${m.result === 'Failed' ? (m.message ?? 'out of range') : `${m.result}: ${m.message ?? ''}`}`,
-          );
+        ? style.green(m.pValue !== undefined ? `✔ p=${fmtNumber(m.pValue)}` : '✔')
+        : m.result === 'Inconclusive'
+          ? style.yellow(`… ${m.message ?? 'inconclusive'}`)
+          : style.red(
+              `✖ ${m.result === 'Failed' ? (m.message ?? 'out of range') : `${m.result}: ${m.message ?? ''}`}`,
+            );
     return [n, fmtNumber(m?.value), fmtNumber(min), fmtNumber(max), m ? age(m.time, now) : '-', result];
   });
   return ['Metrics:', table([['NAME', 'VALUE', 'MIN', 'MAX', 'AGE', 'RESULT'], ...rows], '  ')];
@@ -202,6 +205,18 @@ export function frozenDeadlineText(c: CanaryObject, now: Date, style: Style): st
   return style.red(`${until.toISOString()} (${left}, ${freezeWaitText(c.spec)}), then it rolls back`);
 }
 
+/** analysis.score: the latest tick's score and result against the thresholds. */
+export function scoreText(spec: CanarySpec, status: CanaryStatus, style: Style): string {
+  const pass = spec.analysis.score?.pass ?? SCORE_DEFAULTS.pass;
+  const marginal = spec.analysis.score?.marginal ?? SCORE_DEFAULTS.marginal;
+  const thresholds = `pass ${pass}, marginal ${marginal}`;
+  const score = status.score;
+  if (!score) return style.dim(`not scored yet (${thresholds})`);
+  const text = `${score.value !== undefined ? `${fmtNumber(score.value)} ` : ''}${score.result} (${thresholds})`;
+  const paint = score.result === 'Pass' ? style.green : score.result === 'Fail' ? style.red : style.yellow;
+  return `${paint(text)}${score.message ? `: ${score.message}` : ''}`;
+}
+
 export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
   const { canary: c, style, now } = { ...d, ...o };
   const status = c.status ?? {};
@@ -244,6 +259,7 @@ export function renderCanary(d: CanaryViewData, o: RenderOptions): string {
       `every ${spec.analysis.interval ?? '1m'}${status.lastAnalysisTime ? `, last ${age(status.lastAnalysisTime, now)} ago` : ''}`,
     ),
   );
+  if (spec.analysis.score) out.push(line('Score', scoreText(spec, status, style)));
   const waits = waitsOf(c);
   out.push(line('Waiting on', waits.length ? style.yellow(`॥ ${waits[0]}`) : '-'));
   for (const w of waits.slice(1)) out.push(more(style.yellow(`॥ ${w}`)));

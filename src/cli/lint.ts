@@ -9,6 +9,7 @@ import { isShardName, SHARD_LABEL, SHARD_NAME_RULE } from '../api/shard.ts';
 import type { CanarySpec } from '../api/canary.ts';
 import { validateObject } from '../api/validate.ts';
 import { capabilityProblems } from '../routing/capabilities.ts';
+import { judgeProblems } from '../analysis/judge.ts';
 import { descriptorOf } from '../routing/registry.ts';
 
 function files(path: string): string[] {
@@ -69,8 +70,10 @@ function providerProblems(object: {
 }): Array<{ path: string; message: string }> {
   if (object.kind !== 'Canary') return [];
   const spec = object.spec as CanarySpec | undefined;
-  if (!spec?.provider || !descriptorOf(spec.provider)) return [];
-  return capabilityProblems(spec, spec.provider);
+  if (!spec) return [];
+  const judges = judgeProblems(spec);
+  if (!spec.provider || !descriptorOf(spec.provider)) return judges;
+  return [...capabilityProblems(spec, spec.provider), ...judges];
 }
 
 /**

@@ -57,19 +57,22 @@ function asks(spec: CanarySpec): Ask[] {
   return out;
 }
 
-/** Built-in metrics with `compare` on a provider whose built-ins cannot be rendered for the primary. */
+/**
+ * Built-in metrics with `compare` or `judge` on a provider whose built-ins cannot be rendered for the
+ * primary.
+ */
 function builtinCompareProblems(spec: CanarySpec, d: ProviderDescriptor): CapabilityProblem[] {
   if (d.builtinsMeasurePrimary) return [];
-  return (spec.analysis.metrics ?? []).flatMap((m, i) =>
-    m.compare && !m.templateRef && isBuiltinMetric(m.name)
-      ? [
-          {
-            path: `spec.analysis.metrics[${i}].compare`,
-            message: builtinCompareRefusal(d.name, m.name).replace(/^compare: /, ''),
-          },
-        ]
-      : [],
-  );
+  return (spec.analysis.metrics ?? []).flatMap((m, i) => {
+    const field = m.judge ? 'judge' : m.compare ? 'compare' : undefined;
+    if (!field || m.templateRef || !isBuiltinMetric(m.name)) return [];
+    return [
+      {
+        path: `spec.analysis.metrics[${i}].${field}`,
+        message: builtinCompareRefusal(d.name, m.name, field).replace(/^[a-z]+: /, ''),
+      },
+    ];
+  });
 }
 
 /** Problems of `spec` on `provider`: not supported at all, or asking for what it cannot do. */

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CanarySpec, PrimaryComparison, ProviderName } from '../../src/api/canary.ts';
 import type { MetricTemplateSpec } from '../../src/api/metric-template.ts';
-import { validateObject } from '../../src/api/validate.ts';
+import { analysisSpec, fakeAnalysisDeps, validatedAnalysis } from './analysis-spec-kit.ts';
 import { comparePrimary } from '../../src/analysis/compare.ts';
-import { runAnalysis, type AnalysisDeps } from '../../src/analysis/evaluate.ts';
+import { runAnalysis } from '../../src/analysis/evaluate.ts';
 import type { MetricProviderFactory } from '../../src/analysis/provider.ts';
 import { WeirError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/log.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
 
 describe('comparePrimary', () => {
@@ -78,23 +77,8 @@ describe('comparePrimary', () => {
 // ---- runAnalysis with a fake provider answering per side ----
 
 /** Schema validation of a Canary of Deployment `app` analysing `metrics`. */
-const validated = (metrics: unknown[]) =>
-  validateObject({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'web', namespace: 'prod' },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'app' },
-      service: { port: 80 },
-      analysis: { interval: '30s', iterations: 3, metrics },
-    },
-  });
-
-function spec(metrics: unknown[]): CanarySpec {
-  const { object, problems } = validated(metrics);
-  assert.deepEqual(problems, []);
-  return object.spec as CanarySpec;
-}
+const validated = (metrics: unknown[]) => validatedAnalysis({ metrics });
+const spec = (metrics: unknown[]): CanarySpec => analysisSpec({ metrics });
 
 const TEMPLATES: Record<string, MetricTemplateSpec> = {
   'prod/error-rate': {
@@ -124,14 +108,7 @@ function sides(canary: number | undefined, primary: number | undefined) {
       return value;
     },
   });
-  const deps: AnalysisDeps = {
-    getTemplate: (ns, name) => TEMPLATES[`${ns}/${name}`],
-    getSecret: () => undefined,
-    defaultAddress: 'http://prom:9090',
-    defaultTimeoutMs: 5000,
-    log: silentLogger(),
-    providers: { prometheus: factory },
-  };
+  const deps = fakeAnalysisDeps(TEMPLATES, { prometheus: factory });
   return { queries, deps };
 }
 
@@ -299,7 +276,7 @@ describe('compare in the schema and the provider check', () => {
   });
 
   test('neither, an empty compare.primary, minRatio above maxRatio and negative bounds are refused', () => {
-    assert.match(problems({ name: 'request-success-rate' }).join('\n'), /thresholdRange, compare or both/);
+    assert.match(problems({ name: 'request-success-rate' }).join('\n'), /thresholdRange, compare or judge/);
     assert.match(
       problems({ name: 'request-success-rate', compare: { primary: {} } }).join('\n'),
       /compare.primary needs maxIncrease, maxDecrease, maxRatio or minRatio/,

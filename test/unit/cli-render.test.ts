@@ -652,3 +652,63 @@ test('get canary names the shard of a labelled Canary, and nothing for an unlabe
     'Shard:         team-a (the controller started with --shard=team-a)',
   ]);
 });
+
+test('get canary: the score of a judged run and an Inconclusive metric', () => {
+  const judge = { mannWhitney: { direction: 'increase' } };
+  const scored = canary(
+    {
+      provider: 'kubernetes',
+      analysis: {
+        interval: '1m',
+        stepWeights: [10, 50],
+        score: { pass: 90, marginal: 50 },
+        metrics: [
+          { name: 'request-duration', judge },
+          { name: 'errors', templateRef: { name: 'errors' }, judge },
+        ],
+      },
+    },
+    {
+      phase: 'Progressing',
+      canaryWeight: 10,
+      stepIndex: 1,
+      message: 'Progressing: advanced canary weight to 10',
+      score: {
+        value: 50,
+        result: 'Marginal',
+        message: 'score 50 is marginal (>= 50, < pass 90): continuing, promotion needs 90',
+        time: '2025-01-01T11:59:50Z',
+      },
+      metrics: [
+        {
+          name: 'request-duration',
+          value: 101.5,
+          primaryValue: 100,
+          pValue: 0.4213,
+          effectSize: 1.015,
+          result: 'Successful',
+          time: '2025-01-01T11:59:50Z',
+        },
+        {
+          name: 'errors',
+          result: 'Inconclusive',
+          time: '2025-01-01T11:59:50Z',
+          message: 'errors inconclusive: 4 canary and 11 primary samples',
+        },
+      ],
+    },
+  );
+  const text = renderCanary({ canary: scored }, { style: PLAIN, now });
+  assert.match(
+    text,
+    /\nScore: {9}50 Marginal \(pass 90, marginal 50\): score 50 is marginal \(>= 50, < pass 90\): continuing, promotion needs 90\n/,
+  );
+  assert.match(text, /\n {2}request-duration +101\.5 +- +- +10s +✔ p=0\.421\n/);
+  assert.match(text, /\n {2}errors +- +- +- +10s +… errors inconclusive: 4 canary and 11 primary samples\n/);
+  const unscored = structuredClone(scored);
+  delete unscored.status!.score;
+  assert.match(
+    renderCanary({ canary: unscored }, { style: PLAIN, now }),
+    /\nScore: {9}not scored yet \(pass 90, marginal 50\)\n/,
+  );
+});

@@ -1485,3 +1485,105 @@ describe('release windows: Queued until the next opening', () => {
     );
   });
 });
+
+describe('statistical judge and score (analysis.score)', () => {
+  const judged = {
+    name: 'latency',
+    templateRef: { name: 'latency' },
+    judge: { mannWhitney: { direction: 'increase' } },
+  };
+  const ok = (name: string): MetricResult => ({ name, result: 'Successful', message: `${name} ok` });
+  const failed = (name: string): MetricResult => ({ name, result: 'Failed', message: `${name} higher` });
+  const inconclusive: MetricResult = {
+    name: 'latency',
+    result: 'Inconclusive',
+    message: 'latency inconclusive: 3 canary and 10 primary samples',
+  };
+
+  test('an Inconclusive metric holds the weight with no failed check, then the run advances', () => {
+    const w = world(canary({ stepWeights: [10, 50], metrics: [judged] }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 10, unanalysed
+    w.metrics = [inconclusive];
+    let d = tick(w);
+    assert.deepEqual(traffic(d), [], 'held');
+    assert.equal(d.status.failedChecks ?? 0, 0);
+    assert.equal(
+      d.status.message,
+      'Progressing: inconclusive, holding canary weight 10: latency inconclusive: 3 canary and 10 primary samples',
+    );
+    assert.equal(d.status.metrics?.[0]?.result, 'Inconclusive');
+    w.metrics = [ok('latency')];
+    d = tick(w);
+    assert.deepEqual(traffic(d), [{ primary: 50, canary: 50 }]);
+  });
+
+  test('a check that never concludes ends at the progress deadline', () => {
+    const w = world(
+      canary({ stepWeights: [10, 50], metrics: [judged] }, { progressDeadlineSeconds: 60 }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.metrics = [inconclusive];
+    let d = tick(w);
+    for (let i = 0; i < 6 && d.status.phase === 'Progressing'; i++) d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /Progress deadline exceeded \(60s\): Progressing: inconclusive/);
+    assert.ok(!d.actions.some((a) => a.type === 'promotePrimary'));
+  });
+
+  test('a marginal score advances an intermediate step and fails the last one; status.score says so', () => {
+    const metrics = [judged, { name: 'request-success-rate', thresholdRange: { min: 99 } }];
+    const w = world(
+      canary({ stepWeights: [10, 50], metrics, score: { pass: 90, marginal: 50 } }),
+      initialized,
+    );
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 10
+    w.metrics = [ok('latency'), failed('request-success-rate')];
+    let d = tick(w);
+    assert.deepEqual(traffic(d), [{ primary: 50, canary: 50 }], 'marginal continues');
+    assert.equal(d.status.failedChecks ?? 0, 0);
+    assert.deepEqual(d.status.score, {
+      value: 50,
+      result: 'Marginal',
+      message: 'score 50 is marginal (>= 50, < pass 90): continuing, promotion needs 90',
+      time: new Date(w.now).toISOString(),
+    });
+    d = tick(w); // at 50, the next move is the promotion
+    assert.equal(d.status.phase, 'Failed');
+    assert.ok(!d.actions.some((a) => a.type === 'promotePrimary'));
+    assert.match(
+      d.status.message ?? '',
+      /score 50 < pass 90: a marginal score does not promote; request-success-rate higher/,
+    );
+    assert.equal(d.status.score?.result, 'Fail');
+  });
+
+  test('a passing score promotes though one metric of many failed', () => {
+    const metrics = ['a', 'b', 'c', 'd'].map((name) => ({ ...judged, name }));
+    const w = world(canary({ stepWeights: [50], metrics, score: { pass: 75 } }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w);
+    w.metrics = [ok('a'), ok('b'), ok('c'), failed('d')];
+    const d = tick(w);
+    assert.ok(d.actions.some((a) => a.type === 'promotePrimary'));
+    assert.equal(d.status.score?.value, 75);
+    assert.equal(d.status.score?.result, 'Pass');
+  });
+
+  test('a new run clears the last score', () => {
+    const metrics = [judged];
+    const w = world(canary({ stepWeights: [10, 50], metrics, score: {} }), {
+      ...initialized,
+      score: { value: 10, result: 'Fail', time: new Date(T0).toISOString() },
+    });
+    w.revision = 'rev2';
+    assert.equal(step(w).status.score, undefined);
+  });
+});

@@ -511,3 +511,56 @@ describe('provider specifics', () => {
     });
   }
 });
+
+describe('range queries (the statistical judge)', () => {
+  const server = new ShapeServer();
+  before(() => server.start());
+  after(() => server.stop());
+  const matrix = (...series: Array<Array<[number, string]>>): Reply => ({
+    body: {
+      status: 'success',
+      data: { resultType: 'matrix', result: series.map((values) => ({ metric: {}, values })) },
+    },
+  });
+  const range = { startMs: 1_700_000_000_000, endMs: 1_700_000_600_000, stepMs: 60_000 };
+  const ranged = (type: string, reply: Reply) => {
+    server.reply = reply;
+    server.check = () => {};
+    const provider = create(
+      ROWS.find((r) => r.type === type)!,
+      server.url,
+    );
+    assert.ok(provider.queryRange, `${type} offers range queries`);
+    return provider.queryRange('sum(rate(x[1m]))', range);
+  };
+
+  for (const type of ['prometheus', 'victoriametrics']) {
+    test(`${type}: GET /api/v1/query_range with start, end and step; NaN points are left out`, async () => {
+      const reply = matrix([
+        [1_700_000_000, '1.5'],
+        [1_700_000_060, 'NaN'],
+        [1_700_000_120, '2'],
+      ]);
+      assert.deepEqual(await ranged(type, reply), [1.5, 2]);
+      const req = server.requests[server.requests.length - 1]!;
+      assert.equal(req.path, '/api/v1/query_range');
+      assert.equal(req.params.get('query'), 'sum(rate(x[1m]))');
+      assert.equal(req.params.get('start'), '1700000000');
+      assert.equal(req.params.get('end'), '1700000600');
+      assert.equal(req.params.get('step'), '60s');
+      assert.equal(req.headers.authorization, `Bearer ${TOKEN}`);
+    });
+  }
+
+  test('no series or only NaN is METRIC_NO_DATA; two series are METRIC_QUERY', async () => {
+    await rejects(ranged('prometheus', matrix()), 'METRIC_NO_DATA');
+    await rejects(ranged('prometheus', matrix([[1, 'NaN']])), 'METRIC_NO_DATA');
+    const two = matrix([[1, '1']], [[1, '2']]);
+    assert.match(await rejects(ranged('prometheus', two), 'METRIC_QUERY'), /2 series, expected 1/);
+  });
+
+  test('only the backends with a range query API offer queryRange', () => {
+    const offering = ROWS.filter((r) => create(r, 'http://127.0.0.1:9').queryRange).map((r) => r.type);
+    assert.deepEqual(offering, ['prometheus', 'victoriametrics']);
+  });
+});
