@@ -12,9 +12,9 @@ import { failpoint } from '../failpoints.ts';
 import type { Kube } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
-import type { Caches, CanaryContext } from './context.ts';
+import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Action } from './model.ts';
-import { primaryWorkload, revisionFor, services } from './targets.ts';
+import { primaryWorkload, revisionFor } from './targets.ts';
 import type { Workload } from './workloads.ts';
 
 export const FINALIZER = 'weir.dev/finalizer';
@@ -185,8 +185,7 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
   await copyConfigs(ctx, deps, true);
   if (!ctx.primary) await deps.kube.apply(desiredPrimary(ctx));
   await ensureHpa(ctx, deps);
-  for (const svc of services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner))
-    await ensure(deps, svc);
+  for (const svc of servicesOf(ctx)) await ensure(deps, svc);
   await ctx.router.reconcile(ctx.route);
 }
 
