@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
-import { recordChanges, startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, recordChanges, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -20,6 +20,14 @@ type Svc = {
 };
 const apex = async (name: string) =>
   w.kube.get<Svc & Record<string, never>>({ apiVersion: 'v1', kind: 'Service', namespace: w.ns, name });
+
+/** A Canary on provider kubernetes for the Deployment `name` (no metric checks: weights are the subject). */
+const kubernetesCanary = (name: string, analysis: Record<string, unknown>) =>
+  gatewayCanary(
+    name,
+    { metrics: undefined, ...analysis },
+    { provider: 'kubernetes', service: { port: 8080 } },
+  );
 
 /** `canary/primary` spec.replicas of the two Deployments. */
 async function counts(name: string): Promise<string | undefined> {
@@ -49,17 +57,8 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
   test('dynamicStableScale: canary pods follow the steps, the primary shrinks, promotion restores it', async () => {
     const name = 'ratio';
     await w.deploy(name, 'example.com/ratio:1.0.0', { replicas: 4 });
-    await w.apply({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'Canary',
-      metadata: { name },
-      spec: {
-        provider: 'kubernetes',
-        targetRef: { kind: 'Deployment', name },
-        service: { port: 8080 },
-        analysis: { interval: '5s', threshold: 2, stepWeight: 25, maxWeight: 75, dynamicStableScale: true },
-      },
-    });
+    const analysis = { interval: '5s', stepWeight: 25, maxWeight: 75, dynamicStableScale: true };
+    await w.apply(kubernetesCanary(name, analysis));
     await w.waitPhase(name, 'Initialized', 60_000);
     assert.deepEqual((await apex(name))?.spec.selector, { app: `${name}-primary` }, 'idle: the primary');
     const template = (await w.deployment(`${name}-primary`))?.spec.template as {
@@ -118,17 +117,8 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
   test('without dynamicStableScale the primary keeps its pods; a rollback takes the canary to 0', async () => {
     const name = 'ratio-keep';
     await w.deploy(name, 'example.com/keep:1.0.0', { replicas: 3 });
-    await w.apply({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'Canary',
-      metadata: { name },
-      spec: {
-        provider: 'kubernetes',
-        targetRef: { kind: 'Deployment', name },
-        service: { port: 8080 },
-        analysis: { interval: '5s', threshold: 1, steps: [{ setWeight: 34 }, { pause: {} }] },
-      },
-    });
+    const steps = [{ setWeight: 34 }, { pause: {} }];
+    await w.apply(kubernetesCanary(name, { interval: '5s', threshold: 1, steps }));
     await w.waitPhase(name, 'Initialized', 60_000);
     const replicas = recordChanges(() => counts(name));
     await w.setImage(name, 'example.com/keep:2.0.0');
