@@ -57,7 +57,7 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
   test('dynamicStableScale: canary pods follow the steps, the primary shrinks, promotion restores it', async () => {
     const name = 'ratio';
     await w.deploy(name, 'example.com/ratio:1.0.0', { replicas: 4 });
-    const analysis = { interval: '5s', stepWeight: 25, maxWeight: 75, dynamicStableScale: true };
+    const analysis = { interval: '10s', stepWeight: 25, maxWeight: 75, dynamicStableScale: true };
     await w.apply(kubernetesCanary(name, analysis));
     await w.waitPhase(name, 'Initialized', 60_000);
     assert.deepEqual((await apex(name))?.spec.selector, { app: `${name}-primary` }, 'idle: the primary');
@@ -118,7 +118,7 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
     const name = 'ratio-keep';
     await w.deploy(name, 'example.com/keep:1.0.0', { replicas: 3 });
     const steps = [{ setWeight: 34 }, { pause: {} }];
-    await w.apply(kubernetesCanary(name, { interval: '5s', threshold: 1, steps }));
+    await w.apply(kubernetesCanary(name, { interval: '10s', threshold: 1, steps }));
     await w.waitPhase(name, 'Initialized', 60_000);
     const replicas = recordChanges(() => counts(name));
     await w.setImage(name, 'example.com/keep:2.0.0');
