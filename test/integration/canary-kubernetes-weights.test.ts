@@ -98,9 +98,10 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
     );
     const seen = await replicas.stop();
     const apexSeen = await selectors.stop();
-    // canary/primary: the run starts the canary at full size behind <svc>-canary only (weight 0), then
-    // 25% = 1/3, 50% = 2/2, 75% = 3/1; promotion gives the primary its 4 back, the canary goes to 0.
-    assert.ok(inOrder(seen, ['0/4', '4/4', '1/3', '2/2', '3/1', '0/4']), seen.join(' '));
+    // canary/primary: the run starts the canary at full size behind <svc>-canary only (weight 0; a
+    // sample may miss it), then 25% = 1/3, 50% = 2/2, 75% = 3/1; promotion gives the primary its 4
+    // back, the canary goes to 0.
+    assert.ok(inOrder(seen, ['0/4', '1/3', '2/2', '3/1', '0/4']), seen.join(' '));
     assert.ok(!seen.some((s) => s.endsWith('/0')), `the primary never went below 1 pod: ${seen.join(' ')}`);
     assert.equal(final, '0/4');
     assert.deepEqual(
@@ -141,7 +142,7 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
       250,
     );
     const seen = await replicas.stop();
-    assert.ok(inOrder(seen, ['0/3', '3/3', '2/3', '0/3']), seen.join(' '));
+    assert.ok(inOrder(seen, ['0/3', '2/3', '0/3']), seen.join(' '));
     assert.ok(
       seen.every((s) => s.endsWith('/3')),
       `the primary kept its 3 pods: ${seen.join(' ')}`,
