@@ -100,6 +100,8 @@ interface RunResult {
   passed: number;
   failed: number;
   skipped: number;
+  /** The spec reporter's "failing tests" section, so the run's last lines name what failed. */
+  failures: string;
 }
 
 /** One node test-runner process over `list`; its output streams through, its counts come back. */
@@ -134,7 +136,14 @@ async function runNodeTests(list: string[], concurrency: number): Promise<RunRes
     passed: count('pass'),
     failed: count('fail') + count('cancelled'),
     skipped: count('skipped'),
+    failures: failingSection(tail),
   };
+}
+
+/** The spec reporter's closing "✖ failing tests:" list (it follows the ℹ counts), bounded. */
+function failingSection(tail: string): string {
+  const start = tail.lastIndexOf('✖ failing tests:');
+  return start < 0 ? '' : tail.slice(start).trim().slice(0, 8_000);
 }
 
 /**
@@ -146,7 +155,7 @@ async function runDataPlaneTests(list: string[]): Promise<RunResult> {
     for (const [tool, bin] of DATA_PLANE_TOOLS) await awaitBin(tool, bin);
   } catch (err) {
     console.error(`data-plane tests not run: ${(err as Error).message}`);
-    return { code: 1, passed: 0, failed: list.length, skipped: 0 };
+    return { code: 1, passed: 0, failed: list.length, skipped: 0, failures: '' };
   }
   return runNodeTests(list, 1);
 }
@@ -167,6 +176,8 @@ for (const r of results.filter((x): x is RunResult => x !== undefined)) {
   total.passed += r.passed;
   total.failed += r.failed;
   total.skipped += r.skipped;
+  // Two runner processes interleave their output; repeat each one's failures at the very end.
+  if (r.failures) console.log(`\n${r.failures}`);
 }
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.code !== 0 || total.failed > 0 || total.passed === 0 ? 1 : 0);

@@ -184,8 +184,9 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
   }
   await copyConfigs(ctx, deps, true);
   if (!ctx.primary) await deps.kube.apply(desiredPrimary(ctx));
-  await ensureHpa(ctx, deps);
-  for (const svc of servicesOf(ctx)) await ensure(deps, svc);
+  // Independent objects, written at once: under load one Service create takes seconds, and a
+  // Canary's initialisation waited for three of them in turn.
+  await Promise.all([ensureHpa(ctx, deps), ...servicesOf(ctx).map((svc) => ensure(deps, svc))]);
   await ctx.router.reconcile(ctx.route);
 }
 

@@ -57,11 +57,26 @@ export function loadKubeConfig(path?: string, context?: string, userAgent?: stri
 
 type AgentOptions = Record<string, unknown>;
 
+const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'];
+
 /** What makes two requests' connections interchangeable: the cluster and the TLS material. */
-function agentKey(cluster: { server?: string; proxyUrl?: string } | null, o: AgentOptions): string {
-  const show = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : JSON.stringify(v ?? null));
-  const tls = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'];
-  return [cluster?.server, cluster?.proxyUrl, ...tls.map((k) => show(o[k]))].join('|');
+interface AgentIdentity {
+  server?: string;
+  proxyUrl?: string;
+  tls: unknown[];
+}
+
+function identityOf(cluster: { server?: string; proxyUrl?: string } | null, o: AgentOptions): AgentIdentity {
+  return { server: cluster?.server, proxyUrl: cluster?.proxyUrl, tls: TLS_OPTIONS.map((k) => o[k]) };
+}
+
+// client-node hands a fresh Buffer of the CA (and client key) to every request: compare contents
+// (a memcmp), not identity, and never encode them (base64 of the CA per request cost measurable CPU).
+const sameValue = (a: unknown, b: unknown): boolean =>
+  Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : JSON.stringify(a) === JSON.stringify(b);
+
+function sameIdentity(a: AgentIdentity, b: AgentIdentity): boolean {
+  return a.server === b.server && a.proxyUrl === b.proxyUrl && a.tls.every((v, i) => sameValue(v, b.tls[i]));
 }
 
 /**
@@ -75,10 +90,12 @@ export function keepConnections(kc: KubeConfig): void {
   type Factory = (cluster: { server?: string; proxyUrl?: string } | null, o: AgentOptions) => unknown;
   const target = kc as unknown as { createAgent: Factory };
   const base = target.createAgent.bind(kc);
-  let shared: { key: string; agent: unknown } | undefined;
+  let shared: { identity: AgentIdentity; agent: unknown } | undefined;
   target.createAgent = (cluster, o) => {
-    const key = agentKey(cluster, o);
-    if (shared?.key !== key) shared = { key, agent: base(cluster, { ...o, keepAlive: true }) };
+    const identity = identityOf(cluster, o);
+    if (!shared || !sameIdentity(shared.identity, identity)) {
+      shared = { identity, agent: base(cluster, { ...o, keepAlive: true }) };
+    }
     return shared.agent;
   };
 }

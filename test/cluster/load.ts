@@ -43,6 +43,8 @@ export interface LoadResponse {
    * the pod sets its own message.
    */
   tag?: string;
+  /** The response's Set-Cookie headers, when it had any (session affinity hands out cookies). */
+  setCookies?: string[];
   error?: string;
   ms: number;
 }
@@ -130,8 +132,13 @@ function get(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => done({ status: 0, error: err.message }));
+        const setCookies = res.headers['set-cookie'];
         res.on('end', () =>
-          done({ status: res.statusCode ?? 0, ...identity(Buffer.concat(chunks).toString('utf8')) }),
+          done({
+            status: res.statusCode ?? 0,
+            ...identity(Buffer.concat(chunks).toString('utf8')),
+            ...(setCookies?.length ? { setCookies } : {}),
+          }),
         );
       },
     );

@@ -2,7 +2,11 @@
 // tests to assert each step.
 import type { Kube } from '../../src/kube/client.ts';
 
-type Rule = { backendRefs?: Array<{ name: string; weight?: number }>; filters?: Array<{ type: string }> };
+type Rule = {
+  name?: string;
+  backendRefs?: Array<{ name: string; weight?: number }>;
+  filters?: Array<{ type: string }>;
+};
 
 /** The HTTPRoute's rules and the weights of its default (last) rule; undefined without rules. */
 async function defaultRule(
@@ -35,7 +39,10 @@ export async function httpRouteWeights(
 /** Routes as a string read from the stored objects: `90/10`, `100/0 match`, `100/0 mirror`. */
 export type StoredRoutes = string;
 
-/** The HTTPRoute `<name>` (gatewayapi): default rule weights, `match` when A/B rules precede it. */
+/**
+ * The HTTPRoute `<name>` (gatewayapi): default rule weights, `match` when A/B rules precede it (any
+ * rule other than the session-affinity cookie rules, named `weir-…`).
+ */
 export async function httpRouteRoutes(
   kube: Kube,
   namespace: string,
@@ -44,7 +51,7 @@ export async function httpRouteRoutes(
   const d = await defaultRule(kube, namespace, name);
   if (!d) return undefined;
   const extra = [
-    ...(d.rules.length > 1 ? ['match'] : []),
+    ...(d.rules.slice(0, -1).some((r) => !r.name?.startsWith('weir-')) ? ['match'] : []),
     ...(d.last.filters?.some((f) => f.type === 'RequestMirror') ? ['mirror'] : []),
   ];
   return [`${d.primary}/${d.canary}`, ...extra].join(' ');

@@ -1,10 +1,11 @@
 // Weir's A/B and blue/green runs on the real data plane (issue 11): the HTTPRoutes Weir writes, served
 // by real Traefik to real podinfo pods. A/B: every request with the header or the cookie reaches the
 // canary and no other does. Blue/green: no ordinary request reaches the new version until promotion,
-// then every one does. A confirm-promotion gate holds each run until it has been measured.
+// then every one does. Session affinity: a user who reached the canary stays there. A
+// confirm-promotion gate holds each run until it has been measured.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { percent, share, type LoadResult } from '../cluster/load.ts';
+import { percent, share, type LoadResponse, type LoadResult } from '../cluster/load.ts';
 import { waitFor } from '../cluster/proc.ts';
 import { httpRouteRoutes } from '../cluster/route-weights.ts';
 import { waitForHTTPRouteAccepted } from '../cluster/traefik.ts';
@@ -156,6 +157,78 @@ test(
       assert.deepEqual(await weights.stop(), [0], 'the HTTPRoute never gave the canary weight');
       console.log(
         `blue/green after promotion: ${percent(promoted, (x) => x.tag === NEW)} requests answered by ${NEW}`,
+      );
+    } finally {
+      await gate.stop();
+    }
+  },
+);
+
+test(
+  'session affinity (gatewayapi): a user who reached the canary stays there; promotion expires the cookie',
+  { timeout: 240_000 },
+  async () => {
+    const name = 'sticky';
+    const gate = await startGate(k.dp.traefik);
+    try {
+      await initialized(
+        k,
+        name,
+        host(name),
+        canaryOn(k, 'gatewayapi', name, host(name), {
+          stepWeights: [20],
+          sessionAffinity: { cookieName: 'weir-canary', maxAge: 600 },
+          webhooks: promotionGate(gate),
+        }),
+      );
+      await releasePodinfo(k, name, NEW);
+      await waitServing(k, name, 'canary', NEW);
+      await waitFor(
+        `${name}: 80/20 and the cookie rule written`,
+        async () => (await httpRouteRoutes(k.w.kube, k.w.ns, name)) === '80/20',
+        60_000,
+        250,
+      );
+      await waitForHTTPRouteAccepted(k.w.kube, k.w.ns, name);
+      const canary = by(name, 'canary');
+      const cookieOf = (x: LoadResponse) => x.setCookies?.find((c) => c.startsWith('weir-canary='));
+      await untilServed(k, `${name}: the canary's answers hand out the cookie`, host(name), (r) =>
+        r.responses.some((x) => canary(x) && cookieOf(x) !== undefined),
+      );
+
+      // New users: about a fifth reach the canary, and exactly those get the cookie.
+      const fresh = await measure(k, host(name), 400);
+      assertAnswers(fresh, name, OLD);
+      const [toCanary, toPrimary] = [
+        fresh.responses.filter(canary),
+        fresh.responses.filter(by(name, 'primary')),
+      ];
+      console.log(`session affinity: ${percent(fresh, canary)} new users answered by ${NEW}`);
+      assert.ok(toCanary.length > 0 && toPrimary.length > 0, 'new users reach both versions');
+      assert.ok(
+        toCanary.every((x) => cookieOf(x)),
+        'every answer from the canary sets the cookie',
+      );
+      assert.ok(
+        toPrimary.every((x) => !cookieOf(x)),
+        'no answer from the primary sets it',
+      );
+      const handedOut = cookieOf(toCanary[0]!)!;
+      assert.match(handedOut, /^weir-canary=[A-Za-z]{10}; Max-Age=600$/);
+      const cookie = handedOut.split(';')[0]!;
+
+      // Returning users with the cookie (beside another one, as a browser sends them) stay on it.
+      const [cookieName, value] = cookie.split('=') as [string, string];
+      const returning = await measure(k, host(name), 200, { cookies: { session: 'x', [cookieName]: value } });
+      assertAnswers(returning, name, OLD);
+      assert.equal(share(returning, canary), 1, 'every request with the cookie reached the canary');
+      assert.equal(await httpRouteRoutes(k.w.kube, k.w.ns, name), '80/20', 'the step held while measured');
+
+      // After promotion the holders reach the promoted primary, which tells the browser to drop it.
+      const promoted = await promotedEverywhere(name, gate, { cookie });
+      assert.ok(
+        promoted.responses.every((x) => x.setCookies?.includes(`${cookie}; Max-Age=-1`)),
+        `every answer to a holder expires the run's cookie (${JSON.stringify(promoted.responses[0]?.setCookies)})`,
       );
     } finally {
       await gate.stop();

@@ -14,7 +14,7 @@ import {
   setCookie,
   storedCookies,
   COOKIE_ANNOTATIONS,
-} from '../../src/routing/istio/session-affinity.ts';
+} from '../../src/routing/session-affinity.ts';
 import {
   desiredDestinationRule,
   desiredVirtualService,

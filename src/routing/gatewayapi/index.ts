@@ -6,7 +6,7 @@ import { createGatewayApiRouter, HTTP_ROUTE } from './router.ts';
 export const gatewayapi: ProviderDescriptor = {
   name: 'gatewayapi',
   summary:
-    'HTTPRoute `<svc>` (gateway.networking.k8s.io/v1) splitting between `<svc>-primary` and `<svc>-canary`',
+    'HTTPRoute `<svc>` (gateway.networking.k8s.io/v1) splitting between `<svc>-primary` and `<svc>-canary`; session affinity by cookie rules and per-backend Set-Cookie filters',
   resources: [
     {
       type: HTTP_ROUTE,
@@ -22,7 +22,7 @@ export const gatewayapi: ProviderDescriptor = {
     queryMatch: true,
     sourceLabelsMatch: false,
     mirror: true,
-    sessionAffinity: false,
+    sessionAffinity: true,
     blueGreen: true,
   },
   builtinQueries: APP_HISTOGRAM_QUERIES,

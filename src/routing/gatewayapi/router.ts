@@ -1,21 +1,27 @@
 // Provider `gatewayapi`: an HTTPRoute (gateway.networking.k8s.io/v1) named after the apex Service,
 // attached to spec.service.gatewayRefs, splitting between `<svc>-primary` and `<svc>-canary` by
 // backendRefs weights; A/B adds a rule with the header/query matches that goes to the canary;
-// mirroring adds a RequestMirror filter.
+// mirroring adds a RequestMirror filter; session affinity adds cookie rules (session-affinity.ts).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
 import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
+import {
+  AFFINITY_RULE_NAMES,
+  cookieAnnotations,
+  nextCookies,
+  storedCookies,
+  type Cookies,
+} from '../session-affinity.ts';
+import { affinityRules, type Rule } from './session-affinity.ts';
 
 export const HTTP_ROUTE: ResourceType = {
   apiVersion: 'gateway.networking.k8s.io/v1',
   kind: 'HTTPRoute',
   plural: 'httproutes',
 };
-
-type Rule = Record<string, unknown> & { backendRefs?: Array<{ name: string; weight?: number }> };
 
 function matches(spec: CanarySpec): unknown[] {
   return (spec.analysis.match ?? []).map((m) => {
@@ -53,7 +59,7 @@ function backends(t: RouteTarget, traffic: { primary: number; canary: number }) 
   ];
 }
 
-export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
+export function desiredRoute(t: RouteTarget, traffic: Traffic, cookies: Cookies = {}): Obj {
   const { spec } = t;
   const common: Record<string, unknown> = {};
   if (spec.service.timeout) common.timeouts = { request: spec.service.timeout };
@@ -88,7 +94,7 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
     for (const m of matches(spec))
       rules.push({ ...common, matches: [m], backendRefs: backends(t, { primary: 0, canary: 100 }) });
   }
-  rules.push(defaultRule);
+  rules.push(...affinityRules(t, defaultRule, cookies, (split) => backends(t, split)));
   const meta = managedMeta(t);
   return {
     apiVersion: HTTP_ROUTE.apiVersion,
@@ -97,7 +103,7 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
       name: t.apex,
       namespace: t.namespace,
       labels: meta.labels,
-      annotations: meta.annotations,
+      annotations: { ...meta.annotations, ...cookieAnnotations(cookies) },
       ownerReferences: [t.owner],
     },
     spec: {
@@ -108,13 +114,16 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic): Obj {
   };
 }
 
-/** Weights of the default (last) rule; a match rule present means A/B routing is on. */
+/**
+ * Weights of the default (last) rule; a rule before it other than the session-affinity rules means
+ * A/B routing is on.
+ */
 export function readTraffic(route: Obj | undefined, t: RouteTarget): Traffic {
   const rules = ((route?.spec as { rules?: Rule[] })?.rules ?? []) as Rule[];
   const last = rules[rules.length - 1];
   const weight = (name: string) => last?.backendRefs?.find((b) => b.name === name)?.weight ?? 0;
   const traffic: Traffic = { primary: last ? weight(t.primary) : 100, canary: last ? weight(t.canary) : 0 };
-  if (rules.length > 1) traffic.match = true;
+  if (rules.slice(0, -1).some((r) => !AFFINITY_RULE_NAMES.includes(r.name ?? ''))) traffic.match = true;
   if (JSON.stringify(last?.filters ?? []).includes('RequestMirror')) traffic.mirror = true;
   return traffic;
 }
@@ -155,8 +164,9 @@ export function routeNotTaken(route: Obj | undefined): string | undefined {
 export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
   const current = (t: RouteTarget) => cached(HTTP_ROUTE, t.namespace, t.apex);
   const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
-    const desired = desiredRoute(t, traffic);
     const now = current(t);
+    const sa = t.spec.analysis.sessionAffinity;
+    const desired = desiredRoute(t, traffic, sa ? nextCookies(sa, storedCookies(now), traffic) : {});
     // The subset test alone would keep a filter or rule Weir no longer wants (a mirror after
     // promotion): the routes read back must say the same too.
     if (

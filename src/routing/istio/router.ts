@@ -5,7 +5,7 @@ import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
 import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget, Router, RouterFactory } from '../router.ts';
-import { nextCookies, storedCookies } from './session-affinity.ts';
+import { nextCookies, storedCookies } from '../session-affinity.ts';
 import {
   apexVirtualService,
   DESTINATION_RULE,

@@ -17,12 +17,12 @@ import {
   AFFINITY_RULES,
   canaryMaxAge,
   cookieAnnotations,
-  cookieMatch,
+  expiredCookie,
   primaryMaxAge,
   setCookie,
-  withSetCookie,
   type Cookies,
-} from './session-affinity.ts';
+} from '../session-affinity.ts';
+import { cookieMatch, withSetCookie } from './session-affinity.ts';
 
 // v1beta1 as Flagger v1.44 writes them; Istio ≥ 1.22 stores v1 and serves both.
 export const VIRTUAL_SERVICE: ResourceType = {
@@ -133,7 +133,7 @@ function affinity(t: RouteTarget, traffic: Traffic, cookies: Cookies, common: Ht
     const expire = sticky(AFFINITY_RULES.expire, cookies.previous, { primary: 100, canary: 0 });
     expire.headers = withSetCookie(
       common.headers as Record<string, unknown>,
-      `${cookies.previous}; Max-Age=-1`,
+      expiredCookie(cookies.previous),
     );
     before.push(expire);
   }
