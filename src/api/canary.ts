@@ -642,6 +642,12 @@ const Analysis = Obj(
       Type.Array(Match, { minItems: 1, maxItems: 16, description: 'A/B: requests routed to the canary.' }),
     ),
     mirror: Type.Optional(Type.Boolean()),
+    dynamicStableScale: Type.Optional(
+      Type.Boolean({
+        description:
+          "Argo Rollouts' name: where the provider splits traffic by pod counts (kubernetes), the primary scales down as the canary's pods take weight, never below 1 pod.",
+      }),
+    ),
     mirrorWeight: Type.Optional(Weight('Percent of traffic mirrored.')),
     sessionAffinity: Type.Optional(SessionAffinity),
     primaryReadyThreshold: Type.Integer({

@@ -12,9 +12,9 @@ import { failpoint } from '../failpoints.ts';
 import type { Kube } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
-import type { Caches, CanaryContext } from './context.ts';
+import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Action } from './model.ts';
-import { primaryWorkload, revisionFor, services } from './targets.ts';
+import { primaryWorkload, revisionFor } from './targets.ts';
 import type { Workload } from './workloads.ts';
 
 export const FINALIZER = 'weir.dev/finalizer';
@@ -186,8 +186,7 @@ async function ensurePrimary(ctx: CanaryContext, deps: ApplyDeps): Promise<void>
   if (!ctx.primary) await deps.kube.apply(desiredPrimary(ctx));
   // Independent objects, written at once: under load one Service create takes seconds, and a
   // Canary's initialisation waited for three of them in turn.
-  const svcs = services(ctx.view.spec, ctx.names, ctx.selector, ctx.view.namespace, ctx.owner);
-  await Promise.all([ensureHpa(ctx, deps), ...svcs.map((svc) => ensure(deps, svc))]);
+  await Promise.all([ensureHpa(ctx, deps), ...servicesOf(ctx).map((svc) => ensure(deps, svc))]);
   await ctx.router.reconcile(ctx.route);
 }
 

@@ -19,6 +19,7 @@ import {
   namesOf,
   revisionFor,
   selectorOf,
+  services,
   REVISION_ANNOTATION,
   type Names,
   type Tracked,
@@ -189,4 +190,11 @@ export function observe(ctx: CanaryContext, now: Date): Observations {
     requests: readRequests(ctx.obj.metadata.annotations),
     gates: {},
   };
+}
+
+/** The apex, primary and canary Services as they should be now (the apex's selector: its router's). */
+export function servicesOf(ctx: CanaryContext): ReturnType<typeof services> {
+  const { view } = ctx;
+  const apexSelector = ctx.router.apexSelector?.(ctx.route);
+  return services(view.spec, ctx.names, ctx.selector, view.namespace, ctx.owner, apexSelector);
 }

@@ -7,10 +7,9 @@ import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
-import type { Caches, CanaryContext } from './context.ts';
+import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Traffic } from './model.ts';
 import { strategyOf } from './strategy.ts';
-import { services } from './targets.ts';
 
 /**
  * The routes the status stands for (a Frozen run holds the weights of its failing step), or undefined where the phase is a transition that decide()
@@ -136,7 +135,7 @@ export async function repairDrift(
   const ns = view.namespace;
   const repaired: string[] = [];
   let lagging = false;
-  for (const svc of services(view.spec, ctx.names, ctx.selector, ns, ctx.owner)) {
+  for (const svc of servicesOf(ctx)) {
     const name = svc.metadata!.name!;
     const cached = deps.caches.service?.get(ns, name);
     if (!deps.writes.seen('Service', ns, name, cached)) {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { V1ConfigMap, V1OwnerReference, V1PodSpec, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { CanarySpec } from '../api/canary.ts';
 import { WeirError } from '../errors.ts';
-import { userTemplate, type Workload, type WorkloadKind } from './workloads.ts';
+import { SHARED_POD_LABEL, userTemplate, type Workload, type WorkloadKind } from './workloads.ts';
 
 export const REVISION_ANNOTATION = 'weir.dev/revision';
 export const TRACKING_ANNOTATION = 'weir.dev/config-tracking';
@@ -185,9 +185,16 @@ export function primaryWorkload(p: PrimaryInput): Workload & { apiVersion: strin
   const template = structuredClone(userTemplate(p.target)!);
   // The revision covers tracked config data: a config-only change must still replace the primary's
   // pods, since envFrom/env values are read only when a container starts.
+  // The shared label (when a router gave the target one) stays on the primary's pods, so that the
+  // apex Service that selects both keeps selecting the primary after a promotion.
+  const shared = p.target.spec?.template?.metadata?.labels?.[SHARED_POD_LABEL];
   template.metadata = {
     ...template.metadata,
-    labels: { ...template.metadata?.labels, [key]: `${value}-primary` },
+    labels: {
+      ...template.metadata?.labels,
+      [key]: `${value}-primary`,
+      ...(shared ? { [SHARED_POD_LABEL]: shared } : {}),
+    },
     annotations: { ...template.metadata?.annotations, [REVISION_ANNOTATION]: p.revision },
   };
   template.spec = rewriteConfigRefs(template.spec!, p.tracked);
@@ -213,12 +220,17 @@ export function primaryWorkload(p: PrimaryInput): Workload & { apiVersion: strin
   };
 }
 
+/**
+ * The apex, primary and canary Services. The apex selects the primary unless its router keeps its
+ * selector itself (`apexSelector`: the one the router's stored routes stand for).
+ */
 export function services(
   spec: CanarySpec,
   names: Names,
   selector: { key: string; value: string },
   namespace: string,
   owner: V1OwnerReference,
+  apexSelector?: Record<string, string>,
 ): Array<V1Service & { apiVersion: string; kind: string }> {
   const s = spec.service;
   const port = {
@@ -228,9 +240,10 @@ export function services(
     targetPort: s.targetPort ?? s.port,
     ...(s.appProtocol ? { appProtocol: s.appProtocol } : {}),
   };
+  const primarySelects = { [selector.key]: `${selector.value}-primary` };
   const make = (
     name: string,
-    selectValue: string,
+    select: Record<string, string>,
     meta?: { labels?: Record<string, string>; annotations?: Record<string, string> },
   ) => ({
     apiVersion: 'v1',
@@ -242,12 +255,12 @@ export function services(
       ...(meta?.annotations ? { annotations: meta.annotations } : {}),
       ownerReferences: [owner],
     },
-    spec: { type: 'ClusterIP', selector: { [selector.key]: selectValue }, ports: [port] },
+    spec: { type: 'ClusterIP', selector: select, ports: [port] },
   });
   return [
-    make(names.apex, `${selector.value}-primary`, s.apex),
-    make(names.primaryService, `${selector.value}-primary`, s.primary),
-    make(names.canaryService, selector.value, s.canary),
+    make(names.apex, apexSelector ?? primarySelects, s.apex),
+    make(names.primaryService, primarySelects, s.primary),
+    make(names.canaryService, { [selector.key]: selector.value }, s.canary),
   ];
 }
 

@@ -18,6 +18,12 @@ export type Workload = V1Deployment | V1DaemonSet;
 export const SCALE_TO_ZERO_KEY = 'weir.dev/scale-to-zero';
 export const FLAGGER_SCALE_TO_ZERO_KEY = 'flagger.app/scale-to-zero';
 const PARKING_KEYS = [SCALE_TO_ZERO_KEY, FLAGGER_SCALE_TO_ZERO_KEY];
+/**
+ * Pod label a router may give both the primary's and the target's pod templates (value: the apex
+ * Service) so that one Service selects both (kubernetes splits traffic by pod counts). Weir's, not the
+ * user's: no part of the revision, carried to the primary by primaryWorkload (targets.ts).
+ */
+export const SHARED_POD_LABEL = 'weir.dev/apex';
 /** Field manager of the replica writes (Deployments: server-side apply of spec.replicas). */
 export const SCALE_MANAGER = 'weir-scale';
 
@@ -140,13 +146,16 @@ function nodeSelectorOf(w: Workload): Record<string, string> {
 
 /**
  * The pod template as the user wrote it: without the parking keys (and without a nodeSelector left
- * empty by removing them). What the revision hashes and the primary copies.
+ * empty by removing them) and without SHARED_POD_LABEL. What the revision hashes and the primary copies.
  */
 export function userTemplate(w: Workload): V1PodTemplateSpec | undefined {
   const template = w.spec?.template;
   const selector = template?.spec?.nodeSelector;
-  if (!selector || !PARKING_KEYS.some((k) => k in selector)) return template;
-  const out = structuredClone(template);
+  const labelled = !!template?.metadata?.labels && SHARED_POD_LABEL in template.metadata.labels;
+  if (!labelled && (!selector || !PARKING_KEYS.some((k) => k in selector))) return template;
+  const out = structuredClone(template!);
+  if (labelled) delete out.metadata!.labels![SHARED_POD_LABEL];
+  if (!selector) return out;
   const kept = Object.fromEntries(Object.entries(selector).filter(([k]) => !PARKING_KEYS.includes(k)));
   if (Object.keys(kept).length) out.spec!.nodeSelector = kept;
   else delete out.spec!.nodeSelector;

@@ -48,6 +48,12 @@ function asks(spec: CanarySpec): Ask[] {
         what: 'source label matching (A/B)',
       });
   });
+  if (a.dynamicStableScale)
+    out.push({
+      path: 'spec.analysis.dynamicStableScale',
+      needs: 'dynamicStableScale',
+      what: 'dynamicStableScale (it splits requests, not pods)',
+    });
   if (a.mirror) out.push({ path: 'spec.analysis.mirror', needs: 'mirror', what: 'traffic mirroring' });
   if (a.sessionAffinity)
     out.push({ path: 'spec.analysis.sessionAffinity', needs: 'sessionAffinity', what: 'session affinity' });

@@ -37,6 +37,11 @@ export interface Capabilities {
   sessionAffinity: boolean;
   /** analysis.iterations without match: all users on primary, testers on `<svc>-canary`. */
   blueGreen: boolean;
+  /**
+   * analysis.dynamicStableScale: the weights are pod counts (kubernetes), so the primary can give
+   * up pods as the canary takes them. Absent: refused (a router that splits requests has no use for it).
+   */
+  dynamicStableScale?: boolean;
 }
 
 /**

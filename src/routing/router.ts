@@ -35,6 +35,12 @@ export interface Router {
    * HTTPRoute parent's Accepted condition behind the route's generation); undefined otherwise.
    */
   pendingRoutes?(t: RouteTarget): string | undefined;
+  /**
+   * The apex Service's selector as this router's stored routes stand, for a router that moves traffic
+   * by that selector (kubernetes); absent: the apex always selects the primary. The Services' own
+   * repair then keeps this selector and leaves routes to getRoutes/setRoutes.
+   */
+  apexSelector?(t: RouteTarget): Record<string, string>;
   /** The objects the router writes for this Canary (besides the Services), for drift reports. */
   objects(t: RouteTarget): Array<{ type: ResourceType; name: string }>;
   /** On Canary deletion with revertOnDeletion: give traffic back to the user's own Service. */

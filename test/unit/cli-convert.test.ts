@@ -1,11 +1,16 @@
 // `weir convert` mappings beyond the two samples: each Flagger or Argo Rollouts construct that Weir
 // names or shapes differently, and the ones it cannot carry (which must be reported, not dropped).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { validateObject } from '../../src/api/validate.ts';
 import { conditionRange } from '../../src/cli/convert/argo.ts';
 import { convertDocuments } from '../../src/cli/convert/index.ts';
 import { formatNote } from '../../src/cli/convert/notes.ts';
+import type { CanarySpec } from '../../src/api/canary.ts';
+import { capabilityProblems } from '../../src/routing/capabilities.ts';
 
 type Json = Record<string, unknown>;
 
@@ -323,12 +328,62 @@ test('Argo: blue-green becomes the kubernetes provider with iterations; args fro
     );
 });
 
-test('Argo: without trafficRouting the provider is left to the controller and that is said', () => {
+test('Argo: without trafficRouting, provider kubernetes splits by pod counts (dynamicStableScale), and that is said', () => {
   const { objects, notes } = convert(rollout({ canary: { steps: [{ setWeight: 50 }, { pause: {} }] } }));
-  assert.equal(specOf(objects[1]).provider, undefined);
-  assert.ok(notes.some((n) => /no trafficRouting/.test(n)));
-  for (const o of objects.filter((x) => x.apiVersion === 'weir.dev/v1alpha1'))
+  assert.equal(specOf(objects[1]).provider, 'kubernetes');
+  assert.deepEqual(specOf(objects[1]).analysis, {
+    dynamicStableScale: true,
+    steps: [{ setWeight: 50 }, { pause: {} }],
+  });
+  assert.ok(notes.some((n) => /no trafficRouting: provider kubernetes, which splits by pod counts/.test(n)));
+  for (const o of objects.filter((x) => x.apiVersion === 'weir.dev/v1alpha1')) {
     assert.deepEqual(validateObject(o).problems, []);
+    assert.deepEqual(capabilityProblems(specOf(o) as unknown as CanarySpec, 'kubernetes'), []);
+  }
+});
+
+test('Argo: the basic canary example (no trafficRouting) keeps its setWeight/pause steps on provider kubernetes', () => {
+  const path = join(import.meta.dirname, '../fixtures/convert/argo-basic-canary.yaml');
+  const docs = parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJS() as Json);
+  const { objects, notes } = convert(...docs);
+  const canary = objects.find((o) => o.kind === 'Canary');
+  assert.deepEqual(specOf(canary), {
+    targetRef: { kind: 'Deployment', name: 'rollout-canary' },
+    provider: 'kubernetes',
+    service: { port: 8080 },
+    analysis: {
+      dynamicStableScale: true,
+      steps: [
+        { setWeight: 20 },
+        { pause: {} },
+        { setWeight: 40 },
+        { pause: { duration: '40s' } },
+        { setWeight: 60 },
+        { pause: { duration: '20s' } },
+        { setWeight: 80 },
+        { pause: { duration: '20s' } },
+      ],
+    },
+  });
+  assert.equal(specOf(objects.find((o) => o.kind === 'Deployment')).replicas, 5);
+  assert.deepEqual(validateObject(canary!).problems, []);
+  assert.deepEqual(capabilityProblems(specOf(canary) as unknown as CanarySpec, 'kubernetes'), []);
+  assert.equal(notes.length, 1, notes.join('\n'));
+});
+
+test('Argo: dynamicStableScale with a traffic router has no counterpart, and that is said', () => {
+  const { objects, notes } = convert(
+    rollout({
+      canary: {
+        trafficRouting: { nginx: { stableIngress: 'shop' } },
+        dynamicStableScale: true,
+        steps: [{ setWeight: 50 }],
+      },
+    }),
+  );
+  assert.equal(specOf(objects[1]).provider, 'nginx');
+  assert.equal((specOf(objects[1]).analysis as Json).dynamicStableScale, undefined);
+  assert.ok(notes.some((n) => /dynamicStableScale: provider nginx splits requests, not pods/.test(n)));
 });
 
 test('Inputs that are neither Flagger nor Argo are listed, Weir objects pass through', () => {

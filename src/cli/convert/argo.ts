@@ -144,7 +144,12 @@ function canaryStrategy(
   notes: Notes,
 ): void {
   const path = 'spec.strategy.canary';
-  notes.rest(src, s, ['steps', 'trafficRouting', 'analysis', 'canaryService', 'stableService'], path);
+  notes.rest(
+    src,
+    s,
+    ['steps', 'trafficRouting', 'analysis', 'canaryService', 'stableService', 'dynamicStableScale'],
+    path,
+  );
   for (const key of ['canaryService', 'stableService'])
     if (s[key])
       notes.add(
@@ -154,6 +159,7 @@ function canaryStrategy(
       );
   const provider = routing(obj(s.trafficRouting), c, src, notes);
   if (provider) c.provider = provider;
+  stableScale(s, c, analysis, src, notes);
   const steps: Json[] = [];
   arr(s.steps).forEach((raw, i) => {
     const step = obj(raw);
@@ -245,15 +251,30 @@ function blueGreenStrategy(
         });
 }
 
+/**
+ * Argo's basic canary (no trafficRouting) keeps the stable ReplicaSet at `replicas - canary` pods:
+ * that is Weir's dynamicStableScale on provider kubernetes. With a traffic router, Argo's own
+ * dynamicStableScale has no counterpart on Weir's request-splitting providers.
+ */
+function stableScale(s: Json, c: Json, analysis: Json, src: string, notes: Notes): void {
+  if (c.provider === 'kubernetes') analysis.dynamicStableScale = true;
+  else if (s.dynamicStableScale)
+    notes.add(
+      src,
+      'spec.strategy.canary.dynamicStableScale',
+      `${c.provider ? `provider ${String(c.provider)}` : 'a traffic router'} splits requests, not pods: the primary keeps its replicas; left out`,
+    );
+}
+
 function routing(r: Json, c: Json, src: string, notes: Notes): string | undefined {
   const path = 'spec.strategy.canary.trafficRouting';
   if (!Object.keys(r).length) {
     notes.add(
       src,
       path,
-      'no trafficRouting: Argo shifted replicas; Weir needs a routing provider (the controller’s --default-provider applies)',
+      'no trafficRouting: provider kubernetes, which splits by pod counts as Argo’s basic canary does (the canary runs ceil(weight × replicas / 100) pods, the primary the rest: dynamicStableScale); the split is approximate',
     );
-    return undefined;
+    return 'kubernetes';
   }
   notes.rest(src, r, ['nginx', 'istio', 'smi', 'traefik', 'plugins'], path);
   if (isObject(r.nginx)) {
