@@ -236,8 +236,14 @@ export async function measurePromoted(
   headers: Record<string, string> = {},
 ): Promise<LoadResult> {
   await waitServing(k, name, 'primary', NEW, replicas);
-  await untilServed(k, `${name}: the promoted primary serving`, host, (r) =>
-    r.responses.every((x) => by(name, 'primary')(x) && x.tag === NEW),
+  // Probed with the same headers as measured: an A/B run's header requests follow the match rule
+  // until Traefik has loaded the route without it, a moment after the Canary says Succeeded.
+  await untilServed(
+    k,
+    `${name}: the promoted primary serving`,
+    host,
+    (r) => r.responses.every((x) => by(name, 'primary')(x) && x.tag === NEW),
+    { headers },
   );
   const r = await measure(k, host, 400, { headers });
   assertAnswers(r, name, NEW);
