@@ -419,6 +419,22 @@ const Metric = Obj(
         description: 'The group of analysis.score.groups this metric counts in.',
       }),
     ),
+    successCondition: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          'Argo\'s successCondition, in CEL over `result` (the measured value, a double), e.g. `result >= 0.99`: false fails the measurement, or makes it Inconclusive when failureCondition is also set (docs/analysis.md, "Conditions").',
+      }),
+    ),
+    failureCondition: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "Argo's failureCondition, in CEL over `result` (a double), e.g. `result > 500`: true fails the measurement, before successCondition is looked at.",
+      }),
+    ),
     failureLimit: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -456,8 +472,8 @@ const Metric = Obj(
     rules: [
       durationRange('interval', '1s', '24h'),
       {
-        rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge)',
-        message: 'a metric needs thresholdRange, compare or judge',
+        rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge) || has(self.successCondition) || has(self.failureCondition)',
+        message: 'a metric needs thresholdRange, compare, judge, successCondition or failureCondition',
         fieldPath: '.thresholdRange',
         reason: 'FieldValueRequired',
       },
@@ -465,6 +481,12 @@ const Metric = Obj(
         rule: '!has(self.judge) || !has(self.thresholdRange) && !has(self.compare)',
         message:
           'judge compares samples over a window and cannot be combined with thresholdRange or compare (use two metrics)',
+        fieldPath: '.judge',
+      },
+      {
+        rule: '!has(self.judge) || !has(self.successCondition) && !has(self.failureCondition)',
+        message:
+          'judge decides from samples, not one value: it cannot be combined with successCondition or failureCondition (use two metrics)',
         fieldPath: '.judge',
       },
       {
