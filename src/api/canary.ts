@@ -942,6 +942,9 @@ export const CanarySpec = Obj(
   },
 );
 
+/** Measurements kept per metric in status.metrics[].history. */
+export const METRIC_HISTORY_LENGTH = 10;
+
 const MetricStatus = Obj({
   name: Type.String(),
   value: Type.Optional(Type.Number({ description: "The canary's value; with judge its mean." })),
@@ -956,7 +959,21 @@ const MetricStatus = Obj({
   time: Type.String({ format: 'date-time' }),
   message: Type.Optional(Type.String()),
   dryRun: Type.Optional(Type.Boolean({ description: 'Measured only: counts toward nothing.' })),
+  history: Type.Optional(
+    Type.Array(
+      Obj({
+        value: Type.Optional(Type.Number()),
+        result: StringEnum(METRIC_RESULTS),
+        time: Type.String({ format: 'date-time' }),
+      }),
+      {
+        maxItems: METRIC_HISTORY_LENGTH,
+        description: `This run's latest measurements of the metric, oldest first, at most ${METRIC_HISTORY_LENGTH}.`,
+      },
+    ),
+  ),
 });
+export type MetricStatus = Static<typeof MetricStatus>;
 
 const MeasurementCount = Obj(
   {

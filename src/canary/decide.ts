@@ -8,6 +8,7 @@ import type { CanaryView, Decision, GateResult, Observations } from './model.ts'
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
 import { measureTick, type LimitBreach } from './measurement-limits.ts';
+import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';
 
 /** decide() cannot finish without these results; the controller gathers them and calls again. */
@@ -430,11 +431,12 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   if (!unanalysed && obs.metrics) {
     const specs = view.spec.analysis.metrics ?? [];
     const dryRun = new Set(specs.filter((m) => m.dryRun).map((m) => m.name));
-    status.metrics = obs.metrics.map((m) => ({
+    const latest = obs.metrics.map((m) => ({
       ...m,
       time: run.now,
       ...(dryRun.has(m.name) ? { dryRun: true } : {}),
     }));
+    status.metrics = withHistory(status.metrics ?? [], latest);
     const measured = measureTick(specs, obs.metrics, status.measurements ?? []);
     if (measured.counts.length) status.measurements = measured.counts;
     if (measured.breach) {

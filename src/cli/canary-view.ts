@@ -151,7 +151,28 @@ function metricsTable(c: CanaryObject, style: Style, now: Date): string[] {
     return [n, fmtNumber(m?.value), fmtNumber(min), fmtNumber(max), m ? age(m.time, now) : '-', shown];
   });
   const measuredTable = table([['NAME', 'VALUE', 'MIN', 'MAX', 'AGE', 'RESULT'], ...rows], '  ');
-  return ['Metrics:', measuredTable, ...limitLines(c)];
+  return ['Metrics:', measuredTable, ...limitLines(c), ...historyLines(c, style)];
+}
+
+const MARKS: Record<string, string> = { Successful: '✔', Failed: '✖', Inconclusive: '…' };
+
+/** Each metric's measurements in this run, oldest first: a trend, not only the latest. */
+function historyLines(c: CanaryObject, style: Style): string[] {
+  const measured = (c.status?.metrics ?? []).filter((m) => m.history?.length);
+  if (!measured.length) return [];
+  const rows = measured.map((m) => {
+    const cells = (m.history ?? []).map((h) => {
+      const mark = MARKS[h.result] ?? h.result;
+      const text = h.value !== undefined ? `${fmtNumber(h.value)} ${mark}` : mark;
+      return h.result === 'Successful'
+        ? text
+        : h.result === 'Inconclusive'
+          ? style.yellow(text)
+          : style.red(text);
+    });
+    return [m.name, cells.join(' · ')];
+  });
+  return ['Recent measurements (oldest first):', table(rows, '  ')];
 }
 
 /** Metrics judged by their own limits: the run's counts next to each limit (measurement-limits.ts). */

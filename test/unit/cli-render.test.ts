@@ -737,7 +737,17 @@ test('get canary: a dry-run metric is marked, a limited one shows its counts aga
           dryRun: true,
           time: '2025-01-01T11:59:50Z',
         },
-        { name: 'request-success-rate', value: 98, result: 'Failed', time: '2025-01-01T11:59:50Z' },
+        {
+          name: 'request-success-rate',
+          value: 98,
+          result: 'Failed',
+          time: '2025-01-01T11:59:50Z',
+          history: [
+            { value: 99.5, result: 'Successful', time: '2025-01-01T11:58:50Z' },
+            { result: 'NoData', time: '2025-01-01T11:59:20Z' },
+            { value: 98, result: 'Failed', time: '2025-01-01T11:59:50Z' },
+          ],
+        },
       ],
       measurements: [
         { name: 'request-success-rate', count: 3, failed: 1, inconclusive: 0, consecutiveErrors: 0 },
@@ -753,4 +763,8 @@ test('get canary: a dry-run metric is marked, a limited one shows its counts aga
   );
   assert.match(text, /\n {2}request-success-rate +3 +1 \(limit 2\) +0 \(limit 0\) +0 \(limit 4\)\n/);
   assert.doesNotMatch(text, /\n {2}request-duration +0 /, 'a dry-run metric has no limits row');
+  assert.match(
+    text,
+    /\nRecent measurements \(oldest first\):\n {2}request-success-rate +99\.5 ✔ · NoData · 98 ✖\n/,
+  );
 });

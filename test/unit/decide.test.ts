@@ -1674,3 +1674,29 @@ describe('per-metric measurement limits and dryRun (Argo)', () => {
     );
   });
 });
+
+test('status.metrics keeps the run history of each metric, and a new run starts a new one', () => {
+  const w = world(
+    canary({
+      stepWeight: 10,
+      maxWeight: 50,
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+    }),
+    initialized,
+  );
+  w.revision = 'rev2';
+  step(w);
+  tick(w); // weight 10, unanalysed
+  tick(w);
+  w.metrics = [{ name: 'request-success-rate', result: 'Successful', value: 99.5, message: 'ok' }];
+  const d = tick(w);
+  assert.deepEqual(
+    d.status.metrics?.[0]?.history?.map((h) => [h.value, h.result]),
+    [
+      [100, 'Successful'],
+      [99.5, 'Successful'],
+    ],
+  );
+  w.revision = 'rev3';
+  assert.deepEqual(step(w).status.metrics, [], 'a new run forgets the old history');
+});
