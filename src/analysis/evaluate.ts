@@ -18,6 +18,7 @@ import { fmt, formatValue } from './format.ts';
 import { builtinCompareRefusal } from './builtin.ts';
 import { descriptorOf } from '../routing/registry.ts';
 import { judgeRange, judgeSamples } from './judge.ts';
+import { hasConditions, judgeConditions } from './conditions.ts';
 
 export interface AnalysisInput {
   spec: CanarySpec;
@@ -144,7 +145,17 @@ function verdict(
     return judgeSamples(metric.name, metric.judge.mannWhitney, canary, primary, unit);
   if (typeof canary !== 'number' || Array.isArray(primary))
     throw new WeirError('INVALID_SPEC', `metric ${metric.name}: samples without a judge`);
-  return judge(metric, canary, primary, unit);
+  if (!hasConditions(metric)) return judge(metric, canary, primary, unit);
+  const byConditions = judgeConditions(metric, canary, unit);
+  if (!metric.thresholdRange && !metric.compare) return byConditions;
+  // Both must pass: a bound that fails says so; else the conditions' Failed, Inconclusive or Error stands.
+  const byBounds = judge(metric, canary, primary, unit);
+  if (byBounds.result !== 'Successful' || byConditions.result === 'Successful') {
+    return byBounds.result === 'Successful'
+      ? { ...byBounds, message: `${byBounds.message}; ${byConditions.message}` }
+      : byBounds;
+  }
+  return { ...byBounds, result: byConditions.result, message: byConditions.message };
 }
 
 async function measure<T>(

@@ -419,6 +419,52 @@ const Metric = Obj(
         description: 'The group of analysis.score.groups this metric counts in.',
       }),
     ),
+    successCondition: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          'Argo\'s successCondition, in CEL over `result` (the measured value, a double), e.g. `result >= 0.99`: false fails the measurement, or makes it Inconclusive when failureCondition is also set (docs/analysis.md, "Conditions").',
+      }),
+    ),
+    failureCondition: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "Argo's failureCondition, in CEL over `result` (a double), e.g. `result > 500`: true fails the measurement, before successCondition is looked at.",
+      }),
+    ),
+    failureLimit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1000,
+        description:
+          'Argo\'s failureLimit: the run fails when more of this metric\'s measurements in the run are Failed. Setting any of the three limits judges the metric by its own limits instead of analysis.threshold (docs/analysis.md, "Measurement limits"). Default with limits: 0.',
+      }),
+    ),
+    inconclusiveLimit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1000,
+        description:
+          "Argo's inconclusiveLimit: more Inconclusive measurements in the run freeze it for a person (weir promote, abort or retry), as Argo pauses an Inconclusive run. Default with limits: 0.",
+      }),
+    ),
+    consecutiveErrorLimit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1000,
+        description:
+          "Argo's consecutiveErrorLimit: more Error or NoData measurements in a row fail the run; any other result resets the count. Default with limits: 4.",
+      }),
+    ),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description:
+          'Measure and show this metric, but never count it toward failure, limits, score or threshold (Argo dryRun).',
+      }),
+    ),
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
   },
@@ -426,8 +472,8 @@ const Metric = Obj(
     rules: [
       durationRange('interval', '1s', '24h'),
       {
-        rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge)',
-        message: 'a metric needs thresholdRange, compare or judge',
+        rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge) || has(self.successCondition) || has(self.failureCondition)',
+        message: 'a metric needs thresholdRange, compare, judge, successCondition or failureCondition',
         fieldPath: '.thresholdRange',
         reason: 'FieldValueRequired',
       },
@@ -436,6 +482,17 @@ const Metric = Obj(
         message:
           'judge compares samples over a window and cannot be combined with thresholdRange or compare (use two metrics)',
         fieldPath: '.judge',
+      },
+      {
+        rule: '!has(self.judge) || !has(self.successCondition) && !has(self.failureCondition)',
+        message:
+          'judge decides from samples, not one value: it cannot be combined with successCondition or failureCondition (use two metrics)',
+        fieldPath: '.judge',
+      },
+      {
+        rule: '!has(self.dryRun) || !self.dryRun || !has(self.critical) || !self.critical',
+        message: 'a dryRun metric never fails a tick, so it cannot be critical',
+        fieldPath: '.critical',
       },
       {
         rule: `self.name in ['${['request-success-rate', 'request-duration'].join("', '")}'] || has(self.templateRef)`,
@@ -891,6 +948,9 @@ export const CanarySpec = Obj(
   },
 );
 
+/** Measurements kept per metric in status.metrics[].history. */
+export const METRIC_HISTORY_LENGTH = 10;
+
 const MetricStatus = Obj({
   name: Type.String(),
   value: Type.Optional(Type.Number({ description: "The canary's value; with judge its mean." })),
@@ -904,7 +964,37 @@ const MetricStatus = Obj({
   result: StringEnum(METRIC_RESULTS),
   time: Type.String({ format: 'date-time' }),
   message: Type.Optional(Type.String()),
+  dryRun: Type.Optional(Type.Boolean({ description: 'Measured only: counts toward nothing.' })),
+  history: Type.Optional(
+    Type.Array(
+      Obj({
+        value: Type.Optional(Type.Number()),
+        result: StringEnum(METRIC_RESULTS),
+        time: Type.String({ format: 'date-time' }),
+      }),
+      {
+        maxItems: METRIC_HISTORY_LENGTH,
+        description: `This run's latest measurements of the metric, oldest first, at most ${METRIC_HISTORY_LENGTH}.`,
+      },
+    ),
+  ),
 });
+export type MetricStatus = Static<typeof MetricStatus>;
+
+const MeasurementCount = Obj(
+  {
+    name: Type.String(),
+    count: Type.Integer({ description: 'Measurements in this run.' }),
+    failed: Type.Integer(),
+    inconclusive: Type.Integer(),
+    consecutiveErrors: Type.Integer({ description: 'Error or NoData results in a row, up to the latest.' }),
+  },
+  {
+    description:
+      'Counts of a metric with failureLimit, inconclusiveLimit or consecutiveErrorLimit, reset when a run starts or is retried.',
+  },
+);
+export type MeasurementCount = Static<typeof MeasurementCount>;
 
 export const SCORE_RESULTS = ['Pass', 'Marginal', 'Fail', 'Inconclusive'] as const;
 
@@ -956,6 +1046,7 @@ export const CanaryStatus = Obj({
   observedGeneration: Type.Optional(Type.Integer()),
   message: Type.Optional(Type.String({ description: '"<Reason>: <detail>" of the latest decision.' })),
   metrics: Type.Optional(Type.Array(MetricStatus)),
+  measurements: Type.Optional(Type.Array(MeasurementCount)),
   score: Type.Optional(ScoreStatus),
   conditions: Type.Optional(Type.Array(Condition)),
   lastAnalysisTime: Type.Optional(Type.String({ format: 'date-time', description: 'Last analysis tick.' })),

@@ -2,6 +2,7 @@
 // schema the CRDs carry, defaults applied first, then the same CEL rules evaluated with cel-js.
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { CONDITION_FIELDS, conditionProblem } from '../analysis/conditions.ts';
 import { CEL, PROM_DURATION_PATTERN, type CelRule } from './schema-kit.ts';
 import { API_VERSION, KINDS, kindDef, objectSchema, type KindDef } from './kinds.ts';
 
@@ -69,7 +70,10 @@ export function validateObject(input: unknown): { object: Json; problems: Proble
   if (!validate(object)) problems.push(...(validate.errors ?? []).map(fromAjv));
   if (object.spec && typeof object.spec === 'object') {
     problems.push(...celProblems(def.spec as Json, object.spec, 'spec'));
-    if (def.kind === 'Canary') problems.push(...timeZoneProblems(object.spec as Json));
+    if (def.kind === 'Canary') {
+      problems.push(...timeZoneProblems(object.spec as Json));
+      problems.push(...metricConditionProblems(object.spec as Json));
+    }
   }
   return { object, problems: dedupe(problems) };
 }
@@ -123,6 +127,22 @@ function timeZoneProblems(spec: Json): Problem[] {
       },
     ];
   }
+}
+
+/**
+ * successCondition and failureCondition must parse and type-check as bool CEL over `result` (the API
+ * server cannot check them), so `weir lint` and the controller's Ready=False name the field.
+ */
+function metricConditionProblems(spec: Json): Problem[] {
+  const metrics = (spec.analysis as Json | undefined)?.metrics;
+  if (!Array.isArray(metrics)) return [];
+  return metrics.flatMap((m: unknown, i) =>
+    CONDITION_FIELDS.flatMap((field) => {
+      const expression = (m as Json | undefined)?.[field];
+      const problem = typeof expression === 'string' ? conditionProblem(expression) : undefined;
+      return problem ? [{ path: `spec.analysis.metrics[${i}].${field}`, message: problem }] : [];
+    }),
+  );
 }
 
 function fromAjv(e: ErrorObject): Problem {

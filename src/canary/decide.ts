@@ -7,6 +7,8 @@ import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
+import { measureTick, type LimitBreach } from './measurement-limits.ts';
+import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';
 
 /** decide() cannot finish without these results; the controller gathers them and calls again. */
@@ -273,6 +275,7 @@ function startRun(run: Run, why: string, restart = false): void {
     return;
   }
   Object.assign(status, { canaryWeight: 0, failedChecks: 0, iterations: 0, stepIndex: 0, metrics: [] });
+  delete status.measurements;
   delete status.lastAnalysisTime;
   delete status.score;
   delete status.pauseStartTime;
@@ -426,8 +429,23 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
     .filter((c): c is { ok: false; message: string } => !!c && !c.ok)
     .map((c) => c.message);
   if (!unanalysed && obs.metrics) {
-    status.metrics = obs.metrics.map((m) => ({ ...m, time: run.now }));
-    const tick = tickVerdict(view.spec.analysis, obs.metrics, final);
+    const specs = view.spec.analysis.metrics ?? [];
+    const dryRun = new Set(specs.filter((m) => m.dryRun).map((m) => m.name));
+    const latest = obs.metrics.map((m) => ({
+      ...m,
+      time: run.now,
+      ...(dryRun.has(m.name) ? { dryRun: true } : {}),
+    }));
+    status.metrics = withHistory(status.metrics ?? [], latest);
+    const measured = measureTick(specs, obs.metrics, status.measurements ?? []);
+    if (measured.counts.length) status.measurements = measured.counts;
+    if (measured.breach) {
+      endByLimits(run, measured.breach);
+      return false;
+    }
+    // Every metric judged by its own limits or dry-run: nothing is left for the tick to judge.
+    if (!measured.forTick.length) return !failures.length || countFailedCheck(run, failures);
+    const tick = tickVerdict(view.spec.analysis, measured.forTick, final);
     if (tick.score) status.score = { ...tick.score, time: run.now };
     if (tick.kind === 'fail') failures.push(...tick.failures);
     if (tick.kind === 'hold' && !failures.length) {
@@ -437,6 +455,12 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
     }
   }
   if (!failures.length) return true;
+  return countFailedCheck(run, failures);
+}
+
+/** Flagger's failed check: one more against analysis.threshold, which ends the run. Always false. */
+function countFailedCheck(run: Run, failures: string[]): false {
+  const { status, view } = run;
   status.failedChecks = (status.failedChecks ?? 0) + 1;
   const msg = `Halted: failed check ${status.failedChecks}/${view.spec.analysis.threshold}: ${failures.join('; ')}`;
   run.act({ type: 'event', eventType: 'Warning', reason: 'FailedCheck', message: msg });
@@ -448,6 +472,18 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
     status.message = msg;
   }
   return false;
+}
+
+/**
+ * A metric's own limit was exceeded (measurement-limits.ts): no threshold to wait for. Too many
+ * failures or errors end the run as onFailure says; too many inconclusive results freeze it, as Argo
+ * pauses an Inconclusive run for a person to promote, abort or retry.
+ */
+function endByLimits(run: Run, breach: LimitBreach): void {
+  const reason = `Measurement limit exceeded: ${breach.reasons.join('; ')}`;
+  run.act({ type: 'event', eventType: 'Warning', reason: 'MeasurementLimit', message: reason });
+  if (breach.kind === 'inconclusive' || run.view.spec.analysis.onFailure === 'freeze') freeze(run, reason);
+  else rollback(run, reason);
 }
 
 /** Passing this tick would promote: the last step, or `weir promote --full`. */
@@ -694,6 +730,7 @@ function resumeFromFreeze(run: Run): void {
   run.handled('retry');
   delete status.frozenAt;
   delete status.pauseStartTime;
+  delete status.measurements;
   status.failedChecks = 0;
   run.setPhase(
     'Progressing',

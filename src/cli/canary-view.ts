@@ -5,6 +5,7 @@ import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
 import { SHARD_LABEL } from '../api/shard.ts';
 import type { CanaryObject } from '../canary/context.ts';
 import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
+import { hasLimits, LIMIT_DEFAULTS } from '../canary/measurement-limits.ts';
 import { REQUEST } from '../canary/requests.ts';
 import { strategyOf, totalSteps } from '../canary/strategy.ts';
 import { SCORE_DEFAULTS } from '../canary/tick-verdict.ts';
@@ -145,9 +146,52 @@ function metricsTable(c: CanaryObject, style: Style, now: Date): string[] {
           : style.red(
               `✖ ${m.result === 'Failed' ? (m.message ?? 'out of range') : `${m.result}: ${m.message ?? ''}`}`,
             );
-    return [n, fmtNumber(m?.value), fmtNumber(min), fmtNumber(max), m ? age(m.time, now) : '-', result];
+    // A dry-run metric's result counts toward nothing: say so before a red cross alarms anyone.
+    const shown = spec?.dryRun || m?.dryRun ? `${style.dim('(dry-run)')} ${result}` : result;
+    return [n, fmtNumber(m?.value), fmtNumber(min), fmtNumber(max), m ? age(m.time, now) : '-', shown];
   });
-  return ['Metrics:', table([['NAME', 'VALUE', 'MIN', 'MAX', 'AGE', 'RESULT'], ...rows], '  ')];
+  const measuredTable = table([['NAME', 'VALUE', 'MIN', 'MAX', 'AGE', 'RESULT'], ...rows], '  ');
+  return ['Metrics:', measuredTable, ...limitLines(c), ...historyLines(c, style)];
+}
+
+const MARKS: Record<string, string> = { Successful: '✔', Failed: '✖', Inconclusive: '…' };
+
+/** Each metric's measurements in this run, oldest first: a trend, not only the latest. */
+function historyLines(c: CanaryObject, style: Style): string[] {
+  const measured = (c.status?.metrics ?? []).filter((m) => m.history?.length);
+  if (!measured.length) return [];
+  const rows = measured.map((m) => {
+    const cells = (m.history ?? []).map((h) => {
+      const mark = MARKS[h.result] ?? h.result;
+      const text = h.value !== undefined ? `${fmtNumber(h.value)} ${mark}` : mark;
+      return h.result === 'Successful'
+        ? text
+        : h.result === 'Inconclusive'
+          ? style.yellow(text)
+          : style.red(text);
+    });
+    return [m.name, cells.join(' · ')];
+  });
+  return ['Recent measurements (oldest first):', table(rows, '  ')];
+}
+
+/** Metrics judged by their own limits: the run's counts next to each limit (measurement-limits.ts). */
+function limitLines(c: CanaryObject): string[] {
+  const limited = (c.spec.analysis.metrics ?? []).filter((m) => !m.dryRun && hasLimits(m));
+  if (!limited.length) return [];
+  const rows = limited.map((m) => {
+    const n = c.status?.measurements?.find((x) => x.name === m.name);
+    const of = (count: number | undefined, limit: number) => `${count ?? 0} (limit ${limit})`;
+    return [
+      m.name,
+      String(n?.count ?? 0),
+      of(n?.failed, m.failureLimit ?? LIMIT_DEFAULTS.failureLimit),
+      of(n?.inconclusive, m.inconclusiveLimit ?? LIMIT_DEFAULTS.inconclusiveLimit),
+      of(n?.consecutiveErrors, m.consecutiveErrorLimit ?? LIMIT_DEFAULTS.consecutiveErrorLimit),
+    ];
+  });
+  const head = ['NAME', 'MEASURED', 'FAILED', 'INCONCLUSIVE', 'ERRORS IN A ROW'];
+  return ['Measurement limits (this run):', table([head, ...rows], '  ')];
 }
 
 function eventsTable(events: CoreV1Event[], count: number, now: Date, style: Style): string[] {

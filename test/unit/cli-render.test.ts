@@ -712,3 +712,59 @@ test('get canary: the score of a judged run and an Inconclusive metric', () => {
     /\nScore: {9}not scored yet \(pass 90, marginal 50\)\n/,
   );
 });
+
+test('get canary: a dry-run metric is marked, a limited one shows its counts against its limits', () => {
+  const c = canary(
+    {
+      provider: 'kubernetes',
+      analysis: {
+        interval: '1m',
+        stepWeights: [10, 50],
+        metrics: [
+          { name: 'request-duration', thresholdRange: { max: 500 }, dryRun: true },
+          { name: 'request-success-rate', thresholdRange: { min: 99 }, failureLimit: 2 },
+        ],
+      },
+    },
+    {
+      phase: 'Progressing',
+      canaryWeight: 10,
+      metrics: [
+        {
+          name: 'request-duration',
+          value: 900,
+          result: 'Failed',
+          dryRun: true,
+          time: '2025-01-01T11:59:50Z',
+        },
+        {
+          name: 'request-success-rate',
+          value: 98,
+          result: 'Failed',
+          time: '2025-01-01T11:59:50Z',
+          history: [
+            { value: 99.5, result: 'Successful', time: '2025-01-01T11:58:50Z' },
+            { result: 'NoData', time: '2025-01-01T11:59:20Z' },
+            { value: 98, result: 'Failed', time: '2025-01-01T11:59:50Z' },
+          ],
+        },
+      ],
+      measurements: [
+        { name: 'request-success-rate', count: 3, failed: 1, inconclusive: 0, consecutiveErrors: 0 },
+      ],
+    },
+  );
+  const text = renderCanary({ canary: c }, { style: PLAIN, now });
+  assert.match(text, /\n {2}request-duration +900 +- +500 +10s +\(dry-run\) ✖/);
+  assert.doesNotMatch(text, /request-success-rate +98 .*dry-run/);
+  assert.match(
+    text,
+    /\nMeasurement limits \(this run\):\n {2}NAME +MEASURED +FAILED +INCONCLUSIVE +ERRORS IN A ROW\n/,
+  );
+  assert.match(text, /\n {2}request-success-rate +3 +1 \(limit 2\) +0 \(limit 0\) +0 \(limit 4\)\n/);
+  assert.doesNotMatch(text, /\n {2}request-duration +0 /, 'a dry-run metric has no limits row');
+  assert.match(
+    text,
+    /\nRecent measurements \(oldest first\):\n {2}request-success-rate +99\.5 ✔ · NoData · 98 ✖\n/,
+  );
+});

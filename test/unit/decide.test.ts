@@ -1587,3 +1587,116 @@ describe('statistical judge and score (analysis.score)', () => {
     assert.equal(step(w).status.score, undefined);
   });
 });
+
+describe('per-metric measurement limits and dryRun (Argo)', () => {
+  const rate = { name: 'request-success-rate', thresholdRange: { min: 99 } };
+  const failed = {
+    name: 'request-success-rate',
+    result: 'Failed',
+    value: 70,
+    message: '70 < min 99',
+  } as const;
+  const started = (analysis: Record<string, unknown>) => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50, threshold: 1, ...analysis }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    tick(w); // weight 10
+    return w;
+  };
+
+  test('failureLimit replaces the threshold: failures within it add no failed check and advance', () => {
+    const w = started({ metrics: [{ ...rate, failureLimit: 1 }] });
+    w.metrics = [failed];
+    let d = tick(w);
+    assert.equal(d.status.failedChecks, 0, 'judged by its own limit, not analysis.threshold 1');
+    assert.equal(d.status.canaryWeight, 20);
+    assert.deepEqual(d.status.measurements, [
+      { name: 'request-success-rate', count: 1, failed: 1, inconclusive: 0, consecutiveErrors: 0 },
+    ]);
+    d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(
+      d.status.message ?? '',
+      /RolledBack: Measurement limit exceeded: request-success-rate: 2 failed/,
+    );
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    const event = d.actions.find((a) => a.type === 'event' && a.reason === 'MeasurementLimit');
+    assert.ok(event, 'a Warning Event says which limit ended the run');
+  });
+
+  test('inconclusiveLimit exceeded freezes the run even with onFailure rollback; a new run resets counts', () => {
+    const w = started({ metrics: [{ ...rate, inconclusiveLimit: 0 }] });
+    w.metrics = [{ name: 'request-success-rate', result: 'Inconclusive', message: 'too few samples' }];
+    let d = tick(w);
+    assert.equal(d.status.phase, 'Frozen');
+    assert.match(d.status.message ?? '', /inconclusiveLimit 0: too few samples/);
+    w.revision = 'rev3';
+    w.metrics = [{ ...failed, result: 'Successful', value: 100 }];
+    d = step(w);
+    assert.equal(d.status.measurements, undefined, 'a new run starts with no counts');
+  });
+
+  test('a consecutive error streak beyond its limit fails; onFailure freeze freezes instead', () => {
+    const w = started({ onFailure: 'freeze', metrics: [{ ...rate, consecutiveErrorLimit: 1 }] });
+    w.metrics = [{ name: 'request-success-rate', result: 'Error', message: 'prometheus unreachable' }];
+    assert.equal(tick(w).status.phase, 'Progressing');
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Frozen');
+    assert.match(d.status.message ?? '', /2 consecutive errors > consecutiveErrorLimit 1/);
+  });
+
+  test('a dryRun metric is shown as such but never fails a tick or counts a check', () => {
+    const w = started({ metrics: [{ ...rate, dryRun: true }] });
+    w.metrics = [failed];
+    const d = tick(w);
+    assert.equal(d.status.failedChecks, 0);
+    assert.equal(d.status.canaryWeight, 20);
+    assert.deepEqual(
+      d.status.metrics?.map((m) => [m.name, m.result, m.dryRun]),
+      [['request-success-rate', 'Failed', true]],
+    );
+  });
+
+  test('dryRun cannot be critical', () => {
+    const { problems } = validateObject({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'Canary',
+      metadata: { name: 'app', namespace: 'prod' },
+      spec: {
+        targetRef: { kind: 'Deployment', name: 'app' },
+        service: { port: 80 },
+        analysis: { interval: '30s', metrics: [{ ...rate, dryRun: true, critical: true }] },
+      },
+    });
+    assert.ok(
+      problems.some((p) => p.path === 'spec.analysis.metrics[0].critical' && p.message.includes('dryRun')),
+      JSON.stringify(problems),
+    );
+  });
+});
+
+test('status.metrics keeps the run history of each metric, and a new run starts a new one', () => {
+  const w = world(
+    canary({
+      stepWeight: 10,
+      maxWeight: 50,
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+    }),
+    initialized,
+  );
+  w.revision = 'rev2';
+  step(w);
+  tick(w); // weight 10, unanalysed
+  tick(w);
+  w.metrics = [{ name: 'request-success-rate', result: 'Successful', value: 99.5, message: 'ok' }];
+  const d = tick(w);
+  assert.deepEqual(
+    d.status.metrics?.[0]?.history?.map((h) => [h.value, h.result]),
+    [
+      [100, 'Successful'],
+      [99.5, 'Successful'],
+    ],
+  );
+  w.revision = 'rev3';
+  assert.deepEqual(step(w).status.metrics, [], 'a new run forgets the old history');
+});
