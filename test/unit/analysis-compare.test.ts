@@ -276,7 +276,10 @@ describe('compare in the schema and the provider check', () => {
   });
 
   test('neither, an empty compare.primary, minRatio above maxRatio and negative bounds are refused', () => {
-    assert.match(problems({ name: 'request-success-rate' }).join('\n'), /thresholdRange, compare, judge, successCondition or failureCondition/);
+    assert.match(
+      problems({ name: 'request-success-rate' }).join('\n'),
+      /thresholdRange, compare, judge, successCondition or failureCondition/,
+    );
     assert.match(
       problems({ name: 'request-success-rate', compare: { primary: {} } }).join('\n'),
       /compare.primary needs maxIncrease, maxDecrease, maxRatio or minRatio/,
