@@ -4,28 +4,18 @@
 // the weights and the A/B flag read back ignore those rules.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanarySpec } from '../../src/api/canary.ts';
 import type { Obj } from '../../src/kube/client.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
 import { desiredRoute, readTraffic } from '../../src/routing/gatewayapi/router.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
 import { nextCookies, storedCookies } from '../../src/routing/session-affinity.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(analysis: Record<string, unknown> = {}, service: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898, gatewayRefs: [{ name: 'gw' }], ...service },
-      analysis: { interval: '30s', threshold: 5, stepWeights: [10, 50], ...analysis },
-    } as unknown as CanarySpec,
-  };
+  return podinfoTarget({
+    service: { gatewayRefs: [{ name: 'gw' }], ...service },
+    analysis: { interval: '30s', stepWeights: [10, 50], ...analysis },
+  });
 }
 
 type Backend = { name: string; weight: number; filters?: unknown[] };

@@ -4,7 +4,6 @@
 // naming the field.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanarySpec } from '../../src/api/canary.ts';
 import type { Obj } from '../../src/kube/client.ts';
 import { validateObject } from '../../src/api/validate.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
@@ -22,22 +21,10 @@ import {
   readVirtualServiceTraffic,
 } from '../../src/routing/istio/virtual-service.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(service: Record<string, unknown> = {}, analysis: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898, ...service },
-      analysis: { interval: '30s', threshold: 5, stepWeights: [10, 50], ...analysis },
-    } as unknown as CanarySpec,
-  };
+  return podinfoTarget({ service, analysis: { interval: '30s', stepWeights: [10, 50], ...analysis } });
 }
 
 type Rule = Record<string, unknown> & { route: Array<Record<string, unknown>> };

@@ -3,7 +3,6 @@
 // as weight verification, its capabilities and its built-in queries rendered token for token.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanarySpec } from '../../src/api/canary.ts';
 import { builtinQuery } from '../../src/analysis/builtin.ts';
 import { renderQuery } from '../../src/analysis/render.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
@@ -14,22 +13,10 @@ import {
   virtualServiceNotTaken,
 } from '../../src/routing/istio/router.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(service: Record<string, unknown> = {}, analysis: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898, ...service },
-      analysis: { interval: '1m', threshold: 5, ...analysis },
-    } as unknown as CanarySpec,
-  };
+  return podinfoTarget({ service, analysis });
 }
 
 const dest = (host: string, weight: number) => ({ destination: { host }, weight });

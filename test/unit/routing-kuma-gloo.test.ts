@@ -17,28 +17,14 @@ import {
 } from '../../src/routing/gloo/router.ts';
 import { desiredMeshHttpRoute, readMeshHttpRouteTraffic } from '../../src/routing/kuma/router.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(
   spec: Record<string, unknown> = {},
   analysis: Record<string, unknown> = {},
   annotations?: Record<string, string>,
 ): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898 },
-      analysis: { interval: '1m', threshold: 5, ...analysis },
-      ...spec,
-    } as unknown as CanarySpec,
-    ...(annotations ? { annotations } : {}),
-  };
+  return podinfoTarget({ spec, analysis, ...(annotations ? { annotations } : {}) });
 }
 
 test('kuma: a MeshHTTPRoute splitting the apex MeshService, in the mesh of kuma.io/mesh', () => {

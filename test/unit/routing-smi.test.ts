@@ -9,22 +9,10 @@ import { renderQuery } from '../../src/analysis/render.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
 import { desiredTrafficSplit, readSplitTraffic } from '../../src/routing/smi/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(service: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898, ...service },
-      analysis: { interval: '1m', threshold: 5 },
-    } as unknown as CanarySpec,
-  };
+  return podinfoTarget({ service });
 }
 
 test('smi: the TrafficSplit lists canary then primary with the weights; read back, also as strings', () => {

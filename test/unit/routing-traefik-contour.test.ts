@@ -10,22 +10,10 @@ import { capabilityProblems } from '../../src/routing/capabilities.ts';
 import { desiredProxy, proxyNotTaken, readProxyTraffic } from '../../src/routing/contour/router.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
 import { desiredTraefikService, readTraefikTraffic } from '../../src/routing/traefik/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 function target(spec: Record<string, unknown> = {}, analysis: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898, ...spec },
-      analysis: { interval: '1m', threshold: 5, ...analysis },
-    } as unknown as CanarySpec,
-  };
+  return podinfoTarget({ service: spec, analysis });
 }
 
 test('traefik: init has only the primary entry, a step both, and the weights read back', () => {
