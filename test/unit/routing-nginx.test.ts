@@ -3,33 +3,24 @@
 // built-in queries rendered (Flagger v1.44's, token for token).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanarySpec } from '../../src/api/canary.ts';
 import { builtinQuery, providerVariables } from '../../src/analysis/builtin.ts';
 import { renderQuery } from '../../src/analysis/render.ts';
 import type { Obj } from '../../src/kube/client.ts';
 import { capabilityProblems } from '../../src/routing/capabilities.ts';
 import { desiredCanaryIngress, readIngressTraffic } from '../../src/routing/nginx/router.ts';
 import type { RouteTarget } from '../../src/routing/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 const P = 'nginx.ingress.kubernetes.io';
 
 function target(analysis: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
+  return podinfoTarget({
+    analysis,
     spec: {
       provider: 'nginx',
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
       ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'web' },
-      service: { port: 9898 },
-      analysis: { interval: '1m', threshold: 5, ...analysis },
-    } as unknown as CanarySpec,
-  };
+    },
+  });
 }
 
 const backend = (name: string) => ({ service: { name, port: { number: 9898 } } });

@@ -22,28 +22,20 @@ import {
   desiredSkipperIngress,
   readSkipperTraffic,
 } from '../../src/routing/skipper/router.ts';
+import { podinfoTarget } from './route-target-kit.ts';
 
 const WEIGHTS = 'zalando.org/backend-weights';
 const PREDICATE = 'zalando.org/skipper-predicate';
 
 function target(provider: 'skipper' | 'apisix', analysis: Record<string, unknown> = {}): RouteTarget {
-  return {
-    name: 'podinfo',
-    namespace: 'test',
-    apex: 'podinfo',
-    primary: 'podinfo-primary',
-    canary: 'podinfo-canary',
-    selector: { key: 'app', value: 'podinfo' },
-    owner: { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'podinfo', uid: 'u', controller: true },
+  return podinfoTarget({
+    analysis,
     spec: {
       provider,
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
       ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'web' },
       routeRef: { apiVersion: 'apisix.apache.org/v2', kind: 'ApisixRoute', name: 'web' },
-      service: { port: 9898 },
-      analysis: { interval: '1m', threshold: 5, ...analysis },
-    } as unknown as CanarySpec,
-  };
+    },
+  });
 }
 
 const backend = (name: string) => ({ service: { name, port: { number: 9898 } } });
