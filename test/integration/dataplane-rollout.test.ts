@@ -115,7 +115,13 @@ async function weightedRun(provider: 'gatewayapi' | 'traefik', name: string): Pr
     console.log(
       `${provider} after promotion: ${percent(promoted, (x) => x.tag === NEW)} requests answered by ${NEW} (primary pods ${JSON.stringify(promoted.byPod)})`,
     );
-    assert.ok((gate.calls[403] ?? 0) > 0, 'the gate held at least one step while it was measured');
+    // Whether the gate also answered 403 depends on the machine's speed (a step measured within one
+    // interval is never asked again: a CI run saw none); the hold is proven by the weight read back
+    // after each measurement, and here that Weir asked the gate before every step.
+    assert.ok(
+      (gate.calls[200] ?? 0) >= STEPS.length,
+      `Weir asked the gate before every step (${JSON.stringify(gate.calls)})`,
+    );
   } finally {
     await gate.stop();
   }
