@@ -12,6 +12,7 @@ import { randomInt } from 'node:crypto';
 import type { CanarySpec } from '../api/canary.ts';
 import type { Obj } from '../kube/client.ts';
 import type { Traffic } from '../vocab/traffic.ts';
+import type { RouteTarget } from './router.ts';
 import { parseDuration } from '../vocab/duration.ts';
 import { escapeRegex } from './string-match.ts';
 
@@ -119,4 +120,13 @@ export function cookieRegex(cookie: string): string {
 /** The Set-Cookie value that makes a browser drop the ended run's cookie. */
 export function expiredCookie(cookie: string): string {
   return `${cookie}; Max-Age=-1`;
+}
+
+/**
+ * The cookies a router writes for `traffic`: none without analysis.sessionAffinity, else those
+ * stored on `route` (the live routing object) continued for this weight.
+ */
+export function cookiesFor(t: RouteTarget, route: Obj | undefined, traffic: Traffic): Cookies {
+  const sa = t.spec.analysis.sessionAffinity;
+  return sa ? nextCookies(sa, storedCookies(route), traffic) : {};
 }

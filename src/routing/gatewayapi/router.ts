@@ -8,13 +8,7 @@ import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
 import type { Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
-import {
-  AFFINITY_RULE_NAMES,
-  cookieAnnotations,
-  nextCookies,
-  storedCookies,
-  type Cookies,
-} from '../session-affinity.ts';
+import { AFFINITY_RULE_NAMES, cookieAnnotations, cookiesFor, type Cookies } from '../session-affinity.ts';
 import { affinityRules, type Rule } from './session-affinity.ts';
 
 export const HTTP_ROUTE: ResourceType = {
@@ -165,8 +159,7 @@ export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
   const current = (t: RouteTarget) => cached(HTTP_ROUTE, t.namespace, t.apex);
   const apply = async (t: RouteTarget, traffic: Traffic): Promise<boolean> => {
     const now = current(t);
-    const sa = t.spec.analysis.sessionAffinity;
-    const desired = desiredRoute(t, traffic, sa ? nextCookies(sa, storedCookies(now), traffic) : {});
+    const desired = desiredRoute(t, traffic, cookiesFor(t, now, traffic));
     // The subset test alone would keep a filter or rule Weir no longer wants (a mirror after
     // promotion): the routes read back must say the same too.
     if (

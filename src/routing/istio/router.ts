@@ -5,7 +5,7 @@ import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
 import type { Traffic } from '../../vocab/traffic.ts';
 import type { RouteTarget, Router, RouterFactory } from '../router.ts';
-import { nextCookies, storedCookies } from '../session-affinity.ts';
+import { cookiesFor } from '../session-affinity.ts';
 import {
   apexVirtualService,
   DESTINATION_RULE,
@@ -35,12 +35,6 @@ function upToDate(desired: Obj, now: Obj | undefined, managed: (spec: unknown) =
     isSubset(desired.metadata?.labels, now.metadata?.labels) &&
     isSubset(desired.metadata?.annotations, now.metadata?.annotations)
   );
-}
-
-/** The cookies of analysis.sessionAffinity for `traffic`, continuing those stored on `vs`. */
-function cookiesFor(t: RouteTarget, vs: Obj | undefined, traffic: Traffic) {
-  const sa = t.spec.analysis.sessionAffinity;
-  return sa ? nextCookies(sa, storedCookies(vs), traffic) : {};
 }
 
 interface IstioStatus {
