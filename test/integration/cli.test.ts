@@ -100,7 +100,17 @@ describe('weir CLI on a live cluster', { concurrency: true }, () => {
     const cmd = `trap : INT; KUBECONFIG='${w.cluster.kubeconfigPath}' '${process.execPath}' '${BIN}' get canary watched -n ${w.ns} --watch; echo "weir exited $?"; sleep 300`;
     tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', cmd);
     const frame = () => tmux('capture-pane', '-p', '-t', 'watch');
-    await waitFor('the first frame', () => /Status: +✔ Initialized/.test(frame()), 30_000, 200);
+    // A cold start (tsx compiling the CLI) on a loaded machine can take a while; the error shows
+    // what was drawn, so a wrong frame is told apart from a slow one.
+    let first = '';
+    await waitFor(
+      'the first frame',
+      () => /Status: +✔ Initialized/.test((first = frame())),
+      90_000,
+      200,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast frame:\n${first}`);
+    });
     await w.setImage('watched', 'example.com/watched:2.0.0');
     // As in CI: `kubectl apply`, then `weir status` (the old revision's Initialized is no verdict).
     const status = weir(['status', 'watched', '-n', w.ns, '--timeout', '4m'], { timeoutMs: 300_000 });
