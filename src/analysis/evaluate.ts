@@ -25,6 +25,13 @@ export interface AnalysisInput {
   name: string;
   namespace: string;
   provider: ProviderName;
+  /** The time the analysis measures, ms since the epoch; default now (`weir simulate` replays past ticks). */
+  at?: number;
+  /**
+   * What `{{ target }}` becomes when a query is rendered for the primary; default `<target>-primary`
+   * (`weir simulate --primary-selector`, for data recorded under another name).
+   */
+  primaryTarget?: string;
 }
 
 export interface AnalysisDeps {
@@ -130,7 +137,7 @@ function readerOf(
       `judge: provider ${provider.type} cannot run range queries, which judge.mannWhitney needs for its samples; use a MetricTemplate of a provider that can (prometheus, victoriametrics)`,
     );
   }
-  const range = judgeRange(metric, input.spec.analysis.interval, Date.now());
+  const range = judgeRange(metric, input.spec.analysis.interval, input.at ?? Date.now());
   return (q) => queryRange.call(provider, q, range);
 }
 
@@ -193,7 +200,7 @@ function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDep
     name: input.name,
     namespace: input.namespace,
     target,
-    primary: `${target}-primary`,
+    primary: input.primaryTarget ?? `${target}-primary`,
     service: input.spec.service.name ?? target,
     interval: metric.interval ?? input.spec.analysis.interval,
     variables: metric.templateVariables ?? {},
