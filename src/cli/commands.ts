@@ -1,11 +1,12 @@
 // Every `weir` command's interface: arguments, flags, help and examples. The implementations are
 // imported when a command runs, so `--help`, `lint` and `convert` never load the Kubernetes client.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { ActionKind } from './actions.ts';
 import { WeirError } from '../errors.ts';
 import { outputOption, withKubeFlags, type KubeFlags } from './flags.ts';
 import type { ViewFlags } from './get.ts';
 import type { GetFlags } from './gitsync.ts';
+import type { SimulateFlags } from './simulate.ts';
 
 export type Run = (code: number) => void;
 
@@ -174,6 +175,46 @@ export function convertCommand(run: Run): Command {
     .action(async (flags: { filename: string[]; strict?: boolean; provider?: string }) =>
       run((await import('./convert/index.ts')).runConvert(flags)),
     );
+}
+
+export function simulateCommand(run: Run): Command {
+  return withKubeFlags(
+    new Command('simulate')
+      .description(
+        "replay a Canary's analysis over a past window of Prometheus data: the weight each tick would reach, each metric's verdict, and whether the run would have promoted or rolled back",
+      )
+      .requiredOption(
+        '-f, --filename <path...>',
+        'the Canary, and MetricTemplates and Secrets it uses (file, directory or -)',
+      )
+      .requiredOption(
+        '--from <time>',
+        'RFC 3339 time the new revision is deployed at, e.g. 2026-11-20T10:00:00Z',
+      )
+      .requiredOption('--to <time>', 'RFC 3339 time the replay ends at')
+      .option(
+        '--prometheus <url>',
+        'Prometheus of built-in metrics; also replaces the address of prometheus MetricTemplates',
+      )
+      .option(
+        '--primary-selector <name>',
+        'what {{ target }} becomes for the primary (compare, judge); default <target>-primary',
+      )
+      .option('--no-color', 'no colours')
+      .addOption(new Option('-o, --output <format>', 'print the result as JSON').choices(['json'])),
+  )
+    .addHelpText(
+      'after',
+      '\nEvery analysis tick is measured as the controller would have measured it at that time (query_range\n' +
+        'at the tick); gates are assumed open and pods ready. MetricTemplates missing from -f are read from the\n' +
+        'cluster (-n, --context, --kubeconfig). Times are printed in UTC.\n' +
+        'Exit codes: 0 would have promoted, 1 would have rolled back (or frozen), 2 no decision by --to, 64 usage.\n' +
+        examples(
+          'weir simulate -f canary.yaml --prometheus http://localhost:9090 --from 2026-11-20T10:00:00Z --to 2026-11-20T11:00:00Z',
+          'weir simulate -f canary.yaml -f templates.yaml --from 2026-11-20T10:00Z --to 2026-11-20T12:00Z -o json',
+        ),
+    )
+    .action(async (flags: SimulateFlags) => run(await (await import('./simulate.ts')).runSimulate(flags)));
 }
 
 export function syncCommand(run: Run): Command {

@@ -10,6 +10,7 @@ import {
   getCommand,
   lintCommand,
   listCommand,
+  simulateCommand,
   statusCommand,
   syncCommand,
 } from './commands.ts';
@@ -32,6 +33,8 @@ Examples:
   weir abort podinfo                     roll back now
   weir lint -f deploy/                   validate manifests offline
   weir convert -f flagger-canary.yaml    migrate from Flagger or Argo Rollouts
+  weir simulate -f canary.yaml --from T --to T --prometheus URL
+                                         replay a Canary's analysis on past data
 
 Exit codes: 0 ok, 1 not found or failed, 2 timeout (status, sync), 64 usage or refused action,
 65 invalid input, 69 Kubernetes API unreachable or failing, 70 internal error.`;
@@ -136,6 +139,7 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
   for (const cmd of actionCommands(run)) program.addCommand(cmd);
   program.addCommand(lintCommand(run));
   program.addCommand(convertCommand(run));
+  program.addCommand(simulateCommand(run));
   program.addCommand(syncCommand(run));
 
   program

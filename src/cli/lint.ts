@@ -12,7 +12,8 @@ import { capabilityProblems } from '../routing/capabilities.ts';
 import { judgeProblems } from '../analysis/judge.ts';
 import { descriptorOf } from '../routing/registry.ts';
 
-function files(path: string): string[] {
+/** The files of `path`: itself, the YAML files under a directory (recursively), or - for stdin. */
+export function files(path: string): string[] {
   if (path === '-') return ['-'];
   if (!existsSync(path)) throw new WeirError('NOT_FOUND', `${path}: no such file or directory`);
   if (statSync(path).isDirectory()) {
