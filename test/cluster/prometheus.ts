@@ -12,6 +12,7 @@
 // keeping Running pods annotated `prometheus.io/scrape: "true"`, scraping their IP on the port of
 // `prometheus.io/port` (path `prometheus.io/path`, default /metrics), labelled `namespace` and `pod`.
 // Pod IPs answer only inside the run's network namespace (netns.ts).
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,12 @@ export interface StartPrometheusOptions {
   startTimeoutMs?: number;
   /** Log every query Prometheus answers to this file (global.query_log_file), one JSON line each. */
   queryLogFile?: string;
+  /**
+   * Past samples to start with, as OpenMetrics text (ending `# EOF`): backfilled into the data dir
+   * with `promtool tsdb create-blocks-from openmetrics` before Prometheus starts. Keep them within the
+   * retention (15 days) and before the start, where scrapes cannot overlap them.
+   */
+  backfill?: string;
 }
 
 /** One sample of an instant vector: labels and [unix seconds, value as string ("NaN" possible)]. */
@@ -120,6 +127,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       join(dir, 'prometheus.yml'),
       renderConfig(dir, opts.scrapeInterval ?? '1s', opts.kubernetesPods, opts.queryLogFile),
     );
+    if (opts.backfill !== undefined) await backfill(dir, opts.backfill);
     const { proc, url } = await launch(dir, opts);
 
     // Writes are serialised (they share one temp file) and each writes the latest list, so
@@ -241,6 +249,20 @@ async function writeTargets(dir: string, targets: ScrapeTarget[]): Promise<void>
   const tmp = join(dir, `.${SD_FILE}.tmp`);
   await writeFile(tmp, JSON.stringify(groups, null, 2));
   await rename(tmp, join(dir, SD_FILE));
+}
+
+/** Writes `openMetrics` as TSDB blocks into the instance's data dir (promtool, from the prometheus package). */
+async function backfill(dir: string, openMetrics: string): Promise<void> {
+  const input = join(dir, 'backfill.om');
+  await writeFile(input, openMetrics);
+  const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'data')], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `promtool backfill failed (exit ${r.status}): ${r.error?.message ?? ''}${r.stderr}${r.stdout}`,
+    );
+  }
 }
 
 /** Starts the binary; retries on a new port if another process grabbed the one we picked. */
