@@ -27,14 +27,9 @@ test('more ticks than columns share columns, and a failure in a shared column st
   const points = Array.from({ length: 8 }, (_, i) => ({ value: i === 5 ? 700 : 100, failed: i === 5 }));
   assert.equal(
     chart(points, { max: 500, height: 4, width: 4, from: 'a', to: 'b' }).join('\n'),
-    [
-      '    700 ┤  ✗',
-      'max 500 ┤┄┄┄┄',
-      '        │',
-      '    100 ┤●●●●',
-      '        └────',
-      '         a   b',
-    ].join('\n'),
+    ['    700 ┤  ✗', 'max 500 ┤┄┄┄┄', '        │', '    100 ┤●●●●', '        └────', '         a   b'].join(
+      '\n',
+    ),
   );
 });
 
