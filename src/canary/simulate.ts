@@ -77,7 +77,7 @@ export async function simulate(input: SimulationInput, measure: Measure): Promis
   const ticks: SimulatedTick[] = [];
   for (let t = fromMs; t <= toMs;) {
     const before = view.status;
-    const { decision, metrics } = await decideAt(view, t, measure);
+    const { decision, metrics } = await decideAt(view, t, measure, manualPause(before));
     const after = decision.status;
     view.status = after;
     const now = new Date(t).toISOString();
@@ -98,8 +98,10 @@ async function decideAt(
   view: CanaryView,
   t: number,
   measure: Measure,
+  promote: boolean,
 ): Promise<{ decision: Decision; metrics?: MetricResult[] }> {
   const obs = observationsAt(t);
+  if (promote) obs.requests.promote = { id: `simulated-${t}`, full: false };
   const first = decide(view, obs);
   if (!('need' in first)) return { decision: first };
   const metrics = first.need.metrics ? await measure(t) : undefined;
@@ -109,6 +111,14 @@ async function decideAt(
     throw new Error(`simulate: decide() still needs ${JSON.stringify(second.need)}`);
   }
   return { decision: second, ...(metrics ? { metrics } : {}) };
+}
+
+/**
+ * A pause step without a duration waits for `weir promote`, which a replay never gets: it is taken as
+ * promoted by a person at the next tick (the run would otherwise wait there until its deadline).
+ */
+function manualPause(status: CanaryStatus): boolean {
+  return /^Paused: step \d+, waiting for `weir promote`/.test(status.message ?? '');
 }
 
 function observationsAt(t: number): Observations {

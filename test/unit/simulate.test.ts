@@ -102,6 +102,22 @@ describe('simulate', () => {
     assert.deepEqual(sim.outcome, { kind: 'promoted', time: at(5), weight: 50 });
   });
 
+  test('a pause without a duration is taken as promoted by a person at the next tick', async () => {
+    const { measure } = successRate();
+    const steps = [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }];
+    const sim = await simulate(input({ steps, threshold: 1, metrics: [SUCCESS] }), measure);
+    assert.deepEqual(weights(sim.ticks), [
+      `${at(0)} 0->10`,
+      `${at(1)} 10->10`, // the pause starts
+      `${at(2)} 10->10`, // promoted: the pause ends
+      `${at(3)} 10->50`,
+      `${at(4)} 50->50`,
+    ]);
+    assert.match(sim.ticks[1]!.message, /waiting for `weir promote`/);
+    assert.match(sim.ticks[2]!.message, /^Progressing: pause at step 2 ended$/);
+    assert.deepEqual(sim.outcome, { kind: 'promoted', time: at(4), weight: 50 });
+  });
+
   test('a window that ends first: undecided, at the weight reached', async () => {
     const { measure } = successRate();
     const sim = await simulate(
