@@ -142,6 +142,14 @@ describe('runAnalysis with compare', () => {
     });
   });
 
+  test('primaryTarget (weir simulate --primary-selector) names the primary pods instead of <target>-primary', async () => {
+    const metric = { name: 'request-success-rate', compare: { primary: { maxDecrease: 1 } } };
+    const { queries, deps } = sides(95.2, 99.1);
+    const input = { spec: spec([metric]), name: 'web', namespace: 'prod', provider: 'kubernetes' as const };
+    await runAnalysis({ ...input, primaryTarget: 'app-stable' }, deps);
+    assert.equal(queries[1], queries[0]!.replaceAll('pod=~"app-', 'pod=~"app-stable-'));
+  });
+
   test('the same canary value passes when the primary is as bad', async () => {
     const metric = { name: 'request-success-rate', compare: { primary: { maxDecrease: 1 } } };
     const { result } = await analyse(metric, 95.2, 95.6);

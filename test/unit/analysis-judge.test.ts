@@ -203,6 +203,20 @@ describe('runAnalysis with judge', () => {
     assert.equal(result.result, 'Failed');
   });
 
+  test('`at` (weir simulate) ends the window at that time instead of now', async () => {
+    const { ranges, deps } = fakes(shifted(30), PRIMARY);
+    const metric = { name: 'latency', templateRef: { name: 'latency' }, interval: '1m', judge };
+    const at = Date.parse('2026-11-20T10:17:00Z');
+    const input = {
+      spec: spec({ metrics: [metric] }),
+      name: 'web',
+      namespace: 'prod',
+      provider: 'kubernetes' as const,
+    };
+    await runAnalysis({ ...input, at }, deps);
+    assert.deepEqual(ranges[0]!.range, { startMs: at - 600_000, endMs: at, stepMs: 60_000 });
+  });
+
   test('window sets how far back the samples go', async () => {
     const metric = {
       name: 'latency',
