@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import { projectRoot } from '../cluster/cluster.ts';
 import { startPrometheus, type PrometheusInstance } from '../cluster/prometheus.ts';
 
@@ -50,35 +49,30 @@ before(async () => {
   prom = await startPrometheus({ backfill: series() });
   dir = mkdtempSync(join(tmpdir(), 'weir-simulate-'));
   canaryFile = join(dir, 'canary.yaml');
-  const canary = {
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'podinfo', namespace: 'test' },
-    spec: {
-      targetRef: { kind: 'Deployment', name: 'podinfo' },
-      service: { port: 9898 },
-      analysis: {
-        interval: '1m',
-        threshold: 1,
-        stepWeight: 20,
-        maxWeight: 60,
-        metrics: [
-          { name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' },
-          { name: 'request-rate', templateRef: { name: 'request-rate' }, thresholdRange: { min: 5 } },
-        ],
-      },
-    },
-  };
-  const template = {
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'MetricTemplate',
-    metadata: { name: 'request-rate', namespace: 'test' },
-    spec: {
-      provider: { type: 'prometheus', address: prom.url },
-      query: 'sum(rate(http_request_duration_seconds_count{namespace="{{ namespace }}"}[{{ interval }}]))',
-    },
-  };
-  writeFileSync(canaryFile, `${stringify(canary)}---\n${stringify(template)}`);
+  // As a user writes it: the Canary and the MetricTemplate it uses, in one file.
+  const yaml = `apiVersion: weir.dev/v1alpha1
+kind: Canary
+metadata: { name: podinfo, namespace: test }
+spec:
+  targetRef: { kind: Deployment, name: podinfo }
+  service: { port: 9898 }
+  analysis:
+    interval: 1m
+    threshold: 1
+    stepWeight: 20
+    maxWeight: 60
+    metrics:
+      - { name: request-success-rate, interval: 1m, thresholdRange: { min: 99 } }
+      - { name: request-rate, templateRef: { name: request-rate }, thresholdRange: { min: 5 } }
+---
+apiVersion: weir.dev/v1alpha1
+kind: MetricTemplate
+metadata: { name: request-rate, namespace: test }
+spec:
+  provider: { type: prometheus, address: ${JSON.stringify(prom.url)} }
+  query: 'sum(rate(http_request_duration_seconds_count{namespace="{{ namespace }}"}[{{ interval }}]))'
+`;
+  writeFileSync(canaryFile, yaml);
 });
 
 after(async () => {
