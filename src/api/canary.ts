@@ -465,12 +465,27 @@ const Metric = Obj(
           'Measure and show this metric, but never count it toward failure, limits, score or threshold (Argo dryRun).',
       }),
     ),
+    count: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        description:
+          'Argo\'s count: measure this metric this many times in the run (one per analysis tick), then no more; the verdicts it gave stand (docs/analysis.md, "count and initialDelay"). Default: every tick.',
+      }),
+    ),
+    initialDelay: Type.Optional(
+      PromDuration({
+        description:
+          "Argo's initialDelay: the first measurement of this metric is at the first tick this long after the run's first analysis tick (0s to 24h). Default: none.",
+      }),
+    ),
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
   },
   {
     rules: [
       durationRange('interval', '1s', '24h'),
+      durationRange('initialDelay', '0s', '24h'),
       {
         rule: 'has(self.thresholdRange) || has(self.compare) || has(self.judge) || has(self.successCondition) || has(self.failureCondition)',
         message: 'a metric needs thresholdRange, compare, judge, successCondition or failureCondition',
@@ -991,7 +1006,7 @@ const MeasurementCount = Obj(
   },
   {
     description:
-      'Counts of a metric with failureLimit, inconclusiveLimit or consecutiveErrorLimit, reset when a run starts or is retried.',
+      'Counts of a metric with failureLimit, inconclusiveLimit, consecutiveErrorLimit or count, reset when a run starts or is retried.',
   },
 );
 export type MeasurementCount = Static<typeof MeasurementCount>;
@@ -1050,6 +1065,12 @@ export const CanaryStatus = Obj({
   score: Type.Optional(ScoreStatus),
   conditions: Type.Optional(Type.Array(Condition)),
   lastAnalysisTime: Type.Optional(Type.String({ format: 'date-time', description: 'Last analysis tick.' })),
+  analysisStartTime: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description: "The run's first analysis tick: metrics' initialDelay counts from here.",
+    }),
+  ),
   waitingSince: Type.Optional(
     Type.String({
       format: 'date-time',

@@ -28,6 +28,7 @@ import { repairDrift, WriteLog } from './drift.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
+import { metricsDue } from './measurement-limits.ts';
 import type { Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
@@ -441,6 +442,15 @@ export class CanaryController {
       checksum: ctx.revision,
     };
     const analysisDeps = this.analysisDeps(log);
+    // Only the metrics this tick measures (count, initialDelay); decide() judges no others.
+    const { analysis } = view.spec;
+    const due = metricsDue(
+      analysis.metrics ?? [],
+      view.status.measurements ?? [],
+      view.status.analysisStartTime,
+      obs.now.getTime(),
+    );
+    const dueSpec = { ...view.spec, analysis: { ...analysis, metrics: due } };
     const gather = async (what: Wanted): Promise<Gathered> => {
       const out: Gathered = { gates: {} };
       await Promise.all([
@@ -450,7 +460,7 @@ export class CanaryController {
         (async () => {
           if (what.metrics)
             out.metrics = await runAnalysis(
-              { spec: view.spec, name: view.name, namespace: view.namespace, provider: ctx.provider },
+              { spec: dueSpec, name: view.name, namespace: view.namespace, provider: ctx.provider },
               analysisDeps,
             );
         })(),

@@ -2,12 +2,12 @@
 // observed to the next status and the actions that make the cluster match it. No I/O here; the
 // controller gathers observations (asking again when decide() says it needs a gate or metrics) and
 // applies the actions, then writes the status in one patch.
-import type { WebhookType } from '../api/canary.ts';
+import type { MetricCheck, WebhookType } from '../api/canary.ts';
 import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
 import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
-import { measureTick, type LimitBreach } from './measurement-limits.ts';
+import { measureTick, metricsDue, type LimitBreach } from './measurement-limits.ts';
 import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';
 
@@ -277,6 +277,7 @@ function startRun(run: Run, why: string, restart = false): void {
   Object.assign(status, { canaryWeight: 0, failedChecks: 0, iterations: 0, stepIndex: 0, metrics: [] });
   delete status.measurements;
   delete status.lastAnalysisTime;
+  delete status.analysisStartTime;
   delete status.score;
   delete status.pauseStartTime;
   if (view.spec.skipAnalysis) {
@@ -421,23 +422,27 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
     ...(first ? [run.gate('pre-rollout')] : []),
     run.gate('rollout'),
   ];
-  if (!unanalysed && view.spec.analysis.metrics?.length && !obs.metrics) run.needMetrics = true;
+  const specs = view.spec.analysis.metrics ?? [];
+  // count and initialDelay: the metrics this tick measures (the controller gathers only those).
+  const due = new Set(dueMetrics(run).map((m) => m.name));
+  if (!unanalysed && due.size && !obs.metrics) run.needMetrics = true;
   if (checks.includes(undefined) || run.needMetrics) return false;
   status.lastAnalysisTime = run.now;
+  status.analysisStartTime ??= run.now;
   run.requeueAfterMs = Math.min(run.requeueAfterMs, parseDuration(view.spec.analysis.interval));
   const failures = checks
     .filter((c): c is { ok: false; message: string } => !!c && !c.ok)
     .map((c) => c.message);
-  if (!unanalysed && obs.metrics) {
-    const specs = view.spec.analysis.metrics ?? [];
+  const results = obs.metrics?.filter((r) => due.has(r.name));
+  if (!unanalysed && results?.length) {
     const dryRun = new Set(specs.filter((m) => m.dryRun).map((m) => m.name));
-    const latest = obs.metrics.map((m) => ({
+    const latest = results.map((m) => ({
       ...m,
       time: run.now,
       ...(dryRun.has(m.name) ? { dryRun: true } : {}),
     }));
     status.metrics = withHistory(status.metrics ?? [], latest);
-    const measured = measureTick(specs, obs.metrics, status.measurements ?? []);
+    const measured = measureTick(specs, results, status.measurements ?? []);
     if (measured.counts.length) status.measurements = measured.counts;
     if (measured.breach) {
       endByLimits(run, measured.breach);
@@ -456,6 +461,13 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   }
   if (!failures.length) return true;
   return countFailedCheck(run, failures);
+}
+
+/** The metrics the tick at this time measures (Argo's count and initialDelay, measurement-limits.ts). */
+function dueMetrics(run: Pick<Run, 'view' | 'obs' | 'status'>): MetricCheck[] {
+  const { status, view, obs } = run;
+  const specs = view.spec.analysis.metrics ?? [];
+  return metricsDue(specs, status.measurements ?? [], status.analysisStartTime, obs.now.getTime());
 }
 
 /** Flagger's failed check: one more against analysis.threshold, which ends the run. Always false. */

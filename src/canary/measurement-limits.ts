@@ -3,6 +3,7 @@
 // the run instead of by the tick verdict and analysis.threshold, as an Argo user expects; a dryRun
 // metric is measured and shown but judged by nothing. Pure; decide() applies the outcome.
 import type { MeasurementCount, MetricCheck } from '../api/canary.ts';
+import { parseDuration } from '../vocab/duration.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
 
 /** Argo's defaults for a limit the metric leaves out once it sets another. */
@@ -31,6 +32,35 @@ export function hasLimits(m: Limited): boolean {
   );
 }
 
+/** Judged by its own limits, not by the tick verdict (a dryRun metric is judged by nothing). */
+function judgedByLimits(m: MetricCheck): boolean {
+  return !m.dryRun && hasLimits(m);
+}
+
+/** A metric whose measurements are counted in status.measurements: judged by limits, or with a count. */
+function isCounted(m: MetricCheck): boolean {
+  return judgedByLimits(m) || m.count !== undefined;
+}
+
+/**
+ * The metrics to measure at a tick at `nowMs` (Argo's count and initialDelay): not before
+ * initialDelay after the run's first analysis tick (`startedAt`; none yet: this is the first), and
+ * not once count measurements were taken in the run (`prior`, status.measurements).
+ */
+export function metricsDue(
+  metrics: readonly MetricCheck[],
+  prior: readonly MeasurementCount[],
+  startedAt: string | undefined,
+  nowMs: number,
+): MetricCheck[] {
+  const start = startedAt ? Date.parse(startedAt) : nowMs;
+  return metrics.filter((m) => {
+    if (m.initialDelay && nowMs - start < parseDuration(m.initialDelay)) return false;
+    const taken = prior.find((c) => c.name === m.name)?.count ?? 0;
+    return m.count === undefined || taken < m.count;
+  });
+}
+
 /** Counts this tick's results into `prior` (status.measurements) and reports any limit exceeded. */
 export function measureTick(
   metrics: readonly MetricCheck[],
@@ -46,12 +76,12 @@ export function measureTick(
   const fails: string[] = [];
   const inconclusive: string[] = [];
   for (const m of metrics) {
-    if (m.dryRun || !hasLimits(m)) continue;
+    if (!isCounted(m)) continue;
     const before = prior.find((c) => c.name === m.name) ?? zero(m.name);
     const r = results.find((x) => x.name === m.name);
     const now = r ? counted(before, r.result) : before;
     counts.push(now);
-    if (!r) continue;
+    if (!r || !judgedByLimits(m)) continue;
     fails.push(...failReasons(m, now, r));
     const limit = m.inconclusiveLimit ?? LIMIT_DEFAULTS.inconclusiveLimit;
     if (now.inconclusive > limit)

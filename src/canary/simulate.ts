@@ -5,10 +5,17 @@
 // taken, every gate webhook is open and no rollback webhook asks for a rollback. So the outcome
 // depends only on the metrics, and a simulation cannot drift from what the controller does.
 // Pure but for `measure`, which the CLI answers from Prometheus (src/cli/simulate.ts).
-import { WEBHOOK_TYPES, type CanarySpec, type CanaryStatus, type WebhookType } from '../api/canary.ts';
+import {
+  WEBHOOK_TYPES,
+  type CanarySpec,
+  type CanaryStatus,
+  type MetricCheck,
+  type WebhookType,
+} from '../api/canary.ts';
 import { WeirError } from '../errors.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
 import { decide } from './decide.ts';
+import { metricsDue } from './measurement-limits.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 
 export interface SimulationInput {
@@ -21,8 +28,11 @@ export interface SimulationInput {
   toMs: number;
 }
 
-/** The metric results of the analysis tick at `atMs`, as runAnalysis would have produced them. */
-export type Measure = (atMs: number) => Promise<MetricResult[]>;
+/**
+ * The metric results of the analysis tick at `atMs`, as runAnalysis would have produced them, for
+ * `metrics`: those the tick measures (count and initialDelay leave some out).
+ */
+export type Measure = (atMs: number, metrics: MetricCheck[]) => Promise<MetricResult[]>;
 
 /** One analysis tick of the replayed run. */
 export interface SimulatedTick {
@@ -104,7 +114,9 @@ async function decideAt(
   if (promote) obs.requests.promote = { id: `simulated-${t}`, full: false };
   const first = decide(view, obs);
   if (!('need' in first)) return { decision: first };
-  const metrics = first.need.metrics ? await measure(t) : undefined;
+  const { status, spec } = view;
+  const due = metricsDue(spec.analysis.metrics ?? [], status.measurements ?? [], status.analysisStartTime, t);
+  const metrics = first.need.metrics ? await measure(t, due) : undefined;
   const second = decide(view, { ...obs, ...(metrics ? { metrics } : {}) });
   if ('need' in second) {
     // Cannot happen: the gates are all given and the metrics were measured.

@@ -6,7 +6,7 @@
 // from the -f files, else from the cluster.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import type { CanarySpec, ProviderName } from '../api/canary.ts';
+import type { CanarySpec, MetricCheck, ProviderName } from '../api/canary.ts';
 import { API_VERSION } from '../api/kinds.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { formatProblems, validateObject } from '../api/validate.ts';
@@ -56,10 +56,11 @@ export async function runSimulate(flags: SimulateFlags): Promise<number> {
   await fromCluster(loaded, flags);
   const provider = loaded.spec.provider ?? DEFAULT_PROVIDER;
   const stepMs = parseDuration(loaded.spec.analysis.interval);
-  const measure = async (at: number): Promise<MetricResult[]> => {
+  const measure = async (at: number, metrics: MetricCheck[]): Promise<MetricResult[]> => {
+    const { spec } = loaded;
     const results = await runAnalysis(
       {
-        spec: loaded.spec,
+        spec: { ...spec, analysis: { ...spec.analysis, metrics } },
         name: loaded.name,
         namespace: loaded.namespace,
         provider,

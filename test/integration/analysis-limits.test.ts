@@ -3,7 +3,9 @@
 //   - `limited`: request-success-rate with failureLimit 2 under analysis.threshold 1. Flagger's
 //     threshold would roll back at the first failed check; the metric's own limit lets the run
 //     advance through two failed measurements and rolls it back at the third, naming the limit;
-//   - `dryrun`: the same failing metric with dryRun: measured and shown, and the run is promoted.
+//   - `dryrun`: the same failing metric with dryRun: measured and shown, and the run is promoted;
+//   - `counted`: the same failing metric with count 2 (within failureLimit 5): measured twice, promoted;
+//   - `delayed`: the same failing metric with an initialDelay longer than the run: never measured.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { renderCanary } from '../../src/cli/canary-view.ts';
@@ -73,5 +75,29 @@ describe('measurement limits and dry run', { concurrency: true }, () => {
     assert.equal(status.failedChecks ?? 0, 0);
     const view = renderCanary({ canary: done }, { style: PLAIN, now: new Date() });
     assert.match(view, /dry-run/);
+  });
+
+  test('count 2: the failing metric is measured twice in the run, then no more (within failureLimit 5)', async (t) => {
+    const { done } = await run('counted', failing({ count: 2, failureLimit: 5 }));
+    const status = done.status ?? {};
+    t.diagnostic(status.message ?? '');
+    assert.equal(status.phase, 'Succeeded', status.message);
+    const counts = status.measurements?.find((m) => m.name === 'request-success-rate');
+    assert.deepEqual([counts?.count, counts?.failed], [2, 2], JSON.stringify(status.measurements));
+    const metric = status.metrics?.find((m) => m.name === 'request-success-rate');
+    assert.equal(metric?.history?.length, 2, JSON.stringify(metric?.history));
+  });
+
+  test('initialDelay longer than the run: the failing metric is never measured, the run is promoted', async (t) => {
+    const { done } = await run('delayed', failing({ initialDelay: '10m' }));
+    const status = done.status ?? {};
+    t.diagnostic(status.message ?? '');
+    assert.equal(status.phase, 'Succeeded', status.message);
+    assert.equal(status.failedChecks ?? 0, 0);
+    assert.equal(
+      status.metrics?.find((m) => m.name === 'request-success-rate'),
+      undefined,
+    );
+    assert.ok(status.analysisStartTime, 'the run recorded its first analysis tick');
   });
 });

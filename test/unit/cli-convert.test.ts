@@ -569,5 +569,59 @@ test('Flagger: graphite, datadog, newrelic and cloudwatch MetricTemplates conver
   assert.equal(t.ix, undefined);
   assert.match(notes.join('\n'), /MetricTemplate\/nr: spec\.provider: .*personal-api-key/);
   assert.match(notes.join('\n'), /MetricTemplate\/ix: spec\.provider\.type: .*Flux.*not converted/);
-  for (const o of objects) assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
+  for (const o of objects.filter((x) => x.apiVersion === API_VERSION_OF_WEIR))
+    assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
 });
+
+test("Argo: a metric's count, initialDelay and limits are carried; limits bring its failureLimit along", () => {
+  const metric = (name: string, extra: Json): Json => ({
+    name,
+    successCondition: 'result[0] >= 0.99',
+    provider: { prometheus: { address: 'http://prom:9090', query: `sum(${name})` } },
+    ...extra,
+  });
+  const template = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'slo', namespace: 'web' },
+    spec: {
+      metrics: [
+        metric('scheduled', { count: 5, initialDelay: '2m', failureLimit: 1 }),
+        metric('limited', { inconclusiveLimit: 2, consecutiveErrorLimit: '3' }),
+        metric('odd', { count: '{{args.count}}' }),
+      ],
+    },
+  };
+  const canary = {
+    steps: [{ setWeight: 20 }, { pause: { duration: 60 } }],
+    analysis: { templates: [{ templateName: 'slo' }] },
+  };
+  const { objects, notes } = convert(rollout({ canary }), template);
+  const spec = specOf(objects.find((o) => o.kind === 'Canary'));
+  const metrics = (spec.analysis as Json).metrics as Json[];
+  const fields = (m: Json) => {
+    const { name, count, initialDelay, failureLimit, inconclusiveLimit, consecutiveErrorLimit } = m;
+    return compactJson({ name, count, initialDelay, failureLimit, inconclusiveLimit, consecutiveErrorLimit });
+  };
+  assert.deepEqual(metrics.map(fields), [
+    { name: 'scheduled', count: 5, initialDelay: '2m' },
+    { name: 'limited', failureLimit: 0, inconclusiveLimit: 2, consecutiveErrorLimit: 3 },
+    { name: 'odd' },
+  ]);
+  // Only the metric without limits of its own sets analysis.threshold (its failureLimit 1, plus 1).
+  assert.equal((spec.analysis as Json).threshold, 1);
+  assert.ok(
+    notes.some((n) => /spec\.metrics\[2\]\.count: "\{\{args\.count\}\}" is not a number/.test(n)),
+    notes.join('\n'),
+  );
+  assert.ok(
+    !notes.some((n) => /initialDelay|inconclusiveLimit|consecutiveErrorLimit/.test(n)),
+    notes.join('\n'),
+  );
+  for (const o of objects.filter((x) => x.apiVersion === API_VERSION_OF_WEIR))
+    assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
+});
+
+const API_VERSION_OF_WEIR = 'weir.dev/v1alpha1';
+const compactJson = (o: Json): Json =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { MeasurementCount, MetricCheck } from '../../src/api/canary.ts';
-import { measureTick } from '../../src/canary/measurement-limits.ts';
+import { measureTick, metricsDue } from '../../src/canary/measurement-limits.ts';
 import type { MetricResult } from '../../src/vocab/metric-result.ts';
 
 type R = MetricResult['result'];
@@ -135,4 +135,50 @@ describe('measureTick: limits over a run', () => {
     assert.deepEqual(out.counts, prior);
     assert.equal(out.breach, undefined);
   });
+});
+
+describe("Argo's count and initialDelay", () => {
+  test('a metric with count is counted, yet judged by the tick verdict; failures break no limit', () => {
+    const out = run(metric({ count: 5 }), ['Failed', 'Failed']);
+    assert.deepEqual(out.forTick, [result('m', 'Failed')]);
+    assert.deepEqual(out.counts, [{ name: 'm', count: 2, failed: 2, inconclusive: 0, consecutiveErrors: 0 }]);
+    assert.equal(out.breach, undefined);
+  });
+
+  test('a dryRun metric with count is counted (to stop it), and judged by nothing', () => {
+    const out = measureTick(
+      [metric({ dryRun: true, count: 2, failureLimit: 0 })],
+      [result('m', 'Failed')],
+      [],
+    );
+    assert.deepEqual(out.forTick, []);
+    assert.equal(out.counts[0]?.count, 1);
+    assert.equal(out.breach, undefined);
+  });
+
+  const START = '2026-11-20T10:00:00.000Z';
+  const T = Date.parse(START);
+  const taken = (count: number): MeasurementCount[] => [
+    { name: 'm', count, failed: 0, inconclusive: 0, consecutiveErrors: 0 },
+  ];
+  const cases: Array<
+    [string, Partial<MetricCheck>, MeasurementCount[], string | undefined, number, boolean]
+  > = [
+    // [case, metric, status.measurements, analysisStartTime, now, due]
+    ['neither: every tick', {}, taken(99), START, T + 60_000, true],
+    ['count 3 after 2 measurements', { count: 3 }, taken(2), START, T, true],
+    ['count 3 after 3 measurements: done', { count: 3 }, taken(3), START, T, false],
+    ['count 1, never measured', { count: 1 }, [], START, T, true],
+    ['initialDelay 2m, 1m after the start', { initialDelay: '2m' }, [], START, T + 60_000, false],
+    ['initialDelay 2m, exactly 2m after the start', { initialDelay: '2m' }, [], START, T + 120_000, true],
+    ['initialDelay 2m on the first tick (no start yet)', { initialDelay: '2m' }, [], undefined, T, false],
+    ['initialDelay 0s on the first tick', { initialDelay: '0s' }, [], undefined, T, true],
+    ['both: delay over, count left', { initialDelay: '1m', count: 2 }, taken(1), START, T + 90_000, true],
+    ['both: delay over, count used', { initialDelay: '1m', count: 2 }, taken(2), START, T + 90_000, false],
+  ];
+  for (const [name, extra, prior, start, now, due] of cases) {
+    test(`metricsDue: ${name}`, () => {
+      assert.equal(metricsDue([metric(extra)], prior, start, now).length, due ? 1 : 0);
+    });
+  }
 });

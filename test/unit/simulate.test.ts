@@ -118,6 +118,28 @@ describe('simulate', () => {
     assert.deepEqual(sim.outcome, { kind: 'promoted', time: at(4), weight: 50 });
   });
 
+  test('count: the metric is measured that many times in the run, then no more', async () => {
+    const { measure, asked } = successRate(2, 90); // it would fail from minute 2 on
+    const sim = await simulate(
+      input({ stepWeight: 20, maxWeight: 100, threshold: 1, metrics: [{ ...SUCCESS, count: 1 }] }),
+      measure,
+    );
+    assert.deepEqual(asked, [at(1)]);
+    assert.equal(sim.outcome.kind, 'promoted');
+    assert.equal(sim.ticks[2]!.metrics, undefined);
+  });
+
+  test('initialDelay: the first measurement is the first tick that long after the run started', async () => {
+    const { measure, asked } = successRate(0, 90); // failing from the start
+    const delayed = { ...SUCCESS, initialDelay: '150s' };
+    const sim = await simulate(
+      input({ stepWeight: 20, maxWeight: 100, threshold: 1, metrics: [delayed] }),
+      measure,
+    );
+    assert.deepEqual(asked, [at(3)]); // 10:02:30 falls between ticks: 10:03 is the first after it
+    assert.deepEqual([sim.outcome.kind, sim.outcome.time, sim.outcome.weight], ['rolledBack', at(3), 60]);
+  });
+
   test('a window that ends first: undecided, at the weight reached', async () => {
     const { measure } = successRate();
     const sim = await simulate(

@@ -60,6 +60,41 @@ function durationOf(v: unknown): string | undefined {
 
 const seconds = (d: string): number => parseDuration(d) / 1000;
 
+const SCHEDULE_AND_LIMITS = ['count', 'initialDelay', 'inconclusiveLimit', 'consecutiveErrorLimit'];
+
+/**
+ * An Argo metric's count and initialDelay, which Weir's metrics have as they are, and its limits: an
+ * inconclusiveLimit or consecutiveErrorLimit makes the metric judged by its own limits, with
+ * Argo's failureLimit (default 0) beside them, instead of by analysis.threshold.
+ */
+function scheduleAndLimits(m: Json, src: string, at: string, notes: Notes): Json {
+  const out: Json = {};
+  const integer = (field: string): number | undefined => {
+    const v = m[field];
+    if (v === undefined) return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+    if (Number.isInteger(n)) return n;
+    notes.add(src, `${at}.${field}`, `${JSON.stringify(v)} is not a number Weir can take: set it by hand`);
+    return undefined;
+  };
+  const count = integer('count');
+  if (count !== undefined) out.count = count;
+  if (m.initialDelay !== undefined) {
+    const d = durationOf(m.initialDelay);
+    if (d) out.initialDelay = d;
+    else notes.add(src, `${at}.initialDelay`, `${JSON.stringify(m.initialDelay)} is not a duration`);
+  }
+  const inconclusive = integer('inconclusiveLimit');
+  const errors = integer('consecutiveErrorLimit');
+  if (inconclusive === undefined && errors === undefined) return out;
+  return compact({
+    ...out,
+    failureLimit: integer('failureLimit') ?? 0,
+    inconclusiveLimit: inconclusive,
+    consecutiveErrorLimit: errors,
+  });
+}
+
 /** Converts every Rollout among `docs`, using the (Cluster)AnalysisTemplates among them. */
 export function convertRollout(rollout: Json, docs: Json[], notes: Notes): Json[] {
   const src = sourceOf(rollout);
@@ -372,7 +407,15 @@ function metricsOf(
       notes.rest(
         tsrc,
         m,
-        ['name', 'provider', 'successCondition', 'failureCondition', 'interval', 'failureLimit'],
+        [
+          'name',
+          'provider',
+          'successCondition',
+          'failureCondition',
+          'interval',
+          'failureLimit',
+          ...SCHEDULE_AND_LIMITS,
+        ],
         at,
       );
       const range = {
@@ -416,16 +459,19 @@ function metricsOf(
           );
       }
       const metricName = dnsName([String(m.name)]);
+      const carried = scheduleAndLimits(m, tsrc, at, notes);
       metrics.push(
         compact({
           name: metricName,
           thresholdRange: range,
           templateRef: { name: tname },
           templateVariables: Object.keys(templateVariables).length ? templateVariables : undefined,
+          ...carried,
         }),
       );
       const limit = Number(m.failureLimit ?? 0);
-      if (Number.isFinite(limit)) thresholds.push(limit + 1);
+      // A metric with its own limits is judged by them, not by analysis.threshold.
+      if (Number.isFinite(limit) && carried.failureLimit === undefined) thresholds.push(limit + 1);
       const iv = durationOf(m.interval);
       if (iv) intervals.push(iv);
     });
