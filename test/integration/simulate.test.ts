@@ -2,14 +2,15 @@
 // Prometheus backfilled with known series (promtool tsdb create-blocks-from openmetrics): the app
 // histogram's request counter of the canary's pods at 10 requests a second, all of them successful
 // until DROP, then 1 in 10 a 500. The Canary uses the built-in request-success-rate (min 99) through
-// --prometheus and a MetricTemplate from the same file, which carries its own address.
+// --prometheus and a MetricTemplate from the same file, which carries its own address; another
+// Canary's MetricTemplate is read from the test cluster.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { projectRoot } from '../cluster/cluster.ts';
+import { createNamespace, projectRoot, sharedCluster } from '../cluster/cluster.ts';
 import { startPrometheus, type PrometheusInstance } from '../cluster/prometheus.ts';
 
 const BIN = join(projectRoot, 'bin', 'weir.js');
@@ -41,6 +42,19 @@ function series(): string {
   return `${lines.join('\n')}\n# EOF\n`;
 }
 
+/** A Canary's YAML up to its analysis' interval and threshold; the caller adds the rest of it. */
+function canaryYaml(namespace: string): string {
+  return `apiVersion: weir.dev/v1alpha1
+kind: Canary
+metadata: { name: podinfo, namespace: ${namespace} }
+spec:
+  targetRef: { kind: Deployment, name: podinfo }
+  service: { port: 9898 }
+  analysis:
+    interval: 1m
+    threshold: 1`;
+}
+
 let prom: PrometheusInstance;
 let dir: string;
 let canaryFile: string;
@@ -50,15 +64,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'weir-simulate-'));
   canaryFile = join(dir, 'canary.yaml');
   // As a user writes it: the Canary and the MetricTemplate it uses, in one file.
-  const yaml = `apiVersion: weir.dev/v1alpha1
-kind: Canary
-metadata: { name: podinfo, namespace: test }
-spec:
-  targetRef: { kind: Deployment, name: podinfo }
-  service: { port: 9898 }
-  analysis:
-    interval: 1m
-    threshold: 1
+  const yaml = `${canaryYaml('test')}
     stepWeight: 20
     maxWeight: 60
     metrics:
@@ -86,12 +92,12 @@ interface Result {
   stderr: string;
 }
 
-function weir(args: string[]): Promise<Result> {
+/** `weir ARGS`; by default with no cluster: every template is in the file, so none is needed. */
+function weir(args: string[], kubeconfig = join(dir, 'no-kubeconfig')): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: projectRoot,
-      // No cluster: every template is in the file, so simulate must not need one.
-      env: { ...process.env, KUBECONFIG: join(dir, 'no-kubeconfig'), NO_COLOR: '1' },
+      env: { ...process.env, KUBECONFIG: kubeconfig, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -247,5 +253,45 @@ describe('weir simulate on a real Prometheus', () => {
     const r = await weir(['simulate', '-f', canaryFile, '--from', at(BASE), '--to', at(BASE + HOUR)]);
     assert.equal(r.code, 64, show(r));
     assert.match(r.stderr, /metric request-success-rate is a built-in metric: give --prometheus <url>/);
+  });
+
+  test('a MetricTemplate not in the files is read from the cluster, and runs on its own address', async () => {
+    const cluster = await sharedCluster();
+    const ns = await createNamespace(cluster, 'simulate');
+    const template = {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'MetricTemplate',
+      metadata: { name: 'request-rate', namespace: ns },
+      spec: {
+        provider: { type: 'prometheus', address: prom.url },
+        query: 'sum(rate(http_request_duration_seconds_count[{{ interval }}]))',
+      },
+    };
+    const applied = await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(template) });
+    assert.equal(applied.code, 0, applied.stderr);
+    const file = join(dir, 'cluster-template.yaml');
+    writeFileSync(
+      file,
+      `${canaryYaml(ns)}
+    stepWeights: [50]
+    metrics:
+      - { name: request-rate, templateRef: { name: request-rate }, thresholdRange: { min: 5 } }
+`,
+    );
+    const from = BASE + 10 * MIN;
+    const args = ['simulate', '-f', file, '--from', at(from), '--to', at(from + 5 * MIN)];
+    const r = await weir(args, cluster.kubeconfigPath);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, new RegExp(`^would have promoted at ${at(from + MIN)} `, 'm'), show(r));
+    // Without a cluster the error names the template and where it was looked for.
+    const without = await weir(args);
+    assert.equal(without.code, 1, show(without));
+    assert.match(
+      without.stderr,
+      new RegExp(
+        `MetricTemplate ${ns}/request-rate is not in the -f files and could not be read from the cluster`,
+      ),
+      show(without),
+    );
   });
 });
