@@ -562,7 +562,7 @@ function advance(run: Run, promote: Observations['requests']['promote'], first: 
     case 'scale':
       return scaleStep(run, next);
     case 'analysis':
-      return analysisStep(run, next, first);
+      return analysisStep(run, next, first, !!promote);
     case 'iteration': {
       if (next.iterations === 1 || strategyOf(view.spec) === 'ab') {
         run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, 0) });
@@ -607,7 +607,12 @@ function scaleStep(run: Run, next: Extract<Next, { kind: 'scale' }>): void {
  * limits, or a first tick that measured nothing, holds the step: measuring on schedule is progress,
  * and the limits (or analysis.threshold) end a step that keeps failing.
  */
-function analysisStep(run: Run, next: Extract<Next, { kind: 'analysis' }>, unanalysed: boolean): void {
+function analysisStep(
+  run: Run,
+  next: Extract<Next, { kind: 'analysis' }>,
+  unanalysed: boolean,
+  promoted: boolean,
+): void {
   const { status, obs, view } = run;
   const dryRun = new Set((view.spec.analysis.metrics ?? []).filter((m) => m.dryRun).map((m) => m.name));
   const open = next.metrics
@@ -619,7 +624,8 @@ function analysisStep(run: Run, next: Extract<Next, { kind: 'analysis' }>, unana
         : [`${name} ${r ? `${r.result}: ${r.message}` : 'not measured yet'}`];
     });
   run.madeProgress(run.intervalMs);
-  if (open.length) {
+  // `weir promote` moves past the step as it ends a pause (Argo's promote skips the current step).
+  if (open.length && !promoted) {
     status.message = `Progressing: analysis step ${next.stepIndex + 1} holds: ${open.join('; ')}`;
     return;
   }
@@ -628,7 +634,9 @@ function analysisStep(run: Run, next: Extract<Next, { kind: 'analysis' }>, unana
   if (counts.length) status.measurements = counts;
   else delete status.measurements;
   status.stepIndex = next.stepIndex + 1;
-  status.message = `Progressing: analysis step ${next.stepIndex + 1} passed (${next.metrics.join(', ')})`;
+  status.message = open.length
+    ? `Progressing: analysis step ${next.stepIndex + 1} ended by weir promote (${open.join('; ')})`
+    : `Progressing: analysis step ${next.stepIndex + 1} passed (${next.metrics.join(', ')})`;
 }
 
 /** confirm-promotion (unless the user promoted), then copy the canary to primary. */

@@ -1790,7 +1790,7 @@ describe('Argo steps: setCanaryScale and analysis steps', () => {
   };
 
   test('an analysis step holds while its metric fails within its limits, then passes', () => {
-    const w = analysisRun({ failureLimit: 2 });
+    const w = analysisRun({ failureLimit: 3 });
     w.metrics = [ok('request-success-rate'), bad('smoke')];
     for (let i = 0; i < 2; i++) {
       const d = tick(w);
@@ -1799,8 +1799,14 @@ describe('Argo steps: setCanaryScale and analysis steps', () => {
       assert.match(d.status.message ?? '', /analysis step 2 holds: smoke Failed/);
       assert.deepEqual(traffic(d), []);
     }
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    let d = tick(w, 1000);
+    assert.equal(d.status.stepIndex, 2, '`weir promote` moves past a holding analysis step');
+    assert.match(d.status.message ?? '', /analysis step 2 ended by weir promote \(smoke Failed/);
+    w.requests = { paused: false };
+    w.view.status.stepIndex = 1; // back at the analysis step: a passing metric ends it by itself
     w.metrics = [ok('request-success-rate'), ok('smoke')];
-    let d = tick(w);
+    d = tick(w);
     assert.equal(d.status.stepIndex, 2);
     assert.match(d.status.message ?? '', /analysis step 2 passed/);
     assert.equal(
