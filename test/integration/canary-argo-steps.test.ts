@@ -8,7 +8,7 @@
 //   - `gated`: the analysis step's metric keeps failing past failureLimit 1: rolled back.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { recordChanges, startWorld, type World } from '../cluster/canary-world.ts';
+import { gatewayCanary, recordChanges, startWorld, type World } from '../cluster/canary-world.ts';
 import { waitFor } from '../cluster/proc.ts';
 
 let w: World;
@@ -33,24 +33,10 @@ const gateMetric = (template: string, failureLimit: number) => ({
   failureLimit,
 });
 
-function canary(name: string, steps: unknown[], failureLimit: number) {
-  return {
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name },
-    spec: {
-      provider: 'gatewayapi',
-      targetRef: { kind: 'Deployment', name },
-      service: { port: 8080, gatewayRefs: [{ name: 'public', namespace: 'gateway' }] },
-      analysis: { interval: '10s', threshold: 2, steps, metrics: [gateMetric(`${name}-gate`, failureLimit)] },
-    },
-  };
-}
-
 async function start(name: string, steps: unknown[], failureLimit: number) {
   await w.apply(gateTemplate(`${name}-gate`, 0));
   await w.deploy(name, `example.com/${name}:1.0.0`, { replicas: 3 });
-  await w.apply(canary(name, steps, failureLimit));
+  await w.apply(gatewayCanary(name, { steps, metrics: [gateMetric(`${name}-gate`, failureLimit)] }));
   await w.waitPhase(name, 'Initialized', 60_000);
 }
 
