@@ -56,7 +56,11 @@ function stepText(s: NonNullable<CanarySpec['analysis']['steps']>[number]): stri
   if (s.setWeight !== undefined) return `${s.setWeight}%`;
   const scale = s.setCanaryScale;
   if (scale)
-    return `scale ${scale.replicas ?? (scale.weight !== undefined ? `${scale.weight}%` : 'to weight')}`;
+    return scale.replicas !== undefined
+      ? `scale ${scale.replicas} pods`
+      : scale.weight !== undefined
+        ? `scale ${scale.weight}%`
+        : 'scale usual';
   if (s.analysis) return `analysis ${s.analysis.metrics.join(',')}`;
   return s.pause?.duration ? `pause ${s.pause.duration}` : 'pause';
 }

@@ -791,3 +791,28 @@ test('get canary: a dry-run metric is marked, a limited one shows its counts aga
     /\nRecent measurements \(oldest first\):\n {2}request-success-rate +99\.5 ✔ · NoData · 98 ✖\n/,
   );
 });
+
+test('get canary: setCanaryScale and analysis steps are named in the strategy line', () => {
+  const c = canary(
+    {
+      analysis: {
+        interval: '30s',
+        threshold: 2,
+        steps: [
+          { setCanaryScale: { replicas: 2 } },
+          { setWeight: 20 },
+          { analysis: { metrics: ['smoke', 'latency'] } },
+          { setCanaryScale: { weight: 50 } },
+          { setCanaryScale: { matchTrafficWeight: true } },
+        ],
+      },
+    },
+    { phase: 'Progressing', canaryWeight: 20, stepIndex: 2 },
+  );
+  const text = renderCanary({ canary: c }, { style: PLAIN, now: new Date('2025-01-01T12:00:00Z') });
+  assert.match(
+    text,
+    /Strategy: +steps, scale 2 pods → 20% → analysis smoke,latency → scale 50% → scale usual \(/,
+  );
+  assert.match(text, /Step: +2\/5/);
+});
