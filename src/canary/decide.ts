@@ -445,7 +445,7 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
       time: run.now,
       ...(dryRun.has(m.name) ? { dryRun: true } : {}),
     }));
-    status.metrics = withHistory(status.metrics ?? [], latest);
+    status.metrics = withStepResults(view.spec, status.metrics ?? [], latest);
     const measured = measureTick(specs, obs.metrics, status.measurements ?? []);
     if (measured.counts.length) status.measurements = measured.counts;
     if (measured.breach) {
@@ -465,6 +465,20 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   }
   if (!failures.length) return true;
   return countFailedCheck(run, failures);
+}
+
+/**
+ * The metrics' run history after this tick. A stepOnly metric not measured at this tick keeps its
+ * last results, so `weir get canary` still shows what its analysis step saw.
+ */
+function withStepResults(
+  spec: CanaryView['spec'],
+  previous: NonNullable<CanaryView['status']['metrics']>,
+  latest: NonNullable<CanaryView['status']['metrics']>,
+) {
+  const stepOnly = new Set((spec.analysis.metrics ?? []).filter((m) => m.stepOnly).map((m) => m.name));
+  const kept = previous.filter((p) => stepOnly.has(p.name) && !latest.some((l) => l.name === p.name));
+  return [...withHistory(previous, latest), ...kept];
 }
 
 /** Flagger's failed check: one more against analysis.threshold, which ends the run. Always false. */

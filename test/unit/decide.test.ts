@@ -1819,6 +1819,11 @@ describe('Argo steps: setCanaryScale and analysis steps', () => {
       traffic(d).map((t) => t.canary),
       [50],
     );
+    assert.deepEqual(
+      d.status.metrics?.find((m) => m.name === 'smoke')?.history?.map((h) => h.result),
+      ['Failed', 'Failed', 'Failed', 'Successful', 'Successful'],
+      'the step metric keeps its results after its step',
+    );
   });
 
   test('an analysis step whose metric exceeds its limit rolls back, or freezes with onFailure: freeze', () => {
