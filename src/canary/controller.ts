@@ -4,7 +4,7 @@
 // background job (gather.ts) whose end requeues the Canary: no slow call holds a worker.
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
+import type { CanarySpec, CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { ValidationMemo } from '../api/validate.ts';
@@ -28,13 +28,13 @@ import { repairDrift, WriteLog } from './drift.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
-import type { Decision, Observations } from './model.ts';
+import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
-import { parseDuration } from './strategy.ts';
+import { activeMetrics, parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
 
 export interface ControllerDeps {
@@ -450,7 +450,12 @@ export class CanaryController {
         (async () => {
           if (what.metrics)
             out.metrics = await runAnalysis(
-              { spec: view.spec, name: view.name, namespace: view.namespace, provider: ctx.provider },
+              {
+                spec: measuredSpec(view),
+                name: view.name,
+                namespace: view.namespace,
+                provider: ctx.provider,
+              },
               analysisDeps,
             );
         })(),
@@ -615,6 +620,12 @@ export class CanaryController {
  * While a job gathers observations, look again when the progress deadline falls (its end requeues
  * the Canary anyway): a deadline never waits for a slow gate.
  */
+/** The spec as a tick at the run's current step measures it: stepOnly metrics only at their step. */
+function measuredSpec(view: CanaryView): CanarySpec {
+  const metrics = activeMetrics(view.spec, view.status.stepIndex ?? 0);
+  return { ...view.spec, analysis: { ...view.spec.analysis, metrics } };
+}
+
 function untilDeadline(ctx: CanaryContext, now: Date): number | undefined {
   const since = Date.parse(ctx.view.status.waitingSince ?? '');
   const left = since + ctx.view.spec.progressDeadlineSeconds * 1000 - now.getTime();
