@@ -43,6 +43,7 @@ import {
   type Release,
 } from './demo/podinfo-app.ts';
 import { startSplitMeter } from './demo/split-meter.ts';
+import { MIN_STEP_REQUESTS, startStepGate } from './demo/step-gate.ts';
 
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
@@ -103,6 +104,7 @@ const dp = await startDataPlane({
   gatewayName: 'public',
 });
 const slack = await startSlackCapture();
+const gate = await startStepGate();
 say(
   `Traefik at ${dp.traefik.url} (Gateway ${NS}/public), Prometheus at ${dp.prometheus.url}, Slack capture at ${slack.url}`,
 );
@@ -196,6 +198,7 @@ async function play(release: Release): Promise<void> {
     answered: answeredBy(release),
     print: (line) => say(`split   ${line}`),
   });
+  gate.use(meter);
   let done: CanaryObject;
   const slackBefore = slack.messages.length;
   try {
@@ -211,6 +214,7 @@ async function play(release: Release): Promise<void> {
     await follow(['Progressing'], 30_000);
     done = await follow(['Succeeded', 'Failed'], 300_000);
   } finally {
+    gate.use(undefined);
     requestsSent += await meter.stop();
   }
   // The alert is sent right after the status write: wait for it, so it is printed with its release.
@@ -232,10 +236,12 @@ async function play(release: Release): Promise<void> {
 
 let ok = false;
 try {
-  const applied = await cluster.kubectl(['apply', '-n', NS, '-f', '-'], { input: appManifest('public', NS) });
+  const applied = await cluster.kubectl(['apply', '-n', NS, '-f', '-'], {
+    input: appManifest('public', NS, gate.url),
+  });
   if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr}`);
   say(
-    `applied Deployment ${APP} (podinfo:${FIRST_TAG}, 2 replicas) and its Canary (stepWeight 20 up to 60, every 10s, success rate ≥ 99%)`,
+    `applied Deployment ${APP} (podinfo:${FIRST_TAG}, 2 replicas) and its Canary (stepWeight 20 up to 60, every 10s, success rate ≥ 99%; a gate holds each step until ${MIN_STEP_REQUESTS} requests were measured at it)`,
   );
   await follow(['Initialized'], 90_000);
   await play(GOOD);
@@ -258,6 +264,7 @@ try {
   await controller.stop();
   await dp.stop();
   await slack.stop();
+  await gate.close();
   if (kubeconfigArg)
     await cluster.kc
       .makeApiClient(CoreV1Api)

@@ -28,8 +28,12 @@ export const BAD: Release = {
     'a bad release: its pod template adds --random-error (podinfo then answers about 1 in 9 requests with 500)',
 };
 
-/** The Deployment (2 replicas of podinfo:FIRST_TAG, scraped through its annotations) and its Canary. */
-export function appManifest(gatewayName: string, namespace: string): string {
+/**
+ * The Deployment (2 replicas of podinfo:FIRST_TAG, scraped through its annotations) and its Canary.
+ * `gateUrl`: a confirm-traffic-increase and confirm-promotion gate (the demo's split meter, which
+ * opens once it has measured the current step).
+ */
+export function appManifest(gatewayName: string, namespace: string, gateUrl: string): string {
   return `
 apiVersion: apps/v1
 kind: Deployment
@@ -66,6 +70,9 @@ spec:
     metrics:
       - {name: request-success-rate, thresholdRange: {min: 99}}
       - {name: request-duration, thresholdRange: {max: 500}}
+    webhooks:
+      - {name: step-measured, type: confirm-traffic-increase, url: "${gateUrl}", timeout: 5s}
+      - {name: last-step-measured, type: confirm-promotion, url: "${gateUrl}", timeout: 5s}
 `;
 }
 

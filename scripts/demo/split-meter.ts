@@ -36,6 +36,8 @@ export interface SplitMeterOptions {
 export interface SplitMeter {
   /** Ends the load after the batch in flight, prints the last step, resolves with the requests sent. */
   stop(): Promise<number>;
+  /** The step being measured now (phase and weight as the Canary shows them), and its requests counted so far. */
+  current(): { phase: string; weight: number; requests: number } | undefined;
 }
 
 interface Step {
@@ -101,8 +103,8 @@ export function startSplitMeter(opts: SplitMeterOptions): SplitMeter {
     );
   };
 
+  let step: Step | undefined;
   const run = async () => {
-    let step: Step | undefined;
     let before = await read();
     while (!stopping && sent < maxRequests && Date.now() < deadline) {
       const t0 = Date.now();
@@ -133,6 +135,11 @@ export function startSplitMeter(opts: SplitMeterOptions): SplitMeter {
       stopping = true;
       await done;
       return sent;
+    },
+    current() {
+      if (!step) return undefined;
+      const requests = step.results.reduce((n, r) => n + r.sent, 0);
+      return { phase: step.phase, weight: step.weight, requests };
     },
   };
 }

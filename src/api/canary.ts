@@ -479,6 +479,12 @@ const Metric = Obj(
           "Argo's initialDelay: the first measurement of this metric is at the first tick this long after the run's first analysis tick (0s to 24h). Default: none.",
       }),
     ),
+    stepOnly: Type.Optional(
+      Type.Boolean({
+        description:
+          "Measured only at the `analysis` steps that name it (Argo's step analysis), not at every tick (docs/steps.md).",
+      }),
+    ),
     templateRef: Type.Optional(ObjectRef('MetricTemplate to run.')),
     templateVariables: Type.Optional(StringMap('Values for {{ variables.X }} in the template.')),
   },
@@ -543,6 +549,50 @@ const Alert = Obj({
   providerRef: ObjectRef('AlertProvider to send to.'),
 });
 
+// Argo Rollouts' setCanaryScale: the canary's size apart from its traffic weight (docs/steps.md).
+const CanaryScale = Obj(
+  {
+    replicas: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10000, description: 'Canary pods, whatever the weight.' }),
+    ),
+    weight: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: "Canary pods as a percent of the primary's: ceil(weight × replicas / 100), at least 1.",
+      }),
+    ),
+    matchTrafficWeight: Type.Optional(
+      Type.Boolean({ description: 'Ends an earlier setCanaryScale: the canary gets its usual size again.' }),
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '(has(self.replicas) ? 1 : 0) + (has(self.weight) ? 1 : 0) + (has(self.matchTrafficWeight) ? 1 : 0) == 1',
+        message: 'setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight',
+      },
+      {
+        rule: '!has(self.matchTrafficWeight) || self.matchTrafficWeight',
+        message: 'matchTrafficWeight can only be true',
+        fieldPath: '.matchTrafficWeight',
+      },
+    ],
+  },
+);
+
+// Argo Rollouts' analysis step: metrics measured only at this step, which holds until they pass.
+const StepAnalysis = Obj({
+  metrics: Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+    minItems: 1,
+    maxItems: 16,
+    'x-kubernetes-list-type': 'set',
+    description: 'Names of analysis.metrics (with stepOnly: true) that must pass before the next step.',
+  }),
+});
+
+const STEP_KINDS = ['setWeight', 'pause', 'setCanaryScale', 'analysis'] as const;
+
 const Step = Obj(
   {
     setWeight: Type.Optional(Weight('Canary weight for this step.')),
@@ -558,12 +608,14 @@ const Step = Obj(
         { rules: [durationRange('duration', '1s', '168h')] },
       ),
     ),
+    setCanaryScale: Type.Optional(CanaryScale),
+    analysis: Type.Optional(StepAnalysis),
   },
   {
     rules: [
       {
-        rule: 'has(self.setWeight) != has(self.pause)',
-        message: 'a step sets exactly one of setWeight or pause',
+        rule: STEP_KINDS.map((k) => `(has(self.${k}) ? 1 : 0)`).join(' + ') + ' == 1',
+        message: `a step sets exactly one of ${STEP_KINDS.join(', ')}`,
       },
     ],
   },
@@ -701,7 +753,11 @@ const Analysis = Obj(
       }),
     ),
     steps: Type.Optional(
-      Type.Array(Step, { minItems: 1, maxItems: 50, description: 'Argo-style steps: setWeight or pause.' }),
+      Type.Array(Step, {
+        minItems: 1,
+        maxItems: 50,
+        description: 'Argo-style steps: setWeight, pause, setCanaryScale or analysis (docs/steps.md).',
+      }),
     ),
     iterations: Type.Optional(
       Type.Integer({
@@ -780,6 +836,16 @@ const Analysis = Obj(
         rule: '!has(self.steps) || !self.steps.exists(s, has(s.setWeight)) || self.steps.filter(s, has(s.setWeight))[0].setWeight < 100',
         message: 'the first setWeight of steps must be below 100 (it is set before any analysis)',
         fieldPath: '.steps',
+      },
+      {
+        rule: '!has(self.steps) || self.steps.all(s, !has(s.analysis) || s.analysis.metrics.all(n, has(self.metrics) && self.metrics.exists(m, m.name == n && has(m.stepOnly) && m.stepOnly)))',
+        message: 'an analysis step names metrics of analysis.metrics that set stepOnly: true',
+        fieldPath: '.steps',
+      },
+      {
+        rule: '!has(self.metrics) || self.metrics.all(m, !has(m.stepOnly) || !m.stepOnly || has(self.steps) && self.steps.exists(s, has(s.analysis) && m.name in s.analysis.metrics))',
+        message: 'a metric with stepOnly: true must be named by an analysis step (else it never runs)',
+        fieldPath: '.metrics',
       },
       {
         rule: '!has(self.stepWeight) || has(self.maxWeight)',
@@ -948,6 +1014,12 @@ export const CanarySpec = Obj(
         reason: 'FieldValueForbidden',
       },
       {
+        rule: '!has(self.autoscalerRef) || !has(self.analysis.steps) || !self.analysis.steps.exists(s, has(s.setCanaryScale))',
+        message: "setCanaryScale cannot be used with autoscalerRef: the HPA owns the canary's replicas",
+        fieldPath: '.analysis.steps',
+        reason: 'FieldValueForbidden',
+      },
+      {
         rule: "!has(self.provider) || !(self.provider in ['nginx', 'skipper']) || has(self.ingressRef)",
         message: 'provider nginx and skipper need ingressRef',
         fieldPath: '.ingressRef',
@@ -1081,6 +1153,15 @@ export const CanaryStatus = Obj({
   pauseStartTime: Type.Optional(
     Type.String({ format: 'date-time', description: 'Start of the current pause step.' }),
   ),
+  canaryScale: Type.Optional(
+    Obj(
+      {
+        replicas: Type.Optional(Type.Integer()),
+        weight: Type.Optional(Type.Integer()),
+      },
+      { description: 'The setCanaryScale in force during this run (docs/steps.md).' },
+    ),
+  ),
   frozenAt: Type.Optional(
     Type.String({
       format: 'date-time',
@@ -1120,6 +1201,8 @@ export type CanarySpec = Static<typeof CanarySpec>;
 export type CanaryStatus = Static<typeof CanaryStatus>;
 export type Analysis = Static<typeof Analysis>;
 export type MetricCheck = Static<typeof Metric>;
+export type Step = Static<typeof Step>;
+export type CanaryScale = Static<typeof CanaryScale>;
 export type PrimaryComparison = Static<typeof PrimaryComparison>;
 export type MannWhitneyJudge = Static<typeof MannWhitney>;
 export type AnalysisScore = Static<typeof Score>;

@@ -12,6 +12,7 @@ import { failpoint } from '../failpoints.ts';
 import type { Kube } from '../kube/client.ts';
 import { isSubset } from '../kube/compare.ts';
 import { RESOURCES } from '../kube/informers.ts';
+import { replicaSplit } from '../routing/kubernetes/replicas.ts';
 import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Action } from './model.ts';
 import { primaryWorkload, revisionFor } from './targets.ts';
@@ -64,6 +65,22 @@ function restoreReplicas(ctx: CanaryContext, deps: ApplyDeps): number {
     : undefined;
   const primary = ctx.primary as V1Deployment | undefined;
   return Math.max(1, primary?.spec?.replicas ?? hpa?.spec?.minReplicas ?? 1);
+}
+
+/**
+ * The canary's replicas for a scaleCanary action. A setCanaryScale weight is a share of the primary's
+ * count, rounded up as the replica-ratio canary rounds a weight (replicas.ts), so at least 1 pod.
+ */
+function canaryReplicas(
+  ctx: CanaryContext,
+  deps: ApplyDeps,
+  action: Extract<Action, { type: 'scaleCanary' }>,
+): number {
+  const want = action.replicas;
+  if (want === 0) return 0;
+  if (want === 'restore') return restoreReplicas(ctx, deps);
+  if ('replicas' in want) return want.replicas;
+  return replicaSplit(want.weight, restoreReplicas(ctx, deps), false).canary;
 }
 
 /** A copy must equal its source: ensure()'s subset test would keep keys deleted from the source. */
@@ -247,12 +264,7 @@ export async function applyAction(
     case 'promotePrimary':
       return promotePrimary(ctx, deps, analysedRevision);
     case 'scaleCanary':
-      await ctx.workload.scale(
-        deps.kube,
-        ctx.target,
-        ctx.view.namespace,
-        action.replicas === 0 ? 0 : restoreReplicas(ctx, deps),
-      );
+      await ctx.workload.scale(deps.kube, ctx.target, ctx.view.namespace, canaryReplicas(ctx, deps, action));
       break;
     case 'setTraffic':
       await ctx.router.setRoutes(ctx.route, action.traffic);

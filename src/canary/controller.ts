@@ -4,7 +4,7 @@
 // background job (gather.ts) whose end requeues the Canary: no slow call holds a worker.
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
+import type { CanarySpec, CanaryStatus, PendingAlert, WebhookType } from '../api/canary.ts';
 import type { MetricTemplateSpec } from '../api/metric-template.ts';
 import { GROUP, VERSION } from '../api/kinds.ts';
 import { ValidationMemo } from '../api/validate.ts';
@@ -29,13 +29,13 @@ import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gat
 import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
 import { metricsDue } from './measurement-limits.ts';
-import type { Decision, Observations } from './model.ts';
+import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
-import { parseDuration } from './strategy.ts';
+import { activeMetrics, parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
 
 export interface ControllerDeps {
@@ -442,15 +442,6 @@ export class CanaryController {
       checksum: ctx.revision,
     };
     const analysisDeps = this.analysisDeps(log);
-    // Only the metrics this tick measures (count, initialDelay); decide() judges no others.
-    const { analysis } = view.spec;
-    const due = metricsDue(
-      analysis.metrics ?? [],
-      view.status.measurements ?? [],
-      view.status.analysisStartTime,
-      obs.now.getTime(),
-    );
-    const dueSpec = { ...view.spec, analysis: { ...analysis, metrics: due } };
     const gather = async (what: Wanted): Promise<Gathered> => {
       const out: Gathered = { gates: {} };
       await Promise.all([
@@ -460,7 +451,12 @@ export class CanaryController {
         (async () => {
           if (what.metrics)
             out.metrics = await runAnalysis(
-              { spec: dueSpec, name: view.name, namespace: view.namespace, provider: ctx.provider },
+              {
+                spec: measuredSpec(view, obs.now),
+                name: view.name,
+                namespace: view.namespace,
+                provider: ctx.provider,
+              },
               analysisDeps,
             );
         })(),
@@ -625,6 +621,17 @@ export class CanaryController {
  * While a job gathers observations, look again when the progress deadline falls (its end requeues
  * the Canary anyway): a deadline never waits for a slow gate.
  */
+/**
+ * The spec as a tick at the run's current step measures it: stepOnly metrics only at their step, and
+ * only the metrics due (count, initialDelay); decide() judges no others.
+ */
+function measuredSpec(view: CanaryView, now: Date): CanarySpec {
+  const { status } = view;
+  const active = activeMetrics(view.spec, status.stepIndex ?? 0);
+  const metrics = metricsDue(active, status.measurements ?? [], status.analysisStartTime, now.getTime());
+  return { ...view.spec, analysis: { ...view.spec.analysis, metrics } };
+}
+
 function untilDeadline(ctx: CanaryContext, now: Date): number | undefined {
   const since = Date.parse(ctx.view.status.waitingSince ?? '');
   const left = since + ctx.view.spec.progressDeadlineSeconds * 1000 - now.getTime();

@@ -6,7 +6,14 @@ import type { MetricCheck, WebhookType } from '../api/canary.ts';
 import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
-import { nextMove, parseDuration, strategyOf, trafficDuringRun } from './strategy.ts';
+import {
+  activeMetrics,
+  nextMove,
+  parseDuration,
+  strategyOf,
+  trafficDuringRun,
+  type Next,
+} from './strategy.ts';
 import { measureTick, metricsDue, type LimitBreach } from './measurement-limits.ts';
 import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';
@@ -280,6 +287,7 @@ function startRun(run: Run, why: string, restart = false): void {
   delete status.analysisStartTime;
   delete status.score;
   delete status.pauseStartTime;
+  delete status.canaryScale;
   if (view.spec.skipAnalysis) {
     run.act({ type: 'promotePrimary' });
     run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
@@ -402,6 +410,7 @@ function rescaleCanary(run: Run): void {
     run.act({ type: 'event', eventType: 'Warning', reason: 'CanaryRescaled', message: msg });
   Object.assign(status, { canaryWeight: 0, stepIndex: 0, iterations: 0 });
   delete status.pauseStartTime;
+  delete status.canaryScale;
   status.message = msg;
   run.madeProgress();
   run.requeueAfterMs = POLL_MS;
@@ -422,9 +431,9 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
     ...(first ? [run.gate('pre-rollout')] : []),
     run.gate('rollout'),
   ];
-  const specs = view.spec.analysis.metrics ?? [];
+  const specs = activeMetrics(view.spec, status.stepIndex ?? 0);
   // count and initialDelay: the metrics this tick measures (the controller gathers only those).
-  const due = new Set(dueMetrics(run).map((m) => m.name));
+  const due = new Set(dueMetrics(run, specs).map((m) => m.name));
   if (!unanalysed && due.size && !obs.metrics) run.needMetrics = true;
   if (checks.includes(undefined) || run.needMetrics) return false;
   status.lastAnalysisTime = run.now;
@@ -441,7 +450,7 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
       time: run.now,
       ...(dryRun.has(m.name) ? { dryRun: true } : {}),
     }));
-    status.metrics = withHistory(status.metrics ?? [], latest);
+    status.metrics = withStepResults(view.spec, status.metrics ?? [], latest);
     const measured = measureTick(specs, results, status.measurements ?? []);
     if (measured.counts.length) status.measurements = measured.counts;
     if (measured.breach) {
@@ -464,10 +473,23 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
 }
 
 /** The metrics the tick at this time measures (Argo's count and initialDelay, measurement-limits.ts). */
-function dueMetrics(run: Pick<Run, 'view' | 'obs' | 'status'>): MetricCheck[] {
-  const { status, view, obs } = run;
-  const specs = view.spec.analysis.metrics ?? [];
-  return metricsDue(specs, status.measurements ?? [], status.analysisStartTime, obs.now.getTime());
+function dueMetrics(run: Pick<Run, 'obs' | 'status'>, active: MetricCheck[]): MetricCheck[] {
+  const { status, obs } = run;
+  return metricsDue(active, status.measurements ?? [], status.analysisStartTime, obs.now.getTime());
+}
+
+/**
+ * The metrics' run history after this tick. A stepOnly metric not measured at this tick keeps its
+ * last results, so `weir get canary` still shows what its analysis step saw.
+ */
+function withStepResults(
+  spec: CanaryView['spec'],
+  previous: NonNullable<CanaryView['status']['metrics']>,
+  latest: NonNullable<CanaryView['status']['metrics']>,
+) {
+  const stepOnly = new Set((spec.analysis.metrics ?? []).filter((m) => m.stepOnly).map((m) => m.name));
+  const kept = previous.filter((p) => stepOnly.has(p.name) && !latest.some((l) => l.name === p.name));
+  return [...withHistory(previous, latest), ...kept];
 }
 
 /** Flagger's failed check: one more against analysis.threshold, which ends the run. Always false. */
@@ -562,6 +584,10 @@ function advance(run: Run, promote: Observations['requests']['promote'], first: 
       run.madeProgress(scheduled);
       return;
     }
+    case 'scale':
+      return scaleStep(run, next);
+    case 'analysis':
+      return analysisStep(run, next, first, !!promote);
     case 'iteration': {
       if (next.iterations === 1 || strategyOf(view.spec) === 'ab') {
         run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, 0) });
@@ -579,6 +605,63 @@ function advance(run: Run, promote: Observations['requests']['promote'], first: 
       }
       return beginPromotion(run, !!promote);
   }
+}
+
+/**
+ * setCanaryScale: the canary's size apart from its weight until a later setCanaryScale or the end of
+ * the run; matchTrafficWeight gives it its usual size again (the primary's).
+ */
+function scaleStep(run: Run, next: Extract<Next, { kind: 'scale' }>): void {
+  const { status } = run;
+  if (next.scale) status.canaryScale = next.scale;
+  else delete status.canaryScale;
+  run.act({ type: 'scaleCanary', replicas: next.scale ?? 'restore' });
+  status.stepIndex = next.stepIndex + 1;
+  const to = !next.scale
+    ? 'its usual size (matchTrafficWeight)'
+    : 'replicas' in next.scale
+      ? `${next.scale.replicas} replicas`
+      : `${next.scale.weight}% of the primary's replicas`;
+  status.message = `Progressing: step ${next.stepIndex + 1} scaled the canary to ${to}`;
+  run.madeProgress(run.intervalMs);
+}
+
+/**
+ * An analysis step: this tick measured its stepOnly metrics (activeMetrics) and passed as a whole;
+ * the step ends once each of them was Successful at one tick. A failure not yet over the metric's own
+ * limits, or a first tick that measured nothing, holds the step: measuring on schedule is progress,
+ * and the limits (or analysis.threshold) end a step that keeps failing.
+ */
+function analysisStep(
+  run: Run,
+  next: Extract<Next, { kind: 'analysis' }>,
+  unanalysed: boolean,
+  promoted: boolean,
+): void {
+  const { status, obs, view } = run;
+  const dryRun = new Set((view.spec.analysis.metrics ?? []).filter((m) => m.dryRun).map((m) => m.name));
+  const open = next.metrics
+    .filter((name) => !dryRun.has(name))
+    .flatMap((name) => {
+      const r = unanalysed ? undefined : obs.metrics?.find((m) => m.name === name);
+      return r?.result === 'Successful'
+        ? []
+        : [`${name} ${r ? `${r.result}: ${r.message}` : 'not measured yet'}`];
+    });
+  run.madeProgress(run.intervalMs);
+  // `weir promote` moves past the step as it ends a pause (Argo's promote skips the current step).
+  if (open.length && !promoted) {
+    status.message = `Progressing: analysis step ${next.stepIndex + 1} holds: ${open.join('; ')}`;
+    return;
+  }
+  // A later analysis step naming the same metric counts its limits afresh, as a new Argo AnalysisRun.
+  const counts = (status.measurements ?? []).filter((c) => !next.metrics.includes(c.name));
+  if (counts.length) status.measurements = counts;
+  else delete status.measurements;
+  status.stepIndex = next.stepIndex + 1;
+  status.message = open.length
+    ? `Progressing: analysis step ${next.stepIndex + 1} ended by weir promote (${open.join('; ')})`
+    : `Progressing: analysis step ${next.stepIndex + 1} passed (${next.metrics.join(', ')})`;
 }
 
 /** confirm-promotion (unless the user promoted), then copy the canary to primary. */
@@ -657,6 +740,7 @@ function finalising(run: Run): void {
   run.act({ type: 'scaleCanary', replicas: 0 });
   status.lastPromotedSpec = status.lastAppliedSpec;
   status.canaryWeight = 0;
+  delete status.canaryScale;
   run.setPhase('Succeeded', 'Succeeded: canary analysis completed successfully, promotion finished');
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('promoted', 'info', `Canary analysis completed successfully, promotion finished`);
@@ -758,6 +842,7 @@ function rollback(run: Run, reason: string): void {
   status.canaryWeight = 0;
   delete status.pauseStartTime;
   delete status.frozenAt;
+  delete status.canaryScale;
   run.setPhase('Failed', `RolledBack: ${reason}`);
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}`);

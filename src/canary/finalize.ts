@@ -10,7 +10,7 @@
 // traffic over anyway, records a Warning Event and lets the deletion finish.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { describeError, isWeirError } from '../errors.ts';
-import type { Kube } from '../kube/client.ts';
+import type { Kube, Obj } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../log.ts';
 import { FINALIZER } from './apply.ts';
@@ -85,7 +85,7 @@ async function revertOrGiveUp(
   const seconds = Math.round((revertDeadline(obj) - deletedAt(obj)) / 1000);
   let ctx: CanaryContext;
   try {
-    ctx = build();
+    ctx = await withPrimary(build(), deps);
   } catch (err) {
     if (isWeirError(err) && ['INVALID_SPEC', 'NOT_FOUND'].includes(err.code)) {
       await warn(obj, deps, 'RevertSkipped', `revertOnDeletion: nothing to revert (${err.message})`);
@@ -129,6 +129,21 @@ async function revertOrGiveUp(
 /** The replicas the target gets back: the primary's (at least 1; a DaemonSet has none to copy). */
 function replicasBack(ctx: CanaryContext): number {
   return Math.max(1, (ctx.primary as V1Deployment | undefined)?.spec?.replicas ?? 1);
+}
+
+/**
+ * The context with the primary read from the API server when the cache does not show it (a lagging
+ * cache would otherwise give the target 1 replica instead of the primary's count).
+ */
+async function withPrimary(ctx: CanaryContext, deps: FinalizeDeps): Promise<CanaryContext> {
+  if (ctx.primary || ctx.workload.kind !== 'Deployment') return ctx;
+  const primary = await deps.kube.get<V1Deployment & Obj>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: ctx.view.namespace,
+    name: ctx.names.primary,
+  });
+  return primary ? { ...ctx, primary } : ctx;
 }
 
 /** What the revert still waits for, or undefined when the target is scaled back and ready. */

@@ -73,7 +73,8 @@ export type AlertKind =
 
 export type Action =
   | { type: 'ensurePrimary' } // primary Deployment (+HPA, config copies), Services, routes at 100/0
-  | { type: 'scaleCanary'; replicas: 'restore' | 0 }
+  /** 'restore': the canary's usual size (the primary's); an object: a setCanaryScale step's. */
+  | { type: 'scaleCanary'; replicas: 'restore' | 0 | { replicas: number } | { weight: number } }
   | { type: 'setTraffic'; traffic: Traffic }
   | { type: 'promotePrimary' } // copy target template and configs to primary
   | { type: 'runHooks'; hookType: 'pre-rollout' | 'post-rollout' | 'event' }

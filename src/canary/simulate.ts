@@ -16,6 +16,7 @@ import { WeirError } from '../errors.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
 import { decide } from './decide.ts';
 import { metricsDue } from './measurement-limits.ts';
+import { activeMetrics } from './strategy.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 
 export interface SimulationInput {
@@ -115,7 +116,9 @@ async function decideAt(
   const first = decide(view, obs);
   if (!('need' in first)) return { decision: first };
   const { status, spec } = view;
-  const due = metricsDue(spec.analysis.metrics ?? [], status.measurements ?? [], status.analysisStartTime, t);
+  // What the controller would query: the metrics of this step (stepOnly ones at theirs), and due.
+  const active = activeMetrics(spec, status.stepIndex ?? 0);
+  const due = metricsDue(active, status.measurements ?? [], status.analysisStartTime, t);
   const metrics = first.need.metrics ? await measure(t, due) : undefined;
   const second = decide(view, { ...obs, ...(metrics ? { metrics } : {}) });
   if ('need' in second) {

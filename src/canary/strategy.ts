@@ -1,5 +1,5 @@
 // How a run moves traffic, per strategy. Pure: given the spec and the run's counters, what comes next.
-import type { Analysis, CanarySpec } from '../api/canary.ts';
+import type { Analysis, CanarySpec, MetricCheck } from '../api/canary.ts';
 import { parseDuration } from '../vocab/duration.ts';
 import type { Traffic } from '../vocab/traffic.ts';
 
@@ -32,6 +32,10 @@ export function trafficDuringRun(spec: CanarySpec, weight: number): Traffic {
 export type Next =
   | { kind: 'weight'; weight: number; stepIndex: number }
   | { kind: 'pause'; stepIndex: number; durationMs?: number }
+  /** setCanaryScale: `scale` undefined is matchTrafficWeight (the canary's usual size again). */
+  | { kind: 'scale'; stepIndex: number; scale?: { replicas: number } | { weight: number } }
+  /** An analysis step: holds until its stepOnly metrics pass at one tick. */
+  | { kind: 'analysis'; stepIndex: number; metrics: string[] }
   | { kind: 'iteration'; iterations: number }
   | { kind: 'promote' };
 
@@ -59,6 +63,17 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
       if (!step) return { kind: 'promote' };
       if (step.setWeight !== undefined)
         return { kind: 'weight', weight: step.setWeight, stepIndex: stepIndex + 1 };
+      const scale = step.setCanaryScale;
+      if (scale) {
+        const to =
+          scale.replicas !== undefined
+            ? { replicas: scale.replicas }
+            : scale.weight !== undefined
+              ? { weight: scale.weight }
+              : undefined;
+        return { kind: 'scale', stepIndex, ...(to ? { scale: to } : {}) };
+      }
+      if (step.analysis) return { kind: 'analysis', stepIndex, metrics: step.analysis.metrics };
       const d = step.pause?.duration;
       return { kind: 'pause', stepIndex, ...(d ? { durationMs: parseDuration(d) } : {}) };
     }
@@ -67,6 +82,16 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
         ? { kind: 'promote' }
         : { kind: 'iteration', iterations: iterations + 1 };
   }
+}
+
+/**
+ * The metrics a tick at `stepIndex` measures: every metric but the stepOnly ones, which run only at
+ * the analysis steps that name them.
+ */
+export function activeMetrics(spec: CanarySpec, stepIndex: number): MetricCheck[] {
+  const step = strategyOf(spec) === 'steps' ? spec.analysis.steps?.[stepIndex] : undefined;
+  const named = new Set(step?.analysis?.metrics ?? []);
+  return (spec.analysis.metrics ?? []).filter((m) => !m.stepOnly || named.has(m.name));
 }
 
 /** Steps in the run, for display (`STEP n/m`). */

@@ -31,6 +31,10 @@ function planStepPromote(
     return accept(
       `ends the pause at step ${index + 1}${step.pause.duration ? ` (before its ${step.pause.duration})` : ''}: the run goes on with the next step${later}`,
     );
+  if (step?.analysis)
+    return accept(
+      `ends the analysis step ${index + 1} (${step.analysis.metrics.join(', ')}) at the next analysis, passed or not, unless a metric exceeds its limits there: the run goes on with the next step${later}`,
+    );
   const gates = new Set((c.spec.analysis.webhooks ?? []).map((w) => w.type));
   if (!gates.has('confirm-traffic-increase') && !gates.has('confirm-promotion'))
     return refuse(

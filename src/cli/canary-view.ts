@@ -54,6 +54,14 @@ export function strategyText(spec: CanarySpec): string {
 
 function stepText(s: NonNullable<CanarySpec['analysis']['steps']>[number]): string {
   if (s.setWeight !== undefined) return `${s.setWeight}%`;
+  const scale = s.setCanaryScale;
+  if (scale)
+    return scale.replicas !== undefined
+      ? `scale ${scale.replicas} pods`
+      : scale.weight !== undefined
+        ? `scale ${scale.weight}%`
+        : 'scale usual';
+  if (s.analysis) return `analysis ${s.analysis.metrics.join(',')}`;
   return s.pause?.duration ? `pause ${s.pause.duration}` : 'pause';
 }
 

@@ -52,7 +52,30 @@ export function loadKubeConfig(path?: string, context?: string, userAgent?: stri
   if (context) kc.setCurrentContext(context);
   if (userAgent) setUserAgent(kc, userAgent);
   keepConnections(kc);
+  setRequestTimeout(kc, REQUEST_TIMEOUT_MS);
   return kc;
+}
+
+/**
+ * How long one API request (get, list, patch, apply, delete) may take before it is abandoned: an API
+ * server that accepts the connection and never answers would otherwise hold a worker (and the
+ * canary it serves) forever. Long enough for a large list on a loaded server; watches are not bound.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Bounds every typed API call made through `kc` (they all pass applySecurityAuthentication, which
+ * builds each request's context; watches take another path and keep their own signal). A request
+ * past `ms` rejects with an AbortError/TimeoutError, which callers see as any failed request.
+ */
+export function setRequestTimeout(kc: KubeConfig, ms: number): void {
+  type Context = { getSignal(): AbortSignal | undefined; setSignal(s: AbortSignal): void };
+  const target = kc as unknown as { applySecurityAuthentication(c: Context): Promise<void> };
+  const base = target.applySecurityAuthentication.bind(kc);
+  target.applySecurityAuthentication = async (context: Context) => {
+    await base(context);
+    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(ms));
+  };
 }
 
 type AgentOptions = Record<string, unknown>;

@@ -81,6 +81,25 @@ function builtinCompareProblems(spec: CanarySpec, d: ProviderDescriptor): Capabi
   });
 }
 
+/**
+ * setCanaryScale on a provider whose weights are pod counts (kubernetes: descriptor capability
+ * dynamicStableScale): there the canary's size is its weight, so a size apart from it has no meaning
+ * (Argo Rollouts likewise accepts setCanaryScale only with trafficRouting).
+ */
+function canaryScaleProblems(spec: CanarySpec, d: ProviderDescriptor): CapabilityProblem[] {
+  if (!d.capabilities.dynamicStableScale) return [];
+  return (spec.analysis.steps ?? []).flatMap((s, i) =>
+    s.setCanaryScale
+      ? [
+          {
+            path: `spec.analysis.steps[${i}].setCanaryScale`,
+            message: `provider ${d.name} splits traffic by pod counts, so the canary's size is its weight: setCanaryScale needs a provider that splits requests`,
+          },
+        ]
+      : [],
+  );
+}
+
 /** Problems of `spec` on `provider`: not supported at all, or asking for what it cannot do. */
 export function capabilityProblems(spec: CanarySpec, provider: string): CapabilityProblem[] {
   const d = descriptorOf(provider);
@@ -104,7 +123,11 @@ export function capabilityProblems(spec: CanarySpec, provider: string): Capabili
       message: `provider ${d.name} does not support spec.service.${field}${hint}`,
     });
   }
-  problems.push(...(d.refuses?.(spec) ?? []), ...builtinCompareProblems(spec, d));
+  problems.push(
+    ...(d.refuses?.(spec) ?? []),
+    ...builtinCompareProblems(spec, d),
+    ...canaryScaleProblems(spec, d),
+  );
   // Without weights the only strategy left is blue/green: iterations are required.
   if (!d.capabilities.weights && spec.analysis.iterations === undefined)
     problems.push({

@@ -92,14 +92,25 @@ export function startProcess(
   return m;
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes; the error names `what`. */
+/**
+ * How much longer waits for a condition last than their nominal timeout: 3× under CI, whose run
+ * starts two test runners at once on a 2-core machine, where a start-up that takes 5 s alone can take
+ * 40 s (a CI run missed a CLI's first frame by a 30 s wait). Waits only end early on success, so a
+ * longer one costs time only when the condition never comes; `WEIR_TEST_WAIT_SCALE` overrides it.
+ */
+export const WAIT_SCALE = Math.max(
+  1,
+  Number(process.env.WEIR_TEST_WAIT_SCALE ?? (process.env.CI ? 3 : 1)) || 1,
+);
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` (× WAIT_SCALE) passes; the error names `what`. */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 30_000,
   everyMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * WAIT_SCALE;
   let lastErr: unknown;
   for (;;) {
     try {
@@ -110,7 +121,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+      throw new Error(`timed out after ${timeoutMs * WAIT_SCALE} ms waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

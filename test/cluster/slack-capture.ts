@@ -7,6 +7,7 @@
 // fail instead (e.g. 429 `rate_limited` with Retry-After, or 500) to exercise retry paths.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WAIT_SCALE } from './proc.ts';
 
 export interface SlackPayload {
   text?: string;
@@ -118,8 +119,12 @@ export async function startSlackCapture(opts: { path?: string } = {}): Promise<S
         const timer = setTimeout(() => {
           done();
           const seen = messages.map((m) => JSON.stringify(m.text)).join(', ') || 'none';
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; messages so far: ${seen}`));
-        }, timeoutMs);
+          reject(
+            new Error(
+              `timed out after ${timeoutMs * WAIT_SCALE} ms waiting for ${what}; messages so far: ${seen}`,
+            ),
+          );
+        }, timeoutMs * WAIT_SCALE);
         const done = (): void => {
           clearTimeout(timer);
           waiters.delete(onMessage);

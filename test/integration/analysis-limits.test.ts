@@ -4,6 +4,9 @@
 //     threshold would roll back at the first failed check; the metric's own limit lets the run
 //     advance through two failed measurements and rolls it back at the third, naming the limit;
 //   - `dryrun`: the same failing metric with dryRun: measured and shown, and the run is promoted;
+//   - `condition`: Argo's successCondition in CEL instead of a threshold range fails the run;
+//   - `unsure`: successCondition and failureCondition that both miss make each measurement
+//     Inconclusive; past inconclusiveLimit the run freezes for a person, as Argo pauses it;
 //   - `counted`: the same failing metric with count 2 (within failureLimit 5): measured twice, promoted;
 //   - `delayed`: the same failing metric with an initialDelay longer than the run: never measured.
 import assert from 'node:assert/strict';
@@ -24,14 +27,18 @@ const failing = (extra: Record<string, unknown>) => ({
   metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 }, ...extra }],
 });
 
-async function run(name: string, analysis: Record<string, unknown>) {
+async function run(
+  name: string,
+  analysis: Record<string, unknown>,
+  ends: Parameters<World['waitPhase']>[1] = ['Failed', 'Succeeded'],
+) {
   await w.deploy(name, `example.com/${name}:1.0.0`);
   await w.exporters(name, { errorRate: 0.5 }, { errorRate: 0 });
   await w.apply(gatewayCanary(name, analysis));
   await w.waitPhase(name, 'Initialized', 60_000);
   const weights = w.recordWeights(name);
   await w.setImage(name, `example.com/${name}:2.0.0`);
-  const done = await w.waitPhase(name, ['Failed', 'Succeeded'], 240_000);
+  const done = await w.waitPhase(name, ends, 240_000);
   return { done, weights: await weights.stop() };
 }
 
@@ -75,6 +82,40 @@ describe('measurement limits and dry run', { concurrency: true }, () => {
     assert.equal(status.failedChecks ?? 0, 0);
     const view = renderCanary({ canary: done }, { style: PLAIN, now: new Date() });
     assert.match(view, /dry-run/);
+  });
+
+  test('successCondition in CEL: a measurement that does not satisfy it fails the run, naming it', async (t) => {
+    const { done } = await run('condition', {
+      threshold: 1,
+      stepWeights: [10, 20, 30],
+      metrics: [{ name: 'request-success-rate', successCondition: 'result >= 99.0' }],
+    });
+    const status = done.status ?? {};
+    t.diagnostic(status.message ?? '');
+    assert.equal(status.phase, 'Failed', status.message);
+    assert.match(status.message ?? '', /request-success-rate/);
+    assert.match(status.message ?? '', /result >= 99\.0/, 'the message names the condition');
+    assert.equal(await w.image('condition-primary'), 'example.com/condition:1.0.0', 'never promoted');
+  });
+
+  test('inconclusiveLimit 1: the second Inconclusive measurement freezes the run at its weight', async (t) => {
+    const { done } = await run(
+      'unsure',
+      failing({
+        thresholdRange: undefined,
+        successCondition: 'result >= 99.0',
+        failureCondition: 'result < 10.0',
+        inconclusiveLimit: 1,
+      }),
+      ['Frozen', 'Failed', 'Succeeded'],
+    );
+    const status = done.status ?? {};
+    t.diagnostic(status.message ?? '');
+    assert.equal(status.phase, 'Frozen', status.message);
+    assert.match(status.message ?? '', /2 inconclusive measurements > inconclusiveLimit 1/);
+    assert.equal(status.measurements?.find((m) => m.name === 'request-success-rate')?.inconclusive, 2);
+    assert.ok((status.canaryWeight ?? 0) > 0, `the weight is held, not rolled back: ${status.canaryWeight}`);
+    assert.equal(await w.image('unsure-primary'), 'example.com/unsure:1.0.0', 'never promoted');
   });
 
   test('count 2: the failing metric is measured twice in the run, then no more (within failureLimit 5)', async (t) => {

@@ -106,7 +106,7 @@ describe('weir CLI on a live cluster', { concurrency: true }, () => {
     await waitFor(
       'the first frame',
       () => /Status: +✔ Initialized/.test((first = frame())),
-      90_000,
+      60_000,
       200,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\nlast frame:\n${first}`);

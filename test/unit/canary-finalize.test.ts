@@ -151,3 +151,22 @@ test('a context that cannot be built yet (content loading): retried, and given u
   assert.deepEqual(after.patches, [onlyOurs]);
   assert.equal(after.events[0]?.reason, 'RevertTimedOut');
 });
+
+test('a primary the cache does not show yet is read from the API: the target gets its replicas, not 1', async () => {
+  const { deps, applied } = fakes(5);
+  const gets: unknown[] = [];
+  (deps.kube as unknown as { get: (ref: unknown) => Promise<unknown> }).get = async (ref) => {
+    gets.push(ref);
+    return { spec: { replicas: 3 } };
+  };
+  const ctx = { ...stuckContext(), primary: undefined };
+  const wait = await finalizeCanary(canary(), () => ctx, deps);
+  assert.ok(wait !== undefined, 'still waiting for the target');
+  assert.deepEqual(gets, [
+    { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'app-primary' },
+  ]);
+  const scaled = applied.find((o) => (o as { kind?: string }).kind === 'Deployment') as {
+    spec: { replicas: number };
+  };
+  assert.equal(scaled?.spec.replicas, 3);
+});

@@ -569,8 +569,89 @@ test('Flagger: graphite, datadog, newrelic and cloudwatch MetricTemplates conver
   assert.equal(t.ix, undefined);
   assert.match(notes.join('\n'), /MetricTemplate\/nr: spec\.provider: .*personal-api-key/);
   assert.match(notes.join('\n'), /MetricTemplate\/ix: spec\.provider\.type: .*Flux.*not converted/);
-  for (const o of objects.filter((x) => x.apiVersion === API_VERSION_OF_WEIR))
-    assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
+  for (const o of objects) assert.deepEqual(validateObject(o).problems, [], JSON.stringify(o));
+});
+
+test('Argo: analysis steps become Weir analysis steps with stepOnly metrics; a step with no converted metric is named and left out', () => {
+  const template = (name: string, metric: string) => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name, namespace: 'web' },
+    spec: {
+      metrics: [
+        {
+          name: metric,
+          failureLimit: 3,
+          successCondition: 'result[0] >= 1',
+          provider: { prometheus: { query: 'vector(1)' } },
+        },
+      ],
+    },
+  });
+  const { objects, notes } = convert(
+    rollout({
+      canary: {
+        trafficRouting: { istio: { virtualService: { name: 'shop' } } },
+        analysis: { templates: [{ templateName: 'bg' }] },
+        steps: [
+          { setWeight: 10 },
+          { analysis: { templates: [{ templateName: 'bg' }, { templateName: 'smoke' }] } },
+          { analysis: { templates: [{ templateName: 'absent' }] } },
+          { setCanaryScale: { weight: 30 } },
+          { analysis: { templates: [{ templateName: 'smoke' }] } },
+          { setWeight: 50 },
+        ],
+      },
+    }),
+    template('bg', 'rate'),
+    template('smoke', 'smoke'),
+  );
+  const canary = objects.find((o) => o.kind === 'Canary');
+  const analysis = specOf(canary).analysis as Json;
+  assert.deepEqual(analysis.steps, [
+    { setWeight: 10 },
+    { analysis: { metrics: ['rate-step', 'smoke'] } },
+    { setCanaryScale: { weight: 30 } },
+    { analysis: { metrics: ['smoke'] } },
+    { setWeight: 50 },
+  ]);
+  const metrics = analysis.metrics as Json[];
+  assert.deepEqual(
+    metrics.map((m) => [m.name, m.stepOnly ?? false, m.failureLimit]),
+    [
+      ['rate', false, undefined],
+      ['rate-step', true, 3],
+      ['smoke', true, 3],
+    ],
+  );
+  assert.ok(
+    notes.includes(
+      'Rollout/shop: spec.strategy.canary.steps[2]: analysis step: none of its metrics was converted; step left out',
+    ),
+    notes.join('\n'),
+  );
+  assert.ok(notes.some((n) => /steps\[2\]: AnalysisTemplate absent is not in the input/.test(n)));
+  assert.ok(!notes.some((n) => /setCanaryScale|steps\[1\]|steps\[4\]/.test(n)), notes.join('\n'));
+  assert.deepEqual(validateObject(canary!).problems, []);
+  assert.equal(
+    objects.filter((o) => o.kind === 'MetricTemplate').length,
+    2,
+    'one MetricTemplate per template metric',
+  );
+});
+
+test('Argo: setCanaryScale without trafficRouting is refused as Argo refuses it, and said', () => {
+  const { objects, notes } = convert(
+    rollout({ canary: { steps: [{ setCanaryScale: { replicas: 2 } }, { setWeight: 50 }] } }),
+  );
+  const analysis = specOf(objects.find((o) => o.kind === 'Canary')).analysis as Json;
+  assert.deepEqual(analysis.steps, [{ setWeight: 50 }]);
+  assert.ok(
+    notes.includes(
+      'Rollout/shop: spec.strategy.canary.steps[0].setCanaryScale: setCanaryScale needs trafficRouting (as in Argo Rollouts); step left out',
+    ),
+    notes.join('\n'),
+  );
 });
 
 test("Argo: a metric's count, initialDelay and limits are carried; limits bring its failureLimit along", () => {

@@ -496,7 +496,7 @@ spec:
   ]);
 });
 
-test('convert: an Argo Rollout with steps and an AnalysisTemplate', () => {
+test('convert: an Argo Rollout with setWeight, pause, setCanaryScale and analysis steps and its AnalysisTemplates', () => {
   const { yaml, notes } = convertFixture('argo-rollout.yaml');
   assert.equal(
     yaml,
@@ -554,6 +554,16 @@ spec:
   query: http://smoke.test/check
 ---
 apiVersion: weir.dev/v1alpha1
+kind: MetricTemplate
+metadata:
+  name: smoke-errors-errors
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.monitoring:9090
+  query: sum(rate(http_requests_total{code=~"5.."}[1m]))
+---
+apiVersion: weir.dev/v1alpha1
 kind: Canary
 metadata:
   name: rollouts-demo
@@ -575,6 +585,13 @@ spec:
       - setWeight: 60
       - pause:
           duration: 2m
+      - setCanaryScale:
+          replicas: 2
+      - analysis:
+          metrics:
+            - errors
+      - setCanaryScale:
+          matchTrafficWeight: true
       - setWeight: 80
     threshold: 1
     interval: 30s
@@ -598,14 +615,20 @@ spec:
         thresholdRange:
           min: 1
         templateRef:
-          name: success-rate-smoke`,
+          name: success-rate-smoke
+      - name: errors
+        thresholdRange:
+          max: 0
+        templateRef:
+          name: smoke-errors-errors
+        stepOnly: true
+        failureLimit: 1`,
   );
   assert.deepEqual(notes, [
     'Service/rollouts-demo-stable: v1 is neither Flagger nor Argo Rollouts; left out (apply it as it is if still needed)',
     'Rollout/rollouts-demo: spec.strategy.canary.canaryService: Weir creates its own Services <name>, <name>-primary and <name>-canary; rollouts-demo-canary is not used',
     'Rollout/rollouts-demo: spec.strategy.canary.stableService: Weir creates its own Services <name>, <name>-primary and <name>-canary; rollouts-demo-stable is not used',
     'Rollout/rollouts-demo: spec.strategy.canary.trafficRouting.plugins: Weir generates the HTTPRoute <name>: set spec.service.gatewayRefs to its Gateway',
-    'Rollout/rollouts-demo: spec.strategy.canary.steps[6]: setCanaryScale step is not supported; left out',
     'Rollout/rollouts-demo: spec.strategy.canary.analysis.startingStep: not supported by Weir; left out',
     "Rollout/rollouts-demo: metrics have different failureLimits (2, 3, 0); the Canary's one analysis.threshold is 1",
   ]);
@@ -767,4 +790,29 @@ test('get canary: a dry-run metric is marked, a limited one shows its counts aga
     text,
     /\nRecent measurements \(oldest first\):\n {2}request-success-rate +99\.5 ✔ · NoData · 98 ✖\n/,
   );
+});
+
+test('get canary: setCanaryScale and analysis steps are named in the strategy line', () => {
+  const c = canary(
+    {
+      analysis: {
+        interval: '30s',
+        threshold: 2,
+        steps: [
+          { setCanaryScale: { replicas: 2 } },
+          { setWeight: 20 },
+          { analysis: { metrics: ['smoke', 'latency'] } },
+          { setCanaryScale: { weight: 50 } },
+          { setCanaryScale: { matchTrafficWeight: true } },
+        ],
+      },
+    },
+    { phase: 'Progressing', canaryWeight: 20, stepIndex: 2 },
+  );
+  const text = renderCanary({ canary: c }, { style: PLAIN, now: new Date('2025-01-01T12:00:00Z') });
+  assert.match(
+    text,
+    /Strategy: +steps, scale 2 pods → 20% → analysis smoke,latency → scale 50% → scale usual \(/,
+  );
+  assert.match(text, /Step: +2\/5/);
 });

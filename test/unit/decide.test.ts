@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { validateObject } from '../../src/api/validate.ts';
 import type { CanarySpec, WebhookType } from '../../src/api/canary.ts';
 import { decide } from '../../src/canary/decide.ts';
+import { activeMetrics } from '../../src/canary/strategy.ts';
 import type {
   Action,
   CanaryView,
@@ -1699,4 +1700,167 @@ test('status.metrics keeps the run history of each metric, and a new run starts 
   );
   w.revision = 'rev3';
   assert.deepEqual(step(w).status.metrics, [], 'a new run forgets the old history');
+});
+
+describe('Argo steps: setCanaryScale and analysis steps', () => {
+  const scales = (d: Decision) => d.actions.flatMap((a) => (a.type === 'scaleCanary' ? [a.replicas] : []));
+  const ok = (name: string): MetricResult => ({ name, result: 'Successful', value: 1, message: 'ok' });
+  const bad = (name: string): MetricResult => ({ name, result: 'Failed', value: 0, message: '0 < min 1' });
+  const smoke = { name: 'smoke', templateRef: { name: 'smoke' }, thresholdRange: { min: 1 }, stepOnly: true };
+  const rate = { name: 'request-success-rate', thresholdRange: { min: 99 } };
+  const stepped = (steps: unknown[], analysis: Record<string, unknown> = {}) => {
+    const w = world(canary({ steps, ...analysis }), initialized);
+    w.revision = 'rev2';
+    return w;
+  };
+
+  test('setCanaryScale sizes the canary apart from its weight until matchTrafficWeight', () => {
+    const w = stepped([
+      { setCanaryScale: { replicas: 2 } },
+      { setWeight: 20 },
+      { setCanaryScale: { weight: 50 } },
+      { setCanaryScale: { matchTrafficWeight: true } },
+      { setWeight: 40 },
+    ]);
+    assert.deepEqual(scales(step(w)), ['restore'], 'the run starts at the usual size');
+    let d = tick(w);
+    assert.deepEqual(scales(d), [{ replicas: 2 }]);
+    assert.deepEqual(traffic(d), [], 'a scale step moves no traffic');
+    assert.deepEqual(d.status.canaryScale, { replicas: 2 });
+    d = tick(w);
+    assert.deepEqual(
+      traffic(d).map((t) => t.canary),
+      [20],
+    );
+    assert.deepEqual(scales(d), [], "a weight leaves the canary's size alone");
+    d = tick(w);
+    assert.deepEqual(scales(d), [{ weight: 50 }]);
+    assert.deepEqual(d.status.canaryScale, { weight: 50 });
+    d = tick(w);
+    assert.deepEqual(scales(d), ['restore'], 'matchTrafficWeight gives the canary its usual size');
+    assert.equal(d.status.canaryScale, undefined);
+    assert.equal(d.status.stepIndex, 4);
+  });
+
+  test('the end of the run forgets the scale: rollback and promotion', () => {
+    const w = stepped([{ setCanaryScale: { replicas: 3 } }, { setWeight: 20 }]);
+    step(w);
+    assert.deepEqual(tick(w).status.canaryScale, { replicas: 3 });
+    w.requests = { paused: false, abort: { id: 'a1' } };
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.deepEqual(scales(d), [0]);
+    assert.equal(d.status.canaryScale, undefined);
+
+    const p = stepped([{ setCanaryScale: { replicas: 3 } }, { setWeight: 20 }]);
+    step(p);
+    tick(p);
+    tick(p); // weight 20
+    assert.equal(tick(p).status.phase, 'Promoting');
+    assert.deepEqual(p.view.status.canaryScale, { replicas: 3 }, 'kept while promoting');
+    p.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    tick(p, 1000); // Finalising
+    const done = tick(p, 1000);
+    assert.equal(done.status.phase, 'Succeeded');
+    assert.equal(done.status.canaryScale, undefined);
+  });
+
+  test('activeMetrics: a stepOnly metric is measured only at the analysis steps naming it', () => {
+    const v = canary({
+      steps: [{ setWeight: 20 }, { analysis: { metrics: ['smoke'] } }, { setWeight: 50 }],
+      metrics: [rate, smoke],
+    });
+    const names = (i: number) => activeMetrics(v.spec, i).map((m) => m.name);
+    assert.deepEqual(names(0), ['request-success-rate']);
+    assert.deepEqual(names(1), ['request-success-rate', 'smoke']);
+    assert.deepEqual(names(2), ['request-success-rate']);
+  });
+
+  const analysisRun = (smokeSpec: Record<string, unknown>, analysis: Record<string, unknown> = {}) => {
+    const w = stepped([{ setWeight: 20 }, { analysis: { metrics: ['smoke'] } }, { setWeight: 50 }], {
+      metrics: [rate, { ...smoke, ...smokeSpec }],
+      threshold: 1,
+      ...analysis,
+    });
+    step(w);
+    w.metrics = [ok('request-success-rate')];
+    tick(w); // weight 20 (unanalysed)
+    assert.equal(tick(w).status.stepIndex, 1, 'a passing tick at 20% reaches the analysis step');
+    return w;
+  };
+
+  test('an analysis step holds while its metric fails within its limits, then passes', () => {
+    const w = analysisRun({ failureLimit: 3 });
+    w.metrics = [ok('request-success-rate'), bad('smoke')];
+    for (let i = 0; i < 2; i++) {
+      const d = tick(w);
+      assert.equal(d.status.phase, 'Progressing');
+      assert.equal(d.status.stepIndex, 1, 'held at the analysis step');
+      assert.match(d.status.message ?? '', /analysis step 2 holds: smoke Failed/);
+      assert.deepEqual(traffic(d), []);
+    }
+    w.requests = { paused: false, promote: { id: 'p1', full: false } };
+    let d = tick(w, 1000);
+    assert.equal(d.status.stepIndex, 2, '`weir promote` moves past a holding analysis step');
+    assert.match(d.status.message ?? '', /analysis step 2 ended by weir promote \(smoke Failed/);
+    w.requests = { paused: false };
+    w.view.status.stepIndex = 1; // back at the analysis step: a passing metric ends it by itself
+    w.metrics = [ok('request-success-rate'), ok('smoke')];
+    d = tick(w);
+    assert.equal(d.status.stepIndex, 2);
+    assert.match(d.status.message ?? '', /analysis step 2 passed/);
+    assert.equal(
+      d.status.measurements?.find((c) => c.name === 'smoke'),
+      undefined,
+      'its counts end with the step',
+    );
+    d = tick(w);
+    assert.deepEqual(
+      traffic(d).map((t) => t.canary),
+      [50],
+    );
+    assert.deepEqual(
+      d.status.metrics?.find((m) => m.name === 'smoke')?.history?.map((h) => h.result),
+      // The tick after the step does not judge it: the controller does not query a metric not due.
+      ['Failed', 'Failed', 'Failed', 'Successful'],
+      'the step metric keeps its results after its step',
+    );
+  });
+
+  test('an analysis step whose metric exceeds its limit rolls back, or freezes with onFailure: freeze', () => {
+    for (const [onFailure, phase] of [
+      ['rollback', 'Failed'],
+      ['freeze', 'Frozen'],
+    ] as const) {
+      const w = analysisRun({ failureLimit: 1 }, { onFailure });
+      w.metrics = [ok('request-success-rate'), bad('smoke')];
+      assert.equal(tick(w).status.stepIndex, 1);
+      const d = tick(w);
+      assert.equal(d.status.phase, phase, onFailure);
+      assert.match(d.status.message ?? '', /Measurement limit exceeded: smoke: 2 failed/);
+    }
+  });
+
+  test('an analysis step metric without limits fails a check like any metric', () => {
+    const w = analysisRun({});
+    w.metrics = [ok('request-success-rate'), bad('smoke')];
+    const d = tick(w);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(
+      d.status.message ?? '',
+      /RolledBack: Failed checks threshold reached 1: 0 < min 1/,
+      'the failing smoke metric',
+    );
+  });
+
+  test('an analysis step as the first step waits for an analysed tick', () => {
+    const w = stepped([{ analysis: { metrics: ['smoke'] } }, { setWeight: 50 }], { metrics: [smoke] });
+    step(w);
+    w.metrics = [ok('smoke')];
+    let d = tick(w);
+    assert.equal(d.status.stepIndex, 0);
+    assert.match(d.status.message ?? '', /smoke not measured yet/);
+    d = tick(w);
+    assert.equal(d.status.stepIndex, 1);
+  });
 });

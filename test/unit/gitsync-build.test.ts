@@ -200,7 +200,7 @@ test('a YAML alias bomb is refused as a resource exhaustion attack', async () =>
   const root = await repo({ 'bomb.yaml': `${lines.join('\n')}\n` });
   const t0 = Date.now();
   assert.match(problems(await build(root, '.', opts)), /bomb\.yaml:1: too many YAML aliases/);
-  assert.ok(Date.now() - t0 < 2000, 'refused quickly, not expanded');
+  assert.ok(Date.now() - t0 < 10_000, 'refused quickly, not expanded');
 });
 
 test('files over the size limit are refused (and not parsed)', async () => {

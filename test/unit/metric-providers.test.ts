@@ -344,8 +344,8 @@ for (const row of ROWS) {
 
     test('a slow answer is METRIC_TIMEOUT after spec.timeout', async () => {
       const started = Date.now();
-      await rejects(run({ ...row.value(1), delayMs: 2000 }, { timeout: '200ms' }), 'METRIC_TIMEOUT');
-      assert.ok(Date.now() - started < 1500);
+      await rejects(run({ ...row.value(1), delayMs: 6000 }, { timeout: '200ms' }), 'METRIC_TIMEOUT');
+      assert.ok(Date.now() - started < 4000, 'cut at the timeout, not waited for');
     });
 
     test('an unreachable backend is METRIC_HTTP, and URL credentials stay out of the message', async () => {

@@ -167,7 +167,8 @@ describe('no-data diagnosis through the Prometheus provider', () => {
     assert.equal(r.result, 'NoData');
     assert.match(r.message, PLAIN);
     assert.ok(prom.diagnosisQueries().length > 0, 'the diagnosis was tried');
-    assert.ok(elapsed < 1000 + 400, `query and diagnosis took ${elapsed} ms with a 1000 ms timeout`);
+    // Not waited for: the diagnosis server answers after 10 s (the bound leaves room for a loaded machine).
+    assert.ok(elapsed < 5000, `query and diagnosis took ${elapsed} ms with a 1000 ms timeout`);
   });
 
   test('diagnosis queries carry the address credentials; the message never does', async () => {

@@ -153,3 +153,16 @@ test('weight verification: a parent that reports status holds until it accepts t
   );
   assert.equal(routeNotTaken(route(3, [{ type: 'ResolvedRefs', status: 'False' }])), undefined);
 });
+
+test('setCanaryScale is refused where weights are pod counts (kubernetes), naming the step', () => {
+  const spec = {
+    targetRef: { name: 'a' },
+    service: { port: 80 },
+    analysis: { steps: [{ setWeight: 10 }, { setCanaryScale: { replicas: 2 } }] },
+  } as unknown as CanarySpec;
+  assert.deepEqual(
+    capabilityProblems(spec, 'kubernetes').map((p) => p.path),
+    ['spec.analysis.steps[1].setCanaryScale'],
+  );
+  for (const p of ['gatewayapi', 'istio', 'traefik']) assert.deepEqual(capabilityProblems(spec, p), [], p);
+});

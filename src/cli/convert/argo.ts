@@ -2,8 +2,9 @@
 // Deployment it already points at) plus a Canary with `steps`; the metrics of the AnalysisTemplates it
 // references (prometheus, web, datadog, newrelic, cloudwatch, graphite: metric-providers.ts) become
 // MetricTemplates, with successCondition/failureCondition
-// turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Weir analyses during the
-// whole run, so step-level and background analysis both become Canary metrics.
+// turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Background analysis becomes
+// Canary metrics measured at every tick; an analysis step becomes a Weir analysis step naming its
+// metrics, which carry stepOnly (docs/steps.md). setCanaryScale maps one to one.
 import { API_VERSION } from '../../api/kinds.ts';
 import { parseDuration } from '../../vocab/duration.ts';
 import { fromArgo } from './metric-providers.ts';
@@ -19,6 +20,8 @@ interface TemplateRef {
   /** Where it was referenced, for notes. */
   at: string;
   args: Json[];
+  /** The Weir analysis step it feeds (an Argo analysis step), whose metric names are filled in. */
+  step?: { metrics: string[] };
 }
 
 /** The threshold an Argo condition over `result` expresses, when it is a plain comparison. */
@@ -163,6 +166,7 @@ export function convertRollout(rollout: Json, docs: Json[], notes: Notes): Json[
   const ns = meta.namespace;
   const metrics = metricsOf(refs, docs, ns, analysis, src, out, notes);
   if (metrics.length) analysis.metrics = metrics;
+  dropEmptyAnalysisSteps(analysis, refs, src, notes);
   c.analysis = analysis;
   if (typeof spec.progressDeadlineSeconds === 'number')
     c.progressDeadlineSeconds = Math.min(86400, Math.max(10, spec.progressDeadlineSeconds));
@@ -213,13 +217,22 @@ function canaryStrategy(
           );
       }
     } else if (isObject(step.analysis)) {
+      const weirStep = { metrics: [] as string[] };
+      steps.push({ analysis: weirStep });
+      // Filled by metricsOf; an empty one (no template converted) is left out with a note there.
+      if (!arr(step.analysis.templates).length)
+        notes.add(src, at, 'analysis step without templates; left out');
+      notes.rest(src, step.analysis, ['templates', 'args'], `${at}.analysis`);
       for (const t of arr(step.analysis.templates))
-        refs.push({ ...(obj(t) as { templateName: string }), at, args: arr(step.analysis.args).map(obj) });
-      notes.add(
-        src,
-        at,
-        'analysis step: Weir analyses at every interval of the whole run, so its metrics apply to every step',
-      );
+        refs.push({
+          ...(obj(t) as { templateName: string }),
+          at,
+          args: arr(step.analysis.args).map(obj),
+          step: weirStep,
+        });
+    } else if (isObject(step.setCanaryScale)) {
+      const scale = canaryScale(step.setCanaryScale, c, `${at}.setCanaryScale`, src, notes);
+      if (scale) steps.push({ setCanaryScale: scale });
     } else notes.add(src, at, `${Object.keys(step).join(', ')} step is not supported; left out`);
   });
   if (steps.length) analysis.steps = steps;
@@ -232,6 +245,44 @@ function canaryStrategy(
         args: arr(s.analysis.args).map(obj),
       });
   }
+}
+
+/**
+ * Argo's setCanaryScale as Weir's (docs/steps.md). Argo accepts it only with trafficRouting, and
+ * Weir's replica-ratio canary refuses it too (the canary's size is its weight there).
+ */
+function canaryScale(scale: Json, c: Json, at: string, src: string, notes: Notes): Json | undefined {
+  if (c.provider === 'kubernetes') {
+    notes.add(src, at, 'setCanaryScale needs trafficRouting (as in Argo Rollouts); step left out');
+    return undefined;
+  }
+  if (scale.matchTrafficWeight === true) return { matchTrafficWeight: true };
+  const replicas = Number(scale.replicas);
+  if (scale.replicas !== undefined && Number.isInteger(replicas) && replicas >= 1) return { replicas };
+  const weight = Number(scale.weight);
+  if (scale.weight !== undefined && Number.isInteger(weight) && weight >= 1 && weight <= 100)
+    return { weight };
+  notes.add(
+    src,
+    at,
+    `${JSON.stringify(scale)}: Weir keeps at least 1 canary pod during a run (replicas 1.., weight 1..100); step left out`,
+  );
+  return undefined;
+}
+
+/**
+ * Analysis steps none of whose templates' metrics were converted (a template not in the input, an
+ * unsupported provider): left out, naming the step, as a step with no metric would pass unmeasured.
+ */
+function dropEmptyAnalysisSteps(analysis: Json, refs: TemplateRef[], src: string, notes: Notes): void {
+  const steps = arr(analysis.steps).map(obj);
+  const empty = (s: Json) => isObject(s.analysis) && !arr(s.analysis.metrics).length;
+  if (!steps.some(empty)) return;
+  for (const ref of refs)
+    if (ref.step && !ref.step.metrics.length)
+      notes.add(src, ref.at, 'analysis step: none of its metrics was converted; step left out');
+  const kept = steps.filter((s) => !empty(s));
+  analysis.steps = kept.length ? kept : [{ setWeight: 100 }];
 }
 
 function blueGreenStrategy(
@@ -359,6 +410,28 @@ function servicePort(rollout: Json, template: Json, docs: Json[], src: string, n
   return { port: 80 };
 }
 
+/**
+ * A metric of an analysis step: stepOnly, judged by its own failureLimit (Argo's default 0) rather
+ * than the run's threshold. Returns its name: the same metric at two steps is one Weir metric;
+ * a background metric of the same name leaves it `<name>-step`.
+ */
+function stepMetric(metric: Json, argo: Json, metrics: Json[]): string {
+  const same = metrics.find(
+    (x) => x.stepOnly && x.name === metric.name && obj(x.templateRef).name === obj(metric.templateRef).name,
+  );
+  if (same) return String(same.name);
+  const taken = metrics.some((x) => x.name === metric.name);
+  const name = taken ? dnsName([String(metric.name), 'step']) : String(metric.name);
+  const limit = Number(argo.failureLimit ?? 0);
+  metrics.push({
+    ...metric,
+    name,
+    stepOnly: true,
+    failureLimit: Number.isInteger(limit) && limit >= 0 ? Math.min(limit, 1000) : 0,
+  });
+  return name;
+}
+
 function metricsOf(
   refs: TemplateRef[],
   docs: Json[],
@@ -372,7 +445,8 @@ function metricsOf(
   const thresholds: number[] = [];
   const intervals: string[] = [];
   const seen = new Set<string>();
-  for (const ref of refs) {
+  // Background metrics first: a step metric of the same name then becomes `<name>-step`.
+  for (const ref of [...refs.filter((r) => !r.step), ...refs.filter((r) => r.step)]) {
     const kind = ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
     const tpl = docs.find((d) => d.kind === kind && obj(d.metadata).name === ref.templateName);
     if (!tpl) {
@@ -383,8 +457,9 @@ function metricsOf(
       );
       continue;
     }
-    if (seen.has(ref.templateName)) continue;
-    seen.add(ref.templateName);
+    const key = `${ref.step ? 'step' : 'run'}/${ref.templateName}`;
+    if (!ref.step && seen.has(key)) continue;
+    seen.add(key);
     const tsrc = sourceOf(tpl);
     const tspec = obj(tpl.spec);
     notes.rest(tsrc, tspec, ['metrics', 'args'], 'spec');
@@ -439,15 +514,17 @@ function metricsOf(
       for (const other of query.matchAll(/\{\{\s*([^{}]*?)\s*\}\}/g))
         if (!/^variables\./.test(other[1]!))
           notes.add(tsrc, converted.queryField, `{{ ${other[1]} }} has no Weir equivalent: edit the query`);
-      out.push({
-        apiVersion: API_VERSION,
-        kind: 'MetricTemplate',
-        metadata: compact({ name: tname, namespace: obj(tpl.metadata).namespace ?? ns }),
-        spec: {
-          provider: converted.provider,
-          query,
-        },
-      });
+      const already = out.some((o) => o.kind === 'MetricTemplate' && obj(o.metadata).name === tname);
+      if (!already)
+        out.push({
+          apiVersion: API_VERSION,
+          kind: 'MetricTemplate',
+          metadata: compact({ name: tname, namespace: obj(tpl.metadata).namespace ?? ns }),
+          spec: {
+            provider: converted.provider,
+            query,
+          },
+        });
       const templateVariables: Record<string, string> = {};
       for (const v of variables) {
         if (args.has(v)) templateVariables[v] = String(args.get(v));
@@ -458,17 +535,19 @@ function metricsOf(
             `arg ${v} of ${ref.templateName} has no value: set templateVariables.${v} of metric ${String(m.name)}`,
           );
       }
-      const metricName = dnsName([String(m.name)]);
       const carried = scheduleAndLimits(m, tsrc, at, notes);
-      metrics.push(
-        compact({
-          name: metricName,
-          thresholdRange: range,
-          templateRef: { name: tname },
-          templateVariables: Object.keys(templateVariables).length ? templateVariables : undefined,
-          ...carried,
-        }),
-      );
+      const metric = compact({
+        name: dnsName([String(m.name)]),
+        thresholdRange: range,
+        templateRef: { name: tname },
+        templateVariables: Object.keys(templateVariables).length ? templateVariables : undefined,
+        ...carried,
+      });
+      if (ref.step) {
+        ref.step.metrics.push(stepMetric(metric, m, metrics));
+        return;
+      }
+      metrics.push(metric);
       const limit = Number(m.failureLimit ?? 0);
       // A metric with its own limits is judged by them, not by analysis.threshold.
       if (Number.isFinite(limit) && carried.failureLimit === undefined) thresholds.push(limit + 1);
