@@ -140,6 +140,29 @@ describe('simulate', () => {
     assert.deepEqual([sim.outcome.kind, sim.outcome.time, sim.outcome.weight], ['rolledBack', at(3), 60]);
   });
 
+  test('an analysis step: its stepOnly metric is measured only there, as the controller would query it', async () => {
+    const asked: string[][] = [];
+    const measure = async (t: number, metrics: Array<{ name: string }>): Promise<MetricResult[]> => {
+      asked.push(metrics.map((m) => m.name));
+      return metrics.map((m) => checkThreshold(m.name, 100, { min: 99 }));
+    };
+    const smoke = {
+      name: 'smoke',
+      templateRef: { name: 'smoke' },
+      thresholdRange: { min: 99 },
+      stepOnly: true,
+    };
+    const steps = [{ setWeight: 20 }, { analysis: { metrics: ['smoke'] } }, { setWeight: 50 }];
+    const sim = await simulate(input({ steps, threshold: 1, metrics: [SUCCESS, smoke] }), measure);
+    assert.deepEqual(asked, [
+      ['request-success-rate', 'smoke'], // at 20%: the analysis step, which passes
+      ['request-success-rate'], // to 50%
+      ['request-success-rate'], // promoted
+    ]);
+    assert.match(sim.ticks[1]!.message, /^Progressing: analysis step 2 passed \(smoke\)$/);
+    assert.deepEqual([sim.outcome.kind, sim.outcome.time], ['promoted', at(3)]);
+  });
+
   test('a window that ends first: undecided, at the weight reached', async () => {
     const { measure } = successRate();
     const sim = await simulate(
