@@ -628,7 +628,7 @@ function scaleStep(run: Run, next: Extract<Next, { kind: 'scale' }>): void {
 
 /**
  * An analysis step: this tick measured its stepOnly metrics (activeMetrics) and passed as a whole;
- * the step ends once each of them was Successful at one tick. A failure not yet over the metric's own
+ * the step ends once each of them was Successful at one tick (or took its `count`). A failure not yet over the metric's own
  * limits, or a first tick that measured nothing, holds the step: measuring on schedule is progress,
  * and the limits (or analysis.threshold) end a step that keeps failing.
  */
@@ -639,9 +639,17 @@ function analysisStep(
   promoted: boolean,
 ): void {
   const { status, obs, view } = run;
-  const dryRun = new Set((view.spec.analysis.metrics ?? []).filter((m) => m.dryRun).map((m) => m.name));
+  const specs = view.spec.analysis.metrics ?? [];
+  const dryRun = new Set(specs.filter((m) => m.dryRun).map((m) => m.name));
+  // A metric that took its `count` within its limits is done, as Argo's AnalysisRun then completes.
+  const counted = new Set(
+    specs
+      .filter((m) => m.count !== undefined)
+      .filter((m) => (status.measurements?.find((c) => c.name === m.name)?.count ?? 0) >= m.count!)
+      .map((m) => m.name),
+  );
   const open = next.metrics
-    .filter((name) => !dryRun.has(name))
+    .filter((name) => !dryRun.has(name) && !counted.has(name))
     .flatMap((name) => {
       const r = unanalysed ? undefined : obs.metrics?.find((m) => m.name === name);
       return r?.result === 'Successful'

@@ -163,6 +163,33 @@ describe('simulate', () => {
     assert.deepEqual([sim.outcome.kind, sim.outcome.time], ['promoted', at(3)]);
   });
 
+  test('an analysis step whose metric took its count within its limits ends, as the AnalysisRun completes', async () => {
+    const asked: string[] = [];
+    const measure = async (t: number, metrics: Array<{ name: string }>): Promise<MetricResult[]> => {
+      asked.push(`${new Date(t).toISOString().slice(11, 16)} ${metrics.map((m) => m.name).join(',')}`);
+      return metrics.map((m) => checkThreshold(m.name, m.name === 'smoke' ? 0 : 100, { min: 99 }));
+    };
+    const smoke = {
+      name: 'smoke',
+      templateRef: { name: 'smoke' },
+      thresholdRange: { min: 99 },
+      stepOnly: true,
+      count: 2,
+      failureLimit: 3,
+    };
+    const steps = [{ setWeight: 20 }, { analysis: { metrics: ['smoke'] } }, { setWeight: 50 }];
+    const sim = await simulate(input({ steps, threshold: 1, metrics: [SUCCESS, smoke] }), measure);
+    assert.deepEqual(asked, [
+      '10:01 request-success-rate,smoke', // failed, within failureLimit 3: the step holds
+      '10:02 request-success-rate,smoke', // failed again: count 2 taken, the step ends
+      '10:03 request-success-rate',
+      '10:04 request-success-rate',
+    ]);
+    assert.match(sim.ticks[1]!.message, /analysis step 2 holds: smoke Failed/);
+    assert.match(sim.ticks[2]!.message, /^Progressing: analysis step 2 passed \(smoke\)$/);
+    assert.deepEqual([sim.outcome.kind, sim.outcome.time], ['promoted', at(4)]);
+  });
+
   test('a window that ends first: undecided, at the weight reached', async () => {
     const { measure } = successRate();
     const sim = await simulate(
