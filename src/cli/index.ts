@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import {
   actionCommands,
   convertCommand,
+  dashboardCommand,
   getCommand,
   lintCommand,
   listCommand,
@@ -137,6 +138,7 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
   program.addCommand(lintCommand(run));
   program.addCommand(convertCommand(run));
   program.addCommand(syncCommand(run));
+  program.addCommand(dashboardCommand(run));
 
   program
     .command('version')
