@@ -78,6 +78,10 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
       'serve the GitSync receivers (POST /hooks/gitsync/...) on this address only, apart from /metrics (env WEIR_RECEIVER_LISTEN)',
     )
     .option(
+      '--dashboard-listen <host:port>',
+      'serve the web dashboard here (bearer tokens checked with TokenReview, actions with SubjectAccessReview; env WEIR_DASHBOARD_LISTEN; off by default)',
+    )
+    .option(
       '--no-cross-namespace-refs',
       'refuse MetricTemplate/AlertProvider references to another namespace (env WEIR_NO_CROSS_NAMESPACE_REFS=true)',
     )

@@ -1,5 +1,6 @@
 // The dashboard's buttons do exactly what `weir promote|abort|retry|pause|resume` do: planAction() on
-// the Canary as the API server has it now, then its requestPatch() as a merge patch.
+// the Canary, then its requestPatch() as a merge patch. The Canary is the watch's copy (the
+// controller's chart RBAC grants list/watch/patch on Canaries, not get).
 import type { CanaryObject } from '../canary/context.ts';
 import { planAction, type ActionKind } from '../cli/actions.ts';
 import { RESOURCES } from '../cli/flags.ts';
@@ -21,12 +22,12 @@ const cause = (err: unknown): unknown => (err as { cause?: unknown })?.cause ?? 
 export async function performAction(
   kube: Kube,
   kind: ActionKind,
+  canary: CanaryObject | undefined,
   namespace: string,
   name: string,
 ): Promise<ActionResult> {
   const ref = { apiVersion: RESOURCES.canary.apiVersion, kind: 'Canary', namespace, name };
   try {
-    const canary = await kube.get<CanaryObject>(ref);
     if (!canary) return { status: 404, error: `Canary ${namespace}/${name} not found` };
     const plan = planAction(kind, canary);
     if (!plan.ok)

@@ -2,7 +2,7 @@
 // the login exchange, the server-rendered pages, the Server-Sent Events stream of Canary changes and
 // the actions. Every route but the login page and the static files needs a session (a cookie from
 // the login exchange) or a bearer token, and every view or action asks the Authenticator.
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ActionKind } from '../cli/actions.ts';
 import type { Kube } from '../kube/client.ts';
@@ -177,7 +177,13 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
       return reply.code(404).send({ error: `no action ${kind}: one of ${DASHBOARD_ACTIONS.join(', ')}` });
     if (!(await may(s, 'patch', namespace, name)))
       return reply.code(403).send({ error: refused(s, 'patch', `Canary ${namespace}/${name}`) });
-    const result = await performAction(opts.kube, kind as ActionKind, namespace, name);
+    const result = await performAction(
+      opts.kube,
+      kind as ActionKind,
+      opts.store.get(namespace, name)?.canary,
+      namespace,
+      name,
+    );
     app.log.warn(
       { user: s.identity.username, action: kind, canary: `${namespace}/${name}`, status: result.status },
       'dashboard action',
@@ -242,21 +248,20 @@ export const viewOf = (e: CanaryEntry): CanaryView => ({
 async function pageExtras(kube: Kube, e: CanaryEntry): Promise<CanaryPageExtras> {
   const ns = e.canary.metadata.namespace ?? '';
   const target = e.canary.spec?.targetRef?.name ?? '';
+  // list with a field selector: the controller's RBAC has list on Deployments, not get.
   const image = async (name: string) => {
-    const d = await kube
-      .get<
-        { spec?: { template?: { spec?: { containers?: Array<{ image?: string }> } } } } & Record<
-          string,
-          never
-        >
-      >({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        namespace: ns,
-        name,
-      })
+    const list = await kube.objects
+      .list<V1Deployment>(
+        'apps/v1',
+        'Deployment',
+        ns,
+        undefined,
+        undefined,
+        undefined,
+        `metadata.name=${name}`,
+      )
       .catch(() => undefined);
-    return d?.spec?.template?.spec?.containers?.map((c) => c.image).join(', ');
+    return list?.items[0]?.spec?.template?.spec?.containers?.map((c) => c.image).join(', ');
   };
   const events = await kube.kc
     .makeApiClient(CoreV1Api)
