@@ -49,10 +49,10 @@ const DECISION_MS = 10_000;
 
 export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
   const app = Fastify({
+    // warn and above only: request logs (info) would carry the one-time token of the login URL.
     loggerInstance: opts.log.child({ component: 'dashboard' }, { level: 'warn' }),
-    // Request logs would carry the one-time token of the login URL: none, at any level.
-    disableRequestLogging: true,
   }) as unknown as FastifyInstance;
+  const audit = opts.log.child({ component: 'dashboard' });
   const sessions = new Sessions(opts.auth);
   const local = opts.auth.mode === 'local';
   const decisions = new WeakMap<Session, Map<string, { at: number; allowed: Promise<boolean> }>>();
@@ -184,7 +184,7 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
       namespace,
       name,
     );
-    app.log.warn(
+    audit.info(
       { user: s.identity.username, action: kind, canary: `${namespace}/${name}`, status: result.status },
       'dashboard action',
     );
