@@ -1,33 +1,27 @@
-// The dashboard's cluster mode (the controller's listener) over real HTTP against the local control
+// The controller's dashboard listener (WEIR_DASHBOARD_LISTEN) over real HTTP against the local control
 // plane: ServiceAccount tokens from the TokenRequest API are checked with a real TokenReview, each
 // view and action with a real SubjectAccessReview; a running canary's weight change arrives on the
 // Server-Sent Events stream; abort, retry and promote --full reach the real controller.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { REQUEST } from '../../src/canary/requests.ts';
-import { startClusterDashboard, type RunningDashboard } from '../../src/dashboard/serve.ts';
 import type { CanaryView } from '../../src/dashboard/model.ts';
-import { silentLogger } from '../../src/log.ts';
+import { waitFor } from '../cluster/proc.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { canaryToken, http, login, openEvents, type SaToken } from '../cluster/dashboard-kit.ts';
 
 const NAME = 'dash-app';
 let w: World;
-let dash: RunningDashboard;
+let dash: { url: string };
 let patcher: SaToken;
 let viewer: SaToken;
 
 before(async () => {
-  w = await startWorld('dash');
-  [dash, patcher, viewer] = await Promise.all([
-    startClusterDashboard({
-      kc: w.cluster.kc,
-      log: silentLogger(),
-      namespace: w.ns,
-      host: '127.0.0.1',
-      port: 0,
-    }),
+  w = await startWorld('dash', { env: { WEIR_DASHBOARD_LISTEN: '127.0.0.1:0' } });
+  dash = { url: `http://127.0.0.1:${await dashboardPort(w.logFile)}` };
+  [patcher, viewer] = await Promise.all([
     canaryToken(w.cluster.kc, w.ns, 'dash-patch', ['get', 'list', 'watch', 'patch']),
     canaryToken(w.cluster.kc, w.ns, 'dash-view', ['get', 'list', 'watch']),
   ]);
@@ -37,10 +31,23 @@ before(async () => {
   await w.waitPhase(NAME, 'Initialized', 90_000);
 });
 after(async () => {
-  await dash?.stop();
   await Promise.all([patcher?.revoke(), viewer?.revoke()]);
   await w?.stop();
 });
+
+/** The dashboard's port, from the controller's start-up log line. */
+const dashboardPort = (logFile: string): Promise<number> =>
+  waitFor(
+    'the controller logging its dashboard port',
+    () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .map((l) =>
+          l.includes('weir controller started') ? (JSON.parse(l) as { dashboardPort?: number }) : {},
+        )
+        .find((l) => l.dashboardPort)?.dashboardPort,
+    60_000,
+  );
 
 const annotations = async () => (await w.canary(NAME)).metadata.annotations ?? {};
 
