@@ -225,7 +225,14 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
       else send('deleted', { namespace, name });
     };
     const unsubscribe = opts.store.subscribe((ns, name, entry) => void push(ns, name, entry));
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    // The heartbeat also ends the stream once its session has ended (expired, revoked token, logout).
+    const cookie = cookieValue(req.headers.cookie, COOKIE);
+    const heartbeat = setInterval(() => {
+      void (async () => {
+        if (cookie && !(await sessions.find(cookie))) res.end();
+        else res.write(': keep-alive\n\n');
+      })();
+    }, 15_000);
     req.raw.on('close', () => {
       unsubscribe();
       clearInterval(heartbeat);

@@ -46,7 +46,11 @@ function layout(title: string, body: string, ctx?: PageContext, data?: unknown):
 <meta name="viewport" content="width=device-width,initial-scale=1">
 ${ctx ? `<meta name="csrf-token" content="${esc(ctx.csrf)}">` : ''}
 <link rel="stylesheet" href="/assets/uPlot.min.css"><style>${STYLE}</style></head>
-<body><header><a href="/">Weir</a><span>Canaries</span>${ctx ? `<span class="who">${esc(ctx.user)}</span>` : ''}</header>
+<body><header><a href="/">Weir</a><span>Canaries</span>${
+    ctx
+      ? `<span class="who">${esc(ctx.user)}</span><form method="post" action="/logout"><button type="submit">Log out</button></form>`
+      : ''
+  }</header>
 <main>${body}</main>
 ${data !== undefined ? `<script type="application/json" id="weir-data">${jsonBlock(data)}</script>` : ''}
 ${ctx ? '<script src="/assets/dashboard.js" defer></script>' : ''}

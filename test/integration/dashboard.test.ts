@@ -74,6 +74,16 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
     await assert.rejects(login(dash.url, gone.token), /login: HTTP 401/);
   });
 
+  test('after logout the session cookie gets the login page', async () => {
+    const c = await login(dash.url, viewer.token);
+    assert.equal((await c.get('/')).status, 200);
+    const out = await http(`${dash.url}/logout`, { method: 'POST', headers: { cookie: c.cookie } });
+    assert.equal(out.status, 303);
+    const after = await c.get('/');
+    assert.equal(after.status, 401);
+    assert.match(after.body, /action="\/login"/);
+  });
+
   test('a cross-site POST and a POST without the CSRF token are refused', async () => {
     const c = await login(dash.url, patcher.token);
     const before = await annotations();
