@@ -136,6 +136,10 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
         `${viewer.user} may not patch Canary ${w.ns}/${NAME}: a SubjectAccessReview refused "patch" on canaries.weir.dev`,
       );
       assert.equal((await annotations())[REQUEST.abort], undefined, 'the refused abort patched nothing');
+      const promote = await view.action(w.ns, NAME, 'promote-full');
+      assert.equal(promote.status, 403);
+      assert.match(JSON.parse(promote.body).error, /may not patch Canary/);
+      assert.equal((await annotations())[REQUEST.promote], undefined, 'the refused promote patched nothing');
 
       const aborted = await act.action(w.ns, NAME, 'abort');
       assert.equal(aborted.status, 200, aborted.body);
