@@ -125,8 +125,10 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
   }
 
   app.get('/', async (req, reply) => {
+    // The one-time URL of `weir dashboard` only: a long-lived bearer token does not belong in a URL
+    // (proxies and browser histories keep URLs), so the listener takes it from the login form only.
     const token = (req.query as Record<string, string | undefined>).token;
-    if (token !== undefined) return exchange(token, reply);
+    if (token !== undefined && local) return exchange(token, reply);
     const s = await sessionOf(req);
     if (!s) return login(reply, '');
     await opts.store.synced();

@@ -118,7 +118,7 @@ const chartWeights = async (p: Page): Promise<string> => {
 };
 
 describe('dashboard in headless Chromium', () => {
-  test('the one-time URL logs in once; the list shows both Canaries', async () => {
+  test('the one-time URL logs in once; the list shows the Canaries', async () => {
     await page.goto(dash.loginUrl);
     await page.waitForSelector(`tr[data-key="${w.ns}/${STEPS}"]`);
     await page.waitForSelector(`tr[data-key="${w.ns}/${FAILING}"]`);

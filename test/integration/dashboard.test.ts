@@ -64,6 +64,9 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
     assert.equal(forged.status, 401);
     assert.match(forged.body, /not accepted: it is forged, expired or already used/);
     assert.equal(forged.headers['set-cookie'], undefined, 'no session for a forged token');
+    const inUrl = await http(`${dash.url}/?token=${encodeURIComponent(viewer.token)}`);
+    assert.equal(inUrl.status, 401, 'the listener takes no token from the URL');
+    assert.equal(inUrl.headers['set-cookie'], undefined);
     const bearer = await http(`${dash.url}/`, { headers: { authorization: 'Bearer forged' } });
     assert.equal(bearer.status, 401);
     assert.match(bearer.body, /action="\/login"/);
