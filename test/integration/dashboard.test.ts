@@ -4,11 +4,13 @@
 // Server-Sent Events stream; abort, retry and promote --full reach the real controller.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { REQUEST } from '../../src/canary/requests.ts';
 import type { CanaryView } from '../../src/dashboard/model.ts';
-import { waitFor } from '../cluster/proc.ts';
+import { startProcess, waitFor } from '../cluster/proc.ts';
+import { projectRoot } from '../cluster/cluster.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
 import { canaryToken, http, login, openEvents, type SaToken } from '../cluster/dashboard-kit.ts';
 
@@ -75,6 +77,44 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
     const gone = await canaryToken(w.cluster.kc, w.ns, 'dash-gone', ['get', 'list']);
     await gone.revoke();
     await assert.rejects(login(dash.url, gone.token), /login: HTTP 401/);
+  });
+
+  test('`weir dashboard` prints a one-time URL on 127.0.0.1: it logs in once, then gets the login page', async () => {
+    const cli = startProcess(
+      'weir-dashboard',
+      process.execPath,
+      [
+        join(projectRoot, 'bin', 'weir.js'),
+        'dashboard',
+        '--kubeconfig',
+        w.cluster.kubeconfigPath,
+        '-n',
+        w.ns,
+        '--port',
+        '0',
+      ],
+      { logDir: dirname(w.logFile) },
+    );
+    try {
+      const url = await waitFor(
+        'the URL `weir dashboard` prints',
+        () => /(http:\/\/127\.0\.0\.1:\d+)\/\?token=[\w-]{40,}/.exec(cli.tail(20)) ?? undefined,
+        90_000,
+        250,
+      );
+      const first = await http(url[0]);
+      assert.equal(first.status, 303);
+      const cookie = [first.headers['set-cookie'] ?? []].flat()[0] ?? '';
+      assert.match(cookie, /^weir_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+      const list = await http(`${url[1]}/`, { headers: { cookie: cookie.split(';')[0]! } });
+      assert.equal(list.status, 200);
+      assert.match(list.body, new RegExp(`data-key="${w.ns}/${NAME}"`));
+      const again = await http(url[0]);
+      assert.equal(again.status, 401, 'the URL token works once');
+      assert.match(again.body, /action="\/login"/);
+    } finally {
+      await cli.stop();
+    }
   });
 
   test('after logout the session cookie gets the login page', async () => {
