@@ -2,7 +2,8 @@
 # Set-up shared by `npm test` and `npm run demo`: everything a fresh machine with only Node.js, Go and
 # the package registries lacks, each step skipped when already done, each announced with a time estimate.
 #   1. Debian packages: prometheus, git, tmux, iproute2 (ip), util-linux (unshare), and the metric
-#      backends influxdb, victoria-metrics, graphite-carbon, graphite-web        (~2 min, root only)
+#      backends influxdb, victoria-metrics, graphite-carbon, graphite-web, and chromium for the
+#      dashboard's browser test                                                  (~2 min, root only)
 #   2. node_modules: `npm ci` when missing or older than package-lock.json               (~1 min)
 # The Go-built tools come after, from the script that knows which it needs (test/cluster/tools/build.sh
 # prints per tool whether it is cached or how long its cold build takes).
@@ -11,9 +12,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[prepare] %s\n' "$*" >&2; }
 
 need=()
-# The metric-provider tests run the real InfluxDB 1.x, VictoriaMetrics and Graphite servers.
+# The metric-provider tests run the real InfluxDB 1.x, VictoriaMetrics and Graphite servers; the
+# dashboard's browser test runs Debian's headless chromium.
 for pair in prometheus:prometheus git:git tmux:tmux ip:iproute2 unshare:util-linux \
-  influxd:influxdb victoria-metrics:victoria-metrics carbon-cache:graphite-carbon; do
+  influxd:influxdb victoria-metrics:victoria-metrics carbon-cache:graphite-carbon chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 [[ -d /usr/lib/python3/dist-packages/graphite ]] || need+=(graphite-web)

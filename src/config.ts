@@ -21,6 +21,8 @@ export interface Config {
   listenPort: number;
   /** --receiver-listen: the GitSync receivers on a listener of their own (else on --listen). */
   receiverListen?: { host: string; port: number };
+  /** --dashboard-listen: the web dashboard (TokenReview + SubjectAccessReview); off without it. */
+  dashboardListen?: { host: string; port: number };
   /** False with --no-cross-namespace-refs: Canaries use MetricTemplates/AlertProviders of their own namespace only. */
   crossNamespaceRefs: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -54,6 +56,7 @@ export interface RawOptions {
   slackUsername?: string;
   listen?: string;
   receiverListen?: string;
+  dashboardListen?: string;
   /** Commander's value of --no-cross-namespace-refs: false when the flag is given. */
   crossNamespaceRefs?: boolean;
   logLevel?: string;
@@ -88,6 +91,8 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
   const listen = hostPort('--listen', pick(o.listen, 'LISTEN') ?? '0.0.0.0:8080');
   const receiverListenFlag = pick(o.receiverListen, 'RECEIVER_LISTEN');
   const receiverListen = receiverListenFlag ? hostPort('--receiver-listen', receiverListenFlag) : undefined;
+  const dashboardFlag = pick(o.dashboardListen, 'DASHBOARD_LISTEN');
+  const dashboardListen = dashboardFlag ? hostPort('--dashboard-listen', dashboardFlag) : undefined;
   const level = pick(o.logLevel, 'LOG_LEVEL') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(level))
     throw new WeirError('CONFIG', `--log-level: ${level} is not one of ${LEVELS.join(', ')}`);
@@ -123,6 +128,7 @@ export function parseConfig(o: RawOptions, env: NodeJS.ProcessEnv = process.env)
     listenHost: listen.host,
     listenPort: listen.port,
     ...(receiverListen ? { receiverListen } : {}),
+    ...(dashboardListen ? { dashboardListen } : {}),
     // Allowed unless refused by the flag or WEIR_NO_CROSS_NAMESPACE_REFS=true (as in Flux); the
     // chart refuses by default.
     crossNamespaceRefs: o.crossNamespaceRefs !== false && env.WEIR_NO_CROSS_NAMESPACE_REFS !== 'true',

@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import { describeError } from './errors.ts';
 import { providerResources } from './routing/registry.ts';
 import type { Logger } from './log.ts';
+import { startClusterDashboard } from './dashboard/serve.ts';
 import { boundPort, buildApp, buildReceiverApp, type RouteRegistrar } from './server/app.ts';
 import { Metrics } from './server/metrics.ts';
 import { VERSION } from './version.ts';
@@ -48,7 +49,7 @@ export function watchedResources(): Array<{ key: string; type: ResourceType; opt
 export async function runController(
   config: Config,
   log: Logger,
-): Promise<{ stop(): Promise<void>; port: number; receiverPort?: number }> {
+): Promise<{ stop(): Promise<void>; port: number; receiverPort?: number; dashboardPort?: number }> {
   const kube = createKube(
     loadKubeConfig(config.kubeconfig, config.context, userAgentOf(VERSION, 'controller')),
   );
@@ -105,11 +106,23 @@ export async function runController(
     await receiverApp.listen({ host: own.host, port: own.port });
     receiverPort = boundPort(receiverApp, own.port);
   }
+  // The web dashboard (off unless --dashboard-listen): on every replica, it only reads and patches.
+  const dashboard = config.dashboardListen
+    ? await startClusterDashboard({
+        kc: kube.kc,
+        log,
+        host: config.dashboardListen.host,
+        port: config.dashboardListen.port,
+        ...(config.namespace ? { namespace: config.namespace } : {}),
+      })
+    : undefined;
+  const dashboardPort = dashboard ? boundPort(dashboard.app, 0) : undefined;
   log.info(
     {
       version: VERSION,
       port,
       receiverPort: receiverPort ?? port,
+      dashboardPort,
       namespace: config.namespace ?? '(all)',
       shard: config.shard ?? '(none)',
       owns: labelSelector,
@@ -156,7 +169,9 @@ export async function runController(
   return {
     port,
     ...(receiverPort !== undefined ? { receiverPort } : {}),
+    ...(dashboardPort !== undefined ? { dashboardPort } : {}),
     async stop() {
+      await dashboard?.stop();
       elector?.stop();
       controller.stop();
       gitSync.stop();

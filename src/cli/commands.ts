@@ -248,3 +248,20 @@ function promoteKind(
   if (flags.full && flags.now) throw new WeirError('USAGE', 'promote: --full and --now do not go together');
   return flags.full ? 'promote-full' : flags.now ? 'promote-now' : kind;
 }
+
+export function dashboardCommand(run: Run): Command {
+  return withKubeFlags(
+    new Command('dashboard').description(
+      'serve the web dashboard on 127.0.0.1 with your kubeconfig, behind a one-time URL token',
+    ),
+  )
+    .option('-p, --port <port>', 'port on 127.0.0.1 (0: any free port)', '3100')
+    .addHelpText(
+      'after',
+      '\nWithout -n the dashboard shows the Canaries of every namespace your kubeconfig may list.\n' +
+        examples('weir dashboard', 'weir dashboard -n test --port 8090'),
+    )
+    .action(async (flags: import('./dashboard.ts').DashboardFlags) =>
+      run(await (await import('./dashboard.ts')).runDashboard(flags)),
+    );
+}

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import {
   actionCommands,
   convertCommand,
+  dashboardCommand,
   getCommand,
   lintCommand,
   listCommand,
@@ -80,6 +81,10 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
       'serve the GitSync receivers (POST /hooks/gitsync/...) on this address only, apart from /metrics (env WEIR_RECEIVER_LISTEN)',
     )
     .option(
+      '--dashboard-listen <host:port>',
+      'serve the web dashboard here (bearer tokens checked with TokenReview, actions with SubjectAccessReview; env WEIR_DASHBOARD_LISTEN; off by default)',
+    )
+    .option(
       '--no-cross-namespace-refs',
       'refuse MetricTemplate/AlertProvider references to another namespace (env WEIR_NO_CROSS_NAMESPACE_REFS=true)',
     )
@@ -141,6 +146,7 @@ export function buildCli(run: (code: number) => void = (c) => (process.exitCode 
   program.addCommand(convertCommand(run));
   program.addCommand(simulateCommand(run));
   program.addCommand(syncCommand(run));
+  program.addCommand(dashboardCommand(run));
 
   program
     .command('version')

@@ -117,6 +117,7 @@ describe('Helm chart', { concurrency: true }, () => {
         'slack.existingSecret=weir-slack',
         'prometheusAddress=http://prometheus:9090',
         'shards={a,b}',
+        'dashboard.enabled=true',
       ],
     ]) {
       const r = await helm(['lint', '--strict', CHART_DIR, ...sets.flatMap((s) => ['--set', s])]);

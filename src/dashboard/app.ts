@@ -1,0 +1,298 @@
+// The dashboard's HTTP surface, built by a factory and kept apart from listen() (as src/server/app.ts):
+// the login exchange, the server-rendered pages, the Server-Sent Events stream of Canary changes and
+// the actions. Every route but the login page and the static files needs a session (a cookie from
+// the login exchange) or a bearer token, and every view or action asks the Authenticator.
+import { CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ActionKind } from '../cli/actions.ts';
+import type { Kube } from '../kube/client.ts';
+import type { Logger } from '../log.ts';
+import { DASHBOARD_ACTIONS, performAction } from './actions.ts';
+import { clientScript, uplotCss } from './assets.ts';
+import {
+  clearedCookie,
+  COOKIE,
+  cookieValue,
+  sameSecret,
+  sessionCookie,
+  Sessions,
+  type Authenticator,
+  type Session,
+  type Verb,
+} from './auth.ts';
+import {
+  canaryPage,
+  errorPage,
+  listPage,
+  loginPage,
+  type CanaryPageExtras,
+  type PageContext,
+} from './html.ts';
+import { metricSeries, summarize, type CanaryView } from './model.ts';
+import type { CanaryEntry, CanaryStore } from './store.ts';
+import { crossSiteReason } from './csrf.ts';
+
+export interface DashboardOptions {
+  /** Reads (Events, Deployments) and the actions' patches: the user's (local) or the controller's. */
+  kube: Kube;
+  store: CanaryStore;
+  auth: Authenticator;
+  log: Logger;
+  /** Served over TLS: the session cookie gets Secure. */
+  secure?: boolean;
+}
+
+type Req = FastifyRequest;
+
+/** Authorisation decisions are cached this long per session (SubjectAccessReviews are not free). */
+const DECISION_MS = 10_000;
+
+export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
+  const app = Fastify({
+    // warn and above only: request logs (info) would carry the one-time token of the login URL.
+    loggerInstance: opts.log.child({ component: 'dashboard' }, { level: 'warn' }),
+  }) as unknown as FastifyInstance;
+  const audit = opts.log.child({ component: 'dashboard' });
+  const sessions = new Sessions(opts.auth);
+  const local = opts.auth.mode === 'local';
+  const decisions = new WeakMap<Session, Map<string, { at: number; allowed: Promise<boolean> }>>();
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+  );
+
+  const may = (s: Session, verb: Verb, namespace: string, name?: string): Promise<boolean> => {
+    const cache = decisions.get(s) ?? new Map();
+    decisions.set(s, cache);
+    const k = `${verb} ${namespace}/${name ?? ''}`;
+    const hit = cache.get(k);
+    if (hit && Date.now() - hit.at < DECISION_MS) return hit.allowed;
+    const allowed = opts.auth.may(s, verb, namespace, name).catch((err: unknown) => {
+      app.log.warn({ err: String(err) }, 'SubjectAccessReview failed');
+      return false;
+    });
+    cache.set(k, { at: Date.now(), allowed });
+    return allowed;
+  };
+
+  /** The request's session: its cookie, or (API clients) an Authorization: Bearer token. */
+  const sessionOf = async (req: Req): Promise<Session | undefined> => {
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer && !local) {
+      const s = await sessions.open(bearer).catch(() => undefined);
+      if (s) sessions.close(s.id); // one request only: nothing of it outlives the request
+      return s;
+    }
+    return sessions.find(cookieValue(req.headers.cookie, COOKIE));
+  };
+  const ctx = (s: Session): PageContext => ({ user: s.identity.username, csrf: s.csrf });
+  const login = (reply: FastifyReply, message: string, code = 401) =>
+    reply.code(code).type('text/html').send(loginPage(message, local));
+  const refused = (s: Session, verb: Verb, what: string) =>
+    `${s.identity.username} may not ${verb} ${what}: a SubjectAccessReview refused "${verb}" on canaries.weir.dev`;
+
+  app.get('/assets/dashboard.js', async (_req, reply) =>
+    reply
+      .type('text/javascript')
+      .header('Cache-Control', 'no-cache')
+      .send(await clientScript()),
+  );
+  app.get('/assets/uPlot.min.css', async (_req, reply) => reply.type('text/css').send(uplotCss()));
+
+  app.get('/login', async (_req, reply) => login(reply, '', 200));
+  app.post('/login', async (req, reply) => {
+    const why = crossSiteReason(req.headers);
+    if (why)
+      return reply
+        .code(403)
+        .type('text/html')
+        .send(errorPage(403, `cross-site login refused (${why})`));
+    const token = String((req.body as Record<string, unknown> | undefined)?.token ?? '');
+    return exchange(token, reply);
+  });
+  app.post('/logout', async (req, reply) => {
+    sessions.close(cookieValue(req.headers.cookie, COOKIE));
+    return reply.header('Set-Cookie', clearedCookie).redirect('/login', 303);
+  });
+
+  async function exchange(token: string, reply: FastifyReply) {
+    const s = await sessions.open(token).catch((err: unknown) => {
+      app.log.warn({ err: String(err) }, 'TokenReview failed');
+      return undefined;
+    });
+    if (!s) return login(reply, 'The token was not accepted: it is forged, expired or already used.');
+    return reply.header('Set-Cookie', sessionCookie(s.id, !!opts.secure)).redirect('/', 303);
+  }
+
+  app.get('/', async (req, reply) => {
+    // The one-time URL of `weir dashboard` only: a long-lived bearer token does not belong in a URL
+    // (proxies and browser histories keep URLs), so the listener takes it from the login form only.
+    const token = (req.query as Record<string, string | undefined>).token;
+    if (token !== undefined && local) return exchange(token, reply);
+    const s = await sessionOf(req);
+    if (!s) return login(reply, '');
+    await opts.store.synced();
+    const rows = await visible(s, opts.store.list());
+    return reply.type('text/html').send(
+      listPage(
+        rows.map((e) => summarize(e.canary)),
+        ctx(s),
+      ),
+    );
+  });
+
+  const visible = async (s: Session, entries: CanaryEntry[]): Promise<CanaryEntry[]> => {
+    const allowed = await Promise.all(entries.map((e) => may(s, 'list', e.canary.metadata.namespace ?? '')));
+    return entries.filter((_, i) => allowed[i]);
+  };
+
+  app.get('/canaries/:namespace/:name', async (req, reply) => {
+    const { namespace, name } = req.params as { namespace: string; name: string };
+    const s = await sessionOf(req);
+    if (!s) return login(reply, '');
+    if (!(await may(s, 'get', namespace, name)))
+      return reply
+        .code(403)
+        .type('text/html')
+        .send(errorPage(403, refused(s, 'get', `Canary ${namespace}/${name}`), ctx(s)));
+    await opts.store.synced();
+    const entry = opts.store.get(namespace, name);
+    if (!entry)
+      return reply
+        .code(404)
+        .type('text/html')
+        .send(errorPage(404, `Canary ${namespace}/${name} not found`, ctx(s)));
+    const extras = await pageExtras(opts.kube, entry);
+    return reply.type('text/html').send(canaryPage(entry.canary, viewOf(entry), extras, ctx(s)));
+  });
+
+  app.post('/canaries/:namespace/:name/actions/:kind', async (req, reply) => {
+    const { namespace, name, kind } = req.params as { namespace: string; name: string; kind: string };
+    const why = crossSiteReason(req.headers);
+    if (why) return reply.code(403).send({ error: `cross-site request refused (${why})` });
+    const s = await sessionOf(req);
+    if (!s) return reply.code(401).send({ error: 'not logged in (or the session expired): log in again' });
+    const bearer = !!req.headers.authorization;
+    if (!bearer && !sameSecret(String(req.headers['x-csrf-token'] ?? ''), s.csrf))
+      return reply.code(403).send({ error: 'missing or wrong CSRF token: reload the page' });
+    if (!DASHBOARD_ACTIONS.includes(kind as ActionKind))
+      return reply.code(404).send({ error: `no action ${kind}: one of ${DASHBOARD_ACTIONS.join(', ')}` });
+    if (!(await may(s, 'patch', namespace, name)))
+      return reply.code(403).send({ error: refused(s, 'patch', `Canary ${namespace}/${name}`) });
+    const result = await performAction(
+      opts.kube,
+      kind as ActionKind,
+      opts.store.get(namespace, name)?.canary,
+      namespace,
+      name,
+    );
+    audit.info(
+      { user: s.identity.username, action: kind, canary: `${namespace}/${name}`, status: result.status },
+      'dashboard action',
+    );
+    return reply.code(result.status).send(result);
+  });
+
+  app.get('/events', async (req, reply) => {
+    const q = req.query as { namespace?: string; name?: string };
+    const s = await sessionOf(req);
+    if (!s) return reply.code(401).send({ error: 'not logged in' });
+    if (q.namespace && q.name && !(await may(s, 'get', q.namespace, q.name)))
+      return reply.code(403).send({ error: refused(s, 'get', `Canary ${q.namespace}/${q.name}`) });
+    await opts.store.synced();
+    stream(req, reply, s, q);
+  });
+
+  function stream(req: Req, reply: FastifyReply, s: Session, q: { namespace?: string; name?: string }) {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    const send = (event: string, data: unknown) =>
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const one = q.namespace && q.name ? { namespace: q.namespace, name: q.name } : undefined;
+    const push = async (namespace: string, name: string, entry: CanaryEntry | undefined) => {
+      if (one) {
+        if (namespace !== one.namespace || name !== one.name) return;
+        if (entry) send('view', viewOf(entry));
+        else send('deleted', { namespace, name });
+        return;
+      }
+      if (!(await may(s, 'list', namespace))) return;
+      if (entry) send('canary', summarize(entry.canary));
+      else send('deleted', { namespace, name });
+    };
+    const unsubscribe = opts.store.subscribe((ns, name, entry) => void push(ns, name, entry));
+    // The heartbeat also ends the stream once its session has ended (expired, revoked token, logout).
+    const cookie = cookieValue(req.headers.cookie, COOKIE);
+    const heartbeat = setInterval(() => {
+      void (async () => {
+        if (cookie && !(await sessions.find(cookie))) res.end();
+        else res.write(': keep-alive\n\n');
+      })();
+    }, 15_000);
+    req.raw.on('close', () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+    });
+    // The state now, so a change between the page's render and this connection is not missed.
+    const current = one ? [opts.store.get(one.namespace, one.name)].filter((e) => !!e) : opts.store.list();
+    for (const e of current) void push(e.canary.metadata.namespace ?? '', e.canary.metadata.name ?? '', e);
+  }
+
+  return app;
+}
+
+export const viewOf = (e: CanaryEntry): CanaryView => ({
+  summary: summarize(e.canary),
+  timeline: e.timeline,
+  metrics: metricSeries(e.canary),
+});
+
+/** The Canary page's Events and images; either may be missing (no rights, no Deployment yet). */
+async function pageExtras(kube: Kube, e: CanaryEntry): Promise<CanaryPageExtras> {
+  const ns = e.canary.metadata.namespace ?? '';
+  const target = e.canary.spec?.targetRef?.name ?? '';
+  // list with a field selector: the controller's RBAC has list on Deployments, not get.
+  const image = async (name: string) => {
+    const list = await kube.objects
+      .list<V1Deployment>(
+        'apps/v1',
+        'Deployment',
+        ns,
+        undefined,
+        undefined,
+        undefined,
+        `metadata.name=${name}`,
+      )
+      .catch(() => undefined);
+    return list?.items[0]?.spec?.template?.spec?.containers?.map((c) => c.image).join(', ');
+  };
+  const events = await kube.kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${e.canary.metadata.name}`,
+    })
+    .then((l) => l.items)
+    .catch(() => []);
+  const [primary, canary] = await Promise.all([image(`${target}-primary`), image(target)]);
+  return {
+    images: { ...(primary ? { primary } : {}), ...(canary ? { canary } : {}) },
+    events: events
+      .map((x) => ({
+        type: x.type ?? '',
+        reason: x.reason ?? '',
+        message: x.message ?? '',
+        time: isoOf(x.lastTimestamp ?? x.eventTime ?? x.metadata.creationTimestamp),
+      }))
+      .sort((a, b) => b.time.localeCompare(a.time))
+      .slice(0, 30),
+  };
+}
+
+const isoOf = (t: Date | string | undefined): string => (t ? new Date(t).toISOString() : '');

@@ -1,0 +1,210 @@
+// The controller's dashboard listener (WEIR_DASHBOARD_LISTEN) over real HTTP against the local control
+// plane: ServiceAccount tokens from the TokenRequest API are checked with a real TokenReview, each
+// view and action with a real SubjectAccessReview; a running canary's weight change arrives on the
+// Server-Sent Events stream; abort, retry and promote --full reach the real controller.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { CanaryObject } from '../../src/canary/context.ts';
+import { REQUEST } from '../../src/canary/requests.ts';
+import type { CanaryView } from '../../src/dashboard/model.ts';
+import { startProcess, waitFor } from '../cluster/proc.ts';
+import { projectRoot } from '../cluster/cluster.ts';
+import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
+import { canaryToken, http, login, openEvents, type SaToken } from '../cluster/dashboard-kit.ts';
+
+const NAME = 'dash-app';
+let w: World;
+let dash: { url: string };
+let patcher: SaToken;
+let viewer: SaToken;
+
+before(async () => {
+  w = await startWorld('dash', { env: { WEIR_DASHBOARD_LISTEN: '127.0.0.1:0' } });
+  dash = { url: `http://127.0.0.1:${await dashboardPort(w.logFile)}` };
+  [patcher, viewer] = await Promise.all([
+    canaryToken(w.cluster.kc, w.ns, 'dash-patch', ['get', 'list', 'watch', 'patch']),
+    canaryToken(w.cluster.kc, w.ns, 'dash-view', ['get', 'list', 'watch']),
+  ]);
+  await w.deploy(NAME, `example.com/${NAME}:1.0.0`);
+  await w.exporters(NAME, { errorRate: 0 });
+  await w.apply(gatewayCanary(NAME, { stepWeight: 20, maxWeight: 40 }));
+  await w.waitPhase(NAME, 'Initialized', 90_000);
+});
+after(async () => {
+  await Promise.all([patcher?.revoke(), viewer?.revoke()]);
+  await w?.stop();
+});
+
+/** The dashboard's port, from the controller's start-up log line. */
+const dashboardPort = (logFile: string): Promise<number> =>
+  waitFor(
+    'the controller logging its dashboard port',
+    () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .map((l) =>
+          l.includes('weir controller started') ? (JSON.parse(l) as { dashboardPort?: number }) : {},
+        )
+        .find((l) => l.dashboardPort)?.dashboardPort,
+    60_000,
+  );
+
+const annotations = async () => (await w.canary(NAME)).metadata.annotations ?? {};
+
+describe('dashboard: Kubernetes authentication and authorisation', () => {
+  test('a forged token, a revoked one, or none gets the login page', async () => {
+    const none = await http(`${dash.url}/`);
+    assert.equal(none.status, 401);
+    assert.match(none.body, /<form method="post" action="\/login">/);
+    const forged = await http(`${dash.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=eyJhbGciOiJSUzI1NiJ9.forged.signature',
+    });
+    assert.equal(forged.status, 401);
+    assert.match(forged.body, /not accepted: it is forged, expired or already used/);
+    assert.equal(forged.headers['set-cookie'], undefined, 'no session for a forged token');
+    const inUrl = await http(`${dash.url}/?token=${encodeURIComponent(viewer.token)}`);
+    assert.equal(inUrl.status, 401, 'the listener takes no token from the URL');
+    assert.equal(inUrl.headers['set-cookie'], undefined);
+    const bearer = await http(`${dash.url}/`, { headers: { authorization: 'Bearer forged' } });
+    assert.equal(bearer.status, 401);
+    assert.match(bearer.body, /action="\/login"/);
+
+    // A real token whose ServiceAccount is gone no longer reviews (as an expired one).
+    const gone = await canaryToken(w.cluster.kc, w.ns, 'dash-gone', ['get', 'list']);
+    await gone.revoke();
+    await assert.rejects(login(dash.url, gone.token), /login: HTTP 401/);
+  });
+
+  test('`weir dashboard` prints a one-time URL on 127.0.0.1: it logs in once, then gets the login page', async () => {
+    const cli = startProcess(
+      'weir-dashboard',
+      process.execPath,
+      [
+        join(projectRoot, 'bin', 'weir.js'),
+        'dashboard',
+        '--kubeconfig',
+        w.cluster.kubeconfigPath,
+        '-n',
+        w.ns,
+        '--port',
+        '0',
+      ],
+      { logDir: dirname(w.logFile) },
+    );
+    try {
+      const url = await waitFor(
+        'the URL `weir dashboard` prints',
+        () => /(http:\/\/127\.0\.0\.1:\d+)\/\?token=[\w-]{40,}/.exec(cli.tail(20)) ?? undefined,
+        90_000,
+        250,
+      );
+      const first = await http(url[0]);
+      assert.equal(first.status, 303);
+      const cookie = [first.headers['set-cookie'] ?? []].flat()[0] ?? '';
+      assert.match(cookie, /^weir_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+      const list = await http(`${url[1]}/`, { headers: { cookie: cookie.split(';')[0]! } });
+      assert.equal(list.status, 200);
+      assert.match(list.body, new RegExp(`data-key="${w.ns}/${NAME}"`));
+      const again = await http(url[0]);
+      assert.equal(again.status, 401, 'the URL token works once');
+      assert.match(again.body, /action="\/login"/);
+    } finally {
+      await cli.stop();
+    }
+  });
+
+  test('after logout the session cookie gets the login page', async () => {
+    const c = await login(dash.url, viewer.token);
+    assert.equal((await c.get('/')).status, 200);
+    const out = await http(`${dash.url}/logout`, { method: 'POST', headers: { cookie: c.cookie } });
+    assert.equal(out.status, 303);
+    const after = await c.get('/');
+    assert.equal(after.status, 401);
+    assert.match(after.body, /action="\/login"/);
+  });
+
+  test('a cross-site POST and a POST without the CSRF token are refused', async () => {
+    const c = await login(dash.url, patcher.token);
+    const before = await annotations();
+    const cross = await c.action(w.ns, NAME, 'pause', {
+      origin: 'https://evil.example',
+      'sec-fetch-site': 'cross-site',
+    });
+    assert.equal(cross.status, 403);
+    assert.match(JSON.parse(cross.body).error, /cross-site request refused/);
+    const otherOrigin = await c.action(w.ns, NAME, 'pause', {
+      origin: 'https://evil.example',
+      'sec-fetch-site': '',
+    });
+    assert.equal(otherOrigin.status, 403);
+    assert.match(JSON.parse(otherOrigin.body).error, /Origin https:\/\/evil.example/);
+    const noCsrf = await c.action(w.ns, NAME, 'pause', { 'x-csrf-token': '' });
+    assert.equal(noCsrf.status, 403);
+    assert.match(JSON.parse(noCsrf.body).error, /CSRF token/);
+    assert.equal((await annotations())[REQUEST.paused], before[REQUEST.paused], 'nothing was patched');
+  });
+
+  test('a viewer sees the Canary; SSE delivers the weight change; only a patcher may abort, retry and promote', async () => {
+    const view = await login(dash.url, viewer.token);
+    const act = await login(dash.url, patcher.token);
+    const list = await view.get('/');
+    assert.equal(list.status, 200);
+    assert.match(list.body, new RegExp(`data-key="${w.ns}/${NAME}"`));
+    const page = await view.get(`/canaries/${w.ns}/${NAME}`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /id="weight-chart"/);
+
+    const events = await openEvents(`${dash.url}/events?namespace=${w.ns}&name=${NAME}`, view.cookie);
+    try {
+      await w.setImage(NAME, `example.com/${NAME}:2.0.0`);
+      const moved = await events.waitFor<CanaryView>(
+        'a view with canary weight > 0',
+        (e, v) => e === 'view' && v.summary.weight > 0,
+        120_000,
+      );
+      assert.equal(moved.summary.phase, 'Progressing');
+      assert.ok(
+        moved.timeline.some((p) => p.weight === 0) && moved.timeline.at(-1)!.weight > 0,
+        'the timeline recorded the move',
+      );
+
+      const refused = await view.action(w.ns, NAME, 'abort');
+      assert.equal(refused.status, 403);
+      assert.equal(
+        JSON.parse(refused.body).error,
+        `${viewer.user} may not patch Canary ${w.ns}/${NAME}: a SubjectAccessReview refused "patch" on canaries.weir.dev`,
+      );
+      assert.equal((await annotations())[REQUEST.abort], undefined, 'the refused abort patched nothing');
+      const promote = await view.action(w.ns, NAME, 'promote-full');
+      assert.equal(promote.status, 403);
+      assert.match(JSON.parse(promote.body).error, /may not patch Canary/);
+      assert.equal((await annotations())[REQUEST.promote], undefined, 'the refused promote patched nothing');
+
+      const aborted = await act.action(w.ns, NAME, 'abort');
+      assert.equal(aborted.status, 200, aborted.body);
+      assert.match(JSON.parse(aborted.body).effect, /rolls back/);
+      const failed = await w.waitPhase(NAME, ['Failed', 'Succeeded'], 60_000);
+      assert.match(failed.status?.message ?? '', /aborted by user/);
+      await events.waitFor<CanaryView>(
+        'phase Failed',
+        (e, v) => e === 'view' && v.summary.phase === 'Failed',
+        60_000,
+      );
+
+      const retried = await act.action(w.ns, NAME, 'retry');
+      assert.equal(retried.status, 200, retried.body);
+      await w.waitPhase(NAME, 'Progressing', 60_000);
+      const promoted = await act.action(w.ns, NAME, 'promote-full');
+      assert.equal(promoted.status, 200, promoted.body);
+      const done: CanaryObject = await w.waitPhase(NAME, ['Succeeded', 'Failed'], 120_000);
+      assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
+      assert.equal(await w.image(`${NAME}-primary`), `example.com/${NAME}:2.0.0`);
+    } finally {
+      events.close();
+    }
+  });
+});

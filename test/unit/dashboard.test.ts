@@ -1,0 +1,139 @@
+// The dashboard's pure parts from tables: the list row and weight timeline of a Canary, the metric
+// series with thresholds, the one-time token, cookies, cross-site detection and HTML escaping.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CanaryObject } from '../../src/canary/context.ts';
+import { cookieValue, localAuthenticator, sessionCookie } from '../../src/dashboard/auth.ts';
+import { crossSiteReason } from '../../src/dashboard/csrf.ts';
+import { esc } from '../../src/dashboard/html.ts';
+import { extendTimeline, metricSeries, summarize, TIMELINE_LENGTH } from '../../src/dashboard/model.ts';
+
+const canary = (status: Record<string, unknown>, spec: Record<string, unknown> = {}, annotations = {}) =>
+  ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'test', annotations },
+    spec: { targetRef: { kind: 'Deployment', name: 'app' }, analysis: { interval: '10s', ...spec } },
+    status,
+  }) as unknown as CanaryObject;
+
+describe('dashboard model', () => {
+  test('summaries: step of a steps run, failing metric (not a dry-run one), paused', () => {
+    const steps = { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }] };
+    const cases: Array<[CanaryObject, Partial<ReturnType<typeof summarize>>]> = [
+      [canary({}), { phase: 'Pending', weight: 0, step: '', failingMetric: '', paused: false }],
+      [canary({ phase: 'Progressing', canaryWeight: 20, stepIndex: 1 }, steps), { step: '2/3', weight: 20 }],
+      [canary({ phase: 'Succeeded', stepIndex: 2 }, steps), { step: '' }],
+      [
+        canary({
+          phase: 'Progressing',
+          metrics: [
+            { name: 'dry', result: 'Failed', dryRun: true, time: '2026-01-01T00:00:00Z' },
+            { name: 'errors', result: 'Failed', time: '2026-01-01T00:00:00Z' },
+          ],
+        }),
+        { failingMetric: 'errors' },
+      ],
+      [canary({ phase: 'Progressing' }, {}, { 'weir.dev/paused': 'true' }), { paused: true }],
+    ];
+    for (const [c, want] of cases) {
+      const got = summarize(c);
+      for (const [k, v] of Object.entries(want))
+        assert.equal(got[k as keyof typeof got], v, `${k} of ${JSON.stringify(c.status)}`);
+    }
+  });
+
+  test('the timeline gains a point only when weight or phase changes, in time order, bounded', () => {
+    let t = extendTimeline([], canary({ phase: 'Initialized' }), 1_000_000);
+    t = extendTimeline(t, canary({ phase: 'Initialized' }), 2_000_000);
+    assert.deepEqual(t, [{ t: 1000, weight: 0, phase: 'Initialized' }]);
+    t = extendTimeline(t, canary({ phase: 'Progressing', canaryWeight: 20 }), 3_000_000);
+    // A clock that went back never orders a point before the previous one.
+    t = extendTimeline(t, canary({ phase: 'Progressing', canaryWeight: 40 }), 2_500_000);
+    assert.deepEqual(
+      t.map((p) => [p.t, p.weight, p.phase]),
+      [
+        [1000, 0, 'Initialized'],
+        [3000, 20, 'Progressing'],
+        [3000, 40, 'Progressing'],
+      ],
+    );
+    let long = t;
+    for (let i = 0; i < TIMELINE_LENGTH + 10; i++)
+      long = extendTimeline(long, canary({ canaryWeight: i % 2 }), i);
+    assert.equal(long.length, TIMELINE_LENGTH);
+  });
+
+  test('metric series: history with its threshold range; without history, the latest value', () => {
+    const c = canary(
+      {
+        metrics: [
+          {
+            name: 'rate',
+            result: 'Failed',
+            value: 80,
+            time: '2026-01-01T00:00:20Z',
+            history: [
+              { value: 99, result: 'Succeeded', time: '2026-01-01T00:00:10Z' },
+              { value: 80, result: 'Failed', time: '2026-01-01T00:00:20Z' },
+            ],
+          },
+          { name: 'latency', result: 'Succeeded', value: 0.2, time: '2026-01-01T00:00:20Z' },
+        ],
+      },
+      { metrics: [{ name: 'rate', thresholdRange: { min: 95 } }] },
+    );
+    const [rate, latency] = metricSeries(c);
+    assert.deepEqual(rate, {
+      name: 'rate',
+      times: [1767225610, 1767225620],
+      values: [99, 80],
+      results: ['Succeeded', 'Failed'],
+      min: 95,
+      result: 'Failed',
+      message: '',
+    });
+    assert.deepEqual(latency?.values, [0.2]);
+    assert.equal(latency?.min, undefined);
+  });
+});
+
+describe('dashboard auth pieces', () => {
+  test('the local token works once, and only itself', async () => {
+    const auth = localAuthenticator('me');
+    assert.equal(await auth.login('wrong'), undefined);
+    assert.equal(await auth.login(`${auth.token}x`), undefined);
+    assert.deepEqual(await auth.login(auth.token), { username: 'me', groups: [] });
+    assert.equal(await auth.login(auth.token), undefined, 'already used');
+  });
+
+  test('cookies: HttpOnly, SameSite=Strict (Secure over TLS); parsing', () => {
+    assert.equal(sessionCookie('abc', false), 'weir_session=abc; Path=/; HttpOnly; SameSite=Strict');
+    assert.match(sessionCookie('abc', true), /; Secure$/);
+    assert.equal(cookieValue('a=1; weir_session=x%3Dy; b=2', 'weir_session'), 'x=y');
+    assert.equal(cookieValue(undefined, 'weir_session'), undefined);
+  });
+
+  test('cross-site requests are named; same-origin and header-less ones pass', () => {
+    const cases: Array<[Record<string, string>, RegExp | undefined]> = [
+      [{ host: 'h:1', 'sec-fetch-site': 'same-origin', origin: 'http://h:1' }, undefined],
+      [{ host: 'h:1' }, undefined],
+      [{ host: 'h:1', 'sec-fetch-site': 'cross-site' }, /Sec-Fetch-Site: cross-site/],
+      [{ host: 'h:1', 'sec-fetch-site': 'same-site' }, /same-site/],
+      [{ host: 'h:1', origin: 'http://evil:1' }, /Origin http:\/\/evil:1 is not h:1/],
+      [{ host: 'h:1', origin: 'null' }, /Origin null/],
+    ];
+    for (const [headers, want] of cases) {
+      const got = crossSiteReason(headers);
+      if (want) assert.match(got ?? '', want, JSON.stringify(headers));
+      else assert.equal(got, undefined, JSON.stringify(headers));
+    }
+  });
+
+  test('escaping', () => {
+    assert.equal(
+      esc(`<script>"x" & 'y'</script>`),
+      '&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;',
+    );
+  });
+});
