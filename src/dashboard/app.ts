@@ -17,6 +17,7 @@ import {
   sessionCookie,
   Sessions,
   type Authenticator,
+  type Resource,
   type Session,
   type Verb,
 } from './auth.ts';
@@ -31,6 +32,9 @@ import {
 import { metricSeries, summarize, type CanaryView } from './model.ts';
 import type { CanaryEntry, CanaryStore } from './store.ts';
 import { crossSiteReason } from './csrf.ts';
+import { gitSyncListPage, gitSyncPage } from './gitsync-html.ts';
+import type { GitSyncObject } from '../cli/gitsync.ts';
+import { RESOURCES } from '../kube/resources.ts';
 
 export interface DashboardOptions {
   /** Reads (Events, Deployments) and the actions' patches: the user's (local) or the controller's. */
@@ -40,6 +44,8 @@ export interface DashboardOptions {
   log: Logger;
   /** Served over TLS: the session cookie gets Secure. */
   secure?: boolean;
+  /** Only this namespace's GitSyncs (as the store's Canaries); all namespaces otherwise. */
+  namespace?: string;
 }
 
 type Req = FastifyRequest;
@@ -61,13 +67,19 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     done(null, Object.fromEntries(new URLSearchParams(String(body)))),
   );
 
-  const may = (s: Session, verb: Verb, namespace: string, name?: string): Promise<boolean> => {
+  const may = (
+    s: Session,
+    verb: Verb,
+    namespace: string,
+    name?: string,
+    resource: Resource = 'canaries',
+  ): Promise<boolean> => {
     const cache = decisions.get(s) ?? new Map();
     decisions.set(s, cache);
-    const k = `${verb} ${namespace}/${name ?? ''}`;
+    const k = `${verb} ${resource} ${namespace}/${name ?? ''}`;
     const hit = cache.get(k);
     if (hit && Date.now() - hit.at < DECISION_MS) return hit.allowed;
-    const allowed = opts.auth.may(s, verb, namespace, name).catch((err: unknown) => {
+    const allowed = opts.auth.may(s, verb, namespace, name, resource).catch((err: unknown) => {
       app.log.warn({ err: String(err) }, 'SubjectAccessReview failed');
       return false;
     });
@@ -88,8 +100,8 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
   const ctx = (s: Session): PageContext => ({ user: s.identity.username, csrf: s.csrf });
   const login = (reply: FastifyReply, message: string, code = 401) =>
     reply.code(code).type('text/html').send(loginPage(message, local));
-  const refused = (s: Session, verb: Verb, what: string) =>
-    `${s.identity.username} may not ${verb} ${what}: a SubjectAccessReview refused "${verb}" on canaries.weir.dev`;
+  const refused = (s: Session, verb: Verb, what: string, resource: Resource = 'canaries') =>
+    `${s.identity.username} may not ${verb} ${what}: a SubjectAccessReview refused "${verb}" on ${resource}.weir.dev`;
 
   app.get('/assets/dashboard.js', async (_req, reply) =>
     reply
@@ -164,6 +176,54 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
         .send(errorPage(404, `Canary ${namespace}/${name} not found`, ctx(s)));
     const extras = await pageExtras(opts.kube, entry);
     return reply.type('text/html').send(canaryPage(entry.canary, viewOf(entry), extras, ctx(s)));
+  });
+
+  // GitSyncs are read when a page is asked for (no watch: their pages are not live), with the
+  // dashboard's credentials after the same SubjectAccessReview as Canaries, on gitsyncs.weir.dev.
+  app.get('/gitsyncs', async (req, reply) => {
+    const s = await sessionOf(req);
+    if (!s) return login(reply, '');
+    const { apiVersion, kind } = RESOURCES.gitSync;
+    let problem = '';
+    const items = await opts.kube.objects
+      .list<GitSyncObject>(apiVersion, kind, opts.namespace)
+      .then((l) => l.items)
+      .catch((err: unknown) => {
+        problem = `cannot list GitSyncs: ${String(err)}`;
+        return [];
+      });
+    const allowed = await Promise.all(
+      items.map((g) => may(s, 'list', g.metadata.namespace, undefined, 'gitsyncs')),
+    );
+    const rows = items.filter((_, i) => allowed[i]).sort((a, b) => key(a).localeCompare(key(b)));
+    return reply.type('text/html').send(gitSyncListPage(rows, ctx(s), problem));
+  });
+
+  app.get('/gitsyncs/:namespace/:name', async (req, reply) => {
+    const { namespace, name } = req.params as { namespace: string; name: string };
+    const s = await sessionOf(req);
+    if (!s) return login(reply, '');
+    const what = `GitSync ${namespace}/${name}`;
+    if (!(await may(s, 'get', namespace, name, 'gitsyncs')))
+      return reply
+        .code(403)
+        .type('text/html')
+        .send(errorPage(403, refused(s, 'get', what, 'gitsyncs'), ctx(s)));
+    let g: GitSyncObject | undefined;
+    try {
+      g = await opts.kube.get<GitSyncObject>({ ...RESOURCES.gitSync, namespace, name });
+    } catch (err) {
+      return reply
+        .code(502)
+        .type('text/html')
+        .send(errorPage(502, `cannot read ${what}: ${String(err)}`, ctx(s)));
+    }
+    if (!g)
+      return reply
+        .code(404)
+        .type('text/html')
+        .send(errorPage(404, `${what} not found`, ctx(s)));
+    return reply.type('text/html').send(gitSyncPage(g, ctx(s)));
   });
 
   app.post('/canaries/:namespace/:name/actions/:kind', async (req, reply) => {
@@ -294,5 +354,7 @@ async function pageExtras(kube: Kube, e: CanaryEntry): Promise<CanaryPageExtras>
       .slice(0, 30),
   };
 }
+
+const key = (g: GitSyncObject): string => `${g.metadata.namespace}/${g.metadata.name}`;
 
 const isoOf = (t: Date | string | undefined): string => (t ? new Date(t).toISOString() : '');

@@ -13,6 +13,8 @@ import {
 } from '@kubernetes/client-node';
 
 export type Verb = 'get' | 'list' | 'patch';
+/** The Weir resources (group weir.dev) the dashboard shows; a view of each is authorised alike. */
+export type Resource = 'canaries' | 'gitsyncs';
 
 export interface Identity {
   username: string;
@@ -25,8 +27,8 @@ export interface Authenticator {
   mode: 'local' | 'cluster';
   /** The identity a presented token proves, or undefined (forged, expired, already used). */
   login(token: string): Promise<Identity | undefined>;
-  /** Whether `who` may `verb` Canaries in `namespace` (a named one, or the collection). */
-  may(who: Session, verb: Verb, namespace: string, name?: string): Promise<boolean>;
+  /** Whether `who` may `verb` `resource` (Canaries by default) in `namespace` (a named one, or the collection). */
+  may(who: Session, verb: Verb, namespace: string, name?: string, resource?: Resource): Promise<boolean>;
   /** Whether a session is still good (its token still reviews), checked now and then. */
   stillValid(who: Session): Promise<boolean>;
 }
@@ -113,8 +115,6 @@ export function localAuthenticator(user: string): Authenticator & { token: strin
   };
 }
 
-const CANARIES = { group: 'weir.dev', resource: 'canaries' };
-
 /** The controller's listener: TokenReview for who, SubjectAccessReview for what. */
 export function clusterAuthenticator(kc: KubeConfig): Authenticator {
   const authn = kc.makeApiClient(AuthenticationV1Api);
@@ -131,7 +131,7 @@ export function clusterAuthenticator(kc: KubeConfig): Authenticator {
     async stillValid(s) {
       return !!s.token && (await review(s.token).catch(() => undefined)) !== undefined;
     },
-    async may(who, verb, namespace, name) {
+    async may(who, verb, namespace, name, resource = 'canaries') {
       const { username, groups, uid, extra } = who.identity;
       const r = await authz.createSubjectAccessReview({
         body: {
@@ -140,7 +140,7 @@ export function clusterAuthenticator(kc: KubeConfig): Authenticator {
             groups,
             ...(uid ? { uid } : {}),
             ...(extra ? { extra } : {}),
-            resourceAttributes: { ...CANARIES, verb, namespace, ...(name ? { name } : {}) },
+            resourceAttributes: { group: 'weir.dev', resource, verb, namespace, ...(name ? { name } : {}) },
           },
         },
       });

@@ -40,13 +40,13 @@ export interface PageContext {
   csrf: string;
 }
 
-function layout(title: string, body: string, ctx?: PageContext, data?: unknown): string {
+export function layout(title: string, body: string, ctx?: PageContext, data?: unknown): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · Weir</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 ${ctx ? `<meta name="csrf-token" content="${esc(ctx.csrf)}">` : ''}
 <link rel="stylesheet" href="/assets/uPlot.min.css"><style>${STYLE}</style></head>
-<body><header><a href="/">Weir</a><span>Canaries</span>${
+<body><header><a href="/">Weir</a><a href="/">Canaries</a>${ctx ? '<a href="/gitsyncs" id="nav-gitsyncs">GitSyncs</a>' : ''}${
     ctx
       ? `<span class="who">${esc(ctx.user)}</span><form method="post" action="/logout"><button type="submit">Log out</button></form>`
       : ''

@@ -33,7 +33,13 @@ async function serve(
     ...(o.namespace ? { namespace: o.namespace } : {}),
     onError: (err) => o.log.warn({ err: String(err) }, 'dashboard: cannot watch Canaries'),
   });
-  const app = buildDashboardApp({ kube: createKube(o.kc), store, auth, log: o.log });
+  const app = buildDashboardApp({
+    kube: createKube(o.kc),
+    store,
+    auth,
+    log: o.log,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+  });
   try {
     await app.listen({ host: o.host, port: o.port });
   } catch (err) {

@@ -1,10 +1,12 @@
 // The dashboard's pure parts from tables: the list row and weight timeline of a Canary, the metric
-// series with thresholds, the one-time token, cookies, cross-site detection and HTML escaping.
+// series with thresholds, the GitSync pages, the one-time token, cookies, cross-site detection and HTML escaping.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { cookieValue, localAuthenticator, sessionCookie } from '../../src/dashboard/auth.ts';
 import { crossSiteReason } from '../../src/dashboard/csrf.ts';
+import type { GitSyncObject } from '../../src/cli/gitsync.ts';
+import { errorLocations, gitSyncListPage, gitSyncPage } from '../../src/dashboard/gitsync-html.ts';
 import { esc } from '../../src/dashboard/html.ts';
 import { extendTimeline, metricSeries, summarize, TIMELINE_LENGTH } from '../../src/dashboard/model.ts';
 
@@ -134,6 +136,90 @@ describe('dashboard auth pieces', () => {
     assert.equal(
       esc(`<script>"x" & 'y'</script>`),
       '&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;',
+    );
+  });
+});
+
+const APPLIED = '1111111111111111111111111111111111111111';
+const ATTEMPTED = '2222222222222222222222222222222222222222';
+const gitSync = (status: Record<string, unknown>) =>
+  ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'GitSync',
+    metadata: { name: 'apps', namespace: 'team' },
+    spec: { url: 'https://git.example/apps.git', ref: { branch: 'main' }, path: 'deploy' },
+    status,
+  }) as unknown as GitSyncObject;
+const ctx = { user: 'alice', csrf: 'c' };
+
+describe('dashboard GitSync pages', () => {
+  test('build-error locations from condition messages', () => {
+    const cases: Array<[string, string[]]> = [
+      ['deploy/app.yaml:12:3: unknown field "spek"', ['deploy/app.yaml:12:3']],
+      ['Canary app (a/b.yml:4) is invalid; Service x is also defined at c.json:9', ['a/b.yml:4', 'c.json:9']],
+      ['fetch from https://git.example failed: timeout', []],
+    ];
+    for (const [message, want] of cases) assert.deepEqual(errorLocations(message), want, message);
+  });
+
+  test('the page shows applied vs attempted revision, conditions with file:line, inventory, Canary links', () => {
+    const html = gitSyncPage(
+      gitSync({
+        lastAppliedRevision: APPLIED,
+        lastAttemptedRevision: ATTEMPTED,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'BuildFailed',
+            message: 'deploy/canary.yaml:7:5: spec.analysis.interval must be a duration',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+        inventory: [
+          { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'team', name: 'web' },
+          { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: 'team', name: 'web' },
+          { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', name: 'api' },
+        ],
+        canaries: [{ name: 'web', namespace: 'team', phase: 'Progressing', gitRevision: APPLIED }],
+      }),
+      ctx,
+    );
+    assert.match(html, new RegExp(`data-field="appliedRevision">${APPLIED}<`));
+    assert.match(html, new RegExp(`data-field="attemptedRevision">${ATTEMPTED}<`));
+    assert.match(html, /id="not-applied"/, 'an attempted revision not applied is called out');
+    assert.match(html, /<td class="where"><code>deploy\/canary\.yaml:7:5<\/code><\/td>/);
+    assert.match(html, /<td>apps\/v1<\/td><td>Deployment<\/td><td>team<\/td><td>web<\/td>/);
+    assert.match(
+      html,
+      /<a class="canary-link" href="\/canaries\/team\/web">team\/web<\/a><\/td>\n<td>Progressing<\/td>/,
+    );
+    assert.match(html, /href="\/canaries\/team\/api"/, "a Canary without namespace is in the GitSync's");
+    assert.equal(html.match(/class="canary-link"/g)?.length, 2, 'only Canaries are linked');
+  });
+
+  test('repository-controlled strings are escaped', () => {
+    const evil = '<script>alert(1)</script>';
+    const g = gitSync({
+      lastAppliedRevision: APPLIED,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'BuildFailed', message: `x.yaml:1: ${evil}` }],
+      inventory: [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'team', name: evil }],
+    });
+    for (const html of [gitSyncPage(g, ctx), gitSyncListPage([g], ctx)]) {
+      assert.doesNotMatch(html, /<script>alert/);
+      assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    }
+    assert.doesNotMatch(gitSyncPage(g, ctx), /id="not-applied"/, 'no attempted revision: nothing behind');
+  });
+
+  test('the list links each GitSync and says when there is none', () => {
+    const html = gitSyncListPage([gitSync({ lastAppliedRevision: APPLIED })], ctx);
+    assert.match(html, /<a href="\/gitsyncs\/team\/apps">apps<\/a>/);
+    assert.match(html, new RegExp(`<td>${APPLIED}</td>`));
+    assert.match(gitSyncListPage([], ctx), /id="empty"/);
+    assert.match(
+      gitSyncListPage([], ctx, 'cannot list GitSyncs: 403'),
+      /id="problem">cannot list GitSyncs: 403/,
     );
   });
 });
