@@ -14,12 +14,13 @@ export interface SaToken {
   revoke(): Promise<void>;
 }
 
-/** A ServiceAccount bound to a ClusterRole with these verbs on canaries.weir.dev, and its token. */
+/** A ServiceAccount bound to a ClusterRole with these verbs on canaries.weir.dev (or `resources`), and its token. */
 export async function canaryToken(
   kc: KubeConfig,
   namespace: string,
   name: string,
   verbs: string[],
+  resources = ['canaries'],
 ): Promise<SaToken> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-dash-'));
   try {
@@ -27,7 +28,7 @@ export async function canaryToken(
       name,
       namespace,
       dir,
-      rules: [{ apiGroups: ['weir.dev'], resources: ['canaries'], verbs }],
+      rules: [{ apiGroups: ['weir.dev'], resources, verbs }],
     });
     return { token: readFileSync(creds.tokenFile, 'utf8'), user: creds.user, revoke: creds.revoke };
   } finally {

@@ -208,3 +208,62 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
     }
   });
 });
+
+describe('dashboard: GitSync page', () => {
+  test('a token that may get gitsyncs sees its revision; one that may only read canaries gets 403', async () => {
+    const revision = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const reader = await canaryToken(w.cluster.kc, w.ns, 'dash-gitsync', ['get', 'list'], ['gitsyncs']);
+    try {
+      // Suspended: a running GitSync controller fetches nothing and keeps the status written here.
+      await w.apply({
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'GitSync',
+        metadata: { name: 'dash-repo' },
+        spec: { url: 'https://git.invalid/apps.git', suspend: true },
+      });
+      const ref = {
+        apiVersion: 'weir.dev/v1alpha1',
+        kind: 'GitSync',
+        namespace: w.ns,
+        name: 'dash-repo',
+        group: 'weir.dev',
+        version: 'v1alpha1',
+        plural: 'gitsyncs',
+      };
+      const status = {
+        lastAppliedRevision: revision,
+        lastAttemptedRevision: revision,
+        inventory: [{ apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: w.ns, name: NAME }],
+      };
+      const allowed = await login(dash.url, reader.token);
+      // The status is written again until the page shows it (idempotent), in case a controller's
+      // write of the suspended GitSync's status raced this one.
+      const page = await waitFor(
+        'the GitSync page with its applied revision',
+        async () => {
+          await w.kube.patchStatus(ref, status);
+          const r = await allowed.get(`/gitsyncs/${w.ns}/dash-repo`);
+          return r.status === 200 && r.body.includes(revision) ? r : undefined;
+        },
+        60_000,
+        500,
+      );
+      assert.match(page.body, new RegExp(`data-field="appliedRevision">${revision}<`));
+      assert.match(page.body, new RegExp(`href="/canaries/${w.ns}/${NAME}"`));
+      const list = await allowed.get('/gitsyncs');
+      assert.equal(list.status, 200);
+      assert.match(list.body, new RegExp(`data-key="${w.ns}/dash-repo"`));
+
+      const refused = await (await login(dash.url, viewer.token)).get(`/gitsyncs/${w.ns}/dash-repo`);
+      assert.equal(refused.status, 403);
+      assert.match(
+        refused.body,
+        new RegExp(
+          `${viewer.user} may not get GitSync ${w.ns}/dash-repo: a SubjectAccessReview refused &quot;get&quot; on gitsyncs.weir.dev`,
+        ),
+      );
+    } finally {
+      await reader.revoke();
+    }
+  });
+});
