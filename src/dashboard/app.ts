@@ -32,12 +32,10 @@ import {
 import { metricSeries, summarize, type CanaryView } from './model.ts';
 import type { CanaryEntry, CanaryStore } from './store.ts';
 import { crossSiteReason } from './csrf.ts';
-import { gitSyncListPage, gitSyncPage } from './gitsync-html.ts';
-import type { GitSyncObject } from '../cli/gitsync.ts';
-import { RESOURCES } from '../kube/resources.ts';
+import { registerGitSyncRoutes } from './gitsync-routes.ts';
 
 export interface DashboardOptions {
-  /** Reads (Events, Deployments) and the actions' patches: the user's (local) or the controller's. */
+  /** Reads (Events, Deployments, GitSyncs) and the actions' patches: the user's (local) or the controller's. */
   kube: Kube;
   store: CanaryStore;
   auth: Authenticator;
@@ -178,52 +176,14 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     return reply.type('text/html').send(canaryPage(entry.canary, viewOf(entry), extras, ctx(s)));
   });
 
-  // GitSyncs are read when a page is asked for (no watch: their pages are not live), with the
-  // dashboard's credentials after the same SubjectAccessReview as Canaries, on gitsyncs.weir.dev.
-  app.get('/gitsyncs', async (req, reply) => {
-    const s = await sessionOf(req);
-    if (!s) return login(reply, '');
-    const { apiVersion, kind } = RESOURCES.gitSync;
-    let problem = '';
-    const items = await opts.kube.objects
-      .list<GitSyncObject>(apiVersion, kind, opts.namespace)
-      .then((l) => l.items)
-      .catch((err: unknown) => {
-        problem = `cannot list GitSyncs: ${String(err)}`;
-        return [];
-      });
-    const allowed = await Promise.all(
-      items.map((g) => may(s, 'list', g.metadata.namespace, undefined, 'gitsyncs')),
-    );
-    const rows = items.filter((_, i) => allowed[i]).sort((a, b) => key(a).localeCompare(key(b)));
-    return reply.type('text/html').send(gitSyncListPage(rows, ctx(s), problem));
-  });
-
-  app.get('/gitsyncs/:namespace/:name', async (req, reply) => {
-    const { namespace, name } = req.params as { namespace: string; name: string };
-    const s = await sessionOf(req);
-    if (!s) return login(reply, '');
-    const what = `GitSync ${namespace}/${name}`;
-    if (!(await may(s, 'get', namespace, name, 'gitsyncs')))
-      return reply
-        .code(403)
-        .type('text/html')
-        .send(errorPage(403, refused(s, 'get', what, 'gitsyncs'), ctx(s)));
-    let g: GitSyncObject | undefined;
-    try {
-      g = await opts.kube.get<GitSyncObject>({ ...RESOURCES.gitSync, namespace, name });
-    } catch (err) {
-      return reply
-        .code(502)
-        .type('text/html')
-        .send(errorPage(502, `cannot read ${what}: ${String(err)}`, ctx(s)));
-    }
-    if (!g)
-      return reply
-        .code(404)
-        .type('text/html')
-        .send(errorPage(404, `${what} not found`, ctx(s)));
-    return reply.type('text/html').send(gitSyncPage(g, ctx(s)));
+  registerGitSyncRoutes(app, {
+    kube: opts.kube,
+    namespace: opts.namespace,
+    sessionOf,
+    may,
+    ctx,
+    login,
+    refused,
   });
 
   app.post('/canaries/:namespace/:name/actions/:kind', async (req, reply) => {
@@ -354,7 +314,5 @@ async function pageExtras(kube: Kube, e: CanaryEntry): Promise<CanaryPageExtras>
       .slice(0, 30),
   };
 }
-
-const key = (g: GitSyncObject): string => `${g.metadata.namespace}/${g.metadata.name}`;
 
 const isoOf = (t: Date | string | undefined): string => (t ? new Date(t).toISOString() : '');
