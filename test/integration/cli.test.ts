@@ -4,7 +4,7 @@
 // the run, GitSync get/sync against a real git server, exit codes of user errors, and `convert`
 // of Flagger and Argo Rollouts manifests validated by their real CRDs and by the API server.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,8 +15,8 @@ import { applyCrds, createNamespace, projectRoot } from '../cluster/cluster.ts';
 import { commitFiles, startGitServer, type GitServer } from '../cluster/git-server.ts';
 import { waitFor } from '../cluster/proc.ts';
 import { FIXTURES } from '../fixtures/load.ts';
+import { runWeir, showRun as show, WEIR_BIN, type WeirRunOptions } from '../cluster/weir-cli.ts';
 
-const BIN = join(projectRoot, 'bin', 'weir.js');
 const SHARED_CRDS = join(projectRoot, '..', 'shared', 'crds');
 
 let w: World;
@@ -32,38 +32,9 @@ after(async () => {
   await git?.stop();
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `weir ARGS` with the test cluster's kubeconfig; killed after timeoutMs. */
-function weir(
-  args: string[],
-  o: { timeoutMs?: number; input?: string; kubeconfig?: string } = {},
-): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, KUBECONFIG: o.kubeconfig ?? w.cluster.kubeconfigPath, NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // a command that never reads stdin closes it early
-    child.stdin.end(o.input ?? '');
-  });
-}
-
-const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+/** Runs `weir ARGS` with the test cluster's kubeconfig unless told otherwise. */
+const weir = (args: string[], o: Partial<WeirRunOptions> = {}) =>
+  runWeir(args, { kubeconfig: w.cluster.kubeconfigPath, ...o });
 
 const canarySpec = (analysis: Record<string, unknown>) => ({
   provider: 'gatewayapi',
@@ -97,7 +68,7 @@ function tmux(...args: string[]): string {
 describe('weir CLI on a live cluster', { concurrency: true }, () => {
   test('get canary --watch under tmux shows weight and step advancing and ends on Succeeded; status exits 0', async (t) => {
     await setup('watched', { threshold: 2, stepWeight: 20, maxWeight: 60 });
-    const cmd = `trap : INT; KUBECONFIG='${w.cluster.kubeconfigPath}' '${process.execPath}' '${BIN}' get canary watched -n ${w.ns} --watch; echo "weir exited $?"; sleep 300`;
+    const cmd = `trap : INT; KUBECONFIG='${w.cluster.kubeconfigPath}' '${process.execPath}' '${WEIR_BIN}' get canary watched -n ${w.ns} --watch; echo "weir exited $?"; sleep 300`;
     tmux('new-session', '-d', '-s', 'watch', '-x', '200', '-y', '50', cmd);
     const frame = () => tmux('capture-pane', '-p', '-t', 'watch');
     // A cold start (tsx compiling the CLI) on a loaded machine can take a while; the error shows

@@ -5,7 +5,6 @@
 // controller's verdicts: the same outcome, the same failing metric, and the same result of the
 // success-rate check at every measured tick.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import type { Simulation } from '../../src/canary/simulate.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
-import { projectRoot } from '../cluster/cluster.ts';
+import { runWeir, showRun } from '../cluster/weir-cli.ts';
 
-const BIN = join(projectRoot, 'bin', 'weir.js');
 const METRIC = 'request-success-rate';
 
 let w: World;
@@ -32,23 +30,9 @@ after(async () => {
 /** Whole seconds, as a user types them. */
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
-function simulate(file: string, fromMs: number, toMs: number): Promise<{ code: number | null; out: string }> {
+function simulate(file: string, fromMs: number, toMs: number) {
   const args = ['simulate', '-f', file, '--prometheus', w.prom.url, '--from', iso(fromMs), '--to', iso(toMs)];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '-o', 'json'], {
-      cwd: projectRoot,
-      env: { ...process.env, KUBECONFIG: join(dir, 'no-kubeconfig'), NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
+  return runWeir([...args, '-o', 'json'], { kubeconfig: join(dir, 'no-kubeconfig'), timeoutMs: 180_000 });
 }
 
 /** Runs a release for real, then replays it; returns both sides. */
@@ -68,9 +52,9 @@ async function recordAndReplay(name: string, errorRate: number) {
   const r = await simulate(file, fromMs, toMs);
   let sim: Simulation;
   try {
-    sim = JSON.parse(r.out) as Simulation;
+    sim = JSON.parse(r.stdout) as Simulation;
   } catch {
-    assert.fail(`weir simulate -o json printed no JSON (exit ${r.code}):\n${r.out}`);
+    assert.fail(`weir simulate -o json printed no JSON:\n${showRun(r)}`);
   }
   const real = (done.status?.metrics?.find((m) => m.name === METRIC)?.history ?? []).map((h) => h.result);
   const replayed = sim.ticks

@@ -5,15 +5,14 @@
 // --prometheus and a MetricTemplate from the same file, which carries its own address; another
 // Canary's MetricTemplate is read from the test cluster.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createNamespace, projectRoot, sharedCluster } from '../cluster/cluster.ts';
+import { createNamespace, sharedCluster } from '../cluster/cluster.ts';
 import { startPrometheus, type PrometheusInstance } from '../cluster/prometheus.ts';
+import { runWeir, showRun as show } from '../cluster/weir-cli.ts';
 
-const BIN = join(projectRoot, 'bin', 'weir.js');
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 /** The series start 3 h before the last full hour: in the past, well inside the retention. */
@@ -86,33 +85,9 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `weir ARGS`; by default with no cluster: every template is in the file, so none is needed. */
-function weir(args: string[], kubeconfig = join(dir, 'no-kubeconfig')): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, KUBECONFIG: kubeconfig, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+const weir = (args: string[], kubeconfig = join(dir, 'no-kubeconfig')) =>
+  runWeir(args, { kubeconfig, timeoutMs: 120_000 });
 
 const simulate = (from: number, to: number, ...extra: string[]) =>
   weir([
