@@ -16,8 +16,9 @@ import type {
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-function canary(analysis: Record<string, unknown>, extra: Record<string, unknown> = {}): CanaryView {
-  const { object, problems } = validateObject({
+/** Canary `app` in `prod` with `analysis` over an interval of 30s, through the schema. */
+const validated = (analysis: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  validateObject({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'Canary',
     metadata: { name: 'app', namespace: 'prod' },
@@ -28,6 +29,9 @@ function canary(analysis: Record<string, unknown>, extra: Record<string, unknown
       ...extra,
     },
   });
+
+function canary(analysis: Record<string, unknown>, extra: Record<string, unknown> = {}): CanaryView {
+  const { object, problems } = validated(analysis, extra);
   assert.deepEqual(problems, []);
   return {
     name: 'app',
@@ -1659,16 +1663,7 @@ describe('per-metric measurement limits and dryRun (Argo)', () => {
   });
 
   test('dryRun cannot be critical', () => {
-    const { problems } = validateObject({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'Canary',
-      metadata: { name: 'app', namespace: 'prod' },
-      spec: {
-        targetRef: { kind: 'Deployment', name: 'app' },
-        service: { port: 80 },
-        analysis: { interval: '30s', metrics: [{ ...rate, dryRun: true, critical: true }] },
-      },
-    });
+    const { problems } = validated({ metrics: [{ ...rate, dryRun: true, critical: true }] });
     assert.ok(
       problems.some((p) => p.path === 'spec.analysis.metrics[0].critical' && p.message.includes('dryRun')),
       JSON.stringify(problems),
