@@ -28,14 +28,14 @@ import { repairDrift, WriteLog } from './drift.ts';
 import { Gatherer, jobBoundMs, stampOf, type Gathered, type Wanted } from './gather.ts';
 import { decodeSecret, runEffects, sendAlerts } from './effects.ts';
 import { finalizeCanary } from './finalize.ts';
-import { metricsDue } from './measurement-limits.ts';
+import { metricsMeasuredAt } from './measurement-limits.ts';
 import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
-import { activeMetrics, parseDuration } from './strategy.ts';
+import { parseDuration } from './strategy.ts';
 import { imagesOf } from './targets.ts';
 
 export interface ControllerDeps {
@@ -618,20 +618,18 @@ export class CanaryController {
 }
 
 /**
- * While a job gathers observations, look again when the progress deadline falls (its end requeues
- * the Canary anyway): a deadline never waits for a slow gate.
- */
-/**
  * The spec as a tick at the run's current step measures it: stepOnly metrics only at their step, and
  * only the metrics due (count, initialDelay); decide() judges no others.
  */
 function measuredSpec(view: CanaryView, now: Date): CanarySpec {
-  const { status } = view;
-  const active = activeMetrics(view.spec, status.stepIndex ?? 0);
-  const metrics = metricsDue(active, status.measurements ?? [], status.analysisStartTime, now.getTime());
+  const metrics = metricsMeasuredAt(view.spec, view.status, now.getTime());
   return { ...view.spec, analysis: { ...view.spec.analysis, metrics } };
 }
 
+/**
+ * While a job gathers observations, look again when the progress deadline falls (its end requeues
+ * the Canary anyway): a deadline never waits for a slow gate.
+ */
 function untilDeadline(ctx: CanaryContext, now: Date): number | undefined {
   const since = Date.parse(ctx.view.status.waitingSince ?? '');
   const left = since + ctx.view.spec.progressDeadlineSeconds * 1000 - now.getTime();

@@ -2,7 +2,7 @@
 // observed to the next status and the actions that make the cluster match it. No I/O here; the
 // controller gathers observations (asking again when decide() says it needs a gate or metrics) and
 // applies the actions, then writes the status in one patch.
-import type { MetricCheck, WebhookType } from '../api/canary.ts';
+import type { WebhookType } from '../api/canary.ts';
 import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
@@ -14,7 +14,7 @@ import {
   trafficDuringRun,
   type Next,
 } from './strategy.ts';
-import { measureTick, metricsDue, type LimitBreach } from './measurement-limits.ts';
+import { measureTick, metricsMeasuredAt, type LimitBreach } from './measurement-limits.ts';
 import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';
 
@@ -433,7 +433,7 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   ];
   const specs = activeMetrics(view.spec, status.stepIndex ?? 0);
   // count and initialDelay: the metrics this tick measures (the controller gathers only those).
-  const due = new Set(dueMetrics(run, specs).map((m) => m.name));
+  const due = new Set(metricsMeasuredAt(view.spec, status, obs.now.getTime()).map((m) => m.name));
   if (!unanalysed && due.size && !obs.metrics) run.needMetrics = true;
   if (checks.includes(undefined) || run.needMetrics) return false;
   status.lastAnalysisTime = run.now;
@@ -470,12 +470,6 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   }
   if (!failures.length) return true;
   return countFailedCheck(run, failures);
-}
-
-/** The metrics the tick at this time measures (Argo's count and initialDelay, measurement-limits.ts). */
-function dueMetrics(run: Pick<Run, 'obs' | 'status'>, active: MetricCheck[]): MetricCheck[] {
-  const { status, obs } = run;
-  return metricsDue(active, status.measurements ?? [], status.analysisStartTime, obs.now.getTime());
 }
 
 /**

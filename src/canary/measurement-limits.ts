@@ -2,9 +2,10 @@
 // that sets failureLimit, inconclusiveLimit or consecutiveErrorLimit is judged by its own counts over
 // the run instead of by the tick verdict and analysis.threshold, as an Argo user expects; a dryRun
 // metric is measured and shown but judged by nothing. Pure; decide() applies the outcome.
-import type { MeasurementCount, MetricCheck } from '../api/canary.ts';
+import type { CanarySpec, CanaryStatus, MeasurementCount, MetricCheck } from '../api/canary.ts';
 import { parseDuration } from '../vocab/duration.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
+import { activeMetrics } from './strategy.ts';
 
 /** Argo's defaults for a limit the metric leaves out once it sets another. */
 export const LIMIT_DEFAULTS = { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 } as const;
@@ -125,4 +126,18 @@ function failReasons(m: Limited & { name: string }, c: MeasurementCount, r: Metr
       `${m.name}: ${c.consecutiveErrors} consecutive errors > consecutiveErrorLimit ${errorLimit}: ${r.message}`,
     );
   return out;
+}
+
+/**
+ * The metrics a tick at the run's current step measures at `atMs`: the step's (stepOnly ones only at
+ * theirs) that are due (count, initialDelay). What the controller queries, decide() judges and
+ * `weir simulate` replays.
+ */
+export function metricsMeasuredAt(
+  spec: CanarySpec,
+  status: Pick<CanaryStatus, 'stepIndex' | 'measurements' | 'analysisStartTime'>,
+  atMs: number,
+): MetricCheck[] {
+  const active = activeMetrics(spec, status.stepIndex ?? 0);
+  return metricsDue(active, status.measurements ?? [], status.analysisStartTime, atMs);
 }

@@ -15,8 +15,7 @@ import {
 import { WeirError } from '../errors.ts';
 import type { MetricResult } from '../vocab/metric-result.ts';
 import { decide } from './decide.ts';
-import { metricsDue } from './measurement-limits.ts';
-import { activeMetrics } from './strategy.ts';
+import { metricsMeasuredAt } from './measurement-limits.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 
 export interface SimulationInput {
@@ -115,10 +114,8 @@ async function decideAt(
   if (promote) obs.requests.promote = { id: `simulated-${t}`, full: false };
   const first = decide(view, obs);
   if (!('need' in first)) return { decision: first };
-  const { status, spec } = view;
-  // What the controller would query: the metrics of this step (stepOnly ones at theirs), and due.
-  const active = activeMetrics(spec, status.stepIndex ?? 0);
-  const due = metricsDue(active, status.measurements ?? [], status.analysisStartTime, t);
+  // What the controller would query at this step and time.
+  const due = metricsMeasuredAt(view.spec, view.status, t);
   const metrics = first.need.metrics ? await measure(t, due) : undefined;
   const second = decide(view, { ...obs, ...(metrics ? { metrics } : {}) });
   if ('need' in second) {
