@@ -1,5 +1,5 @@
 # The Weir controller image: `docker build -t <registry>/weir:<version> .`
-# Stage 1 compiles the TypeScript (npm ci && npm run build -> dist/) and drops the dev dependencies;
+# Stage 1 type-checks and bundles the TypeScript (npm ci && npm run build -> dist/) and drops the dev dependencies;
 # stage 2 is a slim Node runtime with the git CLI (GitSync fetches with it), running as non-root.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -7,8 +7,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY src ./src
+COPY scripts/build.ts ./scripts/build.ts
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE}

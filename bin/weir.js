@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Entry point of `weir` and `kubectl-weir`: the compiled CLI when built (npm run build, the image),
+// Entry point of `weir` and `kubectl-weir`: the bundled CLI when built (npm run build, the image),
 // otherwise the TypeScript sources through tsx (a source checkout).
 import { existsSync } from 'node:fs';
 
-const compiled = new URL('../dist/cli/index.js', import.meta.url);
+const compiled = new URL('../dist/weir.js', import.meta.url);
 let mod;
 if (existsSync(compiled)) {
   mod = await import(compiled.href);

@@ -1,6 +1,6 @@
 // The browser's files, served from the package (no CDN: the dashboard works offline): the script
 // (client/main.ts with uPlot, bundled by esbuild) and uPlot's stylesheet. A built package has the
-// bundle from `npm run build` (scripts/build-dashboard.ts) next to this module; a source checkout
+// bundle from `npm run build` (scripts/build.ts) in assets/ beside the bundled module; a source checkout
 // bundles it with esbuild (installed with tsx) on first request.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

@@ -4,7 +4,7 @@
 // Canaries (Flagger's manifests, converted for Weir by `weir convert`) on the same Deployments:
 // create -> Initialized, an idle window, R rollouts of every Canary, then a few Canaries whose check
 // fails. Prints the table, then one JSON line (also written to bench-results/). Asserts nothing.
-// The compiled controller (dist/, built here) is what is measured, as the image runs it.
+// The bundled controller (dist/, built here by `npm run build`) is what is measured, as the image runs it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,7 +79,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
 }
 
 function buildDist(): void {
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: projectRoot, stdio: 'inherit' });
+  const r = spawnSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm run build failed');
 }
 

@@ -111,7 +111,7 @@ async function countVersions(
 }
 
 async function main(): Promise<void> {
-  const dist = join(args.dist ?? join(projectRoot, 'dist'), 'cli', 'index.js');
+  const dist = join(args.dist ?? join(projectRoot, 'dist'), 'weir.js');
   if (!existsSync(dist)) throw new Error('no dist/: run `npm run build` first');
   const cluster = await startCluster({
     crds: [join(projectRoot, 'crds'), join(projectRoot, '..', 'shared', 'crds', 'gateway-api')],

@@ -146,6 +146,8 @@ export function recordChanges<T>(sample: () => Promise<T | undefined>): Recorder
 
 export interface WorldOptions {
   controller?: 'in-process' | 'child';
+  /** The CLI a child controller runs (default bin/weir.js), e.g. a bundle scripts/build.ts wrote. */
+  entry?: string;
   /** Kubeconfig the controller runs with (default: the cluster's admin one), e.g. a ServiceAccount's token. */
   kubeconfig?: string;
   /** More environment for the controller (e.g. WEIR_LEADER_ELECT, WEIR_LEASE_NAMESPACE). */
@@ -201,7 +203,12 @@ export async function startWorld(prefix: string, opts: WorldOptions = {}): Promi
         child = startProcess(
           'controller',
           process.execPath,
-          [join(projectRoot, 'bin', 'weir.js'), 'controller', '--kubeconfig', controllerKubeconfig],
+          [
+            opts.entry ?? join(projectRoot, 'bin', 'weir.js'),
+            'controller',
+            '--kubeconfig',
+            controllerKubeconfig,
+          ],
           {
             logDir,
             env: { ...process.env, ...env, ...extraEnv },
