@@ -14,7 +14,6 @@ import { describeError, isWeirError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
-import { isSubset } from '../kube/compare.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { cacheKeyOf, RESOURCES, type ResourceType } from '../kube/resources.ts';
 import { WorkQueue } from '../kube/queue.ts';
@@ -33,6 +32,7 @@ import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
+import { statusWrite } from './status-write.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
 import { parseDuration } from './strategy.ts';
@@ -87,6 +87,9 @@ export class CanaryController {
    * requeues it; the deadline covers a watch that never catches up (the informer then re-lists).
    */
   private readonly ownWrites = new Map<string, OwnWrite>();
+
+  /** When this process last patched each Canary's status (readiness reports wait for an interval, see status-write.ts). */
+  private readonly lastStatusWrite = new Map<string, number>();
 
   /** Gate webhooks and metric queries, gathered off the workers (see gather.ts). */
   private readonly gatherer: Gatherer;
@@ -181,6 +184,7 @@ export class CanaryController {
       const obj = this.deps.caches.canary?.get(ns, name) as CanaryObject | undefined;
       if (!obj) {
         this.ownWrites.delete(key);
+        this.lastStatusWrite.delete(key);
         this.quiet.forget(key);
         this.alerts.forget(key);
         this.gatherer.used(key);
@@ -316,7 +320,16 @@ export class CanaryController {
     // Settled after the actions, so an alert delivered (and removed) meanwhile is not written back.
     const pending = this.alerts.settle(ctx.key, obj.status?.pendingAlerts);
     const alerts = this.recordAlerts(ctx, status, decision, pending, log);
-    if (!isSubset(status, obj.status ?? {}) || !isSubset(obj.status ?? {}, status)) {
+    const shown = obj.status && {
+      ...obj.status,
+      pendingAlerts: this.alerts.afterRemovals(ctx.key, obj.status.pendingAlerts),
+    };
+    const write = statusWrite(shown, status, {
+      now: Date.now(),
+      lastWriteAt: this.lastStatusWrite.get(ctx.key),
+      intervalMs: parseDuration(ctx.view.spec.analysis.interval),
+    });
+    if (write.write) {
       const written = await deps.kube.patchStatus(statusRefOf(ctx.view), nullMissing(obj.status, status));
       this.noteOwnWrite(obj, written);
       if (alerts.length) failpoint('after-status-write'); // chaos tests only: die before sending them
@@ -329,12 +342,14 @@ export class CanaryController {
       log,
     });
     this.record(ctx, obj.status, decision);
-    if (drift === 'lagging') return Math.min(decision.requeueAfterMs, DRIFT_RECHECK_MS);
+    // A readiness report held back (statusWrite) is looked at again when it may be written.
+    const requeue = Math.min(decision.requeueAfterMs, ('laterMs' in write && write.laterMs) || Infinity);
+    if (drift === 'lagging') return Math.min(requeue, DRIFT_RECHECK_MS);
     for (const message of drift) {
       log.warn({ reason: 'DriftRepaired' }, message);
       await deps.recorder.record(refOf(obj), 'Warning', 'DriftRepaired', message);
     }
-    return decision.requeueAfterMs;
+    return requeue;
   }
 
   /**
@@ -374,7 +389,8 @@ export class CanaryController {
    * delivered since the last write: one small patch, recorded as our own write like any other.
    */
   private async writePendingAlerts(obj: CanaryObject, pending: PendingAlert[]): Promise<void> {
-    if (samePending(obj.status?.pendingAlerts, pending)) return;
+    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    if (samePending(this.alerts.afterRemovals(key, obj.status?.pendingAlerts), pending)) return;
     const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
       pendingAlerts: pending.length ? pending : null,
     });
@@ -403,13 +419,17 @@ export class CanaryController {
    * the next reconcile's status write removes it (AlertOutbox.settle), so the Canary is requeued.
    */
   private async removeDelivered(ctx: CanaryContext, id: string, log: Logger): Promise<void> {
+    this.alerts.removal(ctx.key, id, true);
     try {
       const written = await this.deps.kube.jsonPatchStatus(statusRefOf(ctx.view), [
         { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
         { op: 'remove', path: '/status/pendingAlerts/0' },
       ]);
       this.noteDirectWrite(ctx.key, written);
+      this.alerts.removal(ctx.key, id, false);
     } catch (err) {
+      // Off before the requeue: that reconcile's status write is now the one that removes it.
+      this.alerts.removal(ctx.key, id, false);
       log.debug({ id, err: describeError(err) }, 'delivered alert left to the next status write');
       this.queue.add(ctx.key);
     }
@@ -506,7 +526,9 @@ export class CanaryController {
   }
 
   private noteOwnWrite(obj: CanaryObject, written: Obj | undefined): void {
-    this.ownWrites.set(`${obj.metadata.namespace}/${obj.metadata.name}`, {
+    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    this.lastStatusWrite.set(key, Date.now());
+    this.ownWrites.set(key, {
       before: obj.metadata.resourceVersion,
       ...ownWriteOf(written),
     });

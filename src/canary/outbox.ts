@@ -61,6 +61,8 @@ export function toNotification(namespace: string, canary: string, p: PendingAler
 export class AlertOutbox {
   private readonly inflight = new Map<string, Set<string>>();
   private readonly delivered = new Map<string, Set<string>>();
+  /** Delivered alerts whose removal patch (the controller's removeDelivered) is on its way. */
+  private readonly removing = new Map<string, Set<string>>();
 
   /**
    * The Canary's pending alerts (from a cache that has seen this process's last write) without the
@@ -96,10 +98,30 @@ export class AlertOutbox {
     this.delivered.set(key, done);
   }
 
+  /** The removal patch of a delivered alert starts (`on`) or has ended, written or not (`off`). */
+  removal(key: string, id: string, on: boolean): void {
+    const ids = this.removing.get(key) ?? new Set<string>();
+    if (on) ids.add(id);
+    else ids.delete(id);
+    if (ids.size) this.removing.set(key, ids);
+    else this.removing.delete(key);
+  }
+
+  /**
+   * Pending alerts as status will hold them once the removal patches on their way have landed: a
+   * reconcile whose only news is such a removal leaves it to that patch instead of writing it twice.
+   * A removal that fails requeues the Canary, whose next status write then removes the alert.
+   */
+  afterRemovals(key: string, pending: readonly PendingAlert[] | undefined): PendingAlert[] | undefined {
+    const ids = this.removing.get(key);
+    return ids && pending ? pending.filter((p) => !ids.has(p.id)) : pending?.slice();
+  }
+
   /** The Canary is gone. */
   forget(key: string): void {
     this.inflight.delete(key);
     this.delivered.delete(key);
+    this.removing.delete(key);
   }
 }
 

@@ -154,3 +154,19 @@ test('outboxes of different Canaries are separate, and forget() clears one', () 
     ['x'],
   );
 });
+
+test('afterRemovals leaves out the delivered alerts whose removal patch is on its way, until it ends', () => {
+  const box = new AlertOutbox();
+  const list = [pending('a'), pending('b')];
+  assert.deepEqual(box.afterRemovals('ns/c', list), list, 'no removal on its way');
+  box.removal('ns/c', 'a', true);
+  assert.deepEqual(
+    box.afterRemovals('ns/c', list)?.map((p) => p.id),
+    ['b'],
+    'the status a reconcile compares with is the one after the removal',
+  );
+  assert.deepEqual(box.afterRemovals('ns/other', list), list, 'per Canary');
+  assert.equal(box.afterRemovals('ns/c', undefined), undefined);
+  box.removal('ns/c', 'a', false);
+  assert.deepEqual(box.afterRemovals('ns/c', list), list, 'a failed removal is the next write’s again');
+});
