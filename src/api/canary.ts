@@ -1175,6 +1175,7 @@ export const CanaryStatus = Obj({
   ),
   stepRoutes: Type.Optional(
     Type.Array(StepRouteStatus, {
+      maxItems: 50,
       description:
         'The setHeaderRoute/setMirrorRoute routes in force during this run, in precedence order (docs/steps.md).',
     }),

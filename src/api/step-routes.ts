@@ -89,9 +89,31 @@ export const MirrorRoute = Obj(
   },
 );
 
+// status.stepRoutes: what the controller wrote from validated steps, so without the CEL rules
+// (the API server would count their cost once more for every route kept).
+const StatusMatch = Obj({
+  exact: Type.Optional(Type.String()),
+  prefix: Type.Optional(Type.String()),
+  regex: Type.Optional(Type.String()),
+});
+
 /** A route in force, as status.stepRoutes keeps it (the vocabulary's StepRoute). */
 export const StepRouteStatus = Obj({
   name: Type.String(),
-  headers: Type.Optional(Type.Array(HeaderRouteMatch)),
-  mirror: Type.Optional(Obj({ percentage: Type.Integer(), match: Type.Array(MirrorRouteMatch) })),
+  headers: Type.Optional(
+    Type.Array(Obj({ headerName: Type.String(), headerValue: StatusMatch }), { maxItems: 16 }),
+  ),
+  mirror: Type.Optional(
+    Obj({
+      percentage: Type.Integer(),
+      match: Type.Array(
+        Obj({
+          method: Type.Optional(StatusMatch),
+          path: Type.Optional(StatusMatch),
+          headers: Type.Optional(MapOf(StatusMatch, 16)),
+        }),
+        { maxItems: 16 },
+      ),
+    }),
+  ),
 });
