@@ -131,17 +131,9 @@ describe('Argo route steps', { concurrency: true }, () => {
     await w.deploy(name, `example.com/${name}:1.0.0`);
     const shadow = { name: 'shadow', percentage: 20, match: [{ method: { exact: 'GET' } }] };
     const steps = [{ setWeight: 30 }, { setMirrorRoute: shadow }, { setHeaderRoute: beta }, { pause: {} }];
-    await w.apply({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'Canary',
-      metadata: { name },
-      spec: {
-        provider: 'istio',
-        targetRef: { kind: 'Deployment', name },
-        service: { port: 8080 },
-        analysis: { interval: '10s', threshold: 2, steps },
-      },
-    });
+    // gatewayCanary's Canary on istio: no Gateway refs, the mesh.
+    const spec = { provider: 'istio', service: { port: 8080 } };
+    await w.apply(gatewayCanary(name, { steps, metrics: undefined }, spec));
     await w.waitPhase(name, 'Initialized', 90_000);
     await w.setImage(name, `example.com/${name}:2.0.0`);
 
