@@ -16,6 +16,7 @@ import {
   durationRange,
 } from './schema-kit.ts';
 import { METRIC_RESULTS } from '../vocab/metric-result.ts';
+import { HeaderRoute, MirrorRoute, StepRouteStatus } from './step-routes.ts';
 
 export const PROVIDERS = [
   'kubernetes',
@@ -591,7 +592,14 @@ const StepAnalysis = Obj({
   }),
 });
 
-const STEP_KINDS = ['setWeight', 'pause', 'setCanaryScale', 'analysis'] as const;
+const STEP_KINDS = [
+  'setWeight',
+  'pause',
+  'setCanaryScale',
+  'analysis',
+  'setHeaderRoute',
+  'setMirrorRoute',
+] as const;
 
 const Step = Obj(
   {
@@ -610,6 +618,8 @@ const Step = Obj(
     ),
     setCanaryScale: Type.Optional(CanaryScale),
     analysis: Type.Optional(StepAnalysis),
+    setHeaderRoute: Type.Optional(HeaderRoute),
+    setMirrorRoute: Type.Optional(MirrorRoute),
   },
   {
     rules: [
@@ -756,7 +766,8 @@ const Analysis = Obj(
       Type.Array(Step, {
         minItems: 1,
         maxItems: 50,
-        description: 'Argo-style steps: setWeight, pause, setCanaryScale or analysis (docs/steps.md).',
+        description:
+          'Argo-style steps: setWeight, pause, setCanaryScale, analysis, setHeaderRoute or setMirrorRoute (docs/steps.md).',
       }),
     ),
     iterations: Type.Optional(
@@ -1161,6 +1172,13 @@ export const CanaryStatus = Obj({
       },
       { description: 'The setCanaryScale in force during this run (docs/steps.md).' },
     ),
+  ),
+  stepRoutes: Type.Optional(
+    Type.Array(StepRouteStatus, {
+      maxItems: 50,
+      description:
+        'The setHeaderRoute/setMirrorRoute routes in force during this run, in precedence order (docs/steps.md).',
+    }),
   ),
   frozenAt: Type.Optional(
     Type.String({

@@ -12,6 +12,7 @@ import {
   parseDuration,
   strategyOf,
   trafficDuringRun,
+  withStepRoute,
   type Next,
 } from './strategy.ts';
 import { measureTick, metricsMeasuredAt, type LimitBreach } from './measurement-limits.ts';
@@ -288,6 +289,7 @@ function startRun(run: Run, why: string, restart = false): void {
   delete status.score;
   delete status.pauseStartTime;
   delete status.canaryScale;
+  delete status.stepRoutes;
   if (view.spec.skipAnalysis) {
     run.act({ type: 'promotePrimary' });
     run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
@@ -411,6 +413,7 @@ function rescaleCanary(run: Run): void {
   Object.assign(status, { canaryWeight: 0, stepIndex: 0, iterations: 0 });
   delete status.pauseStartTime;
   delete status.canaryScale;
+  delete status.stepRoutes;
   status.message = msg;
   run.madeProgress();
   run.requeueAfterMs = POLL_MS;
@@ -546,7 +549,10 @@ function advance(run: Run, promote: Observations['requests']['promote'], first: 
       }
       status.canaryWeight = next.weight;
       status.stepIndex = next.stepIndex;
-      run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, next.weight) });
+      run.act({
+        type: 'setTraffic',
+        traffic: trafficDuringRun(view.spec, next.weight, status.stepRoutes),
+      });
       status.message = `Progressing: advanced canary weight to ${next.weight}`;
       run.madeProgress(scheduled);
       return;
@@ -580,6 +586,8 @@ function advance(run: Run, promote: Observations['requests']['promote'], first: 
     }
     case 'scale':
       return scaleStep(run, next);
+    case 'route':
+      return routeStep(run, next);
     case 'analysis':
       return analysisStep(run, next, first, !!promote);
     case 'iteration': {
@@ -609,6 +617,7 @@ function scaleStep(run: Run, next: Extract<Next, { kind: 'scale' }>): void {
   const { status } = run;
   if (next.scale) status.canaryScale = next.scale;
   else delete status.canaryScale;
+  delete status.stepRoutes;
   run.act({ type: 'scaleCanary', replicas: next.scale ?? 'restore' });
   status.stepIndex = next.stepIndex + 1;
   const to = !next.scale
@@ -617,6 +626,25 @@ function scaleStep(run: Run, next: Extract<Next, { kind: 'scale' }>): void {
       ? `${next.scale.replicas} replicas`
       : `${next.scale.weight}% of the primary's replicas`;
   status.message = `Progressing: step ${next.stepIndex + 1} scaled the canary to ${to}`;
+  run.madeProgress(run.intervalMs);
+}
+
+/**
+ * setHeaderRoute/setMirrorRoute: the named route is added, replaced or removed in status.stepRoutes
+ * and the routes are applied with the current weight. Routes last until the run ends.
+ */
+function routeStep(run: Run, next: Extract<Next, { kind: 'route' }>): void {
+  const { status, view } = run;
+  const routes = withStepRoute(status.stepRoutes, next.change);
+  if (routes.length) status.stepRoutes = routes;
+  else delete status.stepRoutes;
+  run.act({ type: 'setTraffic', traffic: trafficDuringRun(view.spec, status.canaryWeight ?? 0, routes) });
+  status.stepIndex = next.stepIndex + 1;
+  const what =
+    'remove' in next.change
+      ? `removed route ${next.change.remove}`
+      : `${next.change.route.mirror ? 'mirror' : 'header'} route ${next.change.route.name} set`;
+  status.message = `Progressing: step ${next.stepIndex + 1}: ${what}`;
   run.madeProgress(run.intervalMs);
 }
 
@@ -724,6 +752,8 @@ function promoting(run: Run): void {
     status.lastAnalysisTime = run.now;
     const canary = Math.max(0, weight - stepBack);
     status.canaryWeight = canary;
+    // The step routes end with the run (Argo removes its managed routes when a rollout completes).
+    delete status.stepRoutes;
     run.act({ type: 'setTraffic', traffic: { primary: 100 - canary, canary } });
     status.message = `Promoting: moved traffic back to primary, canary weight ${canary}`;
     run.madeProgress(run.intervalMs);
@@ -731,6 +761,7 @@ function promoting(run: Run): void {
   } else {
     run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
     status.canaryWeight = 0;
+    delete status.stepRoutes;
   }
   run.act({ type: 'scaleCanary', replicas: 0 });
   run.setPhase('Finalising', 'Finalising: scaling the canary down');
@@ -743,6 +774,7 @@ function finalising(run: Run): void {
   status.lastPromotedSpec = status.lastAppliedSpec;
   status.canaryWeight = 0;
   delete status.canaryScale;
+  delete status.stepRoutes;
   run.setPhase('Succeeded', 'Succeeded: canary analysis completed successfully, promotion finished');
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('promoted', 'info', `Canary analysis completed successfully, promotion finished`);
@@ -754,6 +786,7 @@ function promotionStalled(run: Run, primary: string): void {
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
   run.act({ type: 'scaleCanary', replicas: 0 });
   status.canaryWeight = 0;
+  delete status.stepRoutes;
   const reason = `${primary} carries revision ${status.lastAppliedSpec} but did not become ready within ${view.spec.progressDeadlineSeconds}s`;
   run.setPhase('Failed', `PromotionStalled: ${reason}`);
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
@@ -845,6 +878,7 @@ function rollback(run: Run, reason: string): void {
   delete status.pauseStartTime;
   delete status.frozenAt;
   delete status.canaryScale;
+  delete status.stepRoutes;
   run.setPhase('Failed', `RolledBack: ${reason}`);
   run.act({ type: 'runHooks', hookType: 'post-rollout' });
   run.alert('rolled-back', 'error', `Canary failed, rolled back: ${reason}`);

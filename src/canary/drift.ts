@@ -9,6 +9,7 @@ import { isSubset } from '../kube/compare.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
 import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Traffic } from './model.ts';
+import { sameTraffic } from '../vocab/traffic.ts';
 import { strategyOf } from './strategy.ts';
 
 /**
@@ -36,8 +37,10 @@ export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic
           return started && spec.analysis.mirror
             ? { primary: 100, canary: 0, mirror: true }
             : { primary: 100, canary: 0 };
-        default:
-          return { primary: 100 - weight, canary: weight };
+        default: {
+          const routes = status.stepRoutes ?? [];
+          return { primary: 100 - weight, canary: weight, ...(routes.length ? { routes } : {}) };
+        }
       }
     }
     default:
@@ -45,14 +48,12 @@ export function expectedTraffic(spec: CanarySpec, status: CanaryStatus): Traffic
   }
 }
 
-export function sameTraffic(a: Traffic, b: Traffic): boolean {
-  return (
-    a.primary === b.primary && a.canary === b.canary && !!a.match === !!b.match && !!a.mirror === !!b.mirror
-  );
-}
+export { sameTraffic };
 
 const show = (t: Traffic) =>
-  `${t.primary}/${t.canary}${t.match ? ' with match' : ''}${t.mirror ? ' with mirror' : ''}`;
+  `${t.primary}/${t.canary}${t.match ? ' with match' : ''}${t.mirror ? ' with mirror' : ''}${
+    t.routes?.length ? ` with step routes ${t.routes.map((r) => r.name).join(', ')}` : ''
+  }`;
 
 /**
  * The resourceVersions this controller's writes returned. A cache older than our last write of an

@@ -1,7 +1,7 @@
 // How a run moves traffic, per strategy. Pure: given the spec and the run's counters, what comes next.
-import type { Analysis, CanarySpec, MetricCheck } from '../api/canary.ts';
+import type { Analysis, CanarySpec, MetricCheck, Step } from '../api/canary.ts';
 import { parseDuration } from '../vocab/duration.ts';
-import type { Traffic } from '../vocab/traffic.ts';
+import type { StepRoute, Traffic } from '../vocab/traffic.ts';
 
 // Kept for the engine's own modules; other layers import it from src/vocab/duration.ts.
 export { parseDuration };
@@ -16,8 +16,11 @@ export function strategyOf(spec: CanarySpec): Strategy {
   return 'bluegreen';
 }
 
-/** Traffic while analysing at `weight` (weighted) or during iterations (A/B, blue/green). */
-export function trafficDuringRun(spec: CanarySpec, weight: number): Traffic {
+/**
+ * Traffic while analysing at `weight` (weighted) or during iterations (A/B, blue/green); `routes`:
+ * the step routes in force (status.stepRoutes).
+ */
+export function trafficDuringRun(spec: CanarySpec, weight: number, routes: StepRoute[] = []): Traffic {
   switch (strategyOf(spec)) {
     case 'ab':
       return { primary: 100, canary: 0, match: true };
@@ -25,8 +28,21 @@ export function trafficDuringRun(spec: CanarySpec, weight: number): Traffic {
       // Blue/green keeps users on primary; testers reach the canary through <svc>-canary.
       return { primary: 100, canary: 0, ...(spec.analysis.mirror ? { mirror: true } : {}) };
     default:
-      return { primary: 100 - weight, canary: weight };
+      return { primary: 100 - weight, canary: weight, ...(routes.length ? { routes } : {}) };
   }
+}
+
+/**
+ * The step routes after a setHeaderRoute/setMirrorRoute step: a route replaces the one of its name
+ * in place (keeping its precedence) or comes last; `remove` takes the named route out.
+ */
+export function withStepRoute(
+  routes: StepRoute[] = [],
+  change: { route: StepRoute } | { remove: string },
+): StepRoute[] {
+  if ('remove' in change) return routes.filter((r) => r.name !== change.remove);
+  const at = routes.findIndex((r) => r.name === change.route.name);
+  return at < 0 ? [...routes, change.route] : routes.map((r, i) => (i === at ? change.route : r));
 }
 
 export type Next =
@@ -34,6 +50,8 @@ export type Next =
   | { kind: 'pause'; stepIndex: number; durationMs?: number }
   /** setCanaryScale: `scale` undefined is matchTrafficWeight (the canary's usual size again). */
   | { kind: 'scale'; stepIndex: number; scale?: { replicas: number } | { weight: number } }
+  /** setHeaderRoute/setMirrorRoute: adds, replaces or removes a named step route. */
+  | { kind: 'route'; stepIndex: number; change: { route: StepRoute } | { remove: string } }
   /** An analysis step: holds until its stepOnly metrics pass at one tick. */
   | { kind: 'analysis'; stepIndex: number; metrics: string[] }
   | { kind: 'iteration'; iterations: number }
@@ -73,6 +91,8 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
               : undefined;
         return { kind: 'scale', stepIndex, ...(to ? { scale: to } : {}) };
       }
+      const change = routeChange(step);
+      if (change) return { kind: 'route', stepIndex, change };
       if (step.analysis) return { kind: 'analysis', stepIndex, metrics: step.analysis.metrics };
       const d = step.pause?.duration;
       return { kind: 'pause', stepIndex, ...(d ? { durationMs: parseDuration(d) } : {}) };
@@ -82,6 +102,19 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
         ? { kind: 'promote' }
         : { kind: 'iteration', iterations: iterations + 1 };
   }
+}
+
+/** The route change a setHeaderRoute/setMirrorRoute step asks for; undefined for other steps. */
+function routeChange(step: Step): { route: StepRoute } | { remove: string } | undefined {
+  const header = step.setHeaderRoute;
+  if (header)
+    return header.match ? { route: { name: header.name, headers: header.match } } : { remove: header.name };
+  const mirror = step.setMirrorRoute;
+  if (!mirror) return undefined;
+  if (!mirror.match) return { remove: mirror.name };
+  return {
+    route: { name: mirror.name, mirror: { percentage: mirror.percentage ?? 100, match: mirror.match } },
+  };
 }
 
 /**

@@ -100,6 +100,20 @@ function canaryScaleProblems(spec: CanarySpec, d: ProviderDescriptor): Capabilit
   );
 }
 
+/** setHeaderRoute/setMirrorRoute steps on a provider that cannot add named routes. */
+function stepRouteProblems(spec: CanarySpec, d: ProviderDescriptor): CapabilityProblem[] {
+  if (d.capabilities.stepRoutes) return [];
+  const by = [...PROVIDER_DESCRIPTORS.values()].filter((p) => p.capabilities.stepRoutes).map((p) => p.name);
+  return (spec.analysis.steps ?? []).flatMap((s, i) =>
+    (['setHeaderRoute', 'setMirrorRoute'] as const)
+      .filter((kind) => s[kind])
+      .map((kind) => ({
+        path: `spec.analysis.steps[${i}].${kind}`,
+        message: `provider ${d.name} does not support ${kind} steps (only ${by.join(', ')})`,
+      })),
+  );
+}
+
 /** Problems of `spec` on `provider`: not supported at all, or asking for what it cannot do. */
 export function capabilityProblems(spec: CanarySpec, provider: string): CapabilityProblem[] {
   const d = descriptorOf(provider);
@@ -127,6 +141,7 @@ export function capabilityProblems(spec: CanarySpec, provider: string): Capabili
     ...(d.refuses?.(spec) ?? []),
     ...builtinCompareProblems(spec, d),
     ...canaryScaleProblems(spec, d),
+    ...stepRouteProblems(spec, d),
   );
   // Without weights the only strategy left is blue/green: iterations are required.
   if (!d.capabilities.weights && spec.analysis.iterations === undefined)

@@ -42,6 +42,11 @@ export interface Capabilities {
    * up pods as the canary takes them. Absent: refused (a router that splits requests has no use for it).
    */
   dynamicStableScale?: boolean;
+  /**
+   * Argo-style setHeaderRoute/setMirrorRoute steps: named routes to the canary during a run.
+   * Absent: refused, naming the step.
+   */
+  stepRoutes?: boolean;
 }
 
 /**

@@ -129,7 +129,7 @@ test('steps: setCanaryScale and analysis steps are checked, naming the field', (
   ];
   assert.deepEqual(stepProblems(good, { metrics: [smoke] }), []);
   assert.deepEqual(stepProblems([{ setWeight: 20, setCanaryScale: { replicas: 1 } }]), [
-    'spec.analysis.steps[0]: a step sets exactly one of setWeight, pause, setCanaryScale, analysis',
+    'spec.analysis.steps[0]: a step sets exactly one of setWeight, pause, setCanaryScale, analysis, setHeaderRoute, setMirrorRoute',
   ]);
   assert.deepEqual(stepProblems([{ setCanaryScale: { replicas: 1, weight: 5 } }]), [
     'spec.analysis.steps[0].setCanaryScale: setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight',
@@ -155,4 +155,46 @@ test('steps: setCanaryScale and analysis steps are checked, naming the field', (
       "spec.analysis.steps: setCanaryScale cannot be used with autoscalerRef: the HPA owns the canary's replicas",
     ],
   );
+});
+
+test('steps: setHeaderRoute and setMirrorRoute are checked, naming the field', () => {
+  const stepProblems = (steps: unknown[]) =>
+    canaryProblems({ analysis: { interval: '1m', steps } }).map((p) => `${p.path}: ${p.message}`);
+  const header = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] };
+  const mirror = {
+    name: 'shadow',
+    percentage: 20,
+    match: [{ method: { exact: 'GET' }, path: { prefix: '/api' } }],
+  };
+  assert.deepEqual(
+    stepProblems([
+      { setHeaderRoute: header },
+      { setMirrorRoute: mirror },
+      { setWeight: 10 },
+      { setHeaderRoute: { name: 'beta' } },
+      { setMirrorRoute: { name: 'shadow' } },
+    ]),
+    [],
+  );
+  assert.deepEqual(
+    stepProblems([{ setHeaderRoute: { name: 'beta', match: [{ headerName: 'x', headerValue: {} }] } }]),
+    [
+      'spec.analysis.steps[0].setHeaderRoute.match[0].headerValue: a route match sets exactly one of exact, prefix or regex',
+    ],
+  );
+  assert.deepEqual(stepProblems([{ setMirrorRoute: { name: 'shadow', percentage: 5 } }]), [
+    'spec.analysis.steps[0].setMirrorRoute.percentage: setMirrorRoute without match removes the route: percentage needs match',
+  ]);
+  assert.deepEqual(stepProblems([{ setMirrorRoute: { name: 'shadow', match: [{}] } }]), [
+    'spec.analysis.steps[0].setMirrorRoute.match[0]: a setMirrorRoute match sets at least one of method, path or headers',
+  ]);
+  assert.match(
+    stepProblems([{ setHeaderRoute: { ...header, name: 'Beta_1' } }]).join(),
+    /setHeaderRoute\.name/,
+  );
+  assert.match(
+    stepProblems([{ setMirrorRoute: { ...mirror, percentage: 0 } }]).join(),
+    /setMirrorRoute\.percentage/,
+  );
+  assert.match(stepProblems([{ setHeaderRoute: { ...header, match: [] } }]).join(), /setHeaderRoute\.match/);
 });

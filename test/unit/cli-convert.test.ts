@@ -706,3 +706,91 @@ test("Argo: a metric's count, initialDelay and limits are carried; limits bring 
 const API_VERSION_OF_WEIR = 'weir.dev/v1alpha1';
 const compactJson = (o: Json): Json =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+test('Argo: setHeaderRoute and setMirrorRoute map one to one; an undeclared route or another precedence is said', () => {
+  const header = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { regex: '^y' } }] };
+  const mirror = {
+    name: 'shadow',
+    percentage: 10,
+    match: [{ method: { exact: 'POST' }, headers: { 'x-a': { prefix: 'b' } } }],
+  };
+  const steps = [
+    { setMirrorRoute: mirror },
+    { setHeaderRoute: header },
+    { setWeight: 20 },
+    { setHeaderRoute: { name: 'beta' } },
+    { setHeaderRoute: { name: 'gamma', match: [{ headerName: 'x-g' }] } },
+    { setMirrorRoute: { name: 'shadow' } },
+  ];
+  const { objects, notes } = convert(
+    rollout({
+      canary: {
+        trafficRouting: {
+          istio: { virtualService: { name: 'shop' } },
+          managedRoutes: [{ name: 'beta' }, { name: 'shadow' }],
+        },
+        steps,
+      },
+    }),
+  );
+  const canary = objects.find((o) => o.kind === 'Canary')!;
+  assert.deepEqual((specOf(canary).analysis as Json).steps, [
+    { setMirrorRoute: mirror },
+    { setHeaderRoute: header },
+    { setWeight: 20 },
+    { setHeaderRoute: { name: 'beta' } },
+    { setMirrorRoute: { name: 'shadow' } },
+  ]);
+  assert.deepEqual(validateObject(canary).problems, []);
+  assert.deepEqual(capabilityProblems(specOf(canary) as CanarySpec, 'istio'), []);
+  const routeNotes = notes.filter((n) => /managedRoutes|steps\[4\]/.test(n));
+  assert.deepEqual(routeNotes, [
+    'Rollout/shop: spec.strategy.canary.steps[4].setHeaderRoute.match[0]: needs headerName and a headerValue with one of exact, prefix or regex; step left out',
+    'Rollout/shop: spec.strategy.canary.trafficRouting.managedRoutes: Weir ranks routes by the order the steps first add them (shadow, beta), not by managedRoutes (beta, shadow)',
+  ]);
+  assert.ok(!notes.some((n) => /trafficRouting\.managedRoutes: not supported/.test(n)), notes.join('\n'));
+
+  const undeclared = convert(
+    rollout({
+      canary: {
+        trafficRouting: { istio: {} },
+        steps: [{ setHeaderRoute: header }],
+      },
+    }),
+  );
+  assert.ok(!undeclared.notes.some((n) => /managedRoutes/.test(n)), 'no managedRoutes: nothing to compare');
+  const missing = convert(
+    rollout({
+      canary: { trafficRouting: { istio: {}, managedRoutes: [] }, steps: [{ setHeaderRoute: header }] },
+    }),
+  );
+  assert.ok(
+    missing.notes.includes(
+      'Rollout/shop: spec.strategy.canary.trafficRouting.managedRoutes: routes beta are not declared (Argo refuses that); converted anyway',
+    ),
+    missing.notes.join('\n'),
+  );
+});
+
+test('Argo: route steps on a provider that cannot add routes are left out, and said', () => {
+  const { objects, notes } = convert(
+    rollout({
+      canary: {
+        trafficRouting: { nginx: { stableIngress: 'shop' } },
+        steps: [
+          { setHeaderRoute: { name: 'beta', match: [{ headerName: 'x', headerValue: { exact: '1' } }] } },
+          { setWeight: 50 },
+        ],
+      },
+    }),
+  );
+  assert.deepEqual((specOf(objects.find((o) => o.kind === 'Canary')).analysis as Json).steps, [
+    { setWeight: 50 },
+  ]);
+  assert.ok(
+    notes.includes(
+      'Rollout/shop: spec.strategy.canary.steps[0].setHeaderRoute: setHeaderRoute needs provider gatewayapi or istio (provider nginx cannot add named routes); step left out',
+    ),
+    notes.join('\n'),
+  );
+});

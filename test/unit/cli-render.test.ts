@@ -496,7 +496,7 @@ spec:
   ]);
 });
 
-test('convert: an Argo Rollout with setWeight, pause, setCanaryScale and analysis steps and its AnalysisTemplates', () => {
+test('convert: an Argo Rollout with setWeight, pause, setCanaryScale, analysis and route steps and its AnalysisTemplates', () => {
   const { yaml, notes } = convertFixture('argo-rollout.yaml');
   assert.equal(
     yaml,
@@ -593,6 +593,24 @@ spec:
       - setCanaryScale:
           matchTrafficWeight: true
       - setWeight: 80
+      - setHeaderRoute:
+          name: beta-users
+          match:
+            - headerName: x-beta
+              headerValue:
+                exact: "true"
+      - setMirrorRoute:
+          name: shadow-api
+          match:
+            - method:
+                exact: GET
+              path:
+                prefix: /api
+          percentage: 25
+      - pause:
+          duration: 1m
+      - setHeaderRoute:
+          name: beta-users
     threshold: 1
     interval: 30s
     metrics:

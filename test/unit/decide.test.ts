@@ -12,6 +12,7 @@ import type {
   GateResult,
   MetricResult,
   Observations,
+  Traffic,
 } from '../../src/canary/model.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -1857,5 +1858,93 @@ describe('Argo steps: setCanaryScale and analysis steps', () => {
     assert.match(d.status.message ?? '', /smoke not measured yet/);
     d = tick(w);
     assert.equal(d.status.stepIndex, 1);
+  });
+});
+
+describe('Argo steps: setHeaderRoute and setMirrorRoute', () => {
+  const beta = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] };
+  const beta2 = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { prefix: 'yes' } }] };
+  const shadow = { name: 'shadow', percentage: 20, match: [{ path: { prefix: '/api' } }] };
+  const routes = (t: Traffic | undefined) =>
+    (t?.routes ?? []).map((r) => `${r.name}:${r.mirror ? `mirror ${r.mirror.percentage}` : 'header'}`);
+  const stepped = (steps: unknown[]) => {
+    const w = world(canary({ steps }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    return w;
+  };
+
+  test('each step adds, replaces or removes a named route, applied with the weight in force', () => {
+    const w = stepped([
+      { setWeight: 10 },
+      { setHeaderRoute: beta },
+      { setMirrorRoute: shadow },
+      { setHeaderRoute: beta2 },
+      { setWeight: 30 },
+      { setHeaderRoute: { name: 'beta' } },
+      { setMirrorRoute: { name: 'shadow' } },
+    ]);
+    // [weights the tick applies, routes it applies, status.stepRoutes names]
+    const rows: Array<[string, string[], string[]]> = [
+      ['90/10', [], []],
+      ['90/10', ['beta:header'], ['beta']],
+      ['90/10', ['beta:header', 'shadow:mirror 20'], ['beta', 'shadow']],
+      ['90/10', ['beta:header', 'shadow:mirror 20'], ['beta', 'shadow']], // replaced in place
+      ['70/30', ['beta:header', 'shadow:mirror 20'], ['beta', 'shadow']], // a weight keeps the routes
+      ['70/30', ['shadow:mirror 20'], ['shadow']],
+      ['70/30', [], []],
+    ];
+    rows.forEach(([weights, want, names], i) => {
+      const d = tick(w);
+      const [t, ...more] = traffic(d);
+      assert.equal(more.length, 0, `step ${i}: one setTraffic`);
+      assert.equal(`${t?.primary}/${t?.canary}`, weights, `step ${i}`);
+      assert.deepEqual(routes(t), want, `step ${i}`);
+      assert.deepEqual(
+        (d.status.stepRoutes ?? []).map((r) => r.name),
+        names,
+        `step ${i}`,
+      );
+      assert.equal(d.status.stepIndex, i + 1);
+    });
+    assert.deepEqual(w.view.status.stepRoutes, undefined);
+    const replaced = stepped([{ setHeaderRoute: beta }, { setHeaderRoute: beta2 }]);
+    tick(replaced);
+    assert.deepEqual(tick(replaced).status.stepRoutes, [{ name: 'beta', headers: beta2.match }]);
+    const mirrorAll = stepped([{ setMirrorRoute: { name: 'all', match: shadow.match } }]);
+    assert.equal(
+      tick(mirrorAll).status.stepRoutes?.[0]?.mirror?.percentage,
+      100,
+      'percentage defaults to 100',
+    );
+  });
+
+  test('the routes end with the run: abort, a new revision and promotion', () => {
+    const aborted = stepped([{ setHeaderRoute: beta }, { setWeight: 20 }]);
+    tick(aborted);
+    aborted.requests = { paused: false, abort: { id: 'a1' } };
+    let d = tick(aborted);
+    assert.equal(d.status.phase, 'Failed');
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }]);
+    assert.equal(d.status.stepRoutes, undefined);
+
+    const restarted = stepped([{ setHeaderRoute: beta }, { setWeight: 20 }]);
+    tick(restarted);
+    restarted.revision = 'rev3';
+    d = tick(restarted);
+    assert.equal(d.status.stepRoutes, undefined, 'a new revision starts without routes');
+    assert.deepEqual(traffic(d).at(-1), { primary: 100, canary: 0 });
+
+    const p = stepped([{ setWeight: 20 }, { setMirrorRoute: shadow }]);
+    tick(p);
+    tick(p);
+    assert.equal(tick(p).status.phase, 'Promoting');
+    assert.deepEqual(routes({ primary: 0, canary: 0, routes: p.view.status.stepRoutes }), [
+      'shadow:mirror 20',
+    ]);
+    p.primary = { exists: true, readyPercent: 100, revision: 'rev2' };
+    d = tick(p, 1000);
+    assert.deepEqual(traffic(d), [{ primary: 100, canary: 0 }], 'promotion removes the routes');
+    assert.equal(d.status.stepRoutes, undefined);
   });
 });

@@ -13,6 +13,8 @@ test('expected routes per phase and strategy', () => {
   const weighted = spec({ stepWeight: 10, maxWeight: 50 });
   const ab = spec({ iterations: 3, match: [{ headers: { x: { exact: '1' } } }] });
   const mirrored = spec({ iterations: 3, mirror: true });
+  const steps = spec({ steps: [{ setHeaderRoute: { name: 'beta' } }] });
+  const beta = { name: 'beta', headers: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] };
   const rows: Array<[CanarySpec, CanaryStatus, unknown]> = [
     [weighted, { phase: 'Initialized' }, { primary: 100, canary: 0 }],
     [weighted, { phase: 'Succeeded', canaryWeight: 0 }, { primary: 100, canary: 0 }],
@@ -24,6 +26,18 @@ test('expected routes per phase and strategy', () => {
     [ab, { phase: 'Progressing', iterations: 0 }, { primary: 100, canary: 0 }],
     [ab, { phase: 'Progressing', iterations: 1 }, { primary: 100, canary: 0, match: true }],
     [mirrored, { phase: 'Progressing', iterations: 2 }, { primary: 100, canary: 0, mirror: true }],
+    // The step routes in force are expected too (a deleted header rule is drift); none after the run.
+    [
+      steps,
+      { phase: 'Progressing', canaryWeight: 10, stepRoutes: [beta] },
+      { primary: 90, canary: 10, routes: [beta] },
+    ],
+    [
+      steps,
+      { phase: 'Frozen', canaryWeight: 10, stepRoutes: [beta] },
+      { primary: 90, canary: 10, routes: [beta] },
+    ],
+    [steps, { phase: 'Failed', canaryWeight: 0 }, { primary: 100, canary: 0 }],
     [weighted, { phase: 'Promoting', canaryWeight: 50 }, undefined],
     [weighted, { phase: 'Initializing' }, undefined],
     [weighted, {}, undefined],

@@ -4,9 +4,11 @@
 // MetricTemplates, with successCondition/failureCondition
 // turned into a thresholdRange and `{{args.X}}` into `{{ variables.X }}`. Background analysis becomes
 // Canary metrics measured at every tick; an analysis step becomes a Weir analysis step naming its
-// metrics, which carry stepOnly (docs/steps.md). setCanaryScale maps one to one.
+// metrics, which carry stepOnly (docs/steps.md). setCanaryScale maps one to one, setHeaderRoute and
+// setMirrorRoute too (argo-routes.ts).
 import { API_VERSION } from '../../api/kinds.ts';
 import { parseDuration } from '../../vocab/duration.ts';
+import { managedRoutesNotes, ROUTE_STEPS, routeStep } from './argo-routes.ts';
 import { fromArgo } from './metric-providers.ts';
 import { arr, carryMetadata, compact, dnsName, isObject, obj, sourceOf, type Notes } from './notes.ts';
 
@@ -233,9 +235,21 @@ function canaryStrategy(
     } else if (isObject(step.setCanaryScale)) {
       const scale = canaryScale(step.setCanaryScale, c, `${at}.setCanaryScale`, src, notes);
       if (scale) steps.push({ setCanaryScale: scale });
+    } else if (ROUTE_STEPS.some((k) => isObject(step[k]))) {
+      const kind = ROUTE_STEPS.find((k) => isObject(step[k]))!;
+      const converted = routeStep(kind, obj(step[kind]), c, `${at}.${kind}`, src, notes);
+      if (converted) steps.push(converted);
     } else notes.add(src, at, `${Object.keys(step).join(', ')} step is not supported; left out`);
   });
   if (steps.length) analysis.steps = steps;
+  if (isObject(s.trafficRouting) && s.trafficRouting.managedRoutes !== undefined)
+    managedRoutesNotes(
+      s.trafficRouting.managedRoutes,
+      steps,
+      `${path}.trafficRouting.managedRoutes`,
+      src,
+      notes,
+    );
   if (isObject(s.analysis)) {
     notes.rest(src, s.analysis, ['templates', 'args'], `${path}.analysis`);
     for (const t of arr(s.analysis.templates))
@@ -362,7 +376,7 @@ function routing(r: Json, c: Json, src: string, notes: Notes): string | undefine
     );
     return 'kubernetes';
   }
-  notes.rest(src, r, ['nginx', 'istio', 'smi', 'traefik', 'plugins'], path);
+  notes.rest(src, r, ['nginx', 'istio', 'smi', 'traefik', 'plugins', 'managedRoutes'], path);
   if (isObject(r.nginx)) {
     c.ingressRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: r.nginx.stableIngress };
     notes.rest(src, r.nginx, ['stableIngress'], `${path}.nginx`);

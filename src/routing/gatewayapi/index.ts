@@ -1,7 +1,9 @@
-// Provider `gatewayapi`: Gateway API HTTPRoute weights, header/query A/B, blue/green mirroring.
+// Provider `gatewayapi`: Gateway API HTTPRoute weights, header/query A/B, blue/green mirroring,
+// setHeaderRoute/setMirrorRoute steps.
 import { APP_HISTOGRAM_QUERIES } from '../app-histogram.ts';
 import type { ProviderDescriptor } from '../provider.ts';
 import { createGatewayApiRouter, HTTP_ROUTE } from './router.ts';
+import { stepRouteRefusals } from './step-routes.ts';
 
 export const gatewayapi: ProviderDescriptor = {
   name: 'gatewayapi',
@@ -24,10 +26,12 @@ export const gatewayapi: ProviderDescriptor = {
     mirror: true,
     sessionAffinity: true,
     blueGreen: true,
+    stepRoutes: true,
   },
   builtinQueries: APP_HISTOGRAM_QUERIES,
   builtinsMeasurePrimary: true,
   // The HTTPRoute Weir writes is named after the apex Service.
   templateVariables: (spec) => ({ route: spec.service.name ?? spec.targetRef.name }),
+  refuses: stepRouteRefusals,
   createRouter: createGatewayApiRouter,
 };

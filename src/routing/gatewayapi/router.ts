@@ -1,15 +1,18 @@
 // Provider `gatewayapi`: an HTTPRoute (gateway.networking.k8s.io/v1) named after the apex Service,
 // attached to spec.service.gatewayRefs, splitting between `<svc>-primary` and `<svc>-canary` by
 // backendRefs weights; A/B adds a rule with the header/query matches that goes to the canary;
-// mirroring adds a RequestMirror filter; session affinity adds cookie rules (session-affinity.ts).
+// mirroring adds a RequestMirror filter; session affinity adds cookie rules (session-affinity.ts);
+// setHeaderRoute/setMirrorRoute steps add named rules (step-routes.ts).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
 import { isSubset } from '../../kube/compare.ts';
 import type { ResourceType } from '../../kube/resources.ts';
-import type { Traffic } from '../../vocab/traffic.ts';
+import { sameTraffic, type Traffic } from '../../vocab/traffic.ts';
 import { managedMeta, type RouteTarget, type Router, type RouterFactory } from '../router.ts';
 import { AFFINITY_RULE_NAMES, cookieAnnotations, cookiesFor, type Cookies } from '../session-affinity.ts';
 import { affinityRules, type Rule } from './session-affinity.ts';
+import { isStepRuleName, stepRoutesAnnotation, storedStepRoutes } from '../step-routes.ts';
+import { headerMatch, stepRouteRules } from './step-routes.ts';
 
 export const HTTP_ROUTE: ResourceType = {
   apiVersion: 'gateway.networking.k8s.io/v1',
@@ -20,29 +23,12 @@ export const HTTP_ROUTE: ResourceType = {
 function matches(spec: CanarySpec): unknown[] {
   return (spec.analysis.match ?? []).map((m) => {
     const out: Record<string, unknown> = {};
-    const conv = (
-      entries:
-        Record<string, { exact?: string; regex?: string; prefix?: string; suffix?: string }> | undefined,
-    ) =>
-      Object.entries(entries ?? {}).map(([name, v]) =>
-        v.regex !== undefined
-          ? { type: 'RegularExpression', name, value: v.regex }
-          : v.prefix !== undefined
-            ? { type: 'RegularExpression', name, value: `^${escapeRegex(v.prefix)}.*` }
-            : v.suffix !== undefined
-              ? { type: 'RegularExpression', name, value: `.*${escapeRegex(v.suffix)}$` }
-              : { type: 'Exact', name, value: v.exact ?? '' },
-      );
-    const headers = conv(m.headers);
-    const query = conv(m.queryParams);
+    const headers = Object.entries(m.headers ?? {}).map(([name, v]) => headerMatch(name, v));
+    const query = Object.entries(m.queryParams ?? {}).map(([name, v]) => headerMatch(name, v));
     if (headers.length) out.headers = headers;
     if (query.length) out.queryParams = query;
     return out;
   });
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function backends(t: RouteTarget, traffic: { primary: number; canary: number }) {
@@ -83,7 +69,8 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic, cookies: Cookies 
     ...(filters.length ? { filters } : {}),
     backendRefs: backends(t, traffic),
   };
-  const rules: Rule[] = [];
+  const routes = traffic.routes ?? [];
+  const rules: Rule[] = stepRouteRules(t, routes, defaultRule, (split) => backends(t, split), traffic);
   if (traffic.match) {
     for (const m of matches(spec))
       rules.push({ ...common, matches: [m], backendRefs: backends(t, { primary: 0, canary: 100 }) });
@@ -97,7 +84,7 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic, cookies: Cookies 
       name: t.apex,
       namespace: t.namespace,
       labels: meta.labels,
-      annotations: { ...meta.annotations, ...cookieAnnotations(cookies) },
+      annotations: { ...meta.annotations, ...cookieAnnotations(cookies), ...stepRoutesAnnotation(routes) },
       ownerReferences: [t.owner],
     },
     spec: {
@@ -109,23 +96,23 @@ export function desiredRoute(t: RouteTarget, traffic: Traffic, cookies: Cookies 
 }
 
 /**
- * Weights of the default (last) rule; a rule before it other than the session-affinity rules means
- * A/B routing is on.
+ * Weights of the default (last) rule; a rule before it other than the session-affinity and step
+ * route rules means A/B routing is on; the step routes are those of the annotation still ruled.
  */
 export function readTraffic(route: Obj | undefined, t: RouteTarget): Traffic {
   const rules = ((route?.spec as { rules?: Rule[] })?.rules ?? []) as Rule[];
   const last = rules[rules.length - 1];
   const weight = (name: string) => last?.backendRefs?.find((b) => b.name === name)?.weight ?? 0;
   const traffic: Traffic = { primary: last ? weight(t.primary) : 100, canary: last ? weight(t.canary) : 0 };
-  if (rules.slice(0, -1).some((r) => !AFFINITY_RULE_NAMES.includes(r.name ?? ''))) traffic.match = true;
+  const ab = (r: Rule) => !AFFINITY_RULE_NAMES.includes(r.name ?? '') && !isStepRuleName(r.name);
+  if (rules.slice(0, -1).some(ab)) traffic.match = true;
+  const routes = storedStepRoutes(
+    route,
+    rules.map((r) => r.name),
+  );
+  if (routes) traffic.routes = routes;
   if (JSON.stringify(last?.filters ?? []).includes('RequestMirror')) traffic.mirror = true;
   return traffic;
-}
-
-function sameRoutes(a: Traffic, b: Traffic): boolean {
-  return (
-    a.primary === b.primary && a.canary === b.canary && !!a.match === !!b.match && !!a.mirror === !!b.mirror
-  );
 }
 
 interface ParentStatus {
@@ -166,7 +153,7 @@ export const createGatewayApiRouter: RouterFactory = ({ kube, cached }) => {
       now &&
       isSubset(desired.spec, now.spec) &&
       isSubset(desired.metadata?.labels, now.metadata?.labels) &&
-      sameRoutes(readTraffic(now, t), traffic)
+      sameTraffic(readTraffic(now, t), traffic)
     )
       return false;
     await kube.apply(desired);

@@ -34,6 +34,10 @@ function tcpRefusals(spec: CanarySpec): Array<{ path: string; message: string }>
     ['spec.analysis.match', a.match],
     ['spec.analysis.mirror', a.mirror || undefined],
     ['spec.analysis.sessionAffinity', a.sessionAffinity],
+    ...(a.steps ?? []).flatMap((step, i): Array<[string, unknown]> => [
+      [`spec.analysis.steps[${i}].setHeaderRoute`, step.setHeaderRoute],
+      [`spec.analysis.steps[${i}].setMirrorRoute`, step.setMirrorRoute],
+    ]),
   ];
   const out = http
     .filter(([, v]) => v !== undefined)
@@ -76,6 +80,7 @@ export const istio: ProviderDescriptor = {
     mirror: true,
     sessionAffinity: true,
     blueGreen: true,
+    stepRoutes: true,
   },
   serviceOptions: ['match', 'rewrite', 'corsPolicy', 'trafficPolicy', 'delegation'],
   refuses: tcpRefusals,

@@ -4,7 +4,8 @@
 // hosts by weight. Every http rule carries spec.service's match, rewrite, timeout, retries,
 // corsPolicy and headers. A/B puts a rule before the weighted one whose matches (analysis.match
 // within the service matches) send requests to the canary; session affinity puts its cookie rules
-// there (session-affinity.ts); mirroring sets mirror/mirrorPercentage on the weighted rule.
+// there (session-affinity.ts); mirroring sets mirror/mirrorPercentage on the weighted rule;
+// setHeaderRoute/setMirrorRoute steps put their named rules first (step-routes.ts).
 // appProtocol tcp writes one tcp route instead (L4 matches on the ports of spec.service.match).
 import type { CanarySpec } from '../../api/canary.ts';
 import type { Obj } from '../../kube/client.ts';
@@ -23,6 +24,8 @@ import {
   type Cookies,
 } from '../session-affinity.ts';
 import { cookieMatch, withSetCookie } from './session-affinity.ts';
+import { isStepRuleName, stepRoutesAnnotation, storedStepRoutes } from '../step-routes.ts';
+import { stepHttpRules } from './step-routes.ts';
 
 // v1beta1 as Flagger v1.44 writes them; Istio ≥ 1.22 stores v1 and serves both.
 export const VIRTUAL_SERVICE: ResourceType = {
@@ -143,7 +146,7 @@ function affinity(t: RouteTarget, traffic: Traffic, cookies: Cookies, common: Ht
 function httpRules(t: RouteTarget, traffic: Traffic, cookies: Cookies): HttpRule[] {
   const { spec } = t;
   const common = ruleCommon(spec);
-  const http: HttpRule[] = [];
+  const http: HttpRule[] = stepHttpRules(t, traffic.routes ?? [], common, (w) => route(t, w), traffic);
   if (traffic.match)
     http.push({
       ...common,
@@ -173,7 +176,11 @@ export function desiredVirtualService(t: RouteTarget, traffic: Traffic, cookies:
     kind: VIRTUAL_SERVICE.kind,
     metadata: metadata(t, t.apex, {
       labels: apex?.labels,
-      annotations: { ...apex?.annotations, ...cookieAnnotations(cookies) },
+      annotations: {
+        ...apex?.annotations,
+        ...cookieAnnotations(cookies),
+        ...(isTcp(spec) ? {} : stepRoutesAnnotation(traffic.routes)),
+      },
     }),
     spec: { ...attachment(t), ...routes },
   };
@@ -191,7 +198,8 @@ export function desiredDestinationRule(t: RouteTarget, host: string): Obj {
 
 /**
  * Weights of the last (weighted) rule; an A/B rule before it (any other than the session-affinity
- * rules) means match, `mirror` on it mirroring.
+ * and step route rules) means match, `mirror` on it mirroring; the step routes are those of the
+ * annotation whose rule is still there.
  */
 export function readVirtualServiceTraffic(vs: Obj | undefined, t: RouteTarget): Traffic {
   const spec = vs?.spec as VsSpec | undefined;
@@ -199,8 +207,16 @@ export function readVirtualServiceTraffic(vs: Obj | undefined, t: RouteTarget): 
   const last = rules[rules.length - 1];
   const weight = (host: string) => last?.route?.find((d) => d.destination?.host === host)?.weight ?? 0;
   const traffic: Traffic = { primary: last ? weight(t.primary) : 100, canary: last ? weight(t.canary) : 0 };
-  if (rules.slice(0, -1).some((r) => !AFFINITY_RULE_NAMES.includes(r.name ?? ''))) traffic.match = true;
+  const ab = (r: HttpRule) => !AFFINITY_RULE_NAMES.includes(r.name ?? '') && !isStepRuleName(r.name);
+  if (rules.slice(0, -1).some(ab)) traffic.match = true;
   if (last?.mirror?.host) traffic.mirror = true;
+  const routes = isTcp(t.spec)
+    ? undefined
+    : storedStepRoutes(
+        vs,
+        rules.map((r) => r.name),
+      );
+  if (routes) traffic.routes = routes;
   return traffic;
 }
 
