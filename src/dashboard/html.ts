@@ -33,6 +33,8 @@ th{font-weight:600;background:#eef0f3}
 .filters{margin-bottom:10px;display:flex;gap:10px}
 .login{max-width:520px;margin:60px auto}.login textarea{width:100%;height:120px}
 .metric{display:inline-block;vertical-align:top;margin-right:16px}
+.metric .note{font-size:12px;color:#667085;max-width:520px}
+.facts dd[data-field$="Revision"]{font-family:monospace;font-size:12px;word-break:break-all}
 `;
 
 export interface PageContext {
@@ -109,6 +111,7 @@ export function listPage(rows: CanarySummary[], ctx: PageContext): string {
 export const ACTIONS = [
   ['promote', 'Promote'],
   ['promote-full', 'Promote --full'],
+  ['promote-now', 'Promote --now'],
   ['abort', 'Abort'],
   ['retry', 'Retry'],
   ['pause', 'Pause'],
@@ -127,7 +130,6 @@ function stepsOf(c: CanaryObject): string {
 
 export interface CanaryPageExtras {
   events: Array<{ type: string; reason: string; message: string; time: string }>;
-  images: { primary?: string; canary?: string };
 }
 
 export function canaryPage(
@@ -151,7 +153,8 @@ export function canaryPage(
 <div class="panel"><dl class="facts">
 ${fact('Phase', 'phase', s.phase + (s.paused ? ' (paused)' : ''))}${fact('Canary weight', 'weight', s.weight)}
 ${fact('Step', 'step', s.step)}${fact('Failed checks', 'failedChecks', s.failedChecks)}
-${fact('Primary image', 'primaryImage', extras.images.primary ?? '')}${fact('Canary image', 'canaryImage', extras.images.canary ?? '')}
+${fact('Primary image', 'primaryImage', view.deployed?.primary.image ?? '')}${fact('Primary revision', 'primaryRevision', view.deployed?.primary.revision ?? '')}
+${fact('Canary image', 'canaryImage', view.deployed?.canary.image ?? '')}${fact('Canary revision', 'canaryRevision', view.deployed?.canary.revision ?? '')}
 </dl><p data-field="message">${esc(s.message)}</p>
 <div class="actions">${ACTIONS.map(
       ([kind, label]) =>
