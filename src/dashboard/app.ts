@@ -20,17 +20,12 @@ import {
   type Session,
   type Verb,
 } from './auth.ts';
-import {
-  canaryPage,
-  errorPage,
-  listPage,
-  loginPage,
-  type PageContext,
-} from './html.ts';
+import { canaryPage, errorPage, listPage, loginPage, type PageContext } from './html.ts';
 import { metricSeries, summarize, type CanaryView, type Deployed } from './model.ts';
 import type { CanaryEntry, CanaryStore } from './store.ts';
 import { crossSiteReason } from './csrf.ts';
 import { registerGitSyncRoutes } from './gitsync-routes.ts';
+import { openEventStream } from './sse.ts';
 import { deployedOf, pageExtras } from './extras.ts';
 import { metricHistory, type HistorySources } from './metric-history.ts';
 
@@ -97,6 +92,12 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     }
     return sessions.find(cookieValue(req.headers.cookie, COOKIE));
   };
+  /** The request's session cookie still has a session (a bearer-token stream has no cookie). */
+  const sessionAlive = (req: Req) => {
+    const cookie = cookieValue(req.headers.cookie, COOKIE);
+    return async () => !cookie || !!(await sessions.find(cookie));
+  };
+
   const ctx = (s: Session): PageContext => ({ user: s.identity.username, csrf: s.csrf });
   const login = (reply: FastifyReply, message: string, code = 401) =>
     reply.code(code).type('text/html').send(loginPage(message, local));
@@ -202,6 +203,7 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     ctx,
     login,
     refused,
+    sessionAlive,
   });
 
   app.post('/canaries/:namespace/:name/actions/:kind', async (req, reply) => {
@@ -243,19 +245,8 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
   });
 
   function stream(req: Req, reply: FastifyReply, s: Session, q: { namespace?: string; name?: string }) {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    const send = (event: string, data: unknown) => {
-      // A queued push may finish after the page went away.
-      if (!res.writableEnded && !res.destroyed)
-        res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
+    let unsubscribe = () => {};
+    const { send } = openEventStream(reply, sessionAlive(req), () => unsubscribe());
     const one = q.namespace && q.name ? { namespace: q.namespace, name: q.name } : undefined;
     const push = async (namespace: string, name: string, entry: CanaryEntry | undefined) => {
       if (one) {
@@ -274,19 +265,7 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     let queue = Promise.resolve();
     const enqueue = (ns: string, name: string, entry: CanaryEntry | undefined) =>
       (queue = queue.then(() => push(ns, name, entry)).catch(() => undefined));
-    const unsubscribe = opts.store.subscribe(enqueue);
-    // The heartbeat also ends the stream once its session has ended (expired, revoked token, logout).
-    const cookie = cookieValue(req.headers.cookie, COOKIE);
-    const heartbeat = setInterval(() => {
-      void (async () => {
-        if (cookie && !(await sessions.find(cookie))) res.end();
-        else res.write(': keep-alive\n\n');
-      })();
-    }, 15_000);
-    req.raw.on('close', () => {
-      unsubscribe();
-      clearInterval(heartbeat);
-    });
+    unsubscribe = opts.store.subscribe(enqueue);
     // The state now, so a change between the page's render and this connection is not missed.
     const current = one ? [opts.store.get(one.namespace, one.name)].filter((e) => !!e) : opts.store.list();
     for (const e of current) void enqueue(e.canary.metadata.namespace ?? '', e.canary.metadata.name ?? '', e);

@@ -343,6 +343,38 @@ describe('dashboard: GitSync page', () => {
       );
       assert.match(page.body, new RegExp(`data-field="appliedRevision">${revision}<`));
       assert.match(page.body, new RegExp(`href="/canaries/${w.ns}/${NAME}"`));
+      // Live: the page's stream sends the page's content again when the GitSync changes.
+      const next = 'f'.repeat(40);
+      const events = await openEvents(`${dash.url}/gitsyncs/${w.ns}/dash-repo/events`, allowed.cookie);
+      try {
+        let shown = false;
+        const live = events
+          .waitFor<{ html: string }>(
+            'the new attempted revision',
+            (e, d) => e === 'gitsync' && d.html.includes(next),
+            90_000,
+          )
+          .then((d) => ((shown = true), d));
+        await waitFor(
+          'the stream showing the new attempted revision',
+          async () => {
+            if (!shown) await w.kube.patchStatus(ref, { ...status, lastAttemptedRevision: next });
+            return shown || undefined;
+          },
+          90_000,
+          500,
+        );
+        const { html } = await live;
+        assert.match(html, new RegExp(`data-field="attemptedRevision">${next}<`));
+        assert.match(html, /id="not-applied"/);
+      } finally {
+        events.close();
+      }
+      const deniedStream = await http(`${dash.url}/gitsyncs/${w.ns}/dash-repo/events`, {
+        headers: { cookie: (await login(dash.url, viewer.token)).cookie },
+      });
+      assert.equal(deniedStream.status, 403);
+
       const list = await allowed.get('/gitsyncs');
       assert.equal(list.status, 200);
       assert.match(list.body, new RegExp(`data-key="${w.ns}/dash-repo"`));

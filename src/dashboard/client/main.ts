@@ -14,7 +14,10 @@ import {
   type TimelinePoint,
 } from '../model.ts';
 
-type PageData = { page: 'list' } | { page: 'canary'; namespace: string; name: string; view: CanaryView };
+type PageData =
+  | { page: 'list' }
+  | { page: 'canary'; namespace: string; name: string; view: CanaryView }
+  | { page: 'gitsync'; namespace: string; name: string };
 
 const data = JSON.parse(document.getElementById('weir-data')?.textContent ?? '{}') as PageData;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
@@ -338,5 +341,27 @@ async function act(page: { namespace: string; name: string }, kind: string): Pro
   }
 }
 
+// ---- GitSync page ----
+
+/** The server renders the page's content again at each change (every value escaped there). */
+function gitSyncPage(page: { namespace: string; name: string }): void {
+  const body = document.getElementById('gitsync-body')!;
+  let updates = 0;
+  const path = `/gitsyncs/${encodeURIComponent(page.namespace)}/${encodeURIComponent(page.name)}/events`;
+  const events = new EventSource(path);
+  events.addEventListener('gitsync', (e) => {
+    body.innerHTML = (JSON.parse((e as MessageEvent).data) as { html: string }).html;
+    body.dataset.updates = String(++updates);
+  });
+  events.addEventListener('deleted', () => {
+    const gone = document.createElement('p');
+    gone.className = 'failing';
+    gone.id = 'deleted';
+    gone.textContent = 'This GitSync was deleted.';
+    body.prepend(gone);
+  });
+}
+
 if (data.page === 'list') listPage();
 else if (data.page === 'canary') canaryPage(data);
+else if (data.page === 'gitsync') gitSyncPage(data);
