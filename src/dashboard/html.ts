@@ -26,7 +26,7 @@ th{font-weight:600;background:#eef0f3}
 .phase-Progressing,.phase-Promoting,.phase-Finalising{color:#175cd3}
 .panel{background:#fff;border:1px solid #e3e6ea;border-radius:6px;padding:12px 16px;margin:12px 0}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px}
-.facts dt{font-size:12px;color:#667085}.facts dd{margin:0;font-weight:600}
+.facts dt{font-size:12px;color:#667085}.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 .actions button{margin-right:8px;padding:6px 12px;border-radius:4px;border:1px solid #98a2b3;background:#fff;cursor:pointer}
 .actions button.danger{border-color:#b42318;color:#b42318}
 #notice{min-height:1.4em;margin-top:8px}#notice.error{color:#b42318}
