@@ -123,15 +123,8 @@ describe('dashboard metric history', () => {
   });
 
   test('chart data: measurements and the canary and primary series on one time axis, the band across it', () => {
-    const measured = {
-      name: 'rate',
-      times: [20, 40],
-      values: [99, 80],
-      results: ['Succeeded', 'Failed'],
-      min: 95,
-      result: 'Failed',
-      message: '',
-    };
+    const verdict = { name: 'rate', min: 95, result: 'Failed', message: '' };
+    const measured = { ...verdict, times: [20, 40], values: [99, 80], results: ['Succeeded', 'Failed'] };
     const d = metricChartData(measured, {
       name: 'rate',
       canary: { times: [10, 20, 30], values: [100, 98, 90] },
