@@ -1,4 +1,4 @@
-// `npm run screenshots`: regenerates docs/img/dashboard-list.png and docs/img/dashboard-canary.png (shown
+// `npm run screenshots`: regenerates docs/img/dashboard-list.png, dashboard-canary.png and dashboard-gitsync.png (shown
 // in README.md) by running the dashboard's browser test, which saves them where WEIR_SCREENSHOT_DIR says.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

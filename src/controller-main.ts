@@ -114,6 +114,12 @@ export async function runController(
         host: config.dashboardListen.host,
         port: config.dashboardListen.port,
         ...(config.namespace ? { namespace: config.namespace } : {}),
+        history: {
+          defaultProvider: config.defaultProvider,
+          ...(config.prometheusAddress ? { prometheusAddress: config.prometheusAddress } : {}),
+          timeoutMs: config.metricTimeoutMs,
+          crossNamespaceRefs: config.crossNamespaceRefs,
+        },
       })
     : undefined;
   const dashboardPort = dashboard ? boundPort(dashboard.app, 0) : undefined;

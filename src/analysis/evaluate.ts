@@ -56,7 +56,7 @@ interface Side {
 }
 
 /** What to run for one metric: the rendered queries and the provider that runs them. */
-interface Plan {
+export interface MetricPlan {
   canary: Side;
   /** The same query rendered for the primary's pods, for a metric with `compare`. */
   primary?: Side;
@@ -74,7 +74,7 @@ async function runMetric(
   deps: AnalysisDeps,
 ): Promise<MetricResult> {
   const log = deps.log.child({ metric: metric.name });
-  let plan: Plan | undefined;
+  let plan: MetricPlan | undefined;
   let backend: string | undefined;
   try {
     plan = planMetric(metric, input, deps);
@@ -110,7 +110,8 @@ function report(result: MetricResult, log: Logger, err: unknown): MetricResult {
   return result;
 }
 
-function createProvider(plan: Plan, deps: AnalysisDeps, log: Logger): MetricProvider {
+/** The provider of a plan (also the dashboard's, for its metric history). */
+export function createProvider(plan: MetricPlan, deps: AnalysisDeps, log: Logger): MetricProvider {
   const factories = deps.providers ?? METRIC_PROVIDERS;
   const factory = Object.hasOwn(factories, plan.provider.type) ? factories[plan.provider.type] : undefined;
   if (!factory) throw new WeirError('CONFIG', `no metric provider of type ${plan.provider.type}`);
@@ -194,7 +195,16 @@ async function diagnose(
   return provider.diagnoseNoData(side.query, { ...side.hints, startedAt }).catch(() => undefined);
 }
 
-function planMetric(metric: MetricCheck, input: AnalysisInput, deps: AnalysisDeps): Plan {
+/**
+ * A metric's queries, rendered for the canary (and the primary, with `compare` or `judge`), and its
+ * provider; throws a WeirError saying why it cannot run. The dashboard's metric history renders
+ * through it too, so its charts query exactly what the analysis queries.
+ */
+export function planMetric(
+  metric: MetricCheck,
+  input: AnalysisInput,
+  deps: Pick<AnalysisDeps, 'getTemplate' | 'getSecret'>,
+): MetricPlan {
   const target = input.spec.targetRef.name;
   const ctx: QueryContext = {
     name: input.name,
@@ -250,7 +260,7 @@ function renderSides(
   template: string,
   ctx: QueryContext,
   metric: MetricCheck,
-): Pick<Plan, 'canary' | 'primary'> {
+): Pick<MetricPlan, 'canary' | 'primary'> {
   const side = (c: QueryContext, who: 'canary' | 'primary'): Side => ({
     query: renderQuery(template, c),
     hints: { namespace: c.namespace, workloads: [c.target, c.service], side: who },

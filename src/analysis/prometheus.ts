@@ -27,7 +27,7 @@ import {
   type Backend,
 } from './http.ts';
 import { diagnoseNoData, type NoDataDiagnosis, type VectorSample } from './no-data.ts';
-import type { MetricProviderFactory, NoDataContext, QueryRange } from './provider.ts';
+import type { MetricProviderFactory, NoDataContext, QueryRange, SeriesPoint } from './provider.ts';
 
 export { parseAddress, type ParsedAddress as PrometheusAddress } from './http.ts';
 
@@ -43,6 +43,19 @@ export function promApiProvider(name: string, type: string): MetricProviderFacto
       auth: tokenOrBasic(opts.secret),
     });
     const log = opts.log.child({ provider: type, address: backend.address });
+    const rangeData = async (query: string, range: QueryRange): Promise<PromSuccess['data']> => {
+      const params = new URLSearchParams({
+        query,
+        start: String(range.startMs / 1000),
+        end: String(range.endMs / 1000),
+        step: `${range.stepMs / 1000}s`,
+      });
+      const url = `${backend.address}/api/v1/query_range?${params}`;
+      const started = Date.now();
+      const answer = await send(backend, { method: 'GET', url });
+      log.debug({ status: answer.status, ms: Date.now() - started }, `${type} range query`);
+      return successData(backend, answer);
+    };
     return {
       type,
       name,
@@ -55,17 +68,12 @@ export function promApiProvider(name: string, type: string): MetricProviderFacto
         return singleValue(successData(backend, answer));
       },
       async queryRange(query: string, range: QueryRange): Promise<number[]> {
-        const params = new URLSearchParams({
-          query,
-          start: String(range.startMs / 1000),
-          end: String(range.endMs / 1000),
-          step: `${range.stepMs / 1000}s`,
-        });
-        const url = `${backend.address}/api/v1/query_range?${params}`;
-        const started = Date.now();
-        const answer = await send(backend, { method: 'GET', url });
-        log.debug({ status: answer.status, ms: Date.now() - started }, `${type} range query`);
-        return seriesValues(successData(backend, answer));
+        const values = seriesPoints(await rangeData(query, range)).map(([, v]) => v);
+        if (!values.length) throw new WeirError('METRIC_NO_DATA', 'range query returned no finite value');
+        return values;
+      },
+      async querySeries(query: string, range: QueryRange): Promise<SeriesPoint[]> {
+        return seriesPoints(await rangeData(query, range));
       },
       async diagnoseNoData(query: string, ctx: NoDataContext): Promise<NoDataDiagnosis | undefined> {
         const budgetMs = backend.timeoutMs - (Date.now() - ctx.startedAt);
@@ -153,8 +161,8 @@ function tooManySeries(count: number): WeirError {
   );
 }
 
-/** The finite values of the one series of a range query's matrix. */
-function seriesValues(data: PromSuccess['data']): number[] {
+/** The finite points of the one series of a range query's matrix (none for an empty matrix). */
+function seriesPoints(data: PromSuccess['data']): SeriesPoint[] {
   if (data.resultType !== 'matrix') {
     throw new WeirError('METRIC_QUERY', `range query returned a ${data.resultType}, expected a matrix`);
   }
@@ -163,9 +171,9 @@ function seriesValues(data: PromSuccess['data']): number[] {
     throw tooManySeries(result.length);
   }
   // A NaN point is a step without traffic (0/0), not a measurement: left out, like a missing one.
-  const values = (result[0]?.values ?? []).map((point) => Number(point[1])).filter((v) => Number.isFinite(v));
-  if (!values.length) throw new WeirError('METRIC_NO_DATA', 'range query returned no finite value');
-  return values;
+  return (result[0]?.values ?? [])
+    .map((point): SeriesPoint => [Number(point[0]), Number(point[1])])
+    .filter(([t, v]) => Number.isFinite(t) && Number.isFinite(v));
 }
 
 /** Prometheus sends sample values as strings: "1.5", "NaN", "+Inf", "-Inf". */

@@ -24,7 +24,15 @@ export interface MetricProvider {
    * when no point is left.
    */
   queryRange?(query: string, range: QueryRange): Promise<number[]>;
+  /**
+   * The same range query with each point's time, for charts (the dashboard's metric history); NaN
+   * and infinite points are left out. An empty result is an empty array, not an error.
+   */
+  querySeries?(query: string, range: QueryRange): Promise<SeriesPoint[]>;
 }
+
+/** One point of a range query: unix seconds and the value. */
+export type SeriesPoint = [number, number];
 
 /** A range of a range query, in ms since the epoch; one point every stepMs from startMs to endMs. */
 export interface QueryRange {

@@ -256,6 +256,10 @@ export function dashboardCommand(run: Run): Command {
     ),
   )
     .option('-p, --port <port>', 'port on 127.0.0.1 (0: any free port)', '3100')
+    .option(
+      '--prometheus-address <url>',
+      "the Prometheus of the built-in metrics' chart history, as the controller's (env WEIR_PROMETHEUS_ADDRESS)",
+    )
     .addHelpText(
       'after',
       '\nWithout -n the dashboard shows the Canaries of every namespace your kubeconfig may list.\n' +

@@ -9,6 +9,7 @@ import { connect } from './kube.ts';
 
 export interface DashboardFlags extends KubeFlags {
   port: string;
+  prometheusAddress?: string;
 }
 
 export async function runDashboard(flags: DashboardFlags): Promise<number> {
@@ -16,12 +17,15 @@ export async function runDashboard(flags: DashboardFlags): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new WeirError('USAGE', `--port: ${flags.port} is not a port number`);
   const cli = connect(flags);
+  const prometheus = flags.prometheusAddress ?? process.env.WEIR_PROMETHEUS_ADDRESS;
   const context = cli.kc.getCurrentContext();
   const dashboard = await startLocalDashboard({
     kc: cli.kc,
     log: createLogger('warn', process.stderr),
     port,
     user: `${cli.kc.getContextObject(context)?.user ?? 'kubeconfig user'} (context ${context})`,
+    // query_range history for built-in metrics and templates without an address, as the controller's.
+    history: { ...(prometheus ? { prometheusAddress: prometheus } : {}) },
     // -n narrows the view to one namespace; without it, every namespace the kubeconfig may list.
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
   });

@@ -9,6 +9,7 @@ import { apiMessage, statusCode, type Kube } from '../kube/client.ts';
 export const DASHBOARD_ACTIONS: readonly ActionKind[] = [
   'promote',
   'promote-full',
+  'promote-now',
   'abort',
   'retry',
   'pause',
@@ -25,13 +26,15 @@ export async function performAction(
   canary: CanaryObject | undefined,
   namespace: string,
   name: string,
+  /** Who asked, for promote --now's Event (the CLI sends its kubeconfig user). */
+  by = '',
 ): Promise<ActionResult> {
   const ref = { apiVersion: RESOURCES.canary.apiVersion, kind: 'Canary', namespace, name };
   try {
     if (!canary) return { status: 404, error: `Canary ${namespace}/${name} not found` };
-    const plan = planAction(kind, canary);
+    const plan = planAction(kind, canary, new Date().toISOString(), by);
     if (!plan.ok)
-      return { status: 409, error: `${kind.replace('-full', ' --full')} refused: ${plan.reason}` };
+      return { status: 409, error: `${kind.replace(/-(full|now)$/, ' --$1')} refused: ${plan.reason}` };
     await kube.mergePatch(ref, plan.patch);
     return { status: 200, effect: plan.effect };
   } catch (err) {

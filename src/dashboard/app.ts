@@ -2,7 +2,6 @@
 // the login exchange, the server-rendered pages, the Server-Sent Events stream of Canary changes and
 // the actions. Every route but the login page and the static files needs a session (a cookie from
 // the login exchange) or a bearer token, and every view or action asks the Authenticator.
-import { CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ActionKind } from '../cli/actions.ts';
 import type { Kube } from '../kube/client.ts';
@@ -21,18 +20,14 @@ import {
   type Session,
   type Verb,
 } from './auth.ts';
-import {
-  canaryPage,
-  errorPage,
-  listPage,
-  loginPage,
-  type CanaryPageExtras,
-  type PageContext,
-} from './html.ts';
-import { metricSeries, summarize, type CanaryView } from './model.ts';
+import { canaryPage, errorPage, listPage, loginPage, type PageContext } from './html.ts';
+import { metricSeries, summarize, type CanaryView, type Deployed } from './model.ts';
 import type { CanaryEntry, CanaryStore } from './store.ts';
 import { crossSiteReason } from './csrf.ts';
 import { registerGitSyncRoutes } from './gitsync-routes.ts';
+import { openEventStream } from './sse.ts';
+import { deployedOf, pageExtras } from './extras.ts';
+import { metricHistory, type HistorySources } from './metric-history.ts';
 
 export interface DashboardOptions {
   /** Reads (Events, Deployments, GitSyncs) and the actions' patches: the user's (local) or the controller's. */
@@ -44,6 +39,8 @@ export interface DashboardOptions {
   secure?: boolean;
   /** Only this namespace's GitSyncs (as the store's Canaries); all namespaces otherwise. */
   namespace?: string;
+  /** Where the metric charts' history comes from (Prometheus `query_range`). */
+  history: HistorySources;
 }
 
 type Req = FastifyRequest;
@@ -95,6 +92,12 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     }
     return sessions.find(cookieValue(req.headers.cookie, COOKIE));
   };
+  /** The request's session cookie still has a session (a bearer-token stream has no cookie). */
+  const sessionAlive = (req: Req) => {
+    const cookie = cookieValue(req.headers.cookie, COOKIE);
+    return async () => !cookie || !!(await sessions.find(cookie));
+  };
+
   const ctx = (s: Session): PageContext => ({ user: s.identity.username, csrf: s.csrf });
   const login = (reply: FastifyReply, message: string, code = 401) =>
     reply.code(code).type('text/html').send(loginPage(message, local));
@@ -172,8 +175,24 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
         .code(404)
         .type('text/html')
         .send(errorPage(404, `Canary ${namespace}/${name} not found`, ctx(s)));
-    const extras = await pageExtras(opts.kube, entry);
-    return reply.type('text/html').send(canaryPage(entry.canary, viewOf(entry), extras, ctx(s)));
+    const [extras, deployed] = await Promise.all([
+      pageExtras(opts.kube, entry.canary),
+      deployedOf(opts.kube, entry.canary),
+    ]);
+    return reply.type('text/html').send(canaryPage(entry.canary, viewOf(entry, deployed), extras, ctx(s)));
+  });
+
+  // The metric charts' history, fetched by the page's script (the page renders without waiting for it).
+  app.get('/canaries/:namespace/:name/metric-history', async (req, reply) => {
+    const { namespace, name } = req.params as { namespace: string; name: string };
+    const s = await sessionOf(req);
+    if (!s) return reply.code(401).send({ error: 'not logged in (or the session expired): log in again' });
+    if (!(await may(s, 'get', namespace, name)))
+      return reply.code(403).send({ error: refused(s, 'get', `Canary ${namespace}/${name}`) });
+    await opts.store.synced();
+    const entry = opts.store.get(namespace, name);
+    if (!entry) return reply.code(404).send({ error: `Canary ${namespace}/${name} not found` });
+    return reply.send(await metricHistory(opts.kube, entry.canary, opts.history));
   });
 
   registerGitSyncRoutes(app, {
@@ -184,6 +203,7 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
     ctx,
     login,
     refused,
+    sessionAlive,
   });
 
   app.post('/canaries/:namespace/:name/actions/:kind', async (req, reply) => {
@@ -205,6 +225,7 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
       opts.store.get(namespace, name)?.canary,
       namespace,
       name,
+      `${s.identity.username} (weir dashboard)`,
     );
     audit.info(
       { user: s.identity.username, action: kind, canary: `${namespace}/${name}`, status: result.status },
@@ -224,21 +245,14 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
   });
 
   function stream(req: Req, reply: FastifyReply, s: Session, q: { namespace?: string; name?: string }) {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    const send = (event: string, data: unknown) =>
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let unsubscribe = () => {};
+    const { send } = openEventStream(reply, sessionAlive(req), () => unsubscribe());
     const one = q.namespace && q.name ? { namespace: q.namespace, name: q.name } : undefined;
     const push = async (namespace: string, name: string, entry: CanaryEntry | undefined) => {
       if (one) {
         if (namespace !== one.namespace || name !== one.name) return;
-        if (entry) send('view', viewOf(entry));
+        // Images and revisions read again: a new revision or a promotion changes the Canary too.
+        if (entry) send('view', viewOf(entry, await deployedOf(opts.kube, entry.canary)));
         else send('deleted', { namespace, name });
         return;
       }
@@ -246,73 +260,23 @@ export function buildDashboardApp(opts: DashboardOptions): FastifyInstance {
       if (entry) send('canary', summarize(entry.canary));
       else send('deleted', { namespace, name });
     };
-    const unsubscribe = opts.store.subscribe((ns, name, entry) => void push(ns, name, entry));
-    // The heartbeat also ends the stream once its session has ended (expired, revoked token, logout).
-    const cookie = cookieValue(req.headers.cookie, COOKIE);
-    const heartbeat = setInterval(() => {
-      void (async () => {
-        if (cookie && !(await sessions.find(cookie))) res.end();
-        else res.write(': keep-alive\n\n');
-      })();
-    }, 15_000);
-    req.raw.on('close', () => {
-      unsubscribe();
-      clearInterval(heartbeat);
-    });
+    // One after the other: a push awaits reads (SubjectAccessReview, images), and a later change
+    // must not overtake an earlier one on the stream.
+    let queue = Promise.resolve();
+    const enqueue = (ns: string, name: string, entry: CanaryEntry | undefined) =>
+      (queue = queue.then(() => push(ns, name, entry)).catch(() => undefined));
+    unsubscribe = opts.store.subscribe(enqueue);
     // The state now, so a change between the page's render and this connection is not missed.
     const current = one ? [opts.store.get(one.namespace, one.name)].filter((e) => !!e) : opts.store.list();
-    for (const e of current) void push(e.canary.metadata.namespace ?? '', e.canary.metadata.name ?? '', e);
+    for (const e of current) void enqueue(e.canary.metadata.namespace ?? '', e.canary.metadata.name ?? '', e);
   }
 
   return app;
 }
 
-export const viewOf = (e: CanaryEntry): CanaryView => ({
+export const viewOf = (e: CanaryEntry, deployed?: Deployed): CanaryView => ({
   summary: summarize(e.canary),
   timeline: e.timeline,
   metrics: metricSeries(e.canary),
+  ...(deployed ? { deployed } : {}),
 });
-
-/** The Canary page's Events and images; either may be missing (no rights, no Deployment yet). */
-async function pageExtras(kube: Kube, e: CanaryEntry): Promise<CanaryPageExtras> {
-  const ns = e.canary.metadata.namespace ?? '';
-  const target = e.canary.spec?.targetRef?.name ?? '';
-  // list with a field selector: the controller's RBAC has list on Deployments, not get.
-  const image = async (name: string) => {
-    const list = await kube.objects
-      .list<V1Deployment>(
-        'apps/v1',
-        'Deployment',
-        ns,
-        undefined,
-        undefined,
-        undefined,
-        `metadata.name=${name}`,
-      )
-      .catch(() => undefined);
-    return list?.items[0]?.spec?.template?.spec?.containers?.map((c) => c.image).join(', ');
-  };
-  const events = await kube.kc
-    .makeApiClient(CoreV1Api)
-    .listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${e.canary.metadata.name}`,
-    })
-    .then((l) => l.items)
-    .catch(() => []);
-  const [primary, canary] = await Promise.all([image(`${target}-primary`), image(target)]);
-  return {
-    images: { ...(primary ? { primary } : {}), ...(canary ? { canary } : {}) },
-    events: events
-      .map((x) => ({
-        type: x.type ?? '',
-        reason: x.reason ?? '',
-        message: x.message ?? '',
-        time: isoOf(x.lastTimestamp ?? x.eventTime ?? x.metadata.creationTimestamp),
-      }))
-      .sort((a, b) => b.time.localeCompare(a.time))
-      .slice(0, 30),
-  };
-}
-
-const isoOf = (t: Date | string | undefined): string => (t ? new Date(t).toISOString() : '');

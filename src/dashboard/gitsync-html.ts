@@ -72,14 +72,22 @@ function canaryRows(g: GitSyncObject): string {
 
 export function gitSyncPage(g: GitSyncObject, ctx: PageContext): string {
   const { namespace, name } = g.metadata;
+  return layout(`GitSync ${namespace}/${name}`, `<div id="gitsync-body">${gitSyncBody(g)}</div>`, ctx, {
+    page: 'gitsync',
+    namespace,
+    name,
+  });
+}
+
+/** The GitSync page's content, sent again on the page's stream at every change of the GitSync. */
+export function gitSyncBody(g: GitSyncObject): string {
+  const { namespace, name } = g.metadata;
   const s = g.status ?? {};
   const fact = (label: string, field: string, value: unknown) =>
     `<div><dt>${label}</dt><dd data-field="${field}">${esc(value)}</dd></div>`;
   const ref = g.spec?.ref ?? {};
   const behind = s.lastAttemptedRevision && s.lastAttemptedRevision !== s.lastAppliedRevision;
-  return layout(
-    `GitSync ${namespace}/${name}`,
-    `<h1>GitSync ${esc(namespace)}/${esc(name)}</h1>
+  return `<h1>GitSync ${esc(namespace)}/${esc(name)}</h1>
 <div class="panel"><dl class="facts">
 ${fact('Repository', 'url', g.spec?.url)}${fact('Ref', 'ref', ref.branch ?? ref.tag ?? ref.commit ?? '')}${fact('Path', 'path', g.spec?.path)}
 ${fact('Applied revision', 'appliedRevision', s.lastAppliedRevision ?? '')}${fact('Attempted revision', 'attemptedRevision', s.lastAttemptedRevision ?? '')}
@@ -90,7 +98,5 @@ ${fact('Applied at', 'appliedTime', s.lastAppliedTime ?? '')}${fact('Suspended',
 <div class="panel"><h3>Canaries</h3><table id="canaries"><thead><tr><th>Canary</th><th>Phase</th><th>Git revision</th></tr></thead>
 <tbody>${canaryRows(g)}</tbody></table></div>
 <div class="panel"><h3>Inventory</h3><table id="inventory"><thead><tr><th>API version</th><th>Kind</th><th>Namespace</th><th>Name</th></tr></thead>
-<tbody>${inventoryRows(g)}</tbody></table></div>`,
-    ctx,
-  );
+<tbody>${inventoryRows(g)}</tbody></table></div>`;
 }

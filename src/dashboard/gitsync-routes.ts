@@ -1,12 +1,16 @@
-// The dashboard's GitSync routes: the list and one GitSync's page. GitSyncs are read when a page is
-// asked for (no watch: these pages are not live), with the dashboard's credentials, after the same
-// SubjectAccessReview as Canaries but on gitsyncs.weir.dev.
+// The dashboard's GitSync routes: the list and one GitSync's page, with the dashboard's credentials,
+// after the same SubjectAccessReview as Canaries but on gitsyncs.weir.dev. The list is read when it
+// is asked for; a GitSync's page stays live through its own stream: a watch of that one GitSync (the
+// CLI's watchCollection, narrowed by a field selector) for as long as the page is open.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GitSyncObject } from '../cli/gitsync.ts';
 import type { Kube } from '../kube/client.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import { collectionPath } from '../cli/kube.ts';
+import { watchCollection } from '../cli/watch.ts';
 import type { Resource, Session, Verb } from './auth.ts';
-import { gitSyncListPage, gitSyncPage } from './gitsync-html.ts';
+import { gitSyncBody, gitSyncListPage, gitSyncPage } from './gitsync-html.ts';
+import { openEventStream } from './sse.ts';
 import { errorPage, type PageContext } from './html.ts';
 
 export interface GitSyncRouteDeps {
@@ -17,6 +21,8 @@ export interface GitSyncRouteDeps {
   ctx(s: Session): PageContext;
   login(reply: FastifyReply, message: string): FastifyReply;
   refused(s: Session, verb: Verb, what: string, resource?: Resource): string;
+  /** Whether the request's session still exists, asked by the stream's heartbeat. */
+  sessionAlive(req: FastifyRequest): () => Promise<boolean>;
 }
 
 export function registerGitSyncRoutes(app: FastifyInstance, deps: GitSyncRouteDeps): void {
@@ -76,6 +82,27 @@ export function registerGitSyncRoutes(app: FastifyInstance, deps: GitSyncRouteDe
         .type('text/html')
         .send(errorPage(404, `${what} not found`, ctx(s)));
     return reply.type('text/html').send(gitSyncPage(g, ctx(s)));
+  });
+
+  app.get('/gitsyncs/:namespace/:name/events', async (req, reply) => {
+    const { namespace, name } = req.params as { namespace: string; name: string };
+    const s = await sessionOf(req);
+    if (!s) return reply.code(401).send({ error: 'not logged in' });
+    if (!(await may(s, 'get', namespace, name, 'gitsyncs')))
+      return reply.code(403).send({ error: refused(s, 'get', `GitSync ${namespace}/${name}`, 'gitsyncs') });
+    let stop = () => {};
+    const { send } = openEventStream(reply, deps.sessionAlive(req), () => stop());
+    // A watch without resourceVersion first sends the GitSync as it is now: nothing between the
+    // page's render and this stream is missed.
+    const watcher = watchCollection<GitSyncObject>(deps.kube.kc, {
+      path: collectionPath(RESOURCES.gitSync, namespace),
+      fieldSelector: `metadata.name=${name}`,
+      onEvent: ({ type, object }) =>
+        type === 'DELETED'
+          ? send('deleted', { namespace, name })
+          : send('gitsync', { html: gitSyncBody(object) }),
+    });
+    stop = () => watcher.stop();
   });
 }
 

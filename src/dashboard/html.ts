@@ -26,13 +26,15 @@ th{font-weight:600;background:#eef0f3}
 .phase-Progressing,.phase-Promoting,.phase-Finalising{color:#175cd3}
 .panel{background:#fff;border:1px solid #e3e6ea;border-radius:6px;padding:12px 16px;margin:12px 0}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px}
-.facts dt{font-size:12px;color:#667085}.facts dd{margin:0;font-weight:600}
+.facts dt{font-size:12px;color:#667085}.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 .actions button{margin-right:8px;padding:6px 12px;border-radius:4px;border:1px solid #98a2b3;background:#fff;cursor:pointer}
 .actions button.danger{border-color:#b42318;color:#b42318}
 #notice{min-height:1.4em;margin-top:8px}#notice.error{color:#b42318}
 .filters{margin-bottom:10px;display:flex;gap:10px}
 .login{max-width:520px;margin:60px auto}.login textarea{width:100%;height:120px}
 .metric{display:inline-block;vertical-align:top;margin-right:16px}
+.metric .note{font-size:12px;color:#667085;max-width:520px}
+.facts dd[data-field$="Revision"]{font-family:monospace;font-size:12px;word-break:break-all}
 `;
 
 export interface PageContext {
@@ -109,6 +111,7 @@ export function listPage(rows: CanarySummary[], ctx: PageContext): string {
 export const ACTIONS = [
   ['promote', 'Promote'],
   ['promote-full', 'Promote --full'],
+  ['promote-now', 'Promote --now'],
   ['abort', 'Abort'],
   ['retry', 'Retry'],
   ['pause', 'Pause'],
@@ -127,7 +130,6 @@ function stepsOf(c: CanaryObject): string {
 
 export interface CanaryPageExtras {
   events: Array<{ type: string; reason: string; message: string; time: string }>;
-  images: { primary?: string; canary?: string };
 }
 
 export function canaryPage(
@@ -151,7 +153,8 @@ export function canaryPage(
 <div class="panel"><dl class="facts">
 ${fact('Phase', 'phase', s.phase + (s.paused ? ' (paused)' : ''))}${fact('Canary weight', 'weight', s.weight)}
 ${fact('Step', 'step', s.step)}${fact('Failed checks', 'failedChecks', s.failedChecks)}
-${fact('Primary image', 'primaryImage', extras.images.primary ?? '')}${fact('Canary image', 'canaryImage', extras.images.canary ?? '')}
+${fact('Primary image', 'primaryImage', view.deployed?.primary.image ?? '')}${fact('Primary revision', 'primaryRevision', view.deployed?.primary.revision ?? '')}
+${fact('Canary image', 'canaryImage', view.deployed?.canary.image ?? '')}${fact('Canary revision', 'canaryRevision', view.deployed?.canary.revision ?? '')}
 </dl><p data-field="message">${esc(s.message)}</p>
 <div class="actions">${ACTIONS.map(
       ([kind, label]) =>

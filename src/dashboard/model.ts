@@ -110,9 +110,72 @@ export function metricSeries(c: CanaryObject): MetricSeries[] {
   });
 }
 
+/** What runs as primary and as canary: images (comma-separated) and Git revision, when known. */
+export interface Deployed {
+  primary: { image?: string; revision?: string };
+  canary: { image?: string; revision?: string };
+}
+
 /** Everything the Canary page's script needs, sent at load and on every change. */
 export interface CanaryView {
   summary: CanarySummary;
   timeline: TimelinePoint[];
   metrics: MetricSeries[];
+  /** Read from the cluster when the view is sent (the page's and the stream's, not the list's). */
+  deployed?: Deployed;
+}
+
+/** A series of a range query: unix seconds and values. */
+export interface Series {
+  times: number[];
+  values: number[];
+}
+
+export interface MetricHistory {
+  name: string;
+  /** The canary's series over the range (what the analysis queries, at every step). */
+  canary?: Series;
+  /** The primary's series, for a metric with `compare` or `judge`. */
+  primary?: Series;
+  /** Why there is no series (or only part of it): the chart shows the recorded measurements. */
+  note?: string;
+}
+
+export interface HistoryAnswer {
+  /** Unix seconds. */
+  start: number;
+  end: number;
+  step: number;
+  metrics: MetricHistory[];
+}
+
+/** One metric chart's columns, aligned on one time axis (uPlot's data): nulls where a series has no point. */
+export interface MetricChartData {
+  x: number[];
+  /** The recorded measurements (status.metrics[].history), drawn as points. */
+  measured: Array<number | null>;
+  /** The canary's and the primary's series from the metrics backend, drawn as lines. */
+  canary: Array<number | null>;
+  primary: Array<number | null>;
+  min: Array<number | null>;
+  max: Array<number | null>;
+}
+
+/** The recorded measurements and the backend's series of one metric on one time axis. */
+export function metricChartData(m: MetricSeries, h?: MetricHistory): MetricChartData {
+  const columns = new Map<number, { measured?: number | null; canary?: number; primary?: number }>();
+  const at = (t: number) => columns.get(t) ?? columns.set(t, {}).get(t)!;
+  m.times.forEach((t, i) => (at(t).measured = m.values[i] ?? null));
+  h?.canary?.times.forEach((t, i) => (at(t).canary = h.canary!.values[i]));
+  h?.primary?.times.forEach((t, i) => (at(t).primary = h.primary!.values[i]));
+  const x = [...columns.keys()].sort((a, b) => a - b);
+  const column = (f: 'measured' | 'canary' | 'primary') => x.map((t) => columns.get(t)![f] ?? null);
+  return {
+    x,
+    measured: column('measured'),
+    canary: column('canary'),
+    primary: column('primary'),
+    min: x.map(() => m.min ?? null),
+    max: x.map(() => m.max ?? null),
+  };
 }

@@ -7,6 +7,7 @@ import { createKube } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 import { boundPort } from '../server/app.ts';
 import { buildDashboardApp } from './app.ts';
+import type { HistorySources } from './metric-history.ts';
 import { clusterAuthenticator, localAuthenticator } from './auth.ts';
 import { startCanaryStore } from './store.ts';
 
@@ -23,7 +24,16 @@ interface ServeOptions {
   /** Only this namespace's Canaries; all namespaces otherwise. */
   namespace?: string;
   port: number;
+  /** The metric charts' history: the Prometheus address and the analysis' settings (DEFAULT_HISTORY). */
+  history?: Partial<Omit<HistorySources, 'log'>>;
 }
+
+/** The controller's defaults (--default-provider, --metric-timeout); no Prometheus address. */
+const DEFAULT_HISTORY: Omit<HistorySources, 'log'> = {
+  defaultProvider: 'gatewayapi',
+  timeoutMs: 5_000,
+  crossNamespaceRefs: true,
+};
 
 async function serve(
   o: ServeOptions & { host: string },
@@ -39,6 +49,7 @@ async function serve(
     auth,
     log: o.log,
     ...(o.namespace ? { namespace: o.namespace } : {}),
+    history: { ...DEFAULT_HISTORY, ...o.history, log: o.log.child({ component: 'dashboard' }) },
   });
   try {
     await app.listen({ host: o.host, port: o.port });

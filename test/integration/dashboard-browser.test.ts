@@ -73,6 +73,7 @@ before(async () => {
       namespace: w.ns,
       host: '127.0.0.1',
       port: 0,
+      history: { prometheusAddress: w.prom.url },
     }),
     canaryToken(w.cluster.kc, w.ns, 'dash-ui-patch', ['get', 'list', 'watch', 'patch']),
     canaryToken(w.cluster.kc, w.ns, 'dash-ui-view', ['get', 'list', 'watch']),
@@ -91,6 +92,7 @@ before(async () => {
     namespace: w.ns,
     port: 0,
     user: 'admin',
+    history: { prometheusAddress: w.prom.url },
   });
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -156,6 +158,11 @@ describe('dashboard in headless Chromium', () => {
       () => (document.getElementById('weight-chart')?.dataset.weights ?? '').split(',').includes('50'),
       { timeout: LONG },
     );
+    // The metric chart draws the success rate from Prometheus' query_range (fetched after the measurement).
+    await page.waitForFunction(
+      () => Number(document.querySelector<HTMLElement>('.metric')?.dataset.historyPoints ?? 0) > 0,
+      { timeout: LONG },
+    );
     await page.screenshot({ path: join(shots, 'dashboard-canary.png'), fullPage: true });
     await page.waitForFunction(
       () => /Succeeded/.test(document.querySelector('dd[data-field="phase"]')?.textContent ?? ''),
@@ -189,6 +196,67 @@ describe('dashboard in headless Chromium', () => {
       `${w.ns}/${FAILING}`,
     );
     await page.screenshot({ path: join(shots, 'dashboard-list.png'), fullPage: true });
+  });
+
+  test('a GitSync page follows its GitSync live: a new attempted revision and its build error', async () => {
+    const ref = {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'GitSync',
+      namespace: w.ns,
+      name: 'shop',
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'gitsyncs',
+    };
+    // Suspended: the controller fetches nothing; the status below stands for what a sync wrote.
+    await w.apply({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: 'shop' },
+      spec: { url: 'https://git.example.com/shop/deploy.git', path: 'apps', suspend: true },
+    });
+    const applied = '4f1c2a9e0b7d3c5a8e6f1b2d9c0a7e3f5b8d1c6a';
+    const attempted = '9e2b7c4d1a0f8e3b6c5d2a9f7e1b4c8d0a3f6e2b';
+    const status = (lastAttemptedRevision: string, ready: Record<string, string>) => ({
+      lastAppliedRevision: applied,
+      lastAttemptedRevision,
+      lastAppliedTime: new Date().toISOString(),
+      conditions: [{ type: 'Ready', lastTransitionTime: new Date().toISOString(), ...ready }],
+      inventory: [
+        { apiVersion: 'apps/v1', kind: 'Deployment', namespace: w.ns, name: STEPS },
+        { apiVersion: 'weir.dev/v1alpha1', kind: 'Canary', namespace: w.ns, name: STEPS },
+      ],
+      canaries: [{ namespace: w.ns, name: STEPS, phase: 'Succeeded', gitRevision: applied }],
+    });
+    const ok = { status: 'True', reason: 'Applied', message: `applied revision ${applied}` };
+    await w.kube.patchStatus(ref, status(applied, ok));
+    await page.goto(`${dash.url}/gitsyncs/${w.ns}/shop`);
+    await page.waitForSelector('dd[data-field="appliedRevision"]');
+    const broken = {
+      status: 'False',
+      reason: 'BuildFailed',
+      message: `revision ${attempted}: apps/podinfo/canary.yaml:14:7: spec.analysis.interval: "1 minute" is not a duration`,
+    };
+    // Written again until the page shows it, in case the controller's write of the status raced it.
+    await waitFor(
+      'the page showing the new attempted revision',
+      async () => {
+        await w.kube.patchStatus(ref, status(attempted, broken));
+        return page.$eval(
+          '#gitsync-body',
+          (el, rev) => el.textContent?.includes(rev) || undefined,
+          attempted,
+        );
+      },
+      LONG,
+      1000,
+    );
+    assert.equal(
+      await page.$eval('#conditions td.where', (el) => el.textContent),
+      'apps/podinfo/canary.yaml:14:7',
+    );
+    await page.waitForSelector('#not-applied');
+    await page.screenshot({ path: join(shots, 'dashboard-gitsync.png'), fullPage: true });
   });
 
   test('cluster mode: the login page takes tokens; get-only gets the 403, patch aborts; a cross-site form is refused', async () => {

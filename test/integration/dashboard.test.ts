@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CanaryObject } from '../../src/canary/context.ts';
 import { REQUEST } from '../../src/canary/requests.ts';
-import type { CanaryView } from '../../src/dashboard/model.ts';
+import type { CanaryView, HistoryAnswer } from '../../src/dashboard/model.ts';
 import { startProcess, waitFor } from '../cluster/proc.ts';
 import { projectRoot } from '../cluster/cluster.ts';
 import { gatewayCanary, startWorld, type World } from '../cluster/canary-world.ts';
@@ -29,7 +29,11 @@ before(async () => {
   ]);
   await w.deploy(NAME, `example.com/${NAME}:1.0.0`);
   await w.exporters(NAME, { errorRate: 0 });
-  await w.apply(gatewayCanary(NAME, { stepWeight: 20, maxWeight: 40 }));
+  // compare: the metric charts' history carries the primary's series too.
+  const metrics = [
+    { name: 'request-success-rate', thresholdRange: { min: 95 }, compare: { primary: { maxDecrease: 5 } } },
+  ];
+  await w.apply(gatewayCanary(NAME, { stepWeight: 20, maxWeight: 40, metrics }));
   await w.waitPhase(NAME, 'Initialized', 90_000);
 });
 after(async () => {
@@ -171,6 +175,11 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
         moved.timeline.some((p) => p.weight === 0) && moved.timeline.at(-1)!.weight > 0,
         'the timeline recorded the move',
       );
+      assert.deepEqual(
+        moved.deployed,
+        { primary: { image: `example.com/${NAME}:1.0.0` }, canary: { image: `example.com/${NAME}:2.0.0` } },
+        'the images as of now, not of page load',
+      );
 
       const refused = await view.action(w.ns, NAME, 'abort');
       assert.equal(refused.status, 403);
@@ -206,6 +215,90 @@ describe('dashboard: Kubernetes authentication and authorisation', () => {
     } finally {
       events.close();
     }
+  });
+});
+
+describe('dashboard: metric history from Prometheus', () => {
+  test("query_range series of the canary and the primary over the last minutes, the analysis' own query", async () => {
+    const view = await login(dash.url, viewer.token);
+    const path = `/canaries/${w.ns}/${NAME}/metric-history`;
+    const answer = await waitFor(
+      'a history with points of the canary and the primary',
+      async () => {
+        const r = await view.get(path);
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body}`);
+        const body = JSON.parse(r.body) as HistoryAnswer;
+        const m = body.metrics.find((x) => x.name === 'request-success-rate');
+        return m?.canary?.times.length && m.primary?.times.length ? { body, m } : undefined;
+      },
+      120_000,
+      1000,
+    );
+    const { body, m } = answer;
+    assert.ok(body.end - body.start <= 600 && body.end - body.start >= 60, JSON.stringify(body));
+    assert.ok(body.step >= 5);
+    assert.equal(m.note, undefined);
+    for (const series of [m.canary!, m.primary!]) {
+      assert.ok(series.times.every((t) => t >= body.start && t <= body.end));
+      // The exporters answer every request with 200: a success rate of 100 on both sides.
+      assert.ok(
+        series.values.every((v) => Math.abs(v - 100) < 1e-6),
+        series.values.join(','),
+      );
+    }
+    const anonymous = await http(`${dash.url}${path}`);
+    assert.equal(anonymous.status, 401);
+  });
+});
+
+describe('dashboard: promote --now and Git revisions', () => {
+  test('a patcher starts a run held by the release window; a viewer gets the 403; the page shows the revision', async () => {
+    const name = 'dash-window';
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const schedule = {
+      timeZone: 'UTC',
+      windows: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], start: '00:00', end: '24:00' }],
+      blackoutDates: [day(0), day(1)],
+    };
+    const revision = '0123456789abcdef0123456789abcdef01234567';
+    await w.deploy(name, `example.com/${name}:1.0.0`);
+    await w.apply(gatewayCanary(name, { stepWeight: 50, maxWeight: 50, metrics: undefined }, { schedule }));
+    await w.waitPhase(name, 'Initialized', 90_000);
+    // What GitSync stamps on a target it applied.
+    await w.kube.mergePatch(
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: w.ns, name },
+      { metadata: { annotations: { 'weir.dev/git-revision': revision } } },
+    );
+    await w.setImage(name, `example.com/${name}:2.0.0`);
+    await w.waitPhase(name, 'Queued', 60_000);
+
+    const view = await login(dash.url, viewer.token);
+    const page = await view.get(`/canaries/${w.ns}/${name}`);
+    assert.match(page.body, new RegExp(`data-field="canaryRevision">${revision}<`));
+    assert.match(page.body, new RegExp(`data-field="canaryImage">example.com/${name}:2.0.0<`));
+    assert.match(page.body, /data-action="promote-now"/);
+
+    const refused = await view.action(w.ns, name, 'promote-now');
+    assert.equal(refused.status, 403);
+    assert.equal(
+      JSON.parse(refused.body).error,
+      `${viewer.user} may not patch Canary ${w.ns}/${name}: a SubjectAccessReview refused "patch" on canaries.weir.dev`,
+    );
+    const act = await login(dash.url, patcher.token);
+    const plain = await act.action(w.ns, name, 'promote');
+    assert.equal(plain.status, 409);
+    assert.match(JSON.parse(plain.body).error, /`weir promote dash-window --now` starts it now/);
+    const before = (await w.canary(name)).metadata.annotations ?? {};
+    assert.equal(before[REQUEST.promoteNow], undefined, 'the refused requests patched nothing');
+
+    const now = await act.action(w.ns, name, 'promote-now');
+    assert.equal(now.status, 200, now.body);
+    assert.match(JSON.parse(now.body).effect, /starts the queued run now/);
+    const asked = (await w.canary(name)).metadata.annotations ?? {};
+    assert.ok(asked[REQUEST.promoteNow]);
+    assert.equal(asked[REQUEST.promoteNowBy], `${patcher.user} (weir dashboard)`);
+    const started = await w.waitPhase(name, ['Progressing', 'Succeeded'], 60_000);
+    assert.notEqual(started.status?.phase, 'Queued');
   });
 });
 
@@ -250,6 +343,38 @@ describe('dashboard: GitSync page', () => {
       );
       assert.match(page.body, new RegExp(`data-field="appliedRevision">${revision}<`));
       assert.match(page.body, new RegExp(`href="/canaries/${w.ns}/${NAME}"`));
+      // Live: the page's stream sends the page's content again when the GitSync changes.
+      const next = 'f'.repeat(40);
+      const events = await openEvents(`${dash.url}/gitsyncs/${w.ns}/dash-repo/events`, allowed.cookie);
+      try {
+        let shown = false;
+        const live = events
+          .waitFor<{ html: string }>(
+            'the new attempted revision',
+            (e, d) => e === 'gitsync' && d.html.includes(next),
+            90_000,
+          )
+          .then((d) => ((shown = true), d));
+        await waitFor(
+          'the stream showing the new attempted revision',
+          async () => {
+            if (!shown) await w.kube.patchStatus(ref, { ...status, lastAttemptedRevision: next });
+            return shown || undefined;
+          },
+          90_000,
+          500,
+        );
+        const { html } = await live;
+        assert.match(html, new RegExp(`data-field="attemptedRevision">${next}<`));
+        assert.match(html, /id="not-applied"/);
+      } finally {
+        events.close();
+      }
+      const deniedStream = await http(`${dash.url}/gitsyncs/${w.ns}/dash-repo/events`, {
+        headers: { cookie: (await login(dash.url, viewer.token)).cookie },
+      });
+      assert.equal(deniedStream.status, 403);
+
       const list = await allowed.get('/gitsyncs');
       assert.equal(list.status, 200);
       assert.match(list.body, new RegExp(`data-key="${w.ns}/dash-repo"`));

@@ -8,7 +8,14 @@ import { crossSiteReason } from '../../src/dashboard/csrf.ts';
 import type { GitSyncObject } from '../../src/cli/gitsync.ts';
 import { errorLocations, gitSyncListPage, gitSyncPage } from '../../src/dashboard/gitsync-html.ts';
 import { esc } from '../../src/dashboard/html.ts';
-import { extendTimeline, metricSeries, summarize, TIMELINE_LENGTH } from '../../src/dashboard/model.ts';
+import {
+  extendTimeline,
+  metricChartData,
+  metricSeries,
+  summarize,
+  TIMELINE_LENGTH,
+} from '../../src/dashboard/model.ts';
+import { HISTORY_SPAN_MS, historyRange } from '../../src/dashboard/metric-history.ts';
 
 const canary = (status: Record<string, unknown>, spec: Record<string, unknown> = {}, annotations = {}) =>
   ({
@@ -97,6 +104,41 @@ describe('dashboard model', () => {
     });
     assert.deepEqual(latency?.values, [0.2]);
     assert.equal(latency?.min, undefined);
+  });
+});
+
+describe('dashboard metric history', () => {
+  const now = Date.parse('2026-01-01T01:00:00Z');
+  test('the range: ten minutes, or since the run started (a minute at least); about 120 points, 5 s at least', () => {
+    const cases: Array<[string | undefined, { startMs: number; stepMs: number }]> = [
+      [undefined, { startMs: now - HISTORY_SPAN_MS, stepMs: 5_000 }],
+      ['2026-01-01T00:00:00Z', { startMs: now - HISTORY_SPAN_MS, stepMs: 5_000 }],
+      ['2026-01-01T00:57:00Z', { startMs: now - 180_000, stepMs: 5_000 }],
+      ['2026-01-01T00:59:50Z', { startMs: now - 60_000, stepMs: 5_000 }],
+    ];
+    for (const [analysisStartTime, want] of cases) {
+      const c = canary(analysisStartTime ? { analysisStartTime } : {});
+      assert.deepEqual(historyRange(c, now), { ...want, endMs: now }, String(analysisStartTime));
+    }
+  });
+
+  test('chart data: measurements and the canary and primary series on one time axis, the band across it', () => {
+    const verdict = { name: 'rate', min: 95, result: 'Failed', message: '' };
+    const measured = { ...verdict, times: [20, 40], values: [99, 80], results: ['Succeeded', 'Failed'] };
+    const d = metricChartData(measured, {
+      name: 'rate',
+      canary: { times: [10, 20, 30], values: [100, 98, 90] },
+      primary: { times: [10, 30], values: [99.5, 99.6] },
+    });
+    assert.deepEqual(d, {
+      x: [10, 20, 30, 40],
+      measured: [null, 99, null, 80],
+      canary: [100, 98, 90, null],
+      primary: [99.5, null, 99.6, null],
+      min: [95, 95, 95, 95],
+      max: [null, null, null, null],
+    });
+    assert.deepEqual(metricChartData(measured).canary, [null, null], 'no history: the measurements only');
   });
 });
 

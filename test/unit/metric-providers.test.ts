@@ -559,6 +559,27 @@ describe('range queries (the statistical judge)', () => {
     assert.match(await rejects(ranged('prometheus', two), 'METRIC_QUERY'), /2 series, expected 1/);
   });
 
+  test('querySeries: the points with their times, NaN left out; an empty matrix is no points, not an error', async () => {
+    server.reply = matrix([
+      [1_700_000_000, '1.5'],
+      [1_700_000_060, 'NaN'],
+      [1_700_000_120, '2'],
+    ]);
+    server.check = () => {};
+    const provider = create(
+      ROWS.find((r) => r.type === 'prometheus')!,
+      server.url,
+    );
+    assert.ok(provider.querySeries);
+    assert.deepEqual(await provider.querySeries('sum(rate(x[1m]))', range), [
+      [1_700_000_000, 1.5],
+      [1_700_000_120, 2],
+    ]);
+    assert.equal(server.requests[server.requests.length - 1]!.path, '/api/v1/query_range');
+    server.reply = matrix();
+    assert.deepEqual(await provider.querySeries('sum(rate(x[1m]))', range), []);
+  });
+
   test('only the backends with a range query API offer queryRange', () => {
     const offering = ROWS.filter((r) => create(r, 'http://127.0.0.1:9').queryRange).map((r) => r.type);
     assert.deepEqual(offering, ['prometheus', 'victoriametrics']);

@@ -4,9 +4,20 @@
 // server-rendered page live from the Server-Sent Events stream (no polling), draws the weight and
 // metric charts, filters the list and sends the actions with the session's CSRF token.
 import uPlot from 'uplot';
-import type { CanarySummary, CanaryView, MetricSeries, TimelinePoint } from '../model.ts';
+import {
+  metricChartData,
+  type CanarySummary,
+  type CanaryView,
+  type HistoryAnswer,
+  type MetricHistory,
+  type MetricSeries,
+  type TimelinePoint,
+} from '../model.ts';
 
-type PageData = { page: 'list' } | { page: 'canary'; namespace: string; name: string; view: CanaryView };
+type PageData =
+  | { page: 'list' }
+  | { page: 'canary'; namespace: string; name: string; view: CanaryView }
+  | { page: 'gitsync'; namespace: string; name: string };
 
 const data = JSON.parse(document.getElementById('weir-data')?.textContent ?? '{}') as PageData;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
@@ -161,21 +172,31 @@ function weightChart(el: HTMLElement, initial: TimelinePoint[]) {
   };
 }
 
-function metricChart(host: HTMLElement, m: MetricSeries): (m: MetricSeries) => void {
+interface MetricChart {
+  update(m: MetricSeries): void;
+  history(h: MetricHistory | undefined): void;
+}
+
+/**
+ * One metric: the backend's series of the canary (and primary) as lines, the recorded measurements
+ * as points (failed ones in red), the threshold band as dashed min/max lines.
+ */
+function metricChart(host: HTMLElement, m: MetricSeries): MetricChart {
   const box = document.createElement('div');
   box.className = 'metric';
   box.dataset.metric = m.name;
   const caption = document.createElement('div');
   const target = document.createElement('div');
-  box.append(caption, target);
+  const note = document.createElement('div');
+  note.className = 'note';
+  box.append(caption, target, note);
   host.append(box);
   let current = m;
-  const series = (x: MetricSeries): uPlot.AlignedData => [
-    x.times,
-    x.values,
-    x.times.map(() => x.min ?? null),
-    x.times.map(() => x.max ?? null),
-  ];
+  let history: MetricHistory | undefined;
+  const series = (): uPlot.AlignedData => {
+    const d = metricChartData(current, history);
+    return [d.x, d.measured, d.canary, d.primary, d.min, d.max];
+  };
   const failedPoints: uPlot.Plugin = {
     hooks: {
       draw: (u: uPlot) => {
@@ -205,13 +226,21 @@ function metricChart(host: HTMLElement, m: MetricSeries): (m: MetricSeries) => v
       height: 200,
       series: [
         {},
-        { label: m.name, stroke: '#344054', width: 2 },
-        { label: 'min', stroke: '#12b76a', dash: [6, 4] },
-        { label: 'max', stroke: '#f79009', dash: [6, 4] },
+        {
+          label: 'measured',
+          stroke: '#344054',
+          width: 0,
+          points: { show: true, size: 7 },
+          paths: () => null,
+        },
+        { label: 'canary', stroke: '#175cd3', width: 2, spanGaps: true, points: { show: false } },
+        { label: 'primary', stroke: '#98a2b3', width: 2, spanGaps: true, points: { show: false } },
+        { label: 'min', stroke: '#12b76a', dash: [6, 4], spanGaps: true, points: { show: false } },
+        { label: 'max', stroke: '#f79009', dash: [6, 4], spanGaps: true, points: { show: false } },
       ],
       plugins: [failedPoints],
     },
-    series(m),
+    series(),
     target,
   );
   const update = (x: MetricSeries) => {
@@ -220,28 +249,67 @@ function metricChart(host: HTMLElement, m: MetricSeries): (m: MetricSeries) => v
     box.classList.toggle('failing', x.result === 'Failed');
     const last = x.values[x.values.length - 1];
     caption.textContent = `${x.name}: ${last ?? 'no value'} — ${x.result}${x.message ? ` (${x.message})` : ''}`;
-    plot.setData(series(x));
+    plot.setData(series());
   };
   update(m);
-  return update;
+  return {
+    update,
+    history(h) {
+      history = h;
+      box.dataset.historyPoints = String(h?.canary?.times.length ?? 0);
+      box.dataset.primaryPoints = String(h?.primary?.times.length ?? 0);
+      note.textContent = h?.note ?? '';
+      plot.setData(series());
+    },
+  };
 }
+
+/** Latest measurement time per metric: a new measurement fetches the history again. */
+const measuredAt = (v: CanaryView) => v.metrics.map((m) => `${m.name}@${m.times.at(-1) ?? ''}`).join(',');
 
 function canaryPage(page: Extract<PageData, { page: 'canary' }>): void {
   const updateWeights = weightChart(document.getElementById('weight-chart')!, page.view.timeline);
   const metricHost = document.getElementById('metric-charts')!;
-  const metrics = new Map<string, (m: MetricSeries) => void>();
+  const metrics = new Map<string, MetricChart>();
+  const base = `/canaries/${encodeURIComponent(page.namespace)}/${encodeURIComponent(page.name)}`;
+  let histories: MetricHistory[] = [];
+  let fetched = '';
+  const showHistory = () => {
+    for (const [name, chart] of metrics) chart.history(histories.find((h) => h.name === name));
+  };
+  // Fetched at load and again after each new measurement (an SSE event), never on a timer.
+  const loadHistory = async (v: CanaryView) => {
+    if (measuredAt(v) === fetched) return;
+    fetched = measuredAt(v);
+    try {
+      const res = await fetch(`${base}/metric-history`, { credentials: 'same-origin' });
+      const body = (await res.json()) as HistoryAnswer & { error?: string };
+      histories = res.ok ? body.metrics : v.metrics.map((m) => ({ name: m.name, note: body.error ?? '' }));
+    } catch (err) {
+      histories = v.metrics.map((m) => ({ name: m.name, note: `no metric history: ${String(err)}` }));
+    }
+    showHistory();
+  };
   const render = (v: CanaryView) => {
     setField(document, 'phase', phaseText(v.summary));
     setField(document, 'weight', String(v.summary.weight));
     setField(document, 'step', v.summary.step);
     setField(document, 'failedChecks', String(v.summary.failedChecks));
     setField(document, 'message', v.summary.message);
+    if (v.deployed) {
+      setField(document, 'primaryImage', v.deployed.primary.image ?? '');
+      setField(document, 'primaryRevision', v.deployed.primary.revision ?? '');
+      setField(document, 'canaryImage', v.deployed.canary.image ?? '');
+      setField(document, 'canaryRevision', v.deployed.canary.revision ?? '');
+    }
     updateWeights(v.timeline);
     for (const m of v.metrics) {
-      const update = metrics.get(m.name);
-      if (update) update(m);
+      const chart = metrics.get(m.name);
+      if (chart) chart.update(m);
       else metrics.set(m.name, metricChart(metricHost, m));
     }
+    showHistory();
+    void loadHistory(v);
   };
   render(page.view);
   const query = new URLSearchParams({ namespace: page.namespace, name: page.name });
@@ -273,5 +341,27 @@ async function act(page: { namespace: string; name: string }, kind: string): Pro
   }
 }
 
+// ---- GitSync page ----
+
+/** The server renders the page's content again at each change (every value escaped there). */
+function gitSyncPage(page: { namespace: string; name: string }): void {
+  const body = document.getElementById('gitsync-body')!;
+  let updates = 0;
+  const path = `/gitsyncs/${encodeURIComponent(page.namespace)}/${encodeURIComponent(page.name)}/events`;
+  const events = new EventSource(path);
+  events.addEventListener('gitsync', (e) => {
+    body.innerHTML = (JSON.parse((e as MessageEvent).data) as { html: string }).html;
+    body.dataset.updates = String(++updates);
+  });
+  events.addEventListener('deleted', () => {
+    const gone = document.createElement('p');
+    gone.className = 'failing';
+    gone.id = 'deleted';
+    gone.textContent = 'This GitSync was deleted.';
+    body.prepend(gone);
+  });
+}
+
 if (data.page === 'list') listPage();
 else if (data.page === 'canary') canaryPage(data);
+else if (data.page === 'gitsync') gitSyncPage(data);
