@@ -74,7 +74,8 @@ export const leaderPartition: Scenario = {
       const frozenAt = Date.now();
       env.log('leader-partition: proxy in front of replica-a frozen');
       await waitFor('replica-b to take the lease', async () => (await holder()) === 'replica-b', 90_000, 250);
-      const takeoverMs = Date.now() - frozenAt;
+      const takeoverAt = Date.now();
+      const takeoverMs = takeoverAt - frozenAt;
       // The new leader holds the lease, so the old one is past its renew deadline: heal the
       // partition now. An old leader that stepped down on time is gone (its held requests died with
       // its connections); one that did not gets its in-flight and new writes through, which the
@@ -89,7 +90,11 @@ export const leaderPartition: Scenario = {
       await shipping;
       const stoppedAt = Date.now();
       await a.stop(2_000);
-      const { violations, watchGaps } = await closeOut(w, rec, plans, releases);
+      // Delivery is at least once (docs/alerts.md): an alert replica-a delivered just before the
+      // freeze, whose removal patch then hung in the proxy, is still pending when replica-b takes
+      // over, and replica-b sends it again. For the alert accounting the old leader ends at the
+      // takeover, like a kill: a copy is explained only if the alert was pending and captured then.
+      const { violations, watchGaps } = await closeOut(w, rec, plans, releases, [takeoverAt]);
       const audit = readAudit(cluster.auditLogPath).filter(
         (e) => Date.parse(e.requestReceivedTimestamp) < stoppedAt,
       );
