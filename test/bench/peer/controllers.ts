@@ -79,7 +79,11 @@ export function alive(c: Controller): void {
 
 /** The compiled controller (dist/, as the image runs it), log level info, one namespace. */
 export async function startWeir(kubeconfig: string, ns: string, logDir: string): Promise<Controller> {
-  const proc = startProcess('weir', process.execPath, [join(projectRoot, 'bin', 'weir.js'), 'controller'], {
+  // BENCH_WEIR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: node flags for the measured
+  // controller alone (Node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_WEIR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, join(projectRoot, 'bin', 'weir.js'), 'controller'];
+  const proc = startProcess('weir', process.execPath, args, {
     logDir,
     env: {
       ...process.env,
