@@ -4,8 +4,9 @@
 // Why a bundle and not tsc's one file per module: @kubernetes/client-node's entry point loads its
 // whole generated API (hundreds of model and API classes) although Weir uses a few of them. Loading
 // the controller from tsc's output took 139 MiB of RSS before it did anything; the bundle, which
-// keeps only what is reachable, takes about 83 MiB with the controller loaded (docs/performance.md). Dynamic imports stay
-// separate chunks (`splitting`), so `weir get` still does not load the controller.
+// keeps only what is reachable, takes about 83 MiB with the controller loaded (docs/performance.md).
+// Dynamic imports stay separate chunks (`splitting`), so `weir get` still does not load the
+// controller.
 //
 //   npx tsx scripts/build.ts [outdir]     (default dist/)
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
