@@ -77,6 +77,13 @@ export function alive(c: Controller): void {
     throw new Error(`${c.name} exited:\n${c.proc.tail(20)}`);
 }
 
+/** The NODE_OPTIONS the image sets (its Dockerfile's `ENV NODE_OPTIONS="…"`), so the bench measures the same heap settings. */
+export function imageNodeOptions(): string {
+  const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(projectRoot, 'Dockerfile'), 'utf8'));
+  if (!line) throw new Error('Dockerfile: no ENV NODE_OPTIONS="…" line');
+  return line[1]!;
+}
+
 /** The compiled controller (dist/, as the image runs it), log level info, one namespace. */
 export async function startWeir(kubeconfig: string, ns: string, logDir: string): Promise<Controller> {
   // BENCH_WEIR_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: node flags for the measured
@@ -92,6 +99,7 @@ export async function startWeir(kubeconfig: string, ns: string, logDir: string):
       WEIR_NAMESPACE: ns,
       WEIR_LISTEN: '127.0.0.1:0',
       WEIR_LOG_LEVEL: process.env.BENCH_WEIR_LOG_LEVEL ?? 'info',
+      NODE_OPTIONS: imageNodeOptions(),
     },
   });
   const c = sampled('weir', proc);
