@@ -291,7 +291,7 @@ function startRun(run: Run, why: string, restart = false): void {
   delete status.canaryScale;
   delete status.stepRoutes;
   if (view.spec.skipAnalysis) {
-    run.act({ type: 'promotePrimary' });
+    copyToPrimary(run);
     run.setPhase('Promoting', 'Promoting: skipAnalysis is set, copying the new revision to primary');
     if (!restart)
       run.alert('new-revision', 'info', `New revision detected, skipping analysis (skipAnalysis)`);
@@ -715,12 +715,23 @@ function beginPromotion(run: Run, byUser: boolean): void {
       return;
     }
   }
-  run.act({ type: 'promotePrimary' });
+  copyToPrimary(run);
   run.setPhase(
     'Promoting',
     `Promoting: copying ${view.spec.targetRef.name} to ${view.spec.targetRef.name}-primary`,
   );
   run.requeueAfterMs = POLL_MS;
+}
+
+/**
+ * The promotion's first step: the primary gets the canary's template. The controller applies the
+ * actions before it writes status, so when this status is written the primary's template carries
+ * the revision: it is recorded as promoted in the same write (issue 12: one status write less than
+ * recording it once the primary's watch event shows it). A lost write is mended by promotionLanded.
+ */
+function copyToPrimary(run: Run): void {
+  run.act({ type: 'promotePrimary' });
+  run.status.lastPromotedSpec = run.status.lastAppliedSpec;
 }
 
 function promoting(run: Run): void {
@@ -740,6 +751,9 @@ function promoting(run: Run): void {
     if (run.deadlineExceeded()) {
       // Once the primary carries the new template there is nothing to roll back to: say so.
       if (landed) return promotionStalled(run, primary);
+      // The primary never showed the copied template (reverted by hand meanwhile?): what it runs
+      // is the promoted revision, so an idle Canary does not copy the failed one to it.
+      if (obs.primary.revision) status.lastPromotedSpec = obs.primary.revision;
       return rollback(run, 'Progress deadline exceeded while promoting');
     }
     run.requeueAfterMs = POLL_MS;

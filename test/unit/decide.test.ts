@@ -188,6 +188,8 @@ describe('weighted canary', () => {
     assert.deepEqual(weights, [10, 20, 30]);
     assert.equal(d.status.phase, 'Promoting');
     assert.ok(has(d, 'promotePrimary'));
+    // Recorded with the promotion (applied before this status is written), not one write later.
+    assert.equal(d.status.lastPromotedSpec, 'rev2');
     assert.equal(
       w.asked.metrics,
       3,
@@ -1002,6 +1004,22 @@ describe('the primary’s real revision, not status, decides promotion and rever
     assert.equal(d.status.phase, 'Failed');
     assert.match(d.status.message ?? '', /^PromotionStalled: app-primary carries revision rev2/);
     assert.equal(d.status.lastPromotedSpec, 'rev2');
+  });
+
+  test('Promoting past the deadline, the primary back on the old revision: RolledBack, and the old one stays promoted', () => {
+    const w = world(canary({ stepWeights: [50] }, { progressDeadlineSeconds: 60 }), {
+      ...landed,
+      lastPromotedSpec: 'rev2', // recorded by the promotion step's write
+      phase: 'Promoting',
+    });
+    w.revision = 'rev2';
+    w.primary = { exists: true, readyPercent: 100, revision: 'rev1' }; // reverted by hand
+    assert.equal(tick(w, 30_000).status.phase, 'Promoting');
+    const d = tick(w, 40_000);
+    assert.equal(d.status.phase, 'Failed');
+    assert.match(d.status.message ?? '', /^RolledBack: Progress deadline exceeded while promoting/);
+    assert.equal(d.status.lastPromotedSpec, 'rev1');
+    assert.ok(!has(tick(w, 1000), 'promotePrimary'), 'the failed revision is not copied to the primary');
   });
 
   test('repair: an idle primary that does not run the promoted revision gets it back', () => {
