@@ -32,6 +32,7 @@ import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
+import { TargetIndex } from './target-index.ts';
 import { statusWrite } from './status-write.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
@@ -103,6 +104,9 @@ export class CanaryController {
   /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
   private readonly writes = new WriteLog();
 
+  /** The Canaries each workload's events concern (target-index.ts). */
+  private readonly targets = new TargetIndex();
+
   /** Each Canary's spec validated once per generation, not once per reconcile. */
   private readonly validated = new ValidationMemo();
 
@@ -126,18 +130,17 @@ export class CanaryController {
       this.queue.addAfter(`${o.metadata?.namespace}/${o.metadata?.name}`, COALESCE_MS);
     caches.canary?.on((o, kind) => {
       enqueue(o);
+      const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+      if (kind === 'delete') this.targets.delete(key);
+      else this.targets.set(key, o.metadata?.namespace ?? '', (o as CanaryObject).spec?.targetRef?.name);
       if (kind === 'delete') this.validated.forget(o.metadata?.uid);
       // A run that ended (or a Canary that left) frees a slot: the queued ones look at once.
       const phase = (o as CanaryObject).status?.phase;
       if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);
     });
     const byTarget = (o: Obj) => {
-      const ns = o.metadata?.namespace;
-      const name = o.metadata?.name ?? '';
-      for (const c of caches.canary?.list(ns) ?? []) {
-        const t = (c as CanaryObject).spec?.targetRef?.name;
-        if (t === name || `${t}-primary` === name) enqueue(c);
-      }
+      for (const key of this.targets.of(o.metadata?.namespace ?? '', o.metadata?.name ?? ''))
+        this.queue.addAfter(key, COALESCE_MS);
     };
     caches.deployment?.on(byTarget);
     caches.daemonSet?.on(byTarget);
@@ -332,6 +335,10 @@ export class CanaryController {
     if (write.write) {
       const written = await deps.kube.patchStatus(statusRefOf(ctx.view), nullMissing(obj.status, status));
       this.noteOwnWrite(obj, written);
+      log.debug(
+        { phase: status.phase, weight: status.canaryWeight, status: status.message },
+        'status written',
+      );
       if (alerts.length) failpoint('after-status-write'); // chaos tests only: die before sending them
     }
     this.sendPendingAlerts(ctx, status.pendingAlerts ?? [], log);

@@ -87,7 +87,7 @@ function initialize(run: Run): void {
       run.setPhase('Initializing', 'Initializing: creating primary Deployment and Services');
     else
       run.status.message = `Initializing: waiting for ${view.spec.targetRef.name}-primary to be ready (${obs.primary.readyPercent}% ready)`;
-    run.requeueAfterMs = POLL_MS;
+    run.awaitWatched();
     return;
   }
   run.act({ type: 'setTraffic', traffic: { primary: 100, canary: 0 } });
@@ -345,7 +345,7 @@ function progressing(run: Run): void {
     const msg = `Progressing: waiting for canary pods (${obs.canary.readyPercent}% ready)`;
     if (!userPaused && run.deadlineExceeded()) return deadlineRollback(run, msg);
     status.message = msg;
-    run.requeueAfterMs = POLL_MS;
+    run.awaitWatched();
     if (userPaused) run.madeProgress();
     return;
   }
@@ -756,7 +756,7 @@ function promoting(run: Run): void {
       if (obs.primary.revision) status.lastPromotedSpec = obs.primary.revision;
       return rollback(run, 'Progress deadline exceeded while promoting');
     }
-    run.requeueAfterMs = POLL_MS;
+    run.awaitWatched();
     return;
   }
   const stepBack = view.spec.analysis.stepWeightPromotion;

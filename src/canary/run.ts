@@ -10,6 +10,13 @@ const IDLE_RESYNC_MS = 5 * 60_000;
 /** User requests acted on once per id (status.handledRequests). */
 type RequestKind = 'promote' | 'abort' | 'retry' | 'promoteNow';
 export const POLL_MS = 2_000;
+/**
+ * The longest wait between looks while pods roll out. Their readiness arrives as watch events of
+ * the Deployment (or DaemonSet), which requeue the Canary at once; this look is a backstop only.
+ * Polling every POLL_MS instead cost 100 reconciles per Canary per rollout at 1,000 Canaries,
+ * where pods take minutes.
+ */
+export const WATCHED_WAIT_MS = 10_000;
 /** The longest requeue decide() asks for: far below setTimeout's limit (2^31-1 ms). */
 export const MAX_REQUEUE_MS = IDLE_RESYNC_MS;
 
@@ -89,6 +96,17 @@ export class Run {
   deadlineExceeded(graceMs = 0): boolean {
     const since = Date.parse(this.status.waitingSince ?? this.now);
     return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
+  }
+
+  /**
+   * Waits for what watch events report (a workload's readiness): the next look comes with the
+   * event, at the latest after WATCHED_WAIT_MS, and on time for the deadline (plus `graceMs`).
+   */
+  awaitWatched(graceMs = 0): void {
+    const since = Date.parse(this.status.waitingSince ?? this.now);
+    const deadline = since + this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
+    const untilDeadline = Math.max(0, deadline - this.obs.now.getTime()) + 1;
+    this.requeueAfterMs = Math.min(this.requeueAfterMs, WATCHED_WAIT_MS, untilDeadline);
   }
 
   /**

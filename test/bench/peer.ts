@@ -23,12 +23,21 @@ import {
 import { startPrometheus, type PrometheusInstance } from '../cluster/prometheus.ts';
 import { waitFor } from '../cluster/proc.ts';
 import { readAudit, readQueryLog, type Window } from './peer/attribution.ts';
-import { alive, startFlagger, startWeir, type Controller } from './peer/controllers.ts';
+import {
+  alive,
+  heapInUseMiB,
+  metricsText,
+  startFlagger,
+  startWeir,
+  type Controller,
+} from './peer/controllers.ts';
+import { rolloutMetrics } from './peer/weir-metrics.ts';
 import { figures, type Figures, type Rollout } from './peer/figures.ts';
 import { deployment, flaggerCanary, flaggerTemplate, weirObjects, type AppSpec } from './peer/manifests.ts';
 import { parseOptions, type PeerOptions } from './peer/options.ts';
 import { machine, ratios, table, writeResult } from './peer/report.ts';
 import { startHog } from './peer/hog.ts';
+import { sampleMachineLoad, type MachineLoad } from './peer/machine-load.ts';
 import { Timeline } from './peer/timeline.ts';
 
 const opts = parseOptions(process.argv.slice(2));
@@ -53,6 +62,8 @@ interface Side {
   controller: Controller;
   timeline: Timeline;
   baselineAt: number;
+  /** Heap in use (MiB) at the baseline and at the end of the idle window. */
+  heap: { baseline?: number; idle?: number };
   rollouts: Rollout[];
   failure?: Rollout;
 }
@@ -117,7 +128,18 @@ async function startSide(
   const apiVersion = name === 'weir' ? 'weir.dev/v1alpha1' : 'flagger.app/v1beta1';
   const timeline = new Timeline(createKube(cluster.kc), cluster.kc, apiVersion, ns);
   await timeline.start();
-  return { name, ns, apiVersion, prom, queryLog, controller, timeline, baselineAt: 0, rollouts: [] };
+  return {
+    name,
+    ns,
+    apiVersion,
+    prom,
+    queryLog,
+    controller,
+    timeline,
+    baselineAt: 0,
+    heap: {},
+    rollouts: [],
+  };
 }
 
 function canaryObjects(side: Side, all: AppSpec[]): Array<Record<string, unknown>> {
@@ -145,6 +167,7 @@ async function rollout(
   until: string[],
 ): Promise<Rollout> {
   const patchedAt = new Map<string, number>();
+  const metricsBefore = side.name === 'weir' ? await metricsText(side.controller) : undefined;
   const from = Date.now();
   await pool(names, 10, async (n) => {
     await kube.mergePatch(
@@ -167,7 +190,10 @@ async function rollout(
       Math.max(...until.map((p) => side.timeline.reached(n, p, patchedAt.get(n)!) ?? Date.now())),
     ),
   );
-  return { patchedAt, window: { from, to: last } };
+  // Weir's own account of the rollout; none when either read of its /metrics failed.
+  const metricsAfter = metricsBefore ? await metricsText(side.controller) : '';
+  const weir = metricsBefore && metricsAfter ? rolloutMetrics(metricsBefore, metricsAfter) : undefined;
+  return { patchedAt, window: { from, to: last }, ...(weir ? { weir } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -189,12 +215,16 @@ async function main(): Promise<void> {
     logDir: join(logDir, 'cluster'),
   });
   const kube = createKube(cluster.kc);
+  const load = sampleMachineLoad();
   const sides: Side[] = [];
   let hog: { stop(): void } | undefined;
   try {
     for (const name of opts.controllers) sides.push(await startSide(cluster, name, flaggerBin, logDir));
     await delay(5_000); // start-up settles before the baseline RSS is read
-    for (const s of sides) s.baselineAt = Date.now();
+    for (const s of sides) {
+      s.baselineAt = Date.now();
+      s.heap.baseline = await heapInUseMiB(s.controller);
+    }
     console.error(
       `bench:peer: creating ${all.length} Deployments + Canaries per controller (logs: ${logDir})`,
     );
@@ -219,6 +249,7 @@ async function main(): Promise<void> {
     const idle: Window = { from: Date.now(), to: 0 };
     await delay(left(opts.idleS * 1000));
     idle.to = Date.now();
+    for (const s of sides) s.heap.idle = await heapInUseMiB(s.controller);
 
     if (opts.hog) hog = startHog(opts.hog, opts.timeoutMin * 60_000);
     for (let r = 1; r <= opts.rollouts; r++) {
@@ -260,14 +291,16 @@ async function main(): Promise<void> {
         failing: failing.map((a) => a.name),
         intervalS: opts.intervalS,
         baselineAt: s.baselineAt,
+        heap: s.heap,
         created,
         idle,
         rollouts: s.rollouts,
         failure: s.failure,
       });
     }
-    report(results);
+    report(results, rolloutLoad(load, sides, opts.rollouts));
   } finally {
+    load.stop();
     hog?.stop();
     for (const s of sides) {
       s.timeline.stop();
@@ -278,15 +311,29 @@ async function main(): Promise<void> {
   }
 }
 
-function report(results: Partial<Record<Side['name'], Figures>>): void {
+/** The machine's load during each rollout (from the first controller's start of it to the last one's end). */
+function rolloutLoad(load: MachineLoad, sides: Side[], rollouts: number) {
+  return Array.from({ length: rollouts }, (_, r) => {
+    const windows = sides.map((s) => s.rollouts[r]!.window);
+    return load.between(Math.min(...windows.map((w) => w.from)), Math.max(...windows.map((w) => w.to)));
+  });
+}
+
+function report(results: Partial<Record<Side['name'], Figures>>, load: ReturnType<typeof rolloutLoad>): void {
   const { weir, flagger } = results;
   console.log(`\n${table(weir, flagger, opts)}\n`);
+  for (const [i, l] of load.entries())
+    console.log(
+      `rollout ${i + 1}: machine ${l.busyPct}% busy; CPU s by program ${JSON.stringify(l.cpuSByProgram)}`,
+    );
   const { timeoutMin, outDir, ...options } = opts;
   void timeoutMin;
   const result = {
     date: new Date().toISOString(),
     machine: machine(),
     options,
+    // The whole machine during each rollout: busy share of all cores, CPU seconds per program.
+    loadInRollouts: load,
     versions: { weir: WEIR_VERSION, flagger: toolVersion('flagger') },
     weir: weir ?? null,
     flagger: flagger ?? null,

@@ -382,6 +382,37 @@ describe('failures and rollback', () => {
     assert.match(d.status.message ?? '', /Progress deadline exceeded/);
   });
 
+  test('waiting for pods looks again with their watch events: a 10 s backstop, on time for the deadline', () => {
+    const w = world(canary({ stepWeight: 10, maxWeight: 50 }, { progressDeadlineSeconds: 60 }), initialized);
+    w.revision = 'rev2';
+    step(w);
+    w.canary = { exists: true, readyPercent: 40 };
+    let d = tick(w, 1_000);
+    assert.match(d.status.message ?? '', /waiting for canary pods \(40% ready\)/);
+    assert.equal(d.requeueAfterMs, 10_000, 'no 2 s polling while pods roll out');
+    d = tick(w, 55_000);
+    assert.equal(d.status.phase, 'Progressing');
+    assert.ok(d.requeueAfterMs <= 5_001, `wakes at the deadline: ${d.requeueAfterMs}`);
+    // The primary rolling out during promotion, and while initializing, wait the same way.
+    const p = world(canary({ stepWeight: 50, maxWeight: 50 }), initialized);
+    p.revision = 'rev2';
+    step(p);
+    tick(p);
+    tick(p);
+    p.primary = { exists: true, readyPercent: 50, revision: 'rev1' };
+    d = tick(p);
+    assert.equal(d.status.phase, 'Promoting');
+    d = tick(p, 1_000);
+    assert.match(d.status.message ?? '', /waiting for app-primary to roll out/);
+    assert.equal(d.requeueAfterMs, 10_000);
+    const i = world(canary({ stepWeight: 10, maxWeight: 50 }));
+    i.primary = { exists: true, readyPercent: 0 };
+    step(i);
+    d = tick(i, 1_000);
+    assert.match(d.status.message ?? '', /Initializing: waiting for app-primary/);
+    assert.equal(d.requeueAfterMs, 10_000);
+  });
+
   test('a rollback webhook that answers OK rolls back', () => {
     const w = world(
       canary({

@@ -42,10 +42,12 @@ export interface Controller {
   peakRss(from: number, to: number): number;
   /** RSS of the last sample at or before `at`. */
   rssAt(at: number): number;
+  /** The controller's Prometheus metrics endpoint (its runtime's heap figures are read from it). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
-function sampled(name: Controller['name'], proc: Managed): Controller {
+function sampled(name: Controller['name'], proc: Managed, metricsUrl = ''): Controller {
   const samples: Sample[] = [];
   const pid = proc.child.pid!;
   const take = () => {
@@ -64,6 +66,7 @@ function sampled(name: Controller['name'], proc: Managed): Controller {
     cpuBetween: (from, to) => nearest(to).cpuS - nearest(from).cpuS,
     peakRss: (from, to) => Math.max(...within(from, to).map((s) => s.rssMiB)),
     rssAt: (at) => [...samples].reverse().find((s) => s.at <= at)?.rssMiB ?? samples[0]!.rssMiB,
+    metricsUrl,
     async stop() {
       clearInterval(timer);
       await proc.stop(10_000);
@@ -108,6 +111,7 @@ export async function startWeir(kubeconfig: string, ns: string, logDir: string):
     async () => {
       alive(c);
       const port = /"port":(\d+)[^\n]*weir controller started/.exec(readFileSync(proc.logFile, 'utf8'))?.[1];
+      c.metricsUrl = `http://127.0.0.1:${port}/metrics`;
       return !!port && (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
     },
     60_000,
@@ -139,7 +143,7 @@ export async function startFlagger(
     ],
     { logDir },
   );
-  const c = sampled('flagger', proc);
+  const c = sampled('flagger', proc, `http://127.0.0.1:${port}/metrics`);
   await waitFor(
     'flagger /healthz',
     async () => {
@@ -150,4 +154,25 @@ export async function startFlagger(
     250,
   );
   return c;
+}
+
+/**
+ * The heap the controller's runtime has in use (MiB): Node's used V8 heap (prom-client's
+ * nodejs_heap_size_used_bytes) or Go's allocated heap (go_memstats_heap_alloc_bytes). Both count
+ * garbage not collected yet; set beside RSS, the figure tells objects from the runtime's unused
+ * pages. Undefined if unread.
+ */
+export async function heapInUseMiB(c: Controller): Promise<number | undefined> {
+  const metric = c.name === 'weir' ? 'nodejs_heap_size_used_bytes' : 'go_memstats_heap_alloc_bytes';
+  const value = new RegExp(`^${metric} (\\S+)$`, 'm').exec(await metricsText(c))?.[1];
+  return value === undefined ? undefined : Number(value) / 2 ** 20;
+}
+
+/** The controller's /metrics page ('' when it cannot be read). */
+export async function metricsText(c: Controller): Promise<string> {
+  try {
+    return await (await fetch(c.metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+  } catch {
+    return '';
+  }
 }

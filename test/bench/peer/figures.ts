@@ -1,5 +1,6 @@
 // The figures of one controller, computed from what the run recorded: phase and weight timelines,
 // /proc samples, the audit log and the Prometheus query log. Pure functions of those records.
+import type { WeirRolloutMetrics } from './weir-metrics.ts';
 import { breakdown, inWindow, isWrite, type ApiRequest, type Window } from './attribution.ts';
 import type { Controller } from './controllers.ts';
 import type { Timeline } from './timeline.ts';
@@ -9,6 +10,8 @@ export interface Rollout {
   patchedAt: Map<string, number>;
   /** From the first patch until this controller's last rollout finished (or the wait gave up). */
   window: Window;
+  /** Weir's own metrics over the rollout (reconciles, queue waits). */
+  weir?: WeirRolloutMetrics;
 }
 
 export interface Recorded {
@@ -20,6 +23,8 @@ export interface Recorded {
   failing: string[];
   intervalS: number;
   baselineAt: number;
+  /** Heap in use (MiB, from the controller's metrics) at the baseline and when idle. */
+  heap: { baseline?: number; idle?: number };
   created: Window;
   idle: Window;
   rollouts: Rollout[];
@@ -36,6 +41,9 @@ export interface Figures {
   queriesPerCanaryPerTick: number;
   requestsPerCanaryPerRollout: number;
   writesPerCanaryPerRollout: number;
+  /** Kubernetes Events created or updated (apart: a controller that drops its Events writes less). */
+  eventWritesPerCanaryPerRollout: number;
+  writesWithoutEventsPerCanaryPerRollout: number;
   queriesPerCanaryPerRollout: number;
   /** Intervals from the first patch to the last Canary done: the ticks one rollout took. */
   intervalsPerRollout: number;
@@ -52,6 +60,17 @@ export interface Figures {
   rssIdleMiB: number;
   rssPeakMiB: number;
   rssPerCanaryKiB: number;
+  heapIdleMiB: number | null;
+  /**
+   * Growth of the heap in use per Canary, baseline to idle: the runtime's heap without its unused
+   * pages (it still counts garbage no collection has freed yet, so it bounds live data from above).
+   */
+  heapPerCanaryKiB: number | null;
+  /** Weir only (its metrics), over the first rollout. */
+  reconcilesPerCanaryPerRollout: number | null;
+  reconcileMeanMs: number | null;
+  queueWaitMeanMs: number | null;
+  queueWaitP99AtMostS: number | null;
   writesInRollouts: Record<string, number>;
   readsInRollouts: Record<string, number>;
   userAgents: string[];
@@ -76,6 +95,18 @@ function latencies(r: Recorded, rollout: Rollout, names: string[], phase: string
   }
   return out;
 }
+
+/** Weir's account of the first rollout, per rolling Canary. */
+function ownAccount(m: WeirRolloutMetrics | undefined, canaries: number) {
+  return {
+    reconcilesPerCanaryPerRollout: m ? round(m.reconciles / canaries, 1) : null,
+    reconcileMeanMs: m?.reconcileMeanMs ?? null,
+    queueWaitMeanMs: m?.queueWaitMeanMs ?? null,
+    queueWaitP99AtMostS: m?.queueWaitP99AtMostS ?? null,
+  };
+}
+
+const isEvent = (q: ApiRequest): boolean => q.resource === 'events';
 
 /** How late each weight step came: the gap between two steps of one Canary, minus the interval. */
 function stepLateness(r: Recorded): number[] {
@@ -116,6 +147,14 @@ export function figures(r: Recorded): Figures {
     queriesPerCanaryPerTick: round(perTick(rolloutQueries.length))!,
     requestsPerCanaryPerRollout: round(perRollout(rolloutReqs.length), 1)!,
     writesPerCanaryPerRollout: round(perRollout(rolloutReqs.filter(isWrite).length), 1)!,
+    eventWritesPerCanaryPerRollout: round(
+      perRollout(rolloutReqs.filter((q) => isWrite(q) && isEvent(q)).length),
+      1,
+    )!,
+    writesWithoutEventsPerCanaryPerRollout: round(
+      perRollout(rolloutReqs.filter((q) => isWrite(q) && !isEvent(q)).length),
+      1,
+    )!,
     queriesPerCanaryPerRollout: round(perRollout(rolloutQueries.length), 1)!,
     intervalsPerRollout: round(ticks / r.rollouts.length, 1)!,
     toProgressingMedianS: round(quantile(progressing, 0.5), 1),
@@ -131,6 +170,12 @@ export function figures(r: Recorded): Figures {
     rssIdleMiB: round(rssIdle, 1)!,
     rssPeakMiB: round(r.controller.peakRss(r.created.from, Date.now()), 1)!,
     rssPerCanaryKiB: round(((rssIdle - rssBaseline) * 1024) / all.length, 1)!,
+    heapIdleMiB: r.heap.idle === undefined ? null : round(r.heap.idle, 1),
+    heapPerCanaryKiB:
+      r.heap.idle === undefined || r.heap.baseline === undefined
+        ? null
+        : round(((r.heap.idle - r.heap.baseline) * 1024) / all.length, 1),
+    ...ownAccount(r.rollouts[0]?.weir, r.rolling.length),
     writesInRollouts: breakdown(rolloutReqs.filter(isWrite)),
     readsInRollouts: breakdown(rolloutReqs.filter((q) => !isWrite(q))),
     userAgents: [...new Set(r.requests.map((q) => q.userAgent))],

@@ -18,6 +18,8 @@ const ROWS: Row[] = [
   ['analysis intervals per rollout', 'intervalsPerRollout'],
   ['API requests per canary per rollout', 'requestsPerCanaryPerRollout'],
   ['writes per canary per rollout', 'writesPerCanaryPerRollout'],
+  ['  of them Events', 'eventWritesPerCanaryPerRollout'],
+  ['  of them not Events', 'writesWithoutEventsPerCanaryPerRollout'],
   ['metric queries per canary per rollout', 'queriesPerCanaryPerRollout'],
   ['new revision -> Progressing, median (s)', 'toProgressingMedianS'],
   ['new revision -> Succeeded, median (s)', 'toSucceededMedianS'],
@@ -32,6 +34,12 @@ const ROWS: Row[] = [
   ['RSS idle (MiB)', 'rssIdleMiB'],
   ['RSS peak (MiB)', 'rssPeakMiB'],
   ['RSS per canary (KiB)', 'rssPerCanaryKiB'],
+  ['heap used, idle (MiB)', 'heapIdleMiB'],
+  ['heap used per canary (KiB)', 'heapPerCanaryKiB'],
+  ['Canary reconciles per canary per rollout', 'reconcilesPerCanaryPerRollout'],
+  ['reconcile, mean (ms)', 'reconcileMeanMs'],
+  ['work-queue wait, mean (ms)', 'queueWaitMeanMs'],
+  ['work-queue wait p99, at most (s)', 'queueWaitP99AtMostS'],
 ];
 
 const NUMERIC = ROWS.filter(([, k]) => k !== 'succeeded' && k !== 'failed').map(([, k]) => k);
