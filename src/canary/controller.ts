@@ -131,9 +131,10 @@ export class CanaryController {
     caches.canary?.on((o, kind) => {
       enqueue(o);
       const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-      if (kind === 'delete') this.targets.delete(key);
-      else this.targets.set(key, o.metadata?.namespace ?? '', (o as CanaryObject).spec?.targetRef?.name);
-      if (kind === 'delete') this.validated.forget(o.metadata?.uid);
+      if (kind === 'delete') {
+        this.targets.delete(key);
+        this.validated.forget(o.metadata?.uid);
+      } else this.targets.set(key, o.metadata?.namespace ?? '', (o as CanaryObject).spec?.targetRef?.name);
       // A run that ended (or a Canary that left) frees a slot: the queued ones look at once.
       const phase = (o as CanaryObject).status?.phase;
       if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);

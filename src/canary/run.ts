@@ -94,8 +94,13 @@ export class Run {
 
   /** The current wait has lasted longer than progressDeadlineSeconds (plus `graceMs`). */
   deadlineExceeded(graceMs = 0): boolean {
+    return this.obs.now.getTime() > this.deadlineAt(graceMs);
+  }
+
+  /** When the current wait passes progressDeadlineSeconds (plus `graceMs`), epoch ms. */
+  private deadlineAt(graceMs: number): number {
     const since = Date.parse(this.status.waitingSince ?? this.now);
-    return this.obs.now.getTime() - since > this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
+    return since + this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
   }
 
   /**
@@ -103,9 +108,7 @@ export class Run {
    * event, at the latest after WATCHED_WAIT_MS, and on time for the deadline (plus `graceMs`).
    */
   awaitWatched(graceMs = 0): void {
-    const since = Date.parse(this.status.waitingSince ?? this.now);
-    const deadline = since + this.view.spec.progressDeadlineSeconds * 1000 + graceMs;
-    const untilDeadline = Math.max(0, deadline - this.obs.now.getTime()) + 1;
+    const untilDeadline = Math.max(0, this.deadlineAt(graceMs) - this.obs.now.getTime()) + 1;
     this.requeueAfterMs = Math.min(this.requeueAfterMs, WATCHED_WAIT_MS, untilDeadline);
   }
 

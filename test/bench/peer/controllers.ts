@@ -19,10 +19,15 @@ export interface Sample {
 export function procSample(pid: number): Sample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const { cpuS } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return { at: Date.now(), cpuS, rssMiB: rssKiB / 1024 };
+}
+
+/** The parent and the CPU time (user + system, s) in a `/proc/<pid>/stat` line. */
+export function parseStat(stat: string): { ppid: number; cpuS: number } {
+  // Fields after the parenthesised command name; ppid is field 4, utime and stime 14 and 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { at: Date.now(), cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK, rssMiB: rssKiB / 1024 };
+  return { ppid: Number(rest[1]), cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK };
 }
 
 /** procSample of a child process, or an error with its log's tail once it has exited. */

@@ -4,9 +4,7 @@
 // control plane's latency as much as the controller's; these figures say which.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { execFileSync } from 'node:child_process';
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+import { parseStat } from './controllers.ts';
 
 interface LoadSample {
   at: number;
@@ -41,15 +39,13 @@ interface Proc {
 function readProc(pid: number): Proc | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [argv0 = '', argv1 = ''] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     // Node processes are told apart by their script: the controller (weir.js) from a hog (-e).
     const program = basename(argv0) === 'node' ? `node ${basename(argv1)}` : basename(argv0);
     return {
       pid,
-      ppid: Number(rest[1]),
+      ...parseStat(stat),
       program: program || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
-      cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK,
     };
   } catch {
     return undefined; // exited meanwhile
