@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { WeirError } from '../errors.ts';
 import { isSubset } from '../kube/compare.ts';
 import type { Desired, Json } from './build.ts';
-import type { ApiClient, ObjectRef } from './rest.ts';
+import type { ApiClient, ObjectRef } from '../kube/rest.ts';
 
 export const GITSYNC_MANAGER = 'weir-gitsync';
 export const LABEL_NAME = 'weir.dev/gitsync-name';

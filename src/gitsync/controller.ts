@@ -25,7 +25,7 @@ import { GIT_REVISION_ANNOTATION, type AppliedRecord } from './apply.ts';
 import { DEFAULT_LIMITS, type BuildLimits } from './build.ts';
 import { OPEN_POLICY, checkoutDir, clampDelay, isCheckoutOf } from './policy.ts';
 import { registerReceiver } from './receiver.ts';
-import { createApiClient, type ApiClient } from './rest.ts';
+import { createApiClient, type ApiClient } from '../kube/rest.ts';
 import { nextStatus, sameStatus, type CanarySummary, type Outcome } from './status.ts';
 import { syncOnce, type SyncReport } from './sync.ts';
 import { cacheLookup, reconcileRollbacks, type RollbackSyncResult } from './rollback-sync.ts';

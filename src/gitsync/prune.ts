@@ -14,7 +14,7 @@ import {
   type InventoryEntry,
 } from './apply.ts';
 import type { Confinement } from './policy.ts';
-import type { ApiClient, Json } from './rest.ts';
+import type { ApiClient, Json } from '../kube/rest.ts';
 
 export interface PruneReport {
   deleted: string[];

@@ -12,7 +12,7 @@ import { build, describeProblems, keyOf, type BuildLimits } from './build.ts';
 import { FetchError, credentialsFromSecret, fetchRevision, redactUrl, type GitCredentials } from './fetch.ts';
 import { checkUrl, clampDelay, confinementOf, impersonationOf, type GitSyncPolicy } from './policy.ts';
 import { leftGit, prune, type PruneReport } from './prune.ts';
-import type { ApiClient } from './rest.ts';
+import type { ApiClient } from '../kube/rest.ts';
 import type { Outcome } from './status.ts';
 
 export interface SyncInput {

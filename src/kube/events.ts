@@ -1,7 +1,7 @@
 // Kubernetes Events for Canaries and GitSyncs (core/v1), best effort: an event that cannot be
 // written is logged, never fails a reconcile.
-import { CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
-import type { Kube } from './client.ts';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { Kube, Obj } from './client.ts';
 import type { Logger } from '../log.ts';
 
 export interface EventTarget {
@@ -17,11 +17,12 @@ export interface EventRecorder {
 }
 
 export function createEventRecorder(kube: Kube, log: Logger, component = 'weir'): EventRecorder {
-  const core = kube.kc.makeApiClient(CoreV1Api);
   return {
     async record(target, type, reason, message) {
       const now = new Date();
       const body: CoreV1Event = {
+        apiVersion: 'v1',
+        kind: 'Event',
         metadata: { generateName: `${target.name}.`, namespace: target.namespace },
         involvedObject: {
           apiVersion: target.apiVersion,
@@ -40,7 +41,7 @@ export function createEventRecorder(kube: Kube, log: Logger, component = 'weir')
         reportingComponent: component,
       };
       try {
-        await core.createNamespacedEvent({ namespace: target.namespace, body });
+        await kube.create(body as unknown as Obj);
       } catch (err) {
         log.warn({ err, reason }, 'could not record event');
       }

@@ -27,7 +27,7 @@ import { LABEL_NAME, LABEL_NAMESPACE } from '../../src/gitsync/apply.ts';
 import { OPEN_POLICY, confinementOf } from '../../src/gitsync/policy.ts';
 import { prune } from '../../src/gitsync/prune.ts';
 import { nextStatus } from '../../src/gitsync/status.ts';
-import { createApiClient, type ApiClient, type Json, type ObjectRef } from '../../src/gitsync/rest.ts';
+import { createApiClient, type ApiClient, type Json, type ObjectRef } from '../../src/kube/rest.ts';
 
 const dirs: string[] = [];
 after(async () => {

@@ -26,7 +26,7 @@ import {
   impersonationOf,
   isCheckoutOf,
 } from '../../src/gitsync/policy.ts';
-import { createApiClient } from '../../src/gitsync/rest.ts';
+import { createApiClient } from '../../src/kube/rest.ts';
 
 const dirs: string[] = [];
 after(async () => {

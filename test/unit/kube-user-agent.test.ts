@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { createKube, setUserAgent, userAgentOf } from '../../src/kube/client.ts';
-import { createApiClient } from '../../src/gitsync/rest.ts';
+import { createApiClient } from '../../src/kube/rest.ts';
 import { connect } from '../../src/cli/kube.ts';
 import { VERSION } from '../../src/version.ts';
 

@@ -1,8 +1,9 @@
-// A small raw client for the API calls GitSync makes on arbitrary kinds. The typed client-node path
-// (KubernetesObjectApi) re-serializes bodies through its model classes, which silently drops unknown
-// fields (a typo in Git would vanish instead of being rejected) and converts values on the way back.
-// GitSync needs the exact JSON both ways, strict field validation, keep-alive connections for
-// applying hundreds of objects, and a count of its writes.
+// A small raw client for API calls on arbitrary kinds: GitSync's, and the controller's writes. The
+// typed client-node path (KubernetesObjectApi) re-serializes bodies through its model classes, which
+// silently drops unknown fields (a typo in Git would vanish instead of being rejected) and converts
+// values on the way back; its generated request pipeline (URL parsing, middleware, node-fetch
+// streams, a model round trip) also cost half of a write's CPU (docs/performance.md). This client
+// sends the exact JSON both ways over keep-alive connections, and counts its writes.
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -18,8 +19,18 @@ export interface ObjectRef {
 }
 
 export interface ApiClient {
-  /** Server-side apply of `obj` under `manager` (force, strict field validation); returns the live object. */
-  apply(obj: Json, manager: string): Promise<Json>;
+  /**
+   * Server-side apply of `obj` under `manager` (force; strict field validation unless `strict` is
+   * false, when the API server's default applies); returns the live object.
+   */
+  apply(obj: Json, manager: string, strict?: boolean): Promise<Json>;
+  /**
+   * A merge patch (RFC 7386) or JSON patch (RFC 6902) of an object or its status subresource;
+   * returns the object the API server stored. A failed JSON-patch `test` rejects (HTTP 422).
+   */
+  patch(ref: ObjectRef, body: unknown, o: PatchOptions): Promise<Json>;
+  /** Creates `obj` (metadata.generateName allowed); returns the stored object. */
+  create(obj: Json): Promise<Json>;
   get(ref: ObjectRef): Promise<Json | undefined>;
   /** Every object of a kind (in a namespace, or cluster-wide) matching a label selector. */
   list(
@@ -43,6 +54,33 @@ export interface ApiClient {
   impersonate(user: string): ApiClient;
 }
 
+export interface PatchOptions {
+  type: 'merge' | 'json';
+  manager: string;
+  subresource?: 'status';
+}
+
+export interface ClientOptions {
+  /** A request whose socket stays silent this long fails (default 30 s). */
+  timeoutMs?: number;
+}
+
+const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/json-patch+json' };
+
+/**
+ * What an API server refusal carries as the cause of the WeirError: `code` is the HTTP status and
+ * `body` the Status object, the shape statusCode() and apiMessage() in client.ts read.
+ */
+export class ApiStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: Json,
+  ) {
+    super(String(body.message ?? `HTTP ${code}`));
+    this.name = 'ApiStatusError';
+  }
+}
+
 /** group/version as the API server names them (DNS subdomain, DNS label); nothing that walks a URL. */
 const API_VERSION =
   /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -52,18 +90,20 @@ interface Resource {
   namespaced: boolean;
 }
 
-export function createApiClient(kc: KubeConfig): ApiClient {
+export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClient {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new WeirError('CONFIG', 'kubeconfig has no current cluster');
   const base = new URL(server);
   const secure = base.protocol === 'https:';
-  let agent: HttpsAgent | HttpAgent | undefined;
+  let own: HttpsAgent | HttpAgent | undefined;
   let writes = 0;
+  const timeout = o.timeoutMs ?? 30_000;
   const describe = (o: ObjectRef) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
   const fail = (what: string, status: number, json: Json) =>
     new WeirError(
       status === 404 ? 'NOT_FOUND' : 'KUBE_API',
       `${what}: ${String(json.message ?? `HTTP ${status}`)}`,
+      { cause: new ApiStatusError(status, json) },
     );
 
   async function send(
@@ -75,18 +115,25 @@ export function createApiClient(kc: KubeConfig): ApiClient {
   ): Promise<{ status: number; json: Json }> {
     const opts: RequestOptions = { method, headers: {} };
     await kc.applyToHTTPSOptions(opts);
-    // applyToHTTPSOptions builds a new agent per call; one keep-alive agent with the same TLS
-    // material saves a handshake per object.
-    agent ??= secure
-      ? new HttpsAgent({
-          keepAlive: true,
-          maxSockets: 16,
-          ca: opts.ca,
-          cert: opts.cert,
-          key: opts.key,
-          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-        })
-      : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    // applyToHTTPSOptions builds a new agent per call, unless keepConnections (client.ts) shares one
+    // keep-alive agent per TLS identity, as for the controller and the CLI: then that one is used.
+    // Otherwise one keep-alive agent with the first call's TLS material saves a handshake per object.
+    const shared = (opts.agent as { keepAlive?: boolean } | undefined)?.keepAlive
+      ? (opts.agent as HttpsAgent | HttpAgent)
+      : undefined;
+    own ??= shared
+      ? undefined
+      : secure
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 16,
+            ca: opts.ca,
+            cert: opts.cert,
+            key: opts.key,
+            ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+          })
+        : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    const agent = shared ?? own;
     const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body.data));
@@ -99,7 +146,7 @@ export function createApiClient(kc: KubeConfig): ApiClient {
     if (opts.auth) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     const req = secure ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const r = req(url, { method, headers, agent, timeout: 30_000 }, (res) => {
+      const r = req(url, { method, headers, agent, timeout }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -185,13 +232,13 @@ export function createApiClient(kc: KubeConfig): ApiClient {
     },
     close() {
       if (as) return; // the connections belong to the controller's client
-      agent?.destroy();
-      agent = undefined;
+      own?.destroy();
+      own = undefined;
     },
     impersonate(user) {
       return client(user);
     },
-    async apply(obj, manager) {
+    async apply(obj, manager, strict = true) {
       const meta = (obj.metadata ?? {}) as Json;
       const ref = {
         apiVersion: String(obj.apiVersion),
@@ -204,11 +251,45 @@ export function createApiClient(kc: KubeConfig): ApiClient {
       const { status, json } = await send(
         'PATCH',
         path,
-        { fieldManager: manager, force: 'true', fieldValidation: 'Strict' },
+        { fieldManager: manager, force: 'true', ...(strict ? { fieldValidation: 'Strict' } : {}) },
         { data: obj, contentType: 'application/apply-patch+yaml' },
         as,
       );
       if (status >= 300) throw fail(`apply ${describe(ref)}`, status, json);
+      return json;
+    },
+    async patch(ref, body, p) {
+      const path = `${await pathOf(ref, ref.name)}${p.subresource ? `/${p.subresource}` : ''}`;
+      writes++;
+      const { status, json } = await send(
+        'PATCH',
+        path,
+        { fieldManager: p.manager },
+        { data: body, contentType: PATCH_TYPES[p.type] },
+        as,
+      );
+      if (status >= 300)
+        throw fail(`patch ${p.subresource ? `${p.subresource} of ` : ''}${describe(ref)}`, status, json);
+      return json;
+    },
+    async create(obj) {
+      const meta = (obj.metadata ?? {}) as Json;
+      const ns = meta.namespace as string | undefined;
+      const ref = { apiVersion: String(obj.apiVersion), kind: String(obj.kind), namespace: ns };
+      writes++;
+      const { status, json } = await send(
+        'POST',
+        await pathOf(ref),
+        {},
+        { data: obj, contentType: 'application/json' },
+        as,
+      );
+      if (status >= 300)
+        throw fail(
+          `create ${describe({ ...ref, name: String(meta.name ?? meta.generateName ?? '') })}`,
+          status,
+          json,
+        );
       return json;
     },
     async get(ref) {
