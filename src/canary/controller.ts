@@ -120,7 +120,12 @@ export class CanaryController {
     this.slots = new Slots(deps.config.limits);
   }
 
-  /** Maps informer events to Canary keys: the Canary itself, its workloads, configs and routes. */
+  /**
+   * Maps informer events to Canary keys: the Canary itself, its workloads, configs and routes. The
+   * echo of this controller's own write (an object whose resourceVersion is the one our write
+   * returned) requeues nothing: the reconcile that wrote it already asked for its next look, and
+   * about a third of a rollout's reconciles were such echoes (docs/performance.md).
+   */
   watch(): void {
     const { caches } = this.deps;
     // One status write shows up as several events (the Canary's, its route's, its Deployments'),
@@ -129,8 +134,8 @@ export class CanaryController {
     const enqueue = (o: Obj) =>
       this.queue.addAfter(`${o.metadata?.namespace}/${o.metadata?.name}`, COALESCE_MS);
     caches.canary?.on((o, kind) => {
-      enqueue(o);
       const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+      if (kind !== 'update' || !this.isOwnStatusEcho(key, o)) enqueue(o);
       if (kind === 'delete') {
         this.targets.delete(key);
         this.validated.forget(o.metadata?.uid);
@@ -139,26 +144,41 @@ export class CanaryController {
       const phase = (o as CanaryObject).status?.phase;
       if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);
     });
-    const byTarget = (o: Obj) => {
+    const byTarget = (workloadKind: string) => (o: Obj, kind: string) => {
+      if (kind === 'update' && this.writes.isEcho(workloadKind, o)) return;
       for (const key of this.targets.of(o.metadata?.namespace ?? '', o.metadata?.name ?? ''))
         this.queue.addAfter(key, COALESCE_MS);
     };
-    caches.deployment?.on(byTarget);
-    caches.daemonSet?.on(byTarget);
+    caches.deployment?.on(byTarget(RESOURCES.deployment.kind));
+    caches.daemonSet?.on(byTarget(RESOURCES.daemonSet.kind));
     const byNamespace = (o: Obj) => {
       for (const c of caches.canary?.list(o.metadata?.namespace) ?? []) enqueue(c);
     };
     caches.configMap?.on(byNamespace);
     caches.secret?.on(byNamespace);
     caches.hpa?.on(byNamespace);
-    const byLabel = (o: Obj) => {
+    const byLabel = (labelledKind: string) => (o: Obj, kind: string) => {
+      if (kind === 'update' && this.writes.isEcho(labelledKind, o)) return;
       const name = o.metadata?.labels?.['weir.dev/canary'];
       if (name) this.queue.addAfter(`${o.metadata?.namespace}/${name}`, COALESCE_MS);
     };
     // Services and every routing provider's objects carry the weir.dev/canary label: an edit or a
     // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
-    const byLabelKeys = new Set(['service', ...providerResources().map((r) => r.key)]);
-    for (const key of byLabelKeys) caches[key]?.on(byLabel);
+    const labelled = new Map([
+      ['service', RESOURCES.service.kind],
+      ...providerResources().map((r) => [r.key, r.type.kind] as const),
+    ]);
+    for (const [key, kind] of labelled) caches[key]?.on(byLabel(kind));
+  }
+
+  /**
+   * Whether a Canary's update event is only our last status write coming back: its
+   * resourceVersion is the one the write returned, and the returned object is kept, so no
+   * reconcile waits for this event (freshest()).
+   */
+  private isOwnStatusEcho(key: string, o: Obj): boolean {
+    const w = this.ownWrites.get(key);
+    return !!w?.object && w.after !== undefined && w.after === o.metadata?.resourceVersion;
   }
 
   /** Every Queued Canary but `changed` (its own event already requeued it). */

@@ -93,6 +93,16 @@ export class WriteLog {
     this.writes.set(`${obj.kind}/${m.namespace ?? ''}/${m.name}`, { rv: m.resourceVersion, at: this.now() });
   }
 
+  /**
+   * Whether a watch event's object is exactly what our last write of it stored (same
+   * resourceVersion): the echo of that write, which tells the reconcile that made it nothing new.
+   */
+  isEcho(kind: string, obj: Obj): boolean {
+    const m = obj.metadata;
+    const rv = m?.resourceVersion;
+    return rv !== undefined && this.writes.get(`${kind}/${m?.namespace ?? ''}/${m?.name}`)?.rv === rv;
+  }
+
   /** Whether `cached` (the cache's copy, undefined when absent) shows our last write of the object. */
   seen(kind: string, namespace: string, name: string, cached: Obj | undefined): boolean {
     const key = `${kind}/${namespace}/${name}`;

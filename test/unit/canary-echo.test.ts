@@ -1,0 +1,112 @@
+// The echo of the controller's own write requeues nothing (issue 12): a watch event whose object is
+// exactly what our write stored (its resourceVersion) tells the reconcile that wrote it nothing new.
+// Any other change of the same object, and any delete, still requeues the Canary.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CanaryController } from '../../src/canary/controller.ts';
+import type { Caches } from '../../src/canary/context.ts';
+import { WriteLog } from '../../src/canary/drift.ts';
+import { parseConfig } from '../../src/config.ts';
+import type { Kube, Obj } from '../../src/kube/client.ts';
+import type { EventRecorder } from '../../src/kube/events.ts';
+import { silentLogger } from '../../src/log.ts';
+import { Metrics } from '../../src/server/metrics.ts';
+
+const route = (rv: string): Obj => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: { name: 'r', namespace: 'n', resourceVersion: rv, labels: { 'weir.dev/canary': 'app' } },
+});
+
+test('the write log knows the echo of its last write of an object, and nothing else', async () => {
+  const log = new WriteLog();
+  const kube = log.wrap({
+    apply: async (o: Obj) => ({ ...o, metadata: { ...o.metadata, resourceVersion: '12' } }),
+  } as unknown as Kube);
+  await kube.apply(route('9'));
+  assert.equal(log.isEcho('HTTPRoute', route('12')), true);
+  assert.equal(log.isEcho('HTTPRoute', route('13')), false, 'a later change by someone else');
+  assert.equal(log.isEcho('HTTPRoute', route('11')), false);
+  assert.equal(log.isEcho('Service', route('12')), false, 'another kind of the same name');
+  assert.equal(
+    log.isEcho('HTTPRoute', { ...route('12'), metadata: { ...route('12').metadata, name: 'x' } }),
+    false,
+  );
+});
+
+/** Informer caches that hand their handlers to the test. */
+function fakeCaches() {
+  const handlers = new Map<string, Array<(o: Obj, kind: 'add' | 'update' | 'delete') => void>>();
+  const objects = new Map<string, Obj>();
+  const cache = (key: string) => ({
+    on: (h: (o: Obj, kind: 'add' | 'update' | 'delete') => void) =>
+      handlers.set(key, [...(handlers.get(key) ?? []), h]),
+    get: (ns: string, name: string) => objects.get(`${key}/${ns}/${name}`),
+    list: () => [...objects.entries()].filter(([k]) => k.startsWith(`${key}/`)).map(([, o]) => o),
+  });
+  const caches = new Proxy({} as Record<string, unknown>, { get: (_, key: string) => cache(key) });
+  const fire = (key: string, o: Obj, kind: 'add' | 'update' | 'delete' = 'update') => {
+    objects.set(`${key}/${o.metadata?.namespace}/${o.metadata?.name}`, o);
+    for (const h of handlers.get(key) ?? []) h(o, kind);
+  };
+  return { caches: caches as unknown as Caches, fire };
+}
+
+test("the controller's watch: our writes' echoes requeue nothing, other changes do", async () => {
+  const { caches, fire } = fakeCaches();
+  const c = new CanaryController({
+    kube: {} as Kube,
+    caches,
+    config: parseConfig({}, {}),
+    metrics: new Metrics('test', false),
+    recorder: {} as EventRecorder,
+    log: silentLogger(),
+  });
+  const requeued: string[] = [];
+  c.queue.addAfter = (key: string) => void requeued.push(key);
+  c.watch();
+  const canary = (rv: string): Obj => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'n', resourceVersion: rv, uid: 'u1' },
+    spec: { targetRef: { kind: 'Deployment', name: 'app' } },
+  });
+  fire('canary', canary('1'), 'add');
+  assert.deepEqual(requeued.splice(0), ['n/app']);
+
+  // The controller's status write returned resourceVersion 5 (with the object).
+  const ownWrites = (c as unknown as { ownWrites: Map<string, object> }).ownWrites;
+  ownWrites.set('n/app', { before: '1', after: '5', object: canary('5'), at: Date.now() });
+  fire('canary', canary('5'));
+  assert.deepEqual(requeued.splice(0), [], 'the echo of our status write');
+  fire('canary', canary('6'));
+  assert.deepEqual(requeued.splice(0), ['n/app'], 'a later change (a user, GitSync)');
+  fire('canary', canary('5'), 'delete');
+  assert.deepEqual(requeued.splice(0), ['n/app'], 'a delete is never an echo');
+  fire('canary', canary('7'), 'add');
+  requeued.splice(0);
+
+  // The controller's writes of the target Deployment and the route (through its WriteLog).
+  const writes = (c as unknown as { writes: WriteLog }).writes;
+  const kube = writes.wrap({
+    mergePatch: async (ref: { name: string; namespace: string }) => ({
+      kind: 'Deployment',
+      metadata: { name: ref.name, namespace: ref.namespace, resourceVersion: '40' },
+    }),
+    apply: async (o: Obj) => ({ ...o, metadata: { ...o.metadata, resourceVersion: '41' } }),
+  } as unknown as Kube);
+  await kube.mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'n', name: 'app' }, {});
+  await kube.apply(route('30'));
+  const deployment = (rv: string): Obj => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'app', namespace: 'n', resourceVersion: rv },
+  });
+  fire('deployment', deployment('40'));
+  fire('httproutes.gateway.networking.k8s.io', route('41'));
+  assert.deepEqual(requeued.splice(0), [], 'echoes of our Deployment patch and route apply');
+  fire('deployment', deployment('42'));
+  assert.deepEqual(requeued.splice(0), ['n/app'], "the kube-controller-manager's status update");
+  fire('httproutes.gateway.networking.k8s.io', route('43'));
+  assert.deepEqual(requeued.splice(0), ['n/app'], 'an edit of the route (drift)');
+});
