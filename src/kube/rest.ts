@@ -65,6 +65,9 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
+/** How long one computation of the request options (credentials, TLS, agent) is used. */
+export const OPTIONS_TTL_MS = 10_000;
+
 const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/json-patch+json' };
 
 /**
@@ -106,6 +109,19 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
       { cause: new ApiStatusError(status, json) },
     );
 
+  // What applyToHTTPSOptions computes (credentials, TLS material, the shared agent) is kept for
+  // OPTIONS_TTL_MS: computing it per request decoded the CA, client certificate and key (or read
+  // their files) every time, 3 % of a rollout's CPU. A 401 drops it, so a rotated token is read
+  // again at once.
+  let applied: { opts: RequestOptions; at: number } | undefined;
+  async function requestOptions(): Promise<RequestOptions> {
+    if (applied && Date.now() - applied.at < OPTIONS_TTL_MS) return applied.opts;
+    const opts: RequestOptions = { headers: {} };
+    await kc.applyToHTTPSOptions(opts);
+    applied = { opts, at: Date.now() };
+    return opts;
+  }
+
   async function send(
     method: string,
     path: string,
@@ -113,8 +129,7 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
     body?: { data: unknown; contentType: string },
     as?: string,
   ): Promise<{ status: number; json: Json }> {
-    const opts: RequestOptions = { method, headers: {} };
-    await kc.applyToHTTPSOptions(opts);
+    const opts = await requestOptions();
     // applyToHTTPSOptions builds a new agent per call, unless keepConnections (client.ts) shares one
     // keep-alive agent per TLS identity, as for the controller and the CLI: then that one is used.
     // Otherwise one keep-alive agent with the first call's TLS material saves a handshake per object.
@@ -158,6 +173,7 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
           } catch {
             json = { message: text.slice(0, 500) };
           }
+          if (res.statusCode === 401) applied = undefined;
           resolve({ status: res.statusCode ?? 0, json });
         });
       });

@@ -186,3 +186,27 @@ test('a 404 is NOT_FOUND', async () => {
     },
   );
 });
+
+test('credentials are computed once per OPTIONS_TTL_MS, and again at once after a 401', async () => {
+  let refuse = false;
+  await withServer(
+    (s) => (refuse ? { status: 401, body: { kind: 'Status', code: 401, message: 'Unauthorized' } } : echo(s)),
+    async (kc) => {
+      let computed = 0;
+      const base = kc.applyToHTTPSOptions.bind(kc);
+      kc.applyToHTTPSOptions = async (o) => {
+        computed++;
+        await base(o);
+      };
+      const kube = createKube(kc);
+      const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'podinfo' };
+      for (let i = 0; i < 5; i++) await kube.mergePatch(ref, {});
+      assert.equal(computed, 1, 'five writes, one computation');
+      refuse = true;
+      await kube.mergePatch(ref, {}).catch(() => undefined);
+      refuse = false;
+      await kube.mergePatch(ref, {});
+      assert.equal(computed, 2, 'computed again after the 401');
+    },
+  );
+});
