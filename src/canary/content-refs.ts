@@ -9,7 +9,7 @@ import type { Caches } from './context.ts';
 import { referencedConfigs } from './targets.ts';
 import type { Workload } from './workloads.ts';
 
-type Want = { cache: 'configMap' | 'secret'; namespace: string; name: string };
+export type Want = { cache: 'configMap' | 'secret'; namespace: string; name: string };
 
 export function contentWanted(ns: string, spec: CanarySpec, target: Workload, caches: Caches): Want[] {
   const refs = referencedConfigs(target.spec?.template?.spec);

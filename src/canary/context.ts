@@ -12,7 +12,7 @@ import type { ProviderDescriptor } from '../routing/provider.ts';
 import { descriptorOf, notSupportedMessage } from '../routing/registry.ts';
 import type { RouteTarget, Router, RouterDeps } from '../routing/router.ts';
 import type { CanaryView, Observations } from './model.ts';
-import { contentWanted, holdContent } from './content-refs.ts';
+import { contentWanted, holdContent, type Want } from './content-refs.ts';
 import { checkReferences, type ReferencePolicy } from './references.ts';
 import { readRequests } from './requests.ts';
 import {
@@ -80,6 +80,8 @@ export function buildContext(
   routerDeps: RouterDeps,
   references: ReferencePolicy,
   memo?: ValidationMemo,
+  /** Told which ConfigMaps and Secrets this reconcile reads, before it waits for any of them. */
+  onContent?: (wanted: readonly Want[]) => void,
 ): CanaryContext {
   const ns = obj.metadata.namespace;
   const input = {
@@ -125,7 +127,9 @@ export function buildContext(
   const selector = selectorOf(target, workload.kind);
   // The informers keep no Secret/ConfigMap data: hold what this reconcile reads (throws LOADING,
   // a requeue, while a first read is in flight), so nothing is computed from a stripped object.
-  holdContent(contentWanted(ns, spec, target, caches), caches);
+  const wanted = contentWanted(ns, spec, target, caches);
+  onContent?.(wanted);
+  holdContent(wanted, caches);
   const getCm = (n: string) => caches.configMap?.content(ns, n) as V1ConfigMap | undefined;
   const getSecret = (n: string) => caches.secret?.content(ns, n) as V1Secret | undefined;
   const { tracked, checksums, revision } = revisionFor(target, getCm, getSecret);

@@ -32,7 +32,7 @@ import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
-import { TargetIndex } from './target-index.ts';
+import { RefIndex, refOf as indexRef, specRefs } from './ref-index.ts';
 import { statusWrite } from './status-write.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
@@ -104,8 +104,11 @@ export class CanaryController {
   /** What this controller wrote, so that a lagging cache is not taken for drift (drift.ts). */
   private readonly writes = new WriteLog();
 
-  /** The Canaries each workload's events concern (target-index.ts). */
-  private readonly targets = new TargetIndex();
+  /** The Canaries each workload's or HPA's events concern, from their specs (ref-index.ts). */
+  private readonly targets = new RefIndex();
+
+  /** The Canaries each ConfigMap's or Secret's events concern: what their last reconcile read. */
+  private readonly contents = new RefIndex();
 
   /** Each Canary's spec validated once per generation, not once per reconcile. */
   private readonly validated = new ValidationMemo();
@@ -138,25 +141,24 @@ export class CanaryController {
       if (kind !== 'update' || !this.isOwnStatusEcho(key, o)) enqueue(o);
       if (kind === 'delete') {
         this.targets.delete(key);
+        this.contents.delete(key);
         this.validated.forget(o.metadata?.uid);
-      } else this.targets.set(key, o.metadata?.namespace ?? '', (o as CanaryObject).spec?.targetRef?.name);
+      } else this.targets.file(key, specRefs(o.metadata?.namespace ?? '', (o as CanaryObject).spec));
       // A run that ended (or a Canary that left) frees a slot: the queued ones look at once.
       const phase = (o as CanaryObject).status?.phase;
       if (this.slots.limited && (kind === 'delete' || !holdsSlot(phase))) this.requeueQueued(o);
     });
-    const byTarget = (workloadKind: string) => (o: Obj, kind: string) => {
-      if (kind === 'update' && this.writes.isEcho(workloadKind, o)) return;
-      for (const key of this.targets.of(o.metadata?.namespace ?? '', o.metadata?.name ?? ''))
+    // Workloads, HPAs, ConfigMaps and Secrets requeue the Canaries that refer to them (ref-index.ts).
+    const byRef = (index: RefIndex, ref: string, writtenKind: string) => (o: Obj, kind: string) => {
+      if (kind === 'update' && this.writes.isEcho(writtenKind, o)) return;
+      for (const key of index.of(indexRef(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
         this.queue.addAfter(key, COALESCE_MS);
     };
-    caches.deployment?.on(byTarget(RESOURCES.deployment.kind));
-    caches.daemonSet?.on(byTarget(RESOURCES.daemonSet.kind));
-    const byNamespace = (o: Obj) => {
-      for (const c of caches.canary?.list(o.metadata?.namespace) ?? []) enqueue(c);
-    };
-    caches.configMap?.on(byNamespace);
-    caches.secret?.on(byNamespace);
-    caches.hpa?.on(byNamespace);
+    caches.deployment?.on(byRef(this.targets, 'workload', RESOURCES.deployment.kind));
+    caches.daemonSet?.on(byRef(this.targets, 'workload', RESOURCES.daemonSet.kind));
+    caches.hpa?.on(byRef(this.targets, 'hpa', RESOURCES.hpa.kind));
+    caches.configMap?.on(byRef(this.contents, 'configMap', RESOURCES.configMap.kind));
+    caches.secret?.on(byRef(this.contents, 'secret', RESOURCES.secret.kind));
     const byLabel = (labelledKind: string) => (o: Obj, kind: string) => {
       if (kind === 'update' && this.writes.isEcho(labelledKind, o)) return;
       const name = o.metadata?.labels?.['weir.dev/canary'];
@@ -282,6 +284,11 @@ export class CanaryController {
           crossNamespaceRefs: deps.config.crossNamespaceRefs,
         },
         this.validated,
+        (wanted) =>
+          this.contents.file(
+            `${obj.metadata.namespace}/${obj.metadata.name}`,
+            wanted.map((w) => indexRef(w.cache, w.namespace, w.name)),
+          ),
       );
     // Deletion first: a Canary whose target is gone or whose spec is invalid must still go away.
     if (obj.metadata.deletionTimestamp) {

@@ -1,11 +1,14 @@
-// The echo of the controller's own write requeues nothing (issue 12): a watch event whose object is
-// exactly what our write stored (its resourceVersion) tells the reconcile that wrote it nothing new.
-// Any other change of the same object, and any delete, still requeues the Canary.
+// Which watch events requeue which Canary (issue 12). The echo of the controller's own write
+// requeues nothing: a watch event whose object is exactly what our write stored (its
+// resourceVersion) tells the reconcile that wrote it nothing new; any other change of the same
+// object, and any delete, still requeues the Canary. A ConfigMap, Secret or HPA requeues the
+// Canaries that use it, not every Canary of its namespace.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CanaryController } from '../../src/canary/controller.ts';
 import type { Caches } from '../../src/canary/context.ts';
 import { WriteLog } from '../../src/canary/drift.ts';
+import { RefIndex, refOf } from '../../src/canary/ref-index.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { Kube, Obj } from '../../src/kube/client.ts';
 import type { EventRecorder } from '../../src/kube/events.ts';
@@ -109,4 +112,48 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
   assert.deepEqual(requeued.splice(0), ['n/app'], "the kube-controller-manager's status update");
   fire('httproutes.gateway.networking.k8s.io', route('43'));
   assert.deepEqual(requeued.splice(0), ['n/app'], 'an edit of the route (drift)');
+});
+
+test('ConfigMaps, Secrets and HPAs requeue the Canaries that use them, not the whole namespace', () => {
+  const { caches, fire } = fakeCaches();
+  const c = new CanaryController({
+    kube: {} as Kube,
+    caches,
+    config: parseConfig({}, {}),
+    metrics: new Metrics('test', false),
+    recorder: {} as EventRecorder,
+    log: silentLogger(),
+  });
+  const requeued: string[] = [];
+  c.queue.addAfter = (key: string) => void requeued.push(key);
+  c.watch();
+  const canary = (name: string, spec: object): Obj => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name, namespace: 'n', resourceVersion: '1', uid: name },
+    spec,
+  });
+  fire('canary', canary('web', { targetRef: { name: 'web' }, autoscalerRef: { name: 'web' } }), 'add');
+  fire('canary', canary('api', { targetRef: { name: 'api' } }), 'add');
+  requeued.splice(0);
+  // What the last reconcile of web read (buildContext tells the controller, see context.ts).
+  const contents = (c as unknown as { contents: RefIndex }).contents;
+  contents.file('n/web', [refOf('configMap', 'n', 'web-settings'), refOf('secret', 'n', 'web-token')]);
+  const obj = (name: string): Obj => ({ metadata: { name, namespace: 'n', resourceVersion: '9' } });
+
+  fire('configMap', obj('leader-election'));
+  fire('secret', obj('unrelated'));
+  assert.deepEqual(requeued.splice(0), [], 'objects no Canary uses');
+  fire('configMap', obj('web-settings'));
+  fire('secret', obj('web-token'));
+  assert.deepEqual(requeued.splice(0), ['n/web', 'n/web']);
+  fire('hpa', obj('web'));
+  fire('hpa', obj('web-primary'));
+  assert.deepEqual(requeued.splice(0), ['n/web', 'n/web'], 'the HPA and its primary copy');
+  fire('hpa', obj('api'));
+  assert.deepEqual(requeued.splice(0), [], 'an HPA named like a workload that no Canary refers to');
+  fire('canary', canary('web', {}), 'delete');
+  requeued.splice(0);
+  fire('configMap', obj('web-settings'));
+  assert.deepEqual(requeued.splice(0), [], 'a deleted Canary leaves the index');
 });
