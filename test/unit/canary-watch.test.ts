@@ -55,7 +55,8 @@ function fakeCaches() {
   return { caches: caches as unknown as Caches, fire };
 }
 
-test("the controller's watch: our writes' echoes requeue nothing, other changes do", async () => {
+/** A controller watching fake caches; `requeued` lists the keys its watch handlers requeue. */
+function watching() {
   const { caches, fire } = fakeCaches();
   const c = new CanaryController({
     kube: {} as Kube,
@@ -68,6 +69,11 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
   const requeued: string[] = [];
   c.queue.addAfter = (key: string) => void requeued.push(key);
   c.watch();
+  return { c, fire, requeued };
+}
+
+test("the controller's watch: our writes' echoes requeue nothing, other changes do", async () => {
+  const { c, fire, requeued } = watching();
   const canary = (rv: string): Obj => ({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'Canary',
@@ -115,18 +121,7 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
 });
 
 test('ConfigMaps, Secrets and HPAs requeue the Canaries that use them, not the whole namespace', () => {
-  const { caches, fire } = fakeCaches();
-  const c = new CanaryController({
-    kube: {} as Kube,
-    caches,
-    config: parseConfig({}, {}),
-    metrics: new Metrics('test', false),
-    recorder: {} as EventRecorder,
-    log: silentLogger(),
-  });
-  const requeued: string[] = [];
-  c.queue.addAfter = (key: string) => void requeued.push(key);
-  c.watch();
+  const { c, fire, requeued } = watching();
   const canary = (name: string, spec: object): Obj => ({
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'Canary',

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { kubeConfigFor } from './local-kube-kit.ts';
+import { Watch } from '@kubernetes/client-node';
 import { createKube, setUserAgent, userAgentOf } from '../../src/kube/client.ts';
 import { createApiClient } from '../../src/kube/rest.ts';
 import { connect } from '../../src/cli/kube.ts';
@@ -23,19 +24,7 @@ test('every request path sends weir/<version> (<component>)', async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u', token: 'secret-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = kubeConfigFor(server, 'secret-token');
     const ua = userAgentOf('1.2.3', 'controller');
     assert.equal(ua, 'weir/1.2.3 (controller)');
     setUserAgent(kc, ua);

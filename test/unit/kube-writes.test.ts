@@ -5,8 +5,8 @@
 // stands in for the API server, with discovery for the kinds used.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { kubeConfigFor } from './local-kube-kit.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { apiMessage, createKube, keepConnections, statusCode } from '../../src/kube/client.ts';
 import { isWeirError } from '../../src/errors.ts';
@@ -48,19 +48,7 @@ async function withServer(
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u', token: 't0k' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = kubeConfigFor(server, 't0k');
     keepConnections(kc);
     await fn(kc, seen);
   } finally {
