@@ -1,7 +1,6 @@
 // A thin layer over @kubernetes/client-node: server-side apply with Weir's field manager, merge
 // patches (also on the status subresource), deletes that tolerate 404, and error classification.
 import {
-  CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   type KubernetesObject,
@@ -16,7 +15,6 @@ export type Obj = KubernetesObject & Record<string, unknown>;
 export interface Kube {
   kc: KubeConfig;
   objects: KubernetesObjectApi;
-  custom: CustomObjectsApi;
   /** Server-side apply of the whole desired object under `manager` (force: Weir owns these fields). */
   apply<T extends KubernetesObject>(obj: T, manager?: string): Promise<T>;
   mergePatch<T extends Obj>(ref: Ref, patch: Record<string, unknown>): Promise<T>;
@@ -192,7 +190,6 @@ function wrap(what: string, err: unknown): WeirError {
 
 export function createKube(kc: KubeConfig): Kube {
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  const custom = kc.makeApiClient(CustomObjectsApi);
   // Writes go through the raw client (rest.ts): the exact JSON both ways, half the CPU of the typed
   // path. Reads and deletes keep client-node's typed objects, which the CLI formats.
   const rest = createApiClient(kc, { timeoutMs: REQUEST_TIMEOUT_MS });
@@ -205,7 +202,6 @@ export function createKube(kc: KubeConfig): Kube {
   return {
     kc,
     objects,
-    custom,
     async apply<T extends KubernetesObject>(obj: T, manager = FIELD_MANAGER) {
       const body = {
         ...obj,
