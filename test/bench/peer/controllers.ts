@@ -52,6 +52,11 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
+/** The sample taken closest to `at` (samples are never empty: one is taken at start). */
+export function nearestSample<T extends { at: number }>(samples: readonly T[], at: number): T {
+  return samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), samples[0]!);
+}
+
 function sampled(name: Controller['name'], proc: Managed, metricsUrl = ''): Controller {
   const samples: Sample[] = [];
   const pid = proc.child.pid!;
@@ -61,8 +66,7 @@ function sampled(name: Controller['name'], proc: Managed, metricsUrl = ''): Cont
   take();
   const timer = setInterval(take, 1000);
   timer.unref();
-  const nearest = (at: number) =>
-    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), samples[0]!);
+  const nearest = (at: number) => nearestSample(samples, at);
   const within = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at <= to);
   return {
     name,

@@ -4,7 +4,7 @@
 // control plane's latency as much as the controller's; these figures say which.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseStat } from './controllers.ts';
+import { nearestSample, parseStat } from './controllers.ts';
 
 interface LoadSample {
   at: number;
@@ -79,8 +79,7 @@ export function sampleMachineLoad(everyMs = 2000): MachineLoad {
   take();
   const timer = setInterval(take, everyMs);
   timer.unref();
-  const nearest = (at: number) =>
-    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), samples[0]!);
+  const nearest = (at: number) => nearestSample(samples, at);
   return {
     between(from, to) {
       const a = nearest(from);
