@@ -1,10 +1,6 @@
 // A thin layer over @kubernetes/client-node: server-side apply with Weir's field manager, merge
 // patches (also on the status subresource), deletes that tolerate 404, and error classification.
-import {
-  KubeConfig,
-  KubernetesObjectApi,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { WeirError } from '../errors.ts';
 import { createApiClient, type Json } from './rest.ts';
 
