@@ -60,6 +60,9 @@ const show = (t: Traffic) =>
  * object is lagging, not drifted; after `graceMs` without the cache showing it (a watch that missed
  * it, or the object deleted since), the cache is believed again.
  */
+/** A written object as the WriteLog names it. */
+const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+
 export class WriteLog {
   private readonly writes = new Map<string, { rv?: string; at: number }>();
   constructor(
@@ -90,7 +93,7 @@ export class WriteLog {
   private note(obj: Obj | undefined): void {
     const m = obj?.metadata;
     if (!obj?.kind || !m?.name) return;
-    this.writes.set(`${obj.kind}/${m.namespace ?? ''}/${m.name}`, { rv: m.resourceVersion, at: this.now() });
+    this.writes.set(keyOf(obj.kind, m.namespace ?? '', m.name), { rv: m.resourceVersion, at: this.now() });
   }
 
   /**
@@ -100,12 +103,12 @@ export class WriteLog {
   isEcho(kind: string, obj: Obj): boolean {
     const m = obj.metadata;
     const rv = m?.resourceVersion;
-    return rv !== undefined && this.writes.get(`${kind}/${m?.namespace ?? ''}/${m?.name}`)?.rv === rv;
+    return rv !== undefined && this.writes.get(keyOf(kind, m?.namespace ?? '', m?.name ?? ''))?.rv === rv;
   }
 
   /** Whether `cached` (the cache's copy, undefined when absent) shows our last write of the object. */
   seen(kind: string, namespace: string, name: string, cached: Obj | undefined): boolean {
-    const key = `${kind}/${namespace}/${name}`;
+    const key = keyOf(kind, namespace, name);
     const w = this.writes.get(key);
     if (!w) return true;
     const rv = cached?.metadata?.resourceVersion;

@@ -109,16 +109,16 @@ export function configChecksums(configs: {
 }
 
 /**
- * Hash of the pod template and the data of every tracked config: a new value means a new revision.
- * A DaemonSet's parking nodeSelector (workloads.ts) is no part of it.
- */
-/**
  * The last revision computed for each workload object. The informer caches hold one object per
  * version and never change it, so a reconcile of an unchanged target reuses the hash (sorting and
  * hashing the pod template was 3.5 % of a rollout's CPU); the config checksums are part of the key.
  */
 const revisions = new WeakMap<Workload, { configs: string; revision: string }>();
 
+/**
+ * Hash of the pod template and the data of every tracked config: a new value means a new revision.
+ * A DaemonSet's parking nodeSelector (workloads.ts) is no part of it.
+ */
 export function revisionOf(target: Workload, checksums: Record<string, string>): string {
   const configs = JSON.stringify(checksums);
   const known = revisions.get(target);

@@ -102,12 +102,10 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
   let writes = 0;
   const timeout = o.timeoutMs ?? 30_000;
   const describe = (o: ObjectRef) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-  const fail = (what: string, status: number, json: Json) =>
-    new WeirError(
-      status === 404 ? 'NOT_FOUND' : 'KUBE_API',
-      `${what}: ${String(json.message ?? `HTTP ${status}`)}`,
-      { cause: new ApiStatusError(status, json) },
-    );
+  const fail = (what: string, status: number, json: Json) => {
+    const cause = new ApiStatusError(status, json);
+    return new WeirError(status === 404 ? 'NOT_FOUND' : 'KUBE_API', `${what}: ${cause.message}`, { cause });
+  };
 
   // What applyToHTTPSOptions computes (credentials, TLS material, the shared agent) is kept for
   // OPTIONS_TTL_MS: computing it per request decoded the CA, client certificate and key (or read
@@ -120,6 +118,18 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
     await kc.applyToHTTPSOptions(opts);
     applied = { opts, at: Date.now() };
     return opts;
+  }
+
+  function ownAgent(opts: RequestOptions): HttpsAgent | HttpAgent {
+    if (!secure) return new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    return new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 16,
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+    });
   }
 
   async function send(
@@ -136,19 +146,7 @@ export function createApiClient(kc: KubeConfig, o: ClientOptions = {}): ApiClien
     const shared = (opts.agent as { keepAlive?: boolean } | undefined)?.keepAlive
       ? (opts.agent as HttpsAgent | HttpAgent)
       : undefined;
-    own ??= shared
-      ? undefined
-      : secure
-        ? new HttpsAgent({
-            keepAlive: true,
-            maxSockets: 16,
-            ca: opts.ca,
-            cert: opts.cert,
-            key: opts.key,
-            ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-          })
-        : new HttpAgent({ keepAlive: true, maxSockets: 16 });
-    const agent = shared ?? own;
+    const agent = shared ?? (own ??= ownAgent(opts));
     const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body.data));
