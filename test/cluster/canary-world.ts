@@ -89,9 +89,9 @@ export interface World {
    * Records the canary weight of the HTTPRoute every 250 ms, in order, without repeats; stop() takes
    * one last sample, so a weight written just before stop() is never missed.
    */
-  recordWeights(name: string): Recorder<number>;
+  recordWeights(name: string): Promise<Recorder<number>>;
   /** Records the Canary's status.phase the same way. */
-  recordPhases(name: string): Recorder<Phase>;
+  recordPhases(name: string): Promise<Recorder<Phase>>;
   /** Merge patch on the Canary (what the CLI's actions send, see requestPatch()). */
   patchCanary(name: string, patch: Record<string, unknown>): Promise<void>;
   /** Stops the world's Prometheus (once; stop() then skips it). */
@@ -119,19 +119,21 @@ export interface Recorder<T> {
 
 /**
  * Samples one after another (never two GETs in flight, so values cannot arrive out of order) every
- * 250 ms and keeps each change; failed samples are skipped.
+ * 250 ms and keeps each change; failed samples are skipped. Resolves once the first sample is taken,
+ * so what the caller does next (a new image, a patch) cannot land before the starting value is seen.
  */
-export function recordChanges<T>(sample: () => Promise<T | undefined>): Recorder<T> {
+export async function recordChanges<T>(sample: () => Promise<T | undefined>): Promise<Recorder<T>> {
   const seen: T[] = [];
   let stopped = false;
   const take = async () => {
     const value = await sample().catch(() => undefined);
     if (value !== undefined && seen[seen.length - 1] !== value) seen.push(value);
   };
+  await take();
   const loop = (async () => {
     while (!stopped) {
-      await take();
       await delay(250);
+      if (!stopped) await take();
     }
   })();
   return {

@@ -36,7 +36,7 @@ async function run(
   await w.exporters(name, { errorRate: 0.5 }, { errorRate: 0 });
   await w.apply(gatewayCanary(name, analysis));
   await w.waitPhase(name, 'Initialized', 60_000);
-  const weights = w.recordWeights(name);
+  const weights = await w.recordWeights(name);
   await w.setImage(name, `example.com/${name}:2.0.0`);
   const done = await w.waitPhase(name, ends, 240_000);
   return { done, weights: await weights.stop() };

@@ -51,7 +51,7 @@ async function run(name: string, primaryErrorRate: number) {
   await w.exporters(name, { errorRate: 0.05 }, { errorRate: primaryErrorRate });
   await w.apply(gatewayCanary(name, { threshold: 2, stepWeight: 50, maxWeight: 100, metrics: METRICS }));
   await w.waitPhase(name, 'Initialized', 60_000);
-  const phases = w.recordPhases(name);
+  const phases = await w.recordPhases(name);
   await w.setImage(name, `example.com/${name}:2.0.0`);
   const done = await w.waitPhase(name, ['Failed', 'Succeeded'], 180_000);
   return { done, phases: await phases.stop(), metrics: done.status?.metrics ?? [] };

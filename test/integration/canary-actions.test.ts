@@ -152,7 +152,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       25_000,
     );
     const held = paused.status!.canaryWeight!;
-    const weights = w.recordWeights(name);
+    const weights = await w.recordWeights(name);
     // Analysis keeps running while paused: two more ticks, and the weight does not move.
     const later = await waitTicks(name, paused.status?.lastAnalysisTime, 2);
     const during = await weights.stop();
@@ -162,7 +162,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
     assert.deepEqual(during, [held], `weights while paused: ${during.join(',')}`);
     assert.deepEqual(await w.routeWeights(name), { primary: 100 - held, canary: held });
 
-    const resumed = w.recordWeights(name);
+    const resumed = await w.recordWeights(name);
     await patch(name, 'resume');
     const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 90_000);
     const afterResume = await resumed.stop();
@@ -190,8 +190,8 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
         { setWeight: 80 },
       ],
     });
-    const weights = w.recordWeights(name);
-    const phases = w.recordPhases(name);
+    const weights = await w.recordWeights(name);
+    const phases = await w.recordPhases(name);
     await w.setImage(name, `example.com/${name}:2.0.0`);
     const waiting = await waitCanary(name, 'waiting at the first manual pause', (c) =>
       /waiting for `weir promote`/.test(c.status?.message ?? ''),
@@ -303,7 +303,7 @@ describe('user actions: patches on the Canary, a ConfigMap change', { concurrenc
       const before = await w.canary(name);
       const oldCopy = (await configMap(`${tracked}-primary`))?.data;
       const rolloutBefore = await rolloutOf();
-      const weights = w.recordWeights(name);
+      const weights = await w.recordWeights(name);
       await setData(tracked, change);
       const started = await w.waitPhase(name, 'Progressing', 20_000);
       assert.notEqual(started.status?.lastAppliedSpec, before.status?.lastAppliedSpec, 'a new revision');

@@ -56,7 +56,7 @@ describe('Argo steps', { concurrency: true }, () => {
       ],
       1000,
     );
-    const sizes = recordChanges(() => replicas(name));
+    const sizes = await recordChanges(() => replicas(name));
     await w.setImage(name, `example.com/${name}:2.0.0`);
 
     // Held at the analysis step: two failed measurements of `gate` and still at step 3.
@@ -95,7 +95,7 @@ describe('Argo steps', { concurrency: true }, () => {
   test('an analysis step whose metric fails past its failureLimit rolls back', async (t) => {
     const name = 'gated';
     await start(name, [{ setWeight: 20 }, { analysis: { metrics: ['gate'] } }, { setWeight: 50 }], 1);
-    const weights = w.recordWeights(name);
+    const weights = await w.recordWeights(name);
     await w.setImage(name, `example.com/${name}:2.0.0`);
     const done = await w.waitPhase(name, ['Failed', 'Succeeded'], 180_000);
     const seen = await weights.stop();

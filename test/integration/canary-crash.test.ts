@@ -103,7 +103,7 @@ describe('canary crash safety', { concurrency: true }, () => {
       await initialized(w, 'crash');
       await w.setImage('crash', 'example.com/crash:2.0.0');
       await w.waitPhase('crash', 'Progressing', 30_000);
-      const weights = w.recordWeights('crash');
+      const weights = await w.recordWeights('crash');
       const exact = await watchWeights(w, 'crash');
       t.after(() => Promise.all([weights.stop(), exact.stop()])); // open timers or watches would keep the process alive
 

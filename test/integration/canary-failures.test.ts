@@ -21,8 +21,8 @@ test('Prometheus stopped mid-run: Error results count as failed checks, rollback
   await w.apply(gatewayCanary(name, { threshold: 2, stepWeight: 20, maxWeight: 100 }));
   await w.waitPhase(name, 'Initialized', 60_000);
 
-  const phases = w.recordPhases(name);
-  const weights = w.recordWeights(name);
+  const phases = await w.recordPhases(name);
+  const weights = await w.recordWeights(name);
   await w.setImage(name, 'example.com/promdown:2.0.0');
   await w.waitPhase(name, 'Progressing', 30_000);
   // Stop Prometheus only after one real metric check passed: analysis worked, then lost its source.

@@ -65,8 +65,8 @@ describe('analysis.onFailure: freeze', { concurrency: true }, () => {
     const name = 'freeze-abort';
     const frozen = await freezeRelease(name, '10m');
     const weight = frozen.status?.canaryWeight ?? 0;
-    const weights = w.recordWeights(name);
-    const phases = w.recordPhases(name);
+    const weights = await w.recordWeights(name);
+    const phases = await w.recordPhases(name);
     // An observation window, not a synchronisation: two analysis intervals in which a run that still
     // measured would add failed check 3 (and a rollback would move the routes).
     await delay(2 * INTERVAL_MS + 2_000);

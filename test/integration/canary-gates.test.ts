@@ -78,8 +78,8 @@ describe('runs that wait', { concurrency: true }, () => {
     );
     const interval = 10_000;
     const since = Date.now();
-    const phases = w.recordPhases(name);
-    const weights = w.recordWeights(name);
+    const phases = await w.recordPhases(name);
+    const weights = await w.recordWeights(name);
     // The gate is asked again every interval: held through two more calls (ticks are 10 s apart plus
     // the time a tick takes, so this waits for the calls rather than for a fixed time).
     await waitFor(
@@ -139,7 +139,7 @@ describe('runs that wait', { concurrency: true }, () => {
     );
     await w.waitPhase(name, 'Initialized', 60_000);
 
-    const weights = w.recordWeights(name);
+    const weights = await w.recordWeights(name);
     // The new revision can be scheduled nowhere: no KWOK node carries this label.
     await w.kube.mergePatch(
       { apiVersion: 'apps/v1', kind: 'Deployment', namespace: w.ns, name },

@@ -37,7 +37,7 @@ test('a healthy release goes step by step to maxWeight, is promoted and alerts S
   await w.exporters('good', { errorRate: 0 });
   await w.setImage('good', 'example.com/good:2.0.0');
   await w.waitPhase('good', 'Progressing', 30_000);
-  const weights = w.recordWeights('good');
+  const weights = await w.recordWeights('good');
   const done = await w.waitPhase('good', ['Succeeded', 'Failed'], 180_000);
   const seen = (await weights.stop()).filter((x, i) => i > 0 || x !== 0); // recording may start before the first step
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);

@@ -66,8 +66,8 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
     };
     assert.equal(template.metadata?.labels?.['weir.dev/apex'], name, 'the primary pods carry the label');
 
-    const replicas = recordChanges(() => counts(name));
-    const selectors = recordChanges(async () => JSON.stringify((await apex(name))?.spec.selector));
+    const replicas = await recordChanges(() => counts(name));
+    const selectors = await recordChanges(async () => JSON.stringify((await apex(name))?.spec.selector));
     await w.setImage(name, 'example.com/ratio:2.0.0');
     await w.waitPhase(name, 'Progressing', 30_000);
 
@@ -121,7 +121,7 @@ describe('provider kubernetes with weights (replica ratio)', { concurrency: true
     const steps = [{ setWeight: 34 }, { pause: {} }];
     await w.apply(kubernetesCanary(name, { interval: '10s', threshold: 1, steps }));
     await w.waitPhase(name, 'Initialized', 60_000);
-    const replicas = recordChanges(() => counts(name));
+    const replicas = await recordChanges(() => counts(name));
     await w.setImage(name, 'example.com/keep:2.0.0');
     // 34% of 3 pods: ceil(1.02) = 2 canary pods; the primary keeps 3; the run waits at pause {}.
     await waitFor(

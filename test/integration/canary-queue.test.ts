@@ -57,7 +57,7 @@ describe('concurrency limits: --max-progressing 1', () => {
       'Queued: 1 canary progressing in the cluster (limit 1, --max-progressing); 0 ahead of this one',
     );
     await untouched(second, waiting);
-    const secondPhases = w.recordPhases(second);
+    const secondPhases = await w.recordPhases(second);
     // While the first runs its step and promotes, the second stays Queued and untouched.
     await w.waitPhase(first, 'Succeeded', 120_000);
     const table = await list([first, second]);
@@ -89,7 +89,7 @@ describe('concurrency limits: --max-progressing 1', () => {
     console.log(`weir list with two queued:\n${table}`);
     assert.match(table, /^p-low +\S+ +॥ Queued #2 /m);
     assert.match(table, /^p-high +\S+ +॥ Queued #1 /m);
-    const lowPhases = w.recordPhases('p-low');
+    const lowPhases = await w.recordPhases('p-low');
     await w.waitPhase('p-block', 'Succeeded', 120_000);
     await w.waitPhase('p-high', 'Progressing', 30_000);
     assert.equal(

@@ -76,9 +76,9 @@ async function waitServiceRoutesTo(service: string, app: string, count?: number)
 }
 
 /** Samples status.iterations and the apex Service selector every 250 ms until stopped. */
-function recordRun(name: string) {
-  const iterations = recordChanges(async () => (await w.canary(name)).status?.iterations ?? 0);
-  const apexSelectors = recordChanges(async () => {
+async function recordRun(name: string) {
+  const iterations = await recordChanges(async () => (await w.canary(name)).status?.iterations ?? 0);
+  const apexSelectors = await recordChanges(async () => {
     const selector = await serviceSelector(name);
     return selector ? JSON.stringify(selector) : undefined;
   });
@@ -110,7 +110,7 @@ describe('strategies without weights', { concurrency: true }, () => {
     assert.deepEqual(await serviceSelector(name), { app: 'bg-primary' });
     assert.deepEqual(await serviceSelector('bg-canary'), { app: 'bg' });
 
-    const run = recordRun(name);
+    const run = await recordRun(name);
     await w.setImage(name, 'example.com/bg:2.0.0');
     await w.waitPhase(name, 'Progressing', 30_000);
 
@@ -167,7 +167,7 @@ describe('strategies without weights', { concurrency: true }, () => {
     await w.waitPhase(name, 'Initialized', 60_000);
     assert.equal((await route(name))?.spec.rules.length, 1, 'no match rule while idle');
 
-    const defaultWeights = w.recordWeights(name);
+    const defaultWeights = await w.recordWeights(name);
     await w.setImage(name, 'example.com/ab:2.0.0');
     await w.waitPhase(name, 'Progressing', 30_000);
     const during = await waitFor(

@@ -56,7 +56,7 @@ describe('release windows', () => {
     assert.match(shown.stdout, /the release window: .* `weir promote rw-app --now` overrides it/);
     await assert.rejects(weir('promote', name), /--now/, 'plain promote points to --now');
 
-    const phases = w.recordPhases(name);
+    const phases = await w.recordPhases(name);
     const asked = await weir('promote', name, '--now');
     assert.match(asked.stdout, /promotion outside the release window requested/);
     await w.waitPhase(name, 'Succeeded', 120_000);

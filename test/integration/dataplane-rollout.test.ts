@@ -152,7 +152,7 @@ test(
       }),
     );
 
-    const weights = k.w.recordWeights(name);
+    const weights = await k.w.recordWeights(name);
     // 50 rps: at 25% the canary gets ~125 requests per 10 s interval, so a 5xx-free window is
     // practically impossible.
     const bg = backgroundLoad(k, host(name), 50, 180_000);

@@ -130,7 +130,7 @@ test(
           webhooks: promotionGate(gate),
         }),
       );
-      const weights = k.w.recordWeights(name);
+      const weights = await k.w.recordWeights(name);
       await releasePodinfo(k, name, NEW);
       const [canaryPod] = await waitServing(k, name, 'canary', NEW);
       // The new version is up and answers when asked directly: 0% below is routing, not absence.

@@ -304,7 +304,7 @@ async function promotes(w: World, name: string, opts: { all?: boolean } = {}): P
   assert.deepEqual(await w.routeWeights(name), { primary: 100, canary: 0 }, 'HTTPRoute');
 
   await w.setImage(name, 'example.com/app:2.0.0');
-  const weights = w.recordWeights(name);
+  const weights = await w.recordWeights(name);
   const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
   assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
   assert.ok((await weights.stop()).includes(50), 'the HTTPRoute was patched to 50/50 during analysis');

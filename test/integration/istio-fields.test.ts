@@ -128,7 +128,7 @@ describe('provider istio: spec.service fields', { concurrency: true }, () => {
     }
 
     // Each change of the stored rules: weights of the weighted rule, the rule names, the cookies.
-    const seen = recordChanges(async () => {
+    const seen = await recordChanges(async () => {
       const v = await stored(VS, name);
       const http = v?.spec.http ?? [];
       const last = http[http.length - 1];
@@ -209,7 +209,9 @@ describe('provider istio: spec.service fields', { concurrency: true }, () => {
     const vs = await storedVs(name);
     assert.equal(vs.spec.hosts, undefined);
     assert.equal(vs.spec.gateways, undefined);
-    const seen = recordChanges(async () => JSON.stringify((await stored(VS, name))?.spec.http?.[0]?.match));
+    const seen = await recordChanges(async () =>
+      JSON.stringify((await stored(VS, name))?.spec.http?.[0]?.match),
+    );
     await runToSuccess(name);
     const matches = (await seen.stop()).map((m) => JSON.parse(m) as unknown);
     const narrowed = [{ uri: { prefix: '/shop' }, headers: { 'x-canary': { exact: 'insider' } } }];
@@ -227,7 +229,7 @@ describe('provider istio: spec.service fields', { concurrency: true }, () => {
     const vs = await storedVs(name);
     assert.equal(vs.spec.http, undefined);
     assert.deepEqual(vs.spec.tcp?.[0]?.match, [{ port: 8080 }]);
-    const seen = recordChanges(async () => {
+    const seen = await recordChanges(async () => {
       const tcp = (await stored(VS, name))?.spec.tcp;
       return tcp ? weights(tcp[0], name) : undefined;
     });

@@ -637,7 +637,7 @@ for (const row of ROWS) {
       const name = n('run');
       await initialized(row, name, row.run);
       assert.equal(await routesOf(row, name), '100/0');
-      const seen = recordChanges(() => routesOf(row, name));
+      const seen = await recordChanges(() => routesOf(row, name));
       await w.setImage(name, `example.com/${name}:2.0.0`);
       const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
       assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
@@ -651,7 +651,7 @@ for (const row of ROWS) {
         test(`${f.needs}: routes show it during the run, 100/0 after promotion`, async () => {
           const name = n(f.needs.toLowerCase());
           await initialized(row, name, f.analysis);
-          const seen = recordChanges(() => routesOf(row, name));
+          const seen = await recordChanges(() => routesOf(row, name));
           await w.setImage(name, `example.com/${name}:2.0.0`);
           const done = await w.waitPhase(name, ['Succeeded', 'Failed'], 150_000);
           assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
