@@ -55,14 +55,14 @@ const show = (t: Traffic) =>
     t.routes?.length ? ` with step routes ${t.routes.map((r) => r.name).join(', ')}` : ''
   }`;
 
+/** A written object as the WriteLog names it. */
+const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+
 /**
  * The resourceVersions this controller's writes returned. A cache older than our last write of an
  * object is lagging, not drifted; after `graceMs` without the cache showing it (a watch that missed
  * it, or the object deleted since), the cache is believed again.
  */
-/** A written object as the WriteLog names it. */
-const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
-
 export class WriteLog {
   private readonly writes = new Map<string, { rv?: string; at: number }>();
   constructor(
