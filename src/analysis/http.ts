@@ -96,7 +96,30 @@ export function backendOf(opts: MetricProviderOptions, b: BackendOptions): Backe
   return { name: b.name, address, timeoutMs, http, secrets };
 }
 
+/**
+ * Clients by configuration (headers, timeout, TLS check), most recently used last. A provider is
+ * built for every analysis run, so a client per run would repeat axios' setup on every query and,
+ * with insecureSkipVerify, open a new TLS connection each time through a fresh agent.
+ */
+const clients = new Map<string, AxiosInstance>();
+const MAX_CLIENTS = 64;
+
+/** The axios client for a backend's headers, timeout and TLS check; one per configuration. */
 export function httpClient(
+  headers: Record<string, string>,
+  timeoutMs: number,
+  insecureSkipVerify: boolean | undefined,
+): AxiosInstance {
+  const key = JSON.stringify([headers, timeoutMs, !!insecureSkipVerify]);
+  const known = clients.get(key);
+  clients.delete(key);
+  const client = known ?? newClient(headers, timeoutMs, insecureSkipVerify);
+  clients.set(key, client);
+  if (clients.size > MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+  return client;
+}
+
+function newClient(
   headers: Record<string, string>,
   timeoutMs: number,
   insecureSkipVerify: boolean | undefined,
@@ -111,7 +134,9 @@ export function httpClient(
     // Every status is classified by the provider, not thrown by axios.
     validateStatus: () => true,
     transitional: { clarifyTimeoutError: true },
-    ...(insecureSkipVerify ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } : {}),
+    ...(insecureSkipVerify
+      ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
+      : {}),
   });
 }
 

@@ -479,6 +479,7 @@ describe('Prometheus provider over HTTPS with a self-signed certificate', () => 
   let dir = '';
   const prom = new FakePrometheus();
   let skip: string | false = false;
+  let tlsConnections = 0;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'weir-tls-'));
     try {
@@ -509,6 +510,7 @@ describe('Prometheus provider over HTTPS with a self-signed certificate', () => 
       { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
       prom.handle,
     );
+    server.on('secureConnection', () => tlsConnections++);
     await prom.start(server, 'https');
     prom.next = { body: vector('5') };
   });
@@ -525,6 +527,16 @@ describe('Prometheus provider over HTTPS with a self-signed certificate', () => 
   test('is accepted with insecureSkipVerify', async (t) => {
     if (skip) return t.skip(skip);
     assert.equal(await provider(prom.url, { insecureSkipVerify: true }).query('up'), 5);
+  });
+
+  test('providers built for successive runs share one client and its TLS connection', async (t) => {
+    if (skip) return t.skip(skip);
+    const sessions = tlsConnections;
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await provider(prom.url, { insecureSkipVerify: true }).query('up'), 5);
+    }
+    // A client (and https agent) per provider would handshake for every query.
+    assert.ok(tlsConnections - sessions <= 1, `${tlsConnections - sessions} TLS connections for 3 queries`);
   });
 });
 
