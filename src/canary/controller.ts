@@ -52,7 +52,7 @@ export interface ControllerDeps {
 const SLOW_REQUEUE_MS = 60_000;
 /** How long a watch event's reconcile waits for the rest of its burst (see watch()). */
 const COALESCE_MS = 100;
-/** A cache that has not shown our last write yet is looked at again this soon for drift. */
+/** A cache that has not shown a write of an earlier reconcile yet is looked at again this soon for drift. */
 const DRIFT_RECHECK_MS = 2_000;
 
 /** The Canary as the subject of an Event. */
@@ -151,6 +151,7 @@ export class CanaryController {
     // Workloads, HPAs, ConfigMaps and Secrets requeue the Canaries that refer to them (ref-index.ts).
     const byRef = (index: RefIndex, ref: string, writtenKind: string) => (o: Obj, kind: string) => {
       if (kind === 'update' && this.writes.isEcho(writtenKind, o)) return;
+      if (kind === 'delete') this.writes.deleted(writtenKind, o);
       for (const key of index.of(indexRef(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
         this.queue.addAfter(key, COALESCE_MS);
     };
@@ -161,6 +162,7 @@ export class CanaryController {
     caches.secret?.on(byRef(this.contents, 'secret', RESOURCES.secret.kind));
     const byLabel = (labelledKind: string) => (o: Obj, kind: string) => {
       if (kind === 'update' && this.writes.isEcho(labelledKind, o)) return;
+      if (kind === 'delete') this.writes.deleted(labelledKind, o);
       const name = o.metadata?.labels?.['weir.dev/canary'];
       if (name) this.queue.addAfter(`${o.metadata?.namespace}/${name}`, COALESCE_MS);
     };
@@ -174,13 +176,15 @@ export class CanaryController {
   }
 
   /**
-   * Whether a Canary's update event is only our last status write coming back: its
-   * resourceVersion is the one the write returned, and the returned object is kept, so no
-   * reconcile waits for this event (freshest()).
+   * Whether a Canary's update event is only one of our last status writes coming back: its
+   * resourceVersion is one those writes returned (a reconcile's write may echo after the alert
+   * removal that followed it), and the latest returned object is kept, so no reconcile waits for
+   * this event (freshest()).
    */
   private isOwnStatusEcho(key: string, o: Obj): boolean {
     const w = this.ownWrites.get(key);
-    return !!w?.object && w.after !== undefined && w.after === o.metadata?.resourceVersion;
+    const rv = o.metadata?.resourceVersion;
+    return !!w?.object && rv !== undefined && w.recent.includes(rv);
   }
 
   /** Every Queued Canary but `changed` (its own event already requeued it). */
@@ -268,6 +272,7 @@ export class CanaryController {
   /** One reconcile; returns when to look again (ms). */
   async reconcile(obj: CanaryObject, log: Logger): Promise<number | undefined> {
     const { deps } = this;
+    const started = Date.now();
     const kube = this.writes.wrap(deps.kube);
     const routerDeps = {
       kube,
@@ -339,7 +344,8 @@ export class CanaryController {
           return 1;
         }
       }
-      drift = await repairDrift(ctx, status, { kube, caches: deps.caches, writes: this.writes });
+      const driftDeps = { kube, caches: deps.caches, writes: this.writes, since: started };
+      drift = await repairDrift(ctx, status, driftDeps);
     } catch (err) {
       await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);
       throw err;
@@ -563,9 +569,11 @@ export class CanaryController {
   private noteOwnWrite(obj: CanaryObject, written: Obj | undefined): void {
     const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
     this.lastStatusWrite.set(key, Date.now());
+    const next = ownWriteOf(written);
     this.ownWrites.set(key, {
       before: obj.metadata.resourceVersion,
-      ...ownWriteOf(written),
+      ...next,
+      recent: withRecent(this.ownWrites.get(key), next.after),
     });
   }
 
@@ -577,7 +585,8 @@ export class CanaryController {
     const w = this.ownWrites.get(key);
     const next = ownWriteOf(written);
     const keep = w?.after && next.after && cacheHasSeen(w.after, { after: next.after });
-    this.ownWrites.set(key, keep ? { ...w, at: Date.now() } : { before: w?.before, ...next });
+    const recent = withRecent(w, next.after);
+    this.ownWrites.set(key, keep ? { ...w, at: Date.now(), recent } : { before: w?.before, ...next, recent });
   }
 
   /**
@@ -743,9 +752,23 @@ interface OwnWrite {
   after?: string;
   object?: CanaryObject;
   at: number;
+  /**
+   * resourceVersions of this controller's last status writes (the reconcile's and the alert
+   * removals after it): their echoes may still be on the way when a later write is noted.
+   */
+  recent: string[];
 }
 
-function ownWriteOf(written: Obj | undefined): Omit<OwnWrite, 'before'> {
+/** How many of the last status writes' resourceVersions are known as echoes. */
+const RECENT_WRITES = 4;
+
+/** `recent` with the resourceVersion of the write just made added. */
+function withRecent(w: OwnWrite | undefined, after: string | undefined): string[] {
+  const recent = [...(w?.recent ?? []), ...(after ? [after] : [])];
+  return recent.slice(-RECENT_WRITES);
+}
+
+function ownWriteOf(written: Obj | undefined): Omit<OwnWrite, 'before' | 'recent'> {
   const object = written?.metadata ? (written as CanaryObject) : undefined;
   // Kept until the cache catches up; ownership bookkeeping is never read from it.
   if (object) delete object.metadata.managedFields;

@@ -106,6 +106,20 @@ export class WriteLog {
     return rv !== undefined && this.writes.get(keyOf(kind, m?.namespace ?? '', m?.name ?? ''))?.rv === rv;
   }
 
+  /**
+   * The object was deleted: the write noted for it is neither pending nor an echo any more, so
+   * drift is judged at once (the deletion is what there is to repair).
+   */
+  deleted(kind: string, obj: Obj): void {
+    const m = obj.metadata;
+    this.writes.delete(keyOf(kind, m?.namespace ?? '', m?.name ?? ''));
+  }
+
+  /** When our last write of the object not yet seen in the cache was made (undefined: none pending). */
+  pendingSince(kind: string, namespace: string, name: string): number | undefined {
+    return this.writes.get(keyOf(kind, namespace, name))?.at;
+  }
+
   /** Whether `cached` (the cache's copy, undefined when absent) shows our last write of the object. */
   seen(kind: string, namespace: string, name: string, cached: Obj | undefined): boolean {
     const key = keyOf(kind, namespace, name);
@@ -127,12 +141,17 @@ export interface DriftDeps {
   kube: Kube;
   caches: Caches;
   writes: WriteLog;
+  /** When this reconcile started: its own writes are what it decided, so their lag hides nothing. */
+  since: number;
 }
 
 /**
  * Repairs what drifted from `status` (the status this reconcile decided). Resolves to one message
- * per repaired object (for DriftRepaired events), or 'lagging' when a cache has not shown one of
- * our writes yet (look again shortly). Errors (an object the API server refuses) propagate.
+ * per repaired object (for DriftRepaired events), or 'lagging' when a cache has not shown a write
+ * made before this reconcile (look again shortly: whatever changed since may be hidden behind it).
+ * A cache behind only on this reconcile's own writes is judged at the next look: those objects are
+ * what this reconcile decided, and a change after them requeues the Canary with its own watch event
+ * (the echo of our write does not). Errors (an object the API server refuses) propagate.
  */
 export async function repairDrift(
   ctx: CanaryContext,
@@ -148,14 +167,17 @@ export async function repairDrift(
     return [];
   const ns = view.namespace;
   const repaired: string[] = [];
-  let lagging = false;
+  let lagging: 'no' | 'own' | 'older' = 'no';
+  const unseen = (kind: string, name: string, cached: Obj | undefined): boolean => {
+    if (deps.writes.seen(kind, ns, name, cached)) return false;
+    const at = deps.writes.pendingSince(kind, ns, name) ?? 0;
+    lagging = at < deps.since ? 'older' : lagging === 'no' ? 'own' : lagging;
+    return true;
+  };
   for (const svc of servicesOf(ctx)) {
     const name = svc.metadata!.name!;
     const cached = deps.caches.service?.get(ns, name);
-    if (!deps.writes.seen('Service', ns, name, cached)) {
-      lagging = true;
-      continue;
-    }
+    if (unseen('Service', name, cached)) continue;
     if (cached && isSubset(svc.spec, cached.spec) && isSubset(svc.metadata!.labels, cached.metadata?.labels))
       continue;
     await deps.kube.apply(svc);
@@ -164,10 +186,10 @@ export async function repairDrift(
   const { router, route } = ctx;
   for (const o of router.objects(route)) {
     const cached = deps.caches[cacheKeyOf(o.type)]?.get(ns, o.name);
-    if (!deps.writes.seen(o.type.kind, ns, o.name, cached)) lagging = true;
+    unseen(o.type.kind, o.name, cached);
   }
   // A Service just rewritten (the kubernetes provider's routes) is judged once the cache shows it.
-  if (lagging) return 'lagging';
+  if (lagging !== 'no') return lagging === 'older' ? 'lagging' : repaired;
   if (repaired.length) return repaired;
   const expected = expectedTraffic(view.spec, status);
   const current = router.getRoutes(route);

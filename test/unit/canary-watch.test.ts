@@ -83,16 +83,23 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
   fire('canary', canary('1'), 'add');
   assert.deepEqual(requeued.splice(0), ['n/app']);
 
-  // The controller's status write returned resourceVersion 5 (with the object).
-  const ownWrites = (c as unknown as { ownWrites: Map<string, object> }).ownWrites;
-  ownWrites.set('n/app', { before: '1', after: '5', object: canary('5'), at: Date.now() });
+  // A reconcile's status write returned resourceVersion 5 (with the object); the removal of the
+  // alert it recorded, sent right after, returned 6 before either echo arrived.
+  const notes = c as unknown as {
+    noteOwnWrite(obj: Obj, written: Obj): void;
+    noteDirectWrite(key: string, written: Obj): void;
+  };
+  notes.noteOwnWrite(canary('1'), canary('5'));
+  notes.noteDirectWrite('n/app', canary('6'));
   fire('canary', canary('5'));
   assert.deepEqual(requeued.splice(0), [], 'the echo of our status write');
   fire('canary', canary('6'));
+  assert.deepEqual(requeued.splice(0), [], 'the echo of the alert removal');
+  fire('canary', canary('7'));
   assert.deepEqual(requeued.splice(0), ['n/app'], 'a later change (a user, GitSync)');
   fire('canary', canary('5'), 'delete');
   assert.deepEqual(requeued.splice(0), ['n/app'], 'a delete is never an echo');
-  fire('canary', canary('7'), 'add');
+  fire('canary', canary('8'), 'add');
   requeued.splice(0);
 
   // The controller's writes of the target Deployment and the route (through its WriteLog).

@@ -71,4 +71,13 @@ test('the write log: a cache older than our write is lagging until it catches up
   assert.equal(log.seen('Service', 'n', 's', undefined), false);
   clock += 51;
   assert.equal(log.seen('Service', 'n', 's', undefined), true, 'deleted since: believed after the grace');
+
+  // When the pending write was made (repairDrift looks again soon only for an earlier reconcile's).
+  await kube.mergePatch({ apiVersion: 'v1', kind: 'Service', name: 's', namespace: 'n' }, {});
+  assert.equal(log.pendingSince('Service', 'n', 's'), clock);
+  assert.equal(log.pendingSince('Service', 'n', 'other'), undefined);
+  // A deletion event: the write is forgotten, so the missing object is drift at once.
+  log.deleted('Service', { metadata: { name: 's', namespace: 'n' } });
+  assert.equal(log.pendingSince('Service', 'n', 's'), undefined);
+  assert.equal(log.seen('Service', 'n', 's', undefined), true, 'deleted: believed without waiting');
 });
