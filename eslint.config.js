@@ -9,6 +9,10 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } },
   },
+  {
+    files: ['scripts/shims/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', globalThis: 'readonly' } },
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -42,6 +42,8 @@ export async function buildBundle(outdir: string): Promise<string> {
     logLevel: 'warning',
     // esbuild itself is only imported by a source checkout that has no built dashboard script.
     external: ['esbuild'],
+    // A package no bundled code runs (see the shim's comment).
+    alias: { 'whatwg-url': join(projectRoot, 'scripts', 'shims', 'whatwg-url.cjs') },
     define: { WEIR_BUILD_VERSION: JSON.stringify(version) },
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: {

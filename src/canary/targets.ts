@@ -109,11 +109,15 @@ export function configChecksums(configs: {
 }
 
 /**
- * The last revision computed for each workload object. The informer caches hold one object per
- * version and never change it, so a reconcile of an unchanged target reuses the hash (sorting and
- * hashing the pod template was 3.5 % of a rollout's CPU); the config checksums are part of the key.
+ * The last revision computed for each workload, by uid. A pod template changes only with the spec,
+ * which bumps metadata.generation, so the kube-controller-manager's status updates (each a new
+ * cached object) reuse the hash: sorting and hashing the template was 3.5 % of a rollout's CPU, and
+ * still 1.5 % when remembered per cached object. The config checksums are part of the key. An
+ * object without uid or generation (a unit test's) is hashed every time.
  */
-const revisions = new WeakMap<Workload, { configs: string; revision: string }>();
+const revisions = new Map<string, { generation: number; configs: string; revision: string }>();
+/** More workloads than any one controller watches; the oldest entry goes first. */
+const MAX_REVISIONS = 50_000;
 
 /**
  * Hash of the pod template and the data of every tracked config: a new value means a new revision.
@@ -121,10 +125,15 @@ const revisions = new WeakMap<Workload, { configs: string; revision: string }>()
  */
 export function revisionOf(target: Workload, checksums: Record<string, string>): string {
   const configs = JSON.stringify(checksums);
-  const known = revisions.get(target);
-  if (known?.configs === configs) return known.revision;
+  const { uid, generation } = target.metadata ?? {};
+  const known = uid ? revisions.get(uid) : undefined;
+  if (known && known.generation === generation && known.configs === configs) return known.revision;
   const revision = digest({ template: userTemplate(target) ?? {}, configs: checksums });
-  revisions.set(target, { configs, revision });
+  if (uid && generation !== undefined) {
+    revisions.delete(uid);
+    revisions.set(uid, { generation, configs, revision });
+    if (revisions.size > MAX_REVISIONS) revisions.delete(revisions.keys().next().value!);
+  }
   return revision;
 }
 

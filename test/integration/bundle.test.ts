@@ -41,12 +41,14 @@ test('the bundle leaves out client-node API groups Weir never calls', () => {
     .filter((f) => f.endsWith('.js'))
     .map((f) => readFileSync(join(outdir, f), 'utf8'))
     .join('\n');
-  // keepNames labels every class with its name: `__name(this, "CoreV1Api")`. (The models all stay:
-  // client-node's serializer lists every one of them.)
+  // Each API class names itself in its RequiredError messages: `new RequiredError("CoreV1Api", …)`.
+  // (The models all stay: client-node's serializer lists every one of them.)
   const has = (name: string) => code.includes(`"${name}"`);
   assert.ok(has('CoreV1Api'), 'an API class Weir calls is in the bundle');
   for (const unused of ['StorageV1Api', 'CertificatesV1Api', 'BatchV1Api'])
     assert.ok(!has(unused), `${unused} is tree-shaken away`);
+  // node-fetch's fallback URL package (scripts/shims/whatwg-url.cjs): tr46's mapping table is not in.
+  assert.ok(!code.includes('xn--'), 'whatwg-url and tr46 are left out');
   assert.ok(readFileSync(join(outdir, 'assets', 'dashboard.js'), 'utf8').length > 10_000, 'dashboard script');
 });
 

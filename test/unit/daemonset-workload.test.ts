@@ -122,6 +122,21 @@ test('parking: Weir’s or Flagger’s nodeSelector key; neither is part of the 
   assert.notEqual(revisionOf(changed, {}), rev, 'an image change is');
 });
 
+test('the revision is remembered per uid and generation; a new generation or config checksum is hashed', () => {
+  const at = (generation: number, image: string) => {
+    const o = ds();
+    o.metadata = { ...o.metadata, uid: 'uid-agent', generation };
+    o.spec!.template.spec!.containers[0]!.image = image;
+    return o;
+  };
+  const first = revisionOf(at(1, 'agent:1'), {});
+  assert.equal(revisionOf(at(1, 'agent:1'), {}), first, 'a status update: same uid and generation');
+  const next = revisionOf(at(2, 'agent:2'), {});
+  assert.notEqual(next, first, 'a spec change bumps the generation');
+  assert.notEqual(revisionOf(at(2, 'agent:2'), { 'configmap/cfg': 'abc' }), next, 'a config change');
+  assert.equal(revisionOf(at(1, 'agent:1'), {}), first, 'back to the first template: the first hash');
+});
+
 test('the primary DaemonSet: -primary selector, the target’s update settings, no replicas, never parked', () => {
   const spec = { targetRef: { kind: 'DaemonSet' as const, name: 'agent' }, service: { port: 80 } } as never;
   const p = primaryWorkload({
