@@ -431,6 +431,7 @@ describe('Prometheus provider', () => {
     assert.match(seen.url, /^\/prom\/api\/v1\/query\?query=/);
     assert.equal(prom.lastQuery(), q);
     assert.equal(seen.headers.authorization, undefined);
+    assert.equal(seen.headers['accept-encoding'], 'identity', 'the answer is not compressed');
   });
 
   test('the controller default address is used when the template has none', async () => {
