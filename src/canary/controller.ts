@@ -32,7 +32,7 @@ import type { CanaryView, Decision, Observations } from './model.ts';
 import { AlertOutbox, enqueueAlerts, samePending } from './outbox.ts';
 import { QuietRuns } from './quiet.ts';
 import { Slots } from './slots.ts';
-import { RefIndex, refOf as indexRef, specRefs } from './ref-index.ts';
+import { RefIndex, refOf, specRefs } from './ref-index.ts';
 import { statusWrite } from './status-write.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
@@ -56,7 +56,7 @@ const COALESCE_MS = 100;
 const DRIFT_RECHECK_MS = 2_000;
 
 /** The Canary as the subject of an Event. */
-function refOf(obj: CanaryObject) {
+function eventSubjectOf(obj: CanaryObject) {
   return {
     apiVersion: obj.apiVersion!,
     kind: obj.kind!,
@@ -152,7 +152,7 @@ export class CanaryController {
     const byRef = (index: RefIndex, ref: string, writtenKind: string) => (o: Obj, kind: string) => {
       if (kind === 'update' && this.writes.isEcho(writtenKind, o)) return;
       if (kind === 'delete') this.writes.deleted(writtenKind, o);
-      for (const key of index.of(indexRef(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
+      for (const key of index.of(refOf(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
         this.queue.addAfter(key, COALESCE_MS);
     };
     caches.deployment?.on(byRef(this.targets, 'workload', RESOURCES.deployment.kind));
@@ -292,7 +292,7 @@ export class CanaryController {
         (wanted) =>
           this.contents.file(
             `${obj.metadata.namespace}/${obj.metadata.name}`,
-            wanted.map((w) => indexRef(w.cache, w.namespace, w.name)),
+            wanted.map((w) => refOf(w.cache, w.namespace, w.name)),
           ),
       );
     // Deletion first: a Canary whose target is gone or whose spec is invalid must still go away.
@@ -388,7 +388,7 @@ export class CanaryController {
     if (drift === 'lagging') return Math.min(requeue, DRIFT_RECHECK_MS);
     for (const message of drift) {
       log.warn({ reason: 'DriftRepaired' }, message);
-      await deps.recorder.record(refOf(obj), 'Warning', 'DriftRepaired', message);
+      await deps.recorder.record(eventSubjectOf(obj), 'Warning', 'DriftRepaired', message);
     }
     return requeue;
   }
@@ -655,7 +655,7 @@ export class CanaryController {
       message: `${reason}: ${message}`,
     });
     this.noteOwnWrite(obj, written);
-    await this.deps.recorder.record(refOf(obj), 'Warning', reason, message);
+    await this.deps.recorder.record(eventSubjectOf(obj), 'Warning', reason, message);
   }
 
   private record(ctx: CanaryContext, before: CanaryStatus | undefined, d: Decision): void {
