@@ -10,11 +10,11 @@ import {
   activeMetrics,
   nextMove,
   parseDuration,
-  strategyOf,
   trafficDuringRun,
   withStepRoute,
   type Next,
 } from './strategy.ts';
+import { strategyOf } from '../api/strategy.ts';
 import { measureTick, metricsMeasuredAt, type LimitBreach } from './measurement-limits.ts';
 import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';

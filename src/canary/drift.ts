@@ -10,7 +10,7 @@ import { cacheKeyOf } from '../kube/resources.ts';
 import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Traffic } from './model.ts';
 import { sameTraffic } from '../vocab/traffic.ts';
-import { strategyOf } from './strategy.ts';
+import { strategyOf } from '../api/strategy.ts';
 
 /**
  * The routes the status stands for (a Frozen run holds the weights of its failing step), or undefined where the phase is a transition that decide()

@@ -2,19 +2,10 @@
 import type { Analysis, CanarySpec, MetricCheck, Step } from '../api/canary.ts';
 import { parseDuration } from '../vocab/duration.ts';
 import type { StepRoute, Traffic } from '../vocab/traffic.ts';
+import { strategyOf } from '../api/strategy.ts';
 
 // Kept for the engine's own modules; other layers import it from src/vocab/duration.ts.
 export { parseDuration };
-
-export type Strategy = 'canary' | 'steps' | 'ab' | 'bluegreen';
-
-export function strategyOf(spec: CanarySpec): Strategy {
-  const a = spec.analysis;
-  if (a.steps?.length) return 'steps';
-  if (a.match?.length) return 'ab';
-  if (a.stepWeight !== undefined || a.stepWeights?.length) return 'canary';
-  return 'bluegreen';
-}
 
 /**
  * Traffic while analysing at `weight` (weighted) or during iterations (A/B, blue/green); `routes`:
@@ -125,17 +116,4 @@ export function activeMetrics(spec: CanarySpec, stepIndex: number): MetricCheck[
   const step = strategyOf(spec) === 'steps' ? spec.analysis.steps?.[stepIndex] : undefined;
   const named = new Set(step?.analysis?.metrics ?? []);
   return (spec.analysis.metrics ?? []).filter((m) => !m.stepOnly || named.has(m.name));
-}
-
-/** Steps in the run, for display (`STEP n/m`). */
-export function totalSteps(spec: CanarySpec): number {
-  const a = spec.analysis;
-  switch (strategyOf(spec)) {
-    case 'steps':
-      return a.steps?.length ?? 0;
-    case 'canary':
-      return a.stepWeights?.length ?? Math.ceil((a.maxWeight ?? 100) / (a.stepWeight ?? 100));
-    default:
-      return a.iterations ?? 1;
-  }
 }

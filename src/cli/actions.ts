@@ -3,7 +3,7 @@
 // pure part: what a request does in the Canary's current phase, or why it makes no sense there.
 import type { CanaryObject } from '../canary/context.ts';
 import { REQUEST, requestPatch } from '../canary/requests.ts';
-import { strategyOf } from '../canary/strategy.ts';
+import { strategyOf } from '../api/strategy.ts';
 import { windowState } from '../canary/window.ts';
 import { WeirError } from '../errors.ts';
 import type { KubeFlags } from './flags.ts';

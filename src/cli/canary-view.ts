@@ -7,7 +7,7 @@ import type { CanaryObject } from '../canary/context.ts';
 import { freezeWaitText, frozenUntil } from '../canary/freeze.ts';
 import { hasLimits, LIMIT_DEFAULTS } from '../canary/measurement-limits.ts';
 import { REQUEST } from '../canary/requests.ts';
-import { strategyOf, totalSteps } from '../canary/strategy.ts';
+import { strategyOf, totalSteps } from '../api/strategy.ts';
 import { SCORE_DEFAULTS } from '../canary/tick-verdict.ts';
 import { localIso, scheduleText, windowState, type Schedule } from '../canary/window.ts';
 import { age, phaseBadge, table, weightBar, type Style } from './style.ts';

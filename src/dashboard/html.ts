@@ -1,7 +1,7 @@
 // The dashboard's pages, rendered on the server as plain HTML; the script (client/main.ts) then keeps
 // them live from the Server-Sent Events stream. Every value from the cluster goes through esc().
 import type { CanaryObject } from '../canary/context.ts';
-import { strategyOf } from '../canary/strategy.ts';
+import { strategyOf } from '../api/strategy.ts';
 import type { CanarySummary, CanaryView } from './model.ts';
 
 export const esc = (s: unknown): string =>

@@ -3,7 +3,7 @@
 // status.metrics[].history with their threshold bands.
 import type { CanaryObject } from '../canary/context.ts';
 import { REQUEST } from '../canary/requests.ts';
-import { strategyOf } from '../canary/strategy.ts';
+import { strategyOf } from '../api/strategy.ts';
 
 export interface CanarySummary {
   namespace: string;
