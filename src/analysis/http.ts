@@ -143,7 +143,14 @@ function newClient(
     validateStatus: () => true,
     transitional: { clarifyTimeoutError: true },
     ...(insecureSkipVerify
-      ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
+      ? {
+          httpsAgent: new HttpsAgent({
+            rejectUnauthorized: false,
+            keepAlive: true,
+            timeout: 5_000,
+            scheduling: 'lifo',
+          }),
+        }
       : {}),
   });
 }

@@ -344,7 +344,8 @@ export class CanaryController {
           return 1;
         }
       }
-      const driftDeps = { kube, caches: deps.caches, writes: this.writes, since: started };
+      const routesSet = decision.actions.some((a) => a.type === 'setTraffic');
+      const driftDeps = { kube, caches: deps.caches, writes: this.writes, since: started, routesSet };
       drift = await repairDrift(ctx, status, driftDeps);
     } catch (err) {
       await this.reportProblem(obj, isWeirError(err) ? err.code : 'ApplyFailed', describeError(err), log);

@@ -55,6 +55,9 @@ const show = (t: Traffic) =>
     t.routes?.length ? ` with step routes ${t.routes.map((r) => r.name).join(', ')}` : ''
   }`;
 
+/** A resourceVersion as the etcd revision it is, when it is one. */
+const rvNumber = (v: string | undefined) => (v && /^\d+$/.test(v) ? BigInt(v) : undefined);
+
 /** A written object as the WriteLog names it. */
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
@@ -108,11 +111,15 @@ export class WriteLog {
 
   /**
    * The object was deleted: the write noted for it is neither pending nor an echo any more, so
-   * drift is judged at once (the deletion is what there is to repair).
+   * drift is judged at once (the deletion is what there is to repair). A deletion older than our
+   * write (of the copy our write has since re-created) leaves the write pending.
    */
   deleted(kind: string, obj: Obj): void {
     const m = obj.metadata;
-    this.writes.delete(keyOf(kind, m?.namespace ?? '', m?.name ?? ''));
+    const key = keyOf(kind, m?.namespace ?? '', m?.name ?? '');
+    const [gone, ours] = [rvNumber(m?.resourceVersion), rvNumber(this.writes.get(key)?.rv)];
+    if (gone !== undefined && ours !== undefined && gone < ours) return;
+    this.writes.delete(key);
   }
 
   /** When our last write of the object not yet seen in the cache was made (undefined: none pending). */
@@ -126,8 +133,7 @@ export class WriteLog {
     const w = this.writes.get(key);
     if (!w) return true;
     const rv = cached?.metadata?.resourceVersion;
-    const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? BigInt(v) : undefined);
-    const [c, a] = [num(rv), num(w.rv)];
+    const [c, a] = [rvNumber(rv), rvNumber(w.rv)];
     const caught = rv !== undefined && (rv === w.rv || (c !== undefined && a !== undefined && c >= a));
     if (caught || this.now() - w.at > this.graceMs) {
       this.writes.delete(key);
@@ -141,17 +147,20 @@ export interface DriftDeps {
   kube: Kube;
   caches: Caches;
   writes: WriteLog;
-  /** When this reconcile started: its own writes are what it decided, so their lag hides nothing. */
+  /** When this reconcile started, to tell its own writes from earlier ones. */
   since: number;
+  /** Whether this reconcile set the routes (setTraffic): then its own unseen writes hide nothing. */
+  routesSet: boolean;
 }
 
 /**
  * Repairs what drifted from `status` (the status this reconcile decided). Resolves to one message
- * per repaired object (for DriftRepaired events), or 'lagging' when a cache has not shown a write
- * made before this reconcile (look again shortly: whatever changed since may be hidden behind it).
- * A cache behind only on this reconcile's own writes is judged at the next look: those objects are
- * what this reconcile decided, and a change after them requeues the Canary with its own watch event
- * (the echo of our write does not). Errors (an object the API server refuses) propagate.
+ * per repaired object (for DriftRepaired events), or 'lagging' when a cache has not shown one of
+ * our writes yet (look again shortly: a change may be hidden behind it). One exception: when this
+ * reconcile set the routes and only its own writes are unseen, those objects are what it decided
+ * (the whole route, from the current spec), and a change after them requeues the Canary with its
+ * own watch event (the echo of our write does not), so the next look is the decision's own.
+ * Errors (an object the API server refuses) propagate.
  */
 export async function repairDrift(
   ctx: CanaryContext,
@@ -167,11 +176,12 @@ export async function repairDrift(
     return [];
   const ns = view.namespace;
   const repaired: string[] = [];
-  let lagging: 'no' | 'own' | 'older' = 'no';
+  // Writes the caches have not shown yet: this reconcile's own, and earlier ones.
+  const unseenWrites = { own: 0, older: 0 };
   const unseen = (kind: string, name: string, cached: Obj | undefined): boolean => {
     if (deps.writes.seen(kind, ns, name, cached)) return false;
     const at = deps.writes.pendingSince(kind, ns, name) ?? 0;
-    lagging = at < deps.since ? 'older' : lagging === 'no' ? 'own' : lagging;
+    unseenWrites[at < deps.since ? 'older' : 'own']++;
     return true;
   };
   for (const svc of servicesOf(ctx)) {
@@ -189,7 +199,8 @@ export async function repairDrift(
     unseen(o.type.kind, o.name, cached);
   }
   // A Service just rewritten (the kubernetes provider's routes) is judged once the cache shows it.
-  if (lagging !== 'no') return lagging === 'older' ? 'lagging' : repaired;
+  if (!unseenWrites.older && unseenWrites.own && deps.routesSet) return repaired;
+  if (unseenWrites.older || unseenWrites.own) return 'lagging';
   if (repaired.length) return repaired;
   const expected = expectedTraffic(view.spec, status);
   const current = router.getRoutes(route);

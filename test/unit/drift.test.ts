@@ -76,8 +76,11 @@ test('the write log: a cache older than our write is lagging until it catches up
   await kube.mergePatch({ apiVersion: 'v1', kind: 'Service', name: 's', namespace: 'n' }, {});
   assert.equal(log.pendingSince('Service', 'n', 's'), clock);
   assert.equal(log.pendingSince('Service', 'n', 'other'), undefined);
-  // A deletion event: the write is forgotten, so the missing object is drift at once.
-  log.deleted('Service', { metadata: { name: 's', namespace: 'n' } });
+  // The late deletion of the copy our write re-created (an older resourceVersion) changes nothing.
+  log.deleted('Service', { metadata: { name: 's', namespace: 'n', resourceVersion: '19' } });
+  assert.equal(log.pendingSince('Service', 'n', 's'), clock, 'an older deletion');
+  // A deletion event after our write: the write is forgotten, so the missing object is drift at once.
+  log.deleted('Service', { metadata: { name: 's', namespace: 'n', resourceVersion: '21' } });
   assert.equal(log.pendingSince('Service', 'n', 's'), undefined);
   assert.equal(log.seen('Service', 'n', 's', undefined), true, 'deleted: believed without waiting');
 });
