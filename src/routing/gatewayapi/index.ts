@@ -3,6 +3,7 @@
 import { APP_HISTOGRAM_QUERIES } from '../app-histogram.ts';
 import type { ProviderDescriptor } from '../provider.ts';
 import { createGatewayApiRouter, HTTP_ROUTE } from './router.ts';
+import { ruleLimitRefusals } from './rule-limit.ts';
 import { stepRouteRefusals } from './step-routes.ts';
 
 export const gatewayapi: ProviderDescriptor = {
@@ -32,6 +33,6 @@ export const gatewayapi: ProviderDescriptor = {
   builtinsMeasurePrimary: true,
   // The HTTPRoute Weir writes is named after the apex Service.
   templateVariables: (spec) => ({ route: spec.service.name ?? spec.targetRef.name }),
-  refuses: stepRouteRefusals,
+  refuses: (spec) => [...stepRouteRefusals(spec), ...ruleLimitRefusals(spec)],
   createRouter: createGatewayApiRouter,
 };
