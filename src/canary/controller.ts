@@ -14,6 +14,7 @@ import { describeError, isWeirError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
+import { revisionNumber } from '../kube/compare.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { cacheKeyOf, RESOURCES, type ResourceType } from '../kube/resources.ts';
 import { WorkQueue } from '../kube/queue.ts';
@@ -792,9 +793,8 @@ export function cacheHasSeen(
 ): boolean {
   if (cached === undefined) return false;
   if (cached === write.after) return true;
-  const num = (rv: string | undefined) => (rv && /^\d+$/.test(rv) ? BigInt(rv) : undefined);
-  const c = num(cached);
-  const a = num(write.after);
+  const c = revisionNumber(cached);
+  const a = revisionNumber(write.after);
   if (c !== undefined && a !== undefined) return c >= a;
   return cached !== write.before;
 }

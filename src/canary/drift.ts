@@ -5,7 +5,7 @@
 // writes the caches have not shown yet are never taken for drift (WriteLog).
 import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
 import type { Kube, Obj } from '../kube/client.ts';
-import { isSubset } from '../kube/compare.ts';
+import { isSubset, revisionNumber } from '../kube/compare.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
 import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Traffic } from './model.ts';
@@ -54,9 +54,6 @@ const show = (t: Traffic) =>
   `${t.primary}/${t.canary}${t.match ? ' with match' : ''}${t.mirror ? ' with mirror' : ''}${
     t.routes?.length ? ` with step routes ${t.routes.map((r) => r.name).join(', ')}` : ''
   }`;
-
-/** A resourceVersion as the etcd revision it is, when it is one. */
-const rvNumber = (v: string | undefined) => (v && /^\d+$/.test(v) ? BigInt(v) : undefined);
 
 /** A written object as the WriteLog names it. */
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
@@ -117,7 +114,7 @@ export class WriteLog {
   deleted(kind: string, obj: Obj): void {
     const m = obj.metadata;
     const key = keyOf(kind, m?.namespace ?? '', m?.name ?? '');
-    const [gone, ours] = [rvNumber(m?.resourceVersion), rvNumber(this.writes.get(key)?.rv)];
+    const [gone, ours] = [revisionNumber(m?.resourceVersion), revisionNumber(this.writes.get(key)?.rv)];
     if (gone !== undefined && ours !== undefined && gone < ours) return;
     this.writes.delete(key);
   }
@@ -133,7 +130,7 @@ export class WriteLog {
     const w = this.writes.get(key);
     if (!w) return true;
     const rv = cached?.metadata?.resourceVersion;
-    const [c, a] = [rvNumber(rv), rvNumber(w.rv)];
+    const [c, a] = [revisionNumber(rv), revisionNumber(w.rv)];
     const caught = rv !== undefined && (rv === w.rv || (c !== undefined && a !== undefined && c >= a));
     if (caught || this.now() - w.at > this.graceMs) {
       this.writes.delete(key);

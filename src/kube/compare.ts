@@ -14,3 +14,11 @@ export function isSubset(desired: unknown, live: unknown): boolean {
   }
   return desired === live;
 }
+
+/**
+ * A resourceVersion as the etcd revision it is, or undefined when it is not an integer: such a
+ * version can only be compared for equality (the API does not promise its form).
+ */
+export function revisionNumber(rv: string | undefined): bigint | undefined {
+  return rv && /^\d+$/.test(rv) ? BigInt(rv) : undefined;
+}
