@@ -6,15 +6,8 @@ import type { WebhookType } from '../api/canary.ts';
 import { freezeWaitText, frozenUntil } from './freeze.ts';
 import type { CanaryView, Decision, GateResult, Observations } from './model.ts';
 import { MAX_REQUEUE_MS, POLL_MS, Run } from './run.ts';
-import {
-  activeMetrics,
-  nextMove,
-  parseDuration,
-  trafficDuringRun,
-  withStepRoute,
-  type Next,
-} from './strategy.ts';
-import { strategyOf } from '../api/strategy.ts';
+import { activeMetrics, nextMove, parseDuration, trafficDuringRun, type Next } from './strategy.ts';
+import { strategyOf, withStepRoute } from '../api/strategy.ts';
 import { measureTick, metricsMeasuredAt, type LimitBreach } from './measurement-limits.ts';
 import { withHistory } from './metric-history.ts';
 import { tickVerdict } from './tick-verdict.ts';

@@ -1,8 +1,8 @@
 // How a run moves traffic, per strategy. Pure: given the spec and the run's counters, what comes next.
-import type { Analysis, CanarySpec, MetricCheck, Step } from '../api/canary.ts';
+import type { Analysis, CanarySpec, MetricCheck } from '../api/canary.ts';
 import { parseDuration } from '../vocab/duration.ts';
 import type { StepRoute, Traffic } from '../vocab/traffic.ts';
-import { strategyOf } from '../api/strategy.ts';
+import { stepRouteChange, strategyOf, type StepRouteChange } from '../api/strategy.ts';
 
 // Kept for the engine's own modules; other layers import it from src/vocab/duration.ts.
 export { parseDuration };
@@ -23,26 +23,13 @@ export function trafficDuringRun(spec: CanarySpec, weight: number, routes: StepR
   }
 }
 
-/**
- * The step routes after a setHeaderRoute/setMirrorRoute step: a route replaces the one of its name
- * in place (keeping its precedence) or comes last; `remove` takes the named route out.
- */
-export function withStepRoute(
-  routes: StepRoute[] = [],
-  change: { route: StepRoute } | { remove: string },
-): StepRoute[] {
-  if ('remove' in change) return routes.filter((r) => r.name !== change.remove);
-  const at = routes.findIndex((r) => r.name === change.route.name);
-  return at < 0 ? [...routes, change.route] : routes.map((r, i) => (i === at ? change.route : r));
-}
-
 export type Next =
   | { kind: 'weight'; weight: number; stepIndex: number }
   | { kind: 'pause'; stepIndex: number; durationMs?: number }
   /** setCanaryScale: `scale` undefined is matchTrafficWeight (the canary's usual size again). */
   | { kind: 'scale'; stepIndex: number; scale?: { replicas: number } | { weight: number } }
   /** setHeaderRoute/setMirrorRoute: adds, replaces or removes a named step route. */
-  | { kind: 'route'; stepIndex: number; change: { route: StepRoute } | { remove: string } }
+  | { kind: 'route'; stepIndex: number; change: StepRouteChange }
   /** An analysis step: holds until its stepOnly metrics pass at one tick. */
   | { kind: 'analysis'; stepIndex: number; metrics: string[] }
   | { kind: 'iteration'; iterations: number }
@@ -82,7 +69,7 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
               : undefined;
         return { kind: 'scale', stepIndex, ...(to ? { scale: to } : {}) };
       }
-      const change = routeChange(step);
+      const change = stepRouteChange(step);
       if (change) return { kind: 'route', stepIndex, change };
       if (step.analysis) return { kind: 'analysis', stepIndex, metrics: step.analysis.metrics };
       const d = step.pause?.duration;
@@ -93,19 +80,6 @@ export function nextMove(spec: CanarySpec, weight: number, stepIndex: number, it
         ? { kind: 'promote' }
         : { kind: 'iteration', iterations: iterations + 1 };
   }
-}
-
-/** The route change a setHeaderRoute/setMirrorRoute step asks for; undefined for other steps. */
-function routeChange(step: Step): { route: StepRoute } | { remove: string } | undefined {
-  const header = step.setHeaderRoute;
-  if (header)
-    return header.match ? { route: { name: header.name, headers: header.match } } : { remove: header.name };
-  const mirror = step.setMirrorRoute;
-  if (!mirror) return undefined;
-  if (!mirror.match) return { remove: mirror.name };
-  return {
-    route: { name: mirror.name, mirror: { percentage: mirror.percentage ?? 100, match: mirror.match } },
-  };
 }
 
 /**

@@ -4,7 +4,8 @@
 // mid-run. This finds it before: `weir lint` reports it, and the controller refuses the Canary
 // (InvalidSpec, naming the field) before it writes anything.
 import type { CanarySpec } from '../../api/canary.ts';
-import { strategyOf } from '../../api/strategy.ts';
+import { stepRouteChange, strategyOf, withStepRoute } from '../../api/strategy.ts';
+import type { StepRoute } from '../../vocab/traffic.ts';
 
 /** spec.rules maxItems of HTTPRoute (gateway.networking.k8s.io/v1). */
 export const MAX_HTTPROUTE_RULES = 16;
@@ -28,15 +29,17 @@ export function ruleLimitRefusals(spec: CanarySpec): Array<{ path: string; messa
     case 'ab':
       return over('spec.analysis.match', spec.analysis.match?.length ?? 0, describe(spec, 'A/B match entry'));
     case 'steps': {
-      // Step routes are named: a later step of the same name replaces it, or without match removes it.
-      const inForce = new Set<string>();
-      const steps = spec.analysis.steps ?? [];
-      for (const [i, step] of steps.entries()) {
-        const route = step.setHeaderRoute ?? step.setMirrorRoute;
-        if (!route) continue;
-        if (route.match) inForce.add(route.name);
-        else inForce.delete(route.name);
-        const found = over(`spec.analysis.steps[${i}]`, inForce.size, describe(spec, 'step route in force'));
+      // The routes in force after each step, as the run holds them (a name replaces or removes one).
+      let inForce: StepRoute[] = [];
+      for (const [i, step] of (spec.analysis.steps ?? []).entries()) {
+        const change = stepRouteChange(step);
+        if (!change) continue;
+        inForce = withStepRoute(inForce, change);
+        const found = over(
+          `spec.analysis.steps[${i}]`,
+          inForce.length,
+          describe(spec, 'step route in force'),
+        );
         if (found.length) return found;
       }
       return [];
