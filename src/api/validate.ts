@@ -82,7 +82,8 @@ export function validateObject(input: unknown): { object: Json; problems: Proble
  * validateObject() once per object generation: the controller reconciles a Canary many times per
  * analysis tick (its own watch events, its Deployments', its route's), and schema + CEL cost
  * milliseconds each time, while what they judge (spec, name, namespace) only changes with the
- * generation. Keyed by uid; each caller gets its own copy of the defaulted object.
+ * generation. Keyed by uid. Every caller shares one deeply frozen defaulted object: a copy per
+ * reconcile (structuredClone) was 2 % of a rollout's CPU, and a reconcile only reads its spec.
  */
 export class ValidationMemo {
   private readonly byUid = new Map<string, { generation: number; object: Json; problems: Problem[] }>();
@@ -96,17 +97,26 @@ export class ValidationMemo {
     if (!uid || generation === undefined) return validateObject(input);
     let hit = this.byUid.get(uid);
     if (!hit || hit.generation !== generation) {
-      hit = { generation, ...validateObject(input) };
+      const { object, problems } = validateObject(input);
+      hit = { generation, object: deepFreeze(object), problems };
       this.byUid.delete(uid);
       if (this.byUid.size >= this.max) this.byUid.delete(this.byUid.keys().next().value!);
       this.byUid.set(uid, hit);
     }
-    return { object: structuredClone(hit.object), problems: hit.problems };
+    return { object: hit.object, problems: hit.problems };
   }
 
   forget(uid: string | undefined): void {
     if (uid) this.byUid.delete(uid);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /**

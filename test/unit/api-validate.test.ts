@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateObject } from '../../src/api/validate.ts';
+import { ValidationMemo, validateObject } from '../../src/api/validate.ts';
 import { invalidFixtures, validFixtures } from '../fixtures/load.ts';
 
 for (const fx of validFixtures()) {
@@ -35,6 +35,23 @@ test('defaults are applied as the API server would', () => {
   assert.equal(spec.progressDeadlineSeconds, 600);
   assert.equal(spec.analysis.threshold, 1);
   assert.equal(spec.analysis.canaryReadyThreshold, 100);
+});
+
+test('the memo validates once per generation and hands out one frozen object', () => {
+  const fx = validFixtures().find((f) => f.file.endsWith('canary-ab.yaml'));
+  assert.ok(fx);
+  const memo = new ValidationMemo();
+  const first = memo.validate('uid-1', 1, fx.object);
+  const again = memo.validate('uid-1', 1, { ...(fx.object as object), spec: { broken: true } });
+  assert.equal(again.object, first.object, 'same generation: the first answer, not re-validated');
+  assert.deepEqual(again.problems, []);
+  const spec = first.object.spec as { analysis: { threshold: number } };
+  assert.throws(() => {
+    spec.analysis.threshold = 9;
+  }, TypeError);
+  const next = memo.validate('uid-1', 2, { ...(fx.object as object), spec: { broken: true } });
+  assert.notEqual(next.problems.length, 0, 'a new generation is validated again');
+  assert.deepEqual(memo.validate('uid-2', 1, fx.object).object, first.object);
 });
 
 test('unknown fields and wrong kinds are reported with their path', () => {
