@@ -29,6 +29,9 @@ ENV NODE_ENV=production HOME=/tmp WEIR_GIT_CACHE_DIR=/tmp/weir-git
 # RSS is 120 MiB instead of 159 for the same CPU (docs/performance.md). npm run bench:peer runs the
 # controller with this same line.
 ENV NODE_OPTIONS="--max-semi-space-size=4"
+# Two glibc malloc arenas instead of one per thread (up to 8 per core): Node's V8 and libuv threads
+# each left an arena of freed-but-kept memory, 10-15 MiB of RSS at 200 Canaries (docs/performance.md).
+ENV MALLOC_ARENA_MAX="2"
 # A numeric non-root user, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 65532:65532
 EXPOSE 8080

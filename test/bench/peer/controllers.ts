@@ -89,11 +89,19 @@ export function alive(c: Controller): void {
     throw new Error(`${c.name} exited:\n${c.proc.tail(20)}`);
 }
 
-/** The NODE_OPTIONS the image sets (its Dockerfile's `ENV NODE_OPTIONS="…"`), so the bench measures the same heap settings. */
-export function imageNodeOptions(): string {
-  const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(projectRoot, 'Dockerfile'), 'utf8'));
-  if (!line) throw new Error('Dockerfile: no ENV NODE_OPTIONS="…" line');
-  return line[1]!;
+/**
+ * The runtime settings the image sets (its Dockerfile's `ENV NODE_OPTIONS="…"` and
+ * `ENV MALLOC_ARENA_MAX="…"`), so the bench measures the heap and allocator the image runs with.
+ */
+export function imageRuntimeEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const key of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
+    const line = new RegExp(`^ENV ${key}="([^"]*)"$`, 'm').exec(dockerfile);
+    if (!line) throw new Error(`Dockerfile: no ENV ${key}="…" line`);
+    env[key] = line[1]!;
+  }
+  return env;
 }
 
 /** The compiled controller (dist/, as the image runs it), log level info, one namespace. */
@@ -111,7 +119,7 @@ export async function startWeir(kubeconfig: string, ns: string, logDir: string):
       WEIR_NAMESPACE: ns,
       WEIR_LISTEN: '127.0.0.1:0',
       WEIR_LOG_LEVEL: process.env.BENCH_WEIR_LOG_LEVEL ?? 'info',
-      NODE_OPTIONS: imageNodeOptions(),
+      ...imageRuntimeEnv(),
     },
   });
   const c = sampled('weir', proc);
