@@ -432,8 +432,9 @@ function analysisPasses(run: Run, unanalysed: boolean, final: boolean): boolean 
   const due = new Set(metricsMeasuredAt(view.spec, status, obs.now.getTime()).map((m) => m.name));
   if (!unanalysed && due.size && !obs.metrics) run.needMetrics = true;
   if (checks.includes(undefined) || run.needMetrics) return false;
-  run.recordTick();
+  status.lastAnalysisTime = run.now;
   status.analysisStartTime ??= run.now;
+  run.requeueAfterMs = Math.min(run.requeueAfterMs, parseDuration(view.spec.analysis.interval));
   const failures = checks
     .filter((c): c is { ok: false; message: string } => !!c && !c.ok)
     .map((c) => c.message);
@@ -755,7 +756,7 @@ function promoting(run: Run): void {
   const weight = status.canaryWeight ?? 0;
   if (stepBack && weight > 0) {
     if (!run.tickDue()) return;
-    run.recordTick();
+    status.lastAnalysisTime = run.now;
     const canary = Math.max(0, weight - stepBack);
     status.canaryWeight = canary;
     // The step routes end with the run (Argo removes its managed routes when a rollout completes).

@@ -126,22 +126,6 @@ export class Run {
     return parseDuration(this.view.spec.analysis.interval);
   }
 
-  /**
-   * Records this tick and looks again when the next one is due. A tick less than an interval late
-   * is recorded at its due time (status.lastAnalysisTime, the last tick plus an interval), so the
-   * time ticks take (queue, metric queries, writes) does not add up over the steps, as with
-   * Flagger's fixed ticker. The first tick, an early one (`weir promote`) and one later than that
-   * (a stalled controller) start the schedule again from now.
-   */
-  recordTick(): void {
-    const last = this.status.lastAnalysisTime;
-    const now = this.obs.now.getTime();
-    const due = last ? Date.parse(last) + this.intervalMs : now;
-    const at = now - due >= 0 && now - due < this.intervalMs ? due : now;
-    this.status.lastAnalysisTime = new Date(at).toISOString();
-    this.requeueAfterMs = Math.min(this.requeueAfterMs, at + this.intervalMs - now);
-  }
-
   tickDue(): boolean {
     const last = this.status.lastAnalysisTime;
     const interval = parseDuration(this.view.spec.analysis.interval);

@@ -90,8 +90,8 @@ export async function simulate(input: SimulationInput, measure: Measure): Promis
     const { decision, metrics } = await decideAt(view, t, measure, manualPause(before));
     const after = decision.status;
     view.status = after;
-    // A tick records its time, the schedule's or now (Run.recordTick).
-    if (after.lastAnalysisTime && after.lastAnalysisTime !== before.lastAnalysisTime) {
+    const now = new Date(t).toISOString();
+    if (after.lastAnalysisTime === now && before.lastAnalysisTime !== now) {
       ticks.push(tickOf(spec, t, before, after, metrics));
     }
     const outcome = ended(after, before.canaryWeight ?? 0, t);
