@@ -55,9 +55,6 @@ export interface Figures {
   stepLatenessP50S: number | null;
   stepLatenessP99S: number | null;
   stepLatenessMaxS: number | null;
-  /** Actual minus scheduled tick time of each step (Weir's status names the schedule; Flagger's does not). */
-  tickDelayP50S: number | null;
-  tickDelayP99S: number | null;
   cpuSecondsPerRollout: number;
   rssBaselineMiB: number;
   rssIdleMiB: number;
@@ -122,13 +119,6 @@ function stepLateness(r: Recorded): number[] {
   return out;
 }
 
-/** Per step, seconds between its tick's scheduled time and the step seen (see Timeline.tickDelays). */
-function tickDelays(r: Recorded): number[] {
-  return r.rollouts.flatMap((ro) =>
-    r.rolling.flatMap((n) => r.timeline.tickDelays(n, ro.window.from, ro.window.to).map((ms) => ms / 1000)),
-  );
-}
-
 export function figures(r: Recorded): Figures {
   const all = [...r.rolling, ...r.failing];
   const initDone = all.map((n) => r.timeline.reached(n, 'Initialized', r.created.from));
@@ -142,7 +132,6 @@ export function figures(r: Recorded): Figures {
   const succeeded = r.rollouts.flatMap((ro) => latencies(r, ro, r.rolling, 'Succeeded'));
   const failed = r.failure ? latencies(r, r.failure, r.failing, 'Failed') : [];
   const lateness = stepLateness(r);
-  const delays = tickDelays(r);
   const cpu = r.rollouts.map((ro) => r.controller.cpuBetween(ro.window.from, ro.window.to));
   const rssBaseline = r.controller.rssAt(r.baselineAt);
   const rssIdle = r.controller.rssAt(r.idle.to);
@@ -176,8 +165,6 @@ export function figures(r: Recorded): Figures {
     stepLatenessP50S: round(quantile(lateness, 0.5)),
     stepLatenessP99S: round(quantile(lateness, 0.99)),
     stepLatenessMaxS: round(quantile(lateness, 1)),
-    tickDelayP50S: round(quantile(delays, 0.5)),
-    tickDelayP99S: round(quantile(delays, 0.99)),
     cpuSecondsPerRollout: round(quantile(cpu, 0.5))!,
     rssBaselineMiB: round(rssBaseline, 1)!,
     rssIdleMiB: round(rssIdle, 1)!,

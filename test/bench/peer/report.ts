@@ -29,8 +29,6 @@ const ROWS: Row[] = [
   ['step lateness p50 (s)', 'stepLatenessP50S'],
   ['step lateness p99 (s)', 'stepLatenessP99S'],
   ['step lateness max (s)', 'stepLatenessMaxS'],
-  ['tick delay (actual - scheduled) p50 (s)', 'tickDelayP50S'],
-  ['tick delay (actual - scheduled) p99 (s)', 'tickDelayP99S'],
   ['CPU seconds per rollout (all canaries)', 'cpuSecondsPerRollout'],
   ['RSS before any canary (MiB)', 'rssBaselineMiB'],
   ['RSS idle (MiB)', 'rssIdleMiB'],

@@ -8,13 +8,11 @@ export interface Change {
   at: number;
   phase: string;
   weight: number;
-  /** status.lastAnalysisTime as epoch ms: Weir's scheduled time of the tick (Flagger has none). */
-  tickAt?: number;
 }
 
 interface CanaryStatus {
   metadata: { name: string; resourceVersion?: string };
-  status?: { phase?: string; canaryWeight?: number; lastAnalysisTime?: string };
+  status?: { phase?: string; canaryWeight?: number };
 }
 
 export class Timeline {
@@ -46,8 +44,7 @@ export class Timeline {
     const list = this.changes.get(c.metadata.name) ?? [];
     const last = list[list.length - 1];
     if (last && last.phase === phase && last.weight === weight) return;
-    const tickAt = c.status?.lastAnalysisTime ? Date.parse(c.status.lastAnalysisTime) : NaN;
-    list.push({ at: Date.now(), phase, weight, ...(Number.isFinite(tickAt) ? { tickAt } : {}) });
+    list.push({ at: Date.now(), phase, weight });
     this.changes.set(c.metadata.name, list);
   }
 
@@ -91,21 +88,6 @@ export class Timeline {
       const l = this.changes.get(n);
       return l?.length && phases.includes(l[l.length - 1]!.phase);
     }).length;
-  }
-
-  /**
-   * For each weight increase of `name` within [from, to) whose status names its tick's scheduled
-   * time: how long after that time the step was seen (actual tick minus scheduled tick).
-   */
-  tickDelays(name: string, from: number, to: number): number[] {
-    const out: number[] = [];
-    let prev: number | undefined;
-    for (const c of this.changes.get(name) ?? []) {
-      if (c.at >= from && c.at < to && prev !== undefined && c.weight > prev && c.tickAt !== undefined)
-        out.push(c.at - c.tickAt);
-      prev = c.weight;
-    }
-    return out;
   }
 
   /** Times of weight increases of `name` within [from, to): each a step of the analysis. */
