@@ -15,6 +15,7 @@ import { failpoint } from '../failpoints.ts';
 import { runGate } from '../hooks/webhooks.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { revisionNumber } from '../kube/compare.ts';
+import { InFlightWrites } from '../kube/in-flight.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { cacheKeyOf, RESOURCES, type ResourceType } from '../kube/resources.ts';
 import { WorkQueue } from '../kube/queue.ts';
@@ -38,7 +39,7 @@ import { statusWrite } from './status-write.ts';
 import { windowState } from './window.ts';
 import { holdsSlot } from './admission.ts';
 import { parseDuration } from './strategy.ts';
-import { imagesOf } from './targets.ts';
+import { forgetRevision, imagesOf } from './targets.ts';
 
 export interface ControllerDeps {
   kube: Kube;
@@ -89,6 +90,8 @@ export class CanaryController {
    * requeues it; the deadline covers a watch that never catches up (the informer then re-lists).
    */
   private readonly ownWrites = new Map<string, OwnWrite>();
+  /** Status writes awaiting their answer (in-flight.ts). */
+  private readonly statusInFlight = new InFlightWrites();
 
   /** When this process last patched each Canary's status (readiness reports wait for an interval, see status-write.ts). */
   private readonly lastStatusWrite = new Map<string, number>();
@@ -139,7 +142,9 @@ export class CanaryController {
       this.queue.addAfter(`${o.metadata?.namespace}/${o.metadata?.name}`, COALESCE_MS);
     caches.canary?.on((o, kind) => {
       const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-      if (kind !== 'update' || !this.isOwnStatusEcho(key, o)) enqueue(o);
+      const rv = o.metadata?.resourceVersion;
+      const ours = kind === 'update' && this.isOwnStatusEcho(key, o);
+      if (!ours && !(kind === 'update' && this.statusInFlight.hold(key, rv, () => enqueue(o)))) enqueue(o);
       if (kind === 'delete') {
         this.targets.delete(key);
         this.contents.delete(key);
@@ -151,21 +156,32 @@ export class CanaryController {
     });
     // Workloads, HPAs, ConfigMaps and Secrets requeue the Canaries that refer to them (ref-index.ts).
     const byRef = (index: RefIndex, ref: string, writtenKind: string) => (o: Obj, kind: string) => {
-      if (kind === 'update' && this.writes.isEcho(writtenKind, o)) return;
+      const requeue = () => {
+        for (const key of index.of(refOf(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
+          this.queue.addAfter(key, COALESCE_MS);
+      };
+      if (kind === 'update' && this.writes.echoOrHeld(writtenKind, o, requeue)) return;
       if (kind === 'delete') this.writes.deleted(writtenKind, o);
-      for (const key of index.of(refOf(ref, o.metadata?.namespace ?? '', o.metadata?.name ?? '')))
-        this.queue.addAfter(key, COALESCE_MS);
+      requeue();
+    };
+    const forgetDeleted = (o: Obj, kind: string) => {
+      if (kind === 'delete') forgetRevision(o.metadata?.uid);
     };
     caches.deployment?.on(byRef(this.targets, 'workload', RESOURCES.deployment.kind));
+    caches.deployment?.on(forgetDeleted);
     caches.daemonSet?.on(byRef(this.targets, 'workload', RESOURCES.daemonSet.kind));
+    caches.daemonSet?.on(forgetDeleted);
     caches.hpa?.on(byRef(this.targets, 'hpa', RESOURCES.hpa.kind));
     caches.configMap?.on(byRef(this.contents, 'configMap', RESOURCES.configMap.kind));
     caches.secret?.on(byRef(this.contents, 'secret', RESOURCES.secret.kind));
     const byLabel = (labelledKind: string) => (o: Obj, kind: string) => {
-      if (kind === 'update' && this.writes.isEcho(labelledKind, o)) return;
-      if (kind === 'delete') this.writes.deleted(labelledKind, o);
       const name = o.metadata?.labels?.['weir.dev/canary'];
-      if (name) this.queue.addAfter(`${o.metadata?.namespace}/${name}`, COALESCE_MS);
+      const requeue = () => {
+        if (name) this.queue.addAfter(`${o.metadata?.namespace}/${name}`, COALESCE_MS);
+      };
+      if (kind === 'update' && this.writes.echoOrHeld(labelledKind, o, requeue)) return;
+      if (kind === 'delete') this.writes.deleted(labelledKind, o);
+      requeue();
     };
     // Services and every routing provider's objects carry the weir.dev/canary label: an edit or a
     // deletion requeues the Canary, whose reconcile repairs the drift (drift.ts).
@@ -369,8 +385,10 @@ export class CanaryController {
       intervalMs: parseDuration(ctx.view.spec.analysis.interval),
     });
     if (write.write) {
-      const written = await deps.kube.patchStatus(statusRefOf(ctx.view), nullMissing(obj.status, status));
-      this.noteOwnWrite(obj, written);
+      await this.writingStatus(ctx.key, async () => {
+        const written = await deps.kube.patchStatus(statusRefOf(ctx.view), nullMissing(obj.status, status));
+        this.noteOwnWrite(obj, written);
+      });
       log.debug(
         { phase: status.phase, weight: status.canaryWeight, status: status.message },
         'status written',
@@ -434,10 +452,12 @@ export class CanaryController {
   private async writePendingAlerts(obj: CanaryObject, pending: PendingAlert[]): Promise<void> {
     const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
     if (samePending(this.alerts.afterRemovals(key, obj.status?.pendingAlerts), pending)) return;
-    const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
-      pendingAlerts: pending.length ? pending : null,
+    await this.writingStatus(key, async () => {
+      const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
+        pendingAlerts: pending.length ? pending : null,
+      });
+      this.noteOwnWrite(obj, written);
     });
-    this.noteOwnWrite(obj, written);
   }
 
   /**
@@ -464,11 +484,13 @@ export class CanaryController {
   private async removeDelivered(ctx: CanaryContext, id: string, log: Logger): Promise<void> {
     this.alerts.removal(ctx.key, id, true);
     try {
-      const written = await this.deps.kube.jsonPatchStatus(statusRefOf(ctx.view), [
-        { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
-        { op: 'remove', path: '/status/pendingAlerts/0' },
-      ]);
-      this.noteDirectWrite(ctx.key, written);
+      await this.writingStatus(ctx.key, async () => {
+        const written = await this.deps.kube.jsonPatchStatus(statusRefOf(ctx.view), [
+          { op: 'test', path: '/status/pendingAlerts/0/id', value: id },
+          { op: 'remove', path: '/status/pendingAlerts/0' },
+        ]);
+        this.noteDirectWrite(ctx.key, written);
+      });
       this.alerts.removal(ctx.key, id, false);
     } catch (err) {
       // Off before the requeue: that reconcile's status write is now the one that removes it.
@@ -568,6 +590,22 @@ export class CanaryController {
     return t ? parseDuration(t) : this.deps.config.metricTimeoutMs;
   }
 
+  /**
+   * One status write of ours (noted inside `write`): events of the Canary that arrive before its
+   * answer wait for it, and requeue only if they were not the echo of one of our writes.
+   */
+  private async writingStatus(key: string, write: () => Promise<void>): Promise<void> {
+    this.statusInFlight.begin(key);
+    try {
+      await write();
+    } finally {
+      this.statusInFlight.end(
+        key,
+        (rv) => rv !== undefined && !!this.ownWrites.get(key)?.recent.includes(rv),
+      );
+    }
+  }
+
   private noteOwnWrite(obj: CanaryObject, written: Obj | undefined): void {
     const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
     this.lastStatusWrite.set(key, Date.now());
@@ -652,11 +690,13 @@ export class CanaryController {
       lastTransitionTime: now,
       observedGeneration: obj.metadata.generation ?? 0,
     });
-    const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
-      conditions: conds,
-      message: `${reason}: ${message}`,
+    await this.writingStatus(`${obj.metadata.namespace}/${obj.metadata.name}`, async () => {
+      const written = await this.deps.kube.patchStatus(statusRefOf(obj.metadata), {
+        conditions: conds,
+        message: `${reason}: ${message}`,
+      });
+      this.noteOwnWrite(obj, written);
     });
-    this.noteOwnWrite(obj, written);
     await this.deps.recorder.record(eventSubjectOf(obj), 'Warning', reason, message);
   }
 

@@ -6,6 +6,7 @@
 import type { CanarySpec, CanaryStatus } from '../api/canary.ts';
 import type { Kube, Obj } from '../kube/client.ts';
 import { isSubset, revisionNumber } from '../kube/compare.ts';
+import { InFlightWrites } from '../kube/in-flight.ts';
 import { cacheKeyOf } from '../kube/resources.ts';
 import { servicesOf, type Caches, type CanaryContext } from './context.ts';
 import type { Traffic } from './model.ts';
@@ -65,6 +66,7 @@ const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${name
  */
 export class WriteLog {
   private readonly writes = new Map<string, { rv?: string; at: number }>();
+  private readonly inFlight = new InFlightWrites();
   constructor(
     private readonly graceMs = 10_000,
     private readonly now: () => number = Date.now,
@@ -74,20 +76,25 @@ export class WriteLog {
   wrap(kube: Kube): Kube {
     return {
       ...kube,
-      apply: async (obj, manager) => {
-        const out = await kube.apply(obj, manager);
-        this.note(out as Obj);
-        return out;
-      },
-      mergePatch: async <T extends Obj>(
-        ref: Parameters<Kube['mergePatch']>[0],
-        patch: Record<string, unknown>,
-      ) => {
-        const out = await kube.mergePatch<T>(ref, patch);
-        this.note(out as Obj);
-        return out;
-      },
+      apply: (obj, manager) =>
+        this.writing(keyOf(obj.kind ?? '', obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''), () =>
+          kube.apply(obj, manager),
+        ),
+      mergePatch: <T extends Obj>(ref: Parameters<Kube['mergePatch']>[0], patch: Record<string, unknown>) =>
+        this.writing(keyOf(ref.kind, ref.namespace ?? '', ref.name), () => kube.mergePatch<T>(ref, patch)),
     };
+  }
+
+  /** One write, noted; watch events of the object that arrive before its answer wait for it. */
+  private async writing<T>(key: string, write: () => Promise<T>): Promise<T> {
+    this.inFlight.begin(key);
+    try {
+      const out = await write();
+      this.note(out as Obj);
+      return out;
+    } finally {
+      this.inFlight.end(key, (rv) => rv !== undefined && this.writes.get(key)?.rv === rv);
+    }
   }
 
   private note(obj: Obj | undefined): void {
@@ -104,6 +111,17 @@ export class WriteLog {
     const m = obj.metadata;
     const rv = m?.resourceVersion;
     return rv !== undefined && this.writes.get(keyOf(kind, m?.namespace ?? '', m?.name ?? ''))?.rv === rv;
+  }
+
+  /**
+   * Whether a watch event's object needs no reconcile from here: it is the echo of our last write
+   * (isEcho), or a write of it is in flight, and then `requeue` runs once that write's answer shows
+   * the event was not its echo.
+   */
+  echoOrHeld(kind: string, obj: Obj, requeue: () => void): boolean {
+    const m = obj.metadata;
+    const key = keyOf(kind, m?.namespace ?? '', m?.name ?? '');
+    return this.isEcho(kind, obj) || this.inFlight.hold(key, m?.resourceVersion, requeue);
   }
 
   /**

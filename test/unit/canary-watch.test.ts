@@ -127,6 +127,67 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
   assert.deepEqual(requeued.splice(0), ['n/app'], 'an edit of the route (drift)');
 });
 
+test('an echo that arrives before the answer of its write waits for it, and requeues nothing', async () => {
+  const { c, fire, requeued } = watching();
+  const canary = (rv: string): Obj => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'app', namespace: 'n', resourceVersion: rv, uid: 'u1' },
+    spec: { targetRef: { kind: 'Deployment', name: 'app' } },
+  });
+  fire('canary', canary('1'), 'add');
+  requeued.splice(0);
+
+  // A status write whose watch event comes first: held while the write is in flight.
+  const status = c as unknown as {
+    writingStatus(key: string, write: () => Promise<void>): Promise<void>;
+    noteOwnWrite(obj: Obj, written: Obj): void;
+  };
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const writing = status.writingStatus('n/app', async () => {
+    await answered;
+    status.noteOwnWrite(canary('1'), canary('5'));
+  });
+  fire('canary', canary('5'));
+  assert.deepEqual(requeued.splice(0), [], 'held while the write is in flight');
+  answer();
+  await writing;
+  assert.deepEqual(requeued.splice(0), [], 'it was the echo of that write');
+
+  // Someone else's change during our next write still requeues, once the write is answered.
+  let answer2!: () => void;
+  const answered2 = new Promise<void>((resolve) => (answer2 = resolve));
+  const writing2 = status.writingStatus('n/app', async () => {
+    await answered2;
+    status.noteOwnWrite(canary('5'), canary('8'));
+  });
+  fire('canary', canary('7'));
+  assert.deepEqual(requeued.splice(0), []);
+  answer2();
+  await writing2;
+  assert.deepEqual(requeued.splice(0), ['n/app'], 'not our echo: requeued after the answer');
+
+  // The same for a route written through the WriteLog.
+  const writes = (c as unknown as { writes: WriteLog }).writes;
+  let answer3!: () => void;
+  const answered3 = new Promise<void>((resolve) => (answer3 = resolve));
+  const kube = writes.wrap({
+    apply: async (o: Obj) => {
+      await answered3;
+      return { ...o, metadata: { ...o.metadata, resourceVersion: '51' } };
+    },
+  } as unknown as Kube);
+  const applying = kube.apply(route('50'));
+  fire('httproutes.gateway.networking.k8s.io', route('51'));
+  assert.deepEqual(requeued.splice(0), [], 'the route echo, held');
+  answer3();
+  await applying;
+  assert.deepEqual(requeued.splice(0), [], 'the route echo requeues nothing');
+  fire('httproutes.gateway.networking.k8s.io', route('52'));
+  assert.deepEqual(requeued.splice(0), ['n/app'], 'an edit after it does');
+});
+
 test('ConfigMaps, Secrets and HPAs requeue the Canaries that use them, not the whole namespace', () => {
   const { c, fire, requeued } = watching();
   const canary = (name: string, spec: object): Obj => ({
