@@ -137,6 +137,11 @@ export function revisionOf(target: Workload, checksums: Record<string, string>):
   return revision;
 }
 
+/** The workload was deleted: its remembered revision goes with it. */
+export function forgetRevision(uid: string | undefined): void {
+  if (uid) revisions.delete(uid);
+}
+
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === 'object')

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { validateObject } from '../../src/api/validate.ts';
 import type { Kube } from '../../src/kube/client.ts';
-import { namesOf, primaryWorkload, revisionOf } from '../../src/canary/targets.ts';
+import { forgetRevision, namesOf, primaryWorkload, revisionOf } from '../../src/canary/targets.ts';
 import {
   FLAGGER_SCALE_TO_ZERO_KEY,
   SCALE_TO_ZERO_KEY,
@@ -135,6 +135,10 @@ test('the revision is remembered per uid and generation; a new generation or con
   assert.notEqual(next, first, 'a spec change bumps the generation');
   assert.notEqual(revisionOf(at(2, 'agent:2'), { 'configmap/cfg': 'abc' }), next, 'a config change');
   assert.equal(revisionOf(at(1, 'agent:1'), {}), first, 'back to the first template: the first hash');
+  // Same uid and generation: the remembered hash answers, until the workload's deletion forgets it.
+  assert.equal(revisionOf(at(1, 'agent:other'), {}), first);
+  forgetRevision('uid-agent');
+  assert.notEqual(revisionOf(at(1, 'agent:other'), {}), first, 'forgotten: hashed again');
 });
 
 test('the primary DaemonSet: -primary selector, the target’s update settings, no replicas, never parked', () => {
