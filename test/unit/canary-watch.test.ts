@@ -72,15 +72,17 @@ function watching() {
   return { c, fire, requeued };
 }
 
+/** Canary n/app at resourceVersion `rv`. */
+const appCanary = (rv: string): Obj => ({
+  apiVersion: 'weir.dev/v1alpha1',
+  kind: 'Canary',
+  metadata: { name: 'app', namespace: 'n', resourceVersion: rv, uid: 'u1' },
+  spec: { targetRef: { kind: 'Deployment', name: 'app' } },
+});
+
 test("the controller's watch: our writes' echoes requeue nothing, other changes do", async () => {
   const { c, fire, requeued } = watching();
-  const canary = (rv: string): Obj => ({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'app', namespace: 'n', resourceVersion: rv, uid: 'u1' },
-    spec: { targetRef: { kind: 'Deployment', name: 'app' } },
-  });
-  fire('canary', canary('1'), 'add');
+  fire('canary', appCanary('1'), 'add');
   assert.deepEqual(requeued.splice(0), ['n/app']);
 
   // A reconcile's status write returned resourceVersion 5 (with the object); the removal of the
@@ -89,17 +91,17 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
     noteOwnWrite(obj: Obj, written: Obj): void;
     noteDirectWrite(key: string, written: Obj): void;
   };
-  notes.noteOwnWrite(canary('1'), canary('5'));
-  notes.noteDirectWrite('n/app', canary('6'));
-  fire('canary', canary('5'));
+  notes.noteOwnWrite(appCanary('1'), appCanary('5'));
+  notes.noteDirectWrite('n/app', appCanary('6'));
+  fire('canary', appCanary('5'));
   assert.deepEqual(requeued.splice(0), [], 'the echo of our status write');
-  fire('canary', canary('6'));
+  fire('canary', appCanary('6'));
   assert.deepEqual(requeued.splice(0), [], 'the echo of the alert removal');
-  fire('canary', canary('7'));
+  fire('canary', appCanary('7'));
   assert.deepEqual(requeued.splice(0), ['n/app'], 'a later change (a user, GitSync)');
-  fire('canary', canary('5'), 'delete');
+  fire('canary', appCanary('5'), 'delete');
   assert.deepEqual(requeued.splice(0), ['n/app'], 'a delete is never an echo');
-  fire('canary', canary('8'), 'add');
+  fire('canary', appCanary('8'), 'add');
   requeued.splice(0);
 
   // The controller's writes of the target Deployment and the route (through its WriteLog).
@@ -129,13 +131,7 @@ test("the controller's watch: our writes' echoes requeue nothing, other changes 
 
 test('an echo that arrives before the answer of its write waits for it, and requeues nothing', async () => {
   const { c, fire, requeued } = watching();
-  const canary = (rv: string): Obj => ({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: 'app', namespace: 'n', resourceVersion: rv, uid: 'u1' },
-    spec: { targetRef: { kind: 'Deployment', name: 'app' } },
-  });
-  fire('canary', canary('1'), 'add');
+  fire('canary', appCanary('1'), 'add');
   requeued.splice(0);
 
   // A status write whose watch event comes first: held while the write is in flight.
@@ -143,29 +139,29 @@ test('an echo that arrives before the answer of its write waits for it, and requ
     writingStatus(key: string, write: () => Promise<void>): Promise<void>;
     noteOwnWrite(obj: Obj, written: Obj): void;
   };
-  let answer!: () => void;
-  const answered = new Promise<void>((resolve) => (answer = resolve));
-  const writing = status.writingStatus('n/app', async () => {
-    await answered;
-    status.noteOwnWrite(canary('1'), canary('5'));
-  });
-  fire('canary', canary('5'));
+  /** A status write that waits for `answer()`, then notes that the server returned `written`. */
+  const statusWrite = (before: string, written: string) => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const done = status.writingStatus('n/app', async () => {
+      await answered;
+      status.noteOwnWrite(appCanary(before), appCanary(written));
+    });
+    return { answer, done };
+  };
+  const first = statusWrite('1', '5');
+  fire('canary', appCanary('5'));
   assert.deepEqual(requeued.splice(0), [], 'held while the write is in flight');
-  answer();
-  await writing;
+  first.answer();
+  await first.done;
   assert.deepEqual(requeued.splice(0), [], 'it was the echo of that write');
 
   // Someone else's change during our next write still requeues, once the write is answered.
-  let answer2!: () => void;
-  const answered2 = new Promise<void>((resolve) => (answer2 = resolve));
-  const writing2 = status.writingStatus('n/app', async () => {
-    await answered2;
-    status.noteOwnWrite(canary('5'), canary('8'));
-  });
-  fire('canary', canary('7'));
+  const second = statusWrite('5', '8');
+  fire('canary', appCanary('7'));
   assert.deepEqual(requeued.splice(0), []);
-  answer2();
-  await writing2;
+  second.answer();
+  await second.done;
   assert.deepEqual(requeued.splice(0), ['n/app'], 'not our echo: requeued after the answer');
 
   // The same for a route written through the WriteLog.
