@@ -2,8 +2,11 @@
 // event of our own write before the write's response: the event's resourceVersion is then not known
 // as ours yet, and the event would pass for someone else's change (a reconcile for nothing, a
 // twelfth of a rollout's reconciles at 20 Canaries). Such events wait for the write's answer and
-// are then judged against it. A write is bounded by the client's request timeout, so no event
-// waits longer than that.
+// are then judged against it. Held events go when the last write of the object in flight ends
+// (answered, failed or timed out), so no event waits longer than those writes. A write that changes
+// nothing returns the object's current resourceVersion, which may be another writer's change not
+// yet seen here: that change is then taken for our echo, as isEcho always did (a change of fields
+// we do not write, since ours already held our values).
 
 interface Flight {
   writes: number;
